@@ -1,0 +1,42 @@
+# The README's two commands: `make run` and `make test`.  Both work on a fresh Debian machine.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+SIZE ?= S,M
+
+.PHONY: run test bench lint venv os-deps
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt requirements.txt $(VENV)/.installed
+	$(PIP) install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+# OS packages the tests use: PostgreSQL server binaries and Debian's Chromium.
+os-deps:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql chromium fonts-dejavu-core >/dev/null; \
+	fi
+
+run: $(VENV)/.installed
+	$(PY) -m lib.demo --if-empty
+	$(VENV)/bin/streamlit run dashboard/app.py --server.port 8501 --server.headless true
+
+test: $(VENV)/.installed-dev os-deps
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest
+
+bench: $(VENV)/.installed-dev os-deps
+	$(PY) -m bench --sizes $(SIZE)
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

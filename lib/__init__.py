@@ -1,0 +1,1 @@
+"""Everything that is not a widget: store, validation, auth, caching, charts, export."""

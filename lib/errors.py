@@ -1,0 +1,57 @@
+"""Typed errors with messages a user can act on; none carries a secret or a stack trace."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class StoreError(Exception):
+    """Base of every error the store raises; ``str(err)`` is safe to show to a user."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One bad field of one row: ``row`` is how the user knows the row (e.g. 'row 3')."""
+
+    row: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.row}, {self.field}: {self.message}"
+
+
+class ValidationError(StoreError):
+    """Bad input; nothing was written.  Names every offending row and field."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = list(problems)
+        lines = "; ".join(str(p) for p in self.problems)
+        super().__init__(f"Nothing was saved: {len(self.problems)} problem(s): {lines}")
+
+
+class ConflictError(StoreError):
+    """Rows changed (or vanished) in another session since they were loaded; nothing was written."""
+
+    def __init__(self, ids: list[str], names: dict[str, str] | None = None) -> None:
+        self.ids = list(ids)
+        names = names or {}
+        shown = ", ".join(repr(names.get(i, i)) for i in self.ids)
+        super().__init__(
+            f"Nothing was saved: {len(self.ids)} row(s) were changed or deleted in another session "
+            f"since you loaded them ({shown}). Reload to see the current version, then redo your edit."
+        )
+
+
+class StoreUnavailable(StoreError):
+    """The database is down, unreachable or too slow; the user may retry later."""
+
+    def __init__(self, what: str = "The database") -> None:
+        super().__init__(
+            f"{what} is not reachable or did not answer in time. Nothing was changed; "
+            "please try again in a moment."
+        )
+
+
+class ConfigError(StoreError):
+    """The deployment is misconfigured (a setting is missing or malformed)."""

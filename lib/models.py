@@ -1,0 +1,186 @@
+"""Rows that cross layers (store -> cached helper -> pages), as plain frozen dataclasses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+LANGUAGES = ("english", "russian")
+TEST_STATUSES = ("initiated", "in_progress", "completed", "failed", "cancelled")
+SUBSCRIPTION_STATUSES = (
+    "active",
+    "trialing",
+    "past_due",
+    "canceled",
+    "unpaid",
+    "incomplete",
+    "incomplete_expired",
+    "paused",
+)
+TROUBLED_STATUSES = ("past_due", "canceled", "unpaid", "incomplete", "incomplete_expired")
+PLAN_TYPES = ("free", "starter", "pro", "enterprise")
+BILLING_CYCLES = ("monthly", "yearly")
+
+
+@dataclass(frozen=True)
+class IntentInput:
+    """An intent as the user typed it; ``label`` names its row in error messages."""
+
+    intent_name: str
+    example_user_phrases: tuple[str, ...] = ()
+    english_responses: tuple[str, ...] = ()
+    russian_responses: tuple[str, ...] = ()
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class IntentEdit:
+    """A changed row: its id, the ``updated_at`` it had when loaded, and its new content."""
+
+    id: str
+    updated_at: datetime | None
+    values: IntentInput
+
+
+@dataclass(frozen=True)
+class IntentRef:
+    id: str
+    updated_at: datetime | None
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class IntentDiff:
+    """What a grid's Save writes: only added, changed and deleted rows."""
+
+    added: tuple[IntentInput, ...] = ()
+    edited: tuple[IntentEdit, ...] = ()
+    deleted: tuple[IntentRef, ...] = ()
+
+    def is_empty(self) -> bool:
+        return not (self.added or self.edited or self.deleted)
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    added: int = 0
+    edited: int = 0
+    deleted: int = 0
+
+    def summary(self) -> str:
+        return f"{self.added} added, {self.edited} changed, {self.deleted} deleted"
+
+
+@dataclass(frozen=True)
+class Intent:
+    id: str
+    intent_name: str
+    example_user_phrases: tuple[str, ...]
+    english_responses: tuple[str, ...]
+    russian_responses: tuple[str, ...]
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Assistant:
+    id: str
+    vapi_assistant_id: str
+    name: str
+    config: dict
+    intents_used: tuple[str, ...]  # intent names (ids resolved by the store)
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Settings:
+    is_active: bool
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class TestCall:
+    id: str
+    assistant_id: str
+    test_phrase: str
+    language: str | None
+    call_id: str | None
+    status: str | None
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+TEST_COLUMNS = ("id", "assistant_id", "test_phrase", "language", "call_id", "status", "created_at", "updated_at")
+
+
+@dataclass(frozen=True)
+class TestPage:
+    rows: tuple[TestCall, ...]
+    total: int
+    page: int
+    page_size: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+
+@dataclass(frozen=True)
+class Subscription:
+    stripe_customer_id: str | None
+    stripe_subscription_id: str | None
+    status: str | None
+    plan_type: str | None
+    billing_cycle: str | None
+    current_period_start: datetime | None
+    current_period_end: datetime | None
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class TestFilter:
+    """Filters of the tests screen, the stats screen's range and the export.  Empty means all.
+
+    ``start`` is inclusive, ``end`` exclusive, both naive UTC.
+    """
+
+    start: datetime | None = None
+    end: datetime | None = None
+    assistant_ids: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    search: str = ""
+
+
+@dataclass(frozen=True)
+class DayStatusCount:
+    day: date
+    status: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Stats:
+    """What the stats screen shows, every number counted by the database."""
+
+    intents: int
+    assistants: int
+    tests: int
+    tests_completed: int
+    tests_per_day: tuple[DayStatusCount, ...] = ()
+    tests_per_language: tuple[tuple[str, int], ...] = ()
+    tests_per_assistant: tuple[tuple[str, str, int], ...] = ()  # (assistant_id, display name, count)
+    intents_per_week: tuple[tuple[date, int], ...] = ()
+
+    @property
+    def success_rate(self) -> float | None:
+        return self.tests_completed / self.tests if self.tests else None
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.intents or self.assistants or self.tests)
+
+

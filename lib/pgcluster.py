@@ -1,0 +1,130 @@
+"""A throwaway PostgreSQL cluster for the test suite and the benchmarks.
+
+Made with the machine's ``initdb``/``pg_ctl`` (as the ``postgres`` OS user when we are root, since
+PostgreSQL refuses to run as root), listening on a private socket directory and a free loopback
+port, with Supabase's roles and ``auth.jwt()`` shim, and the migration applied.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+MIGRATIONS = sorted((ROOT / "supabase" / "migrations").glob("*.sql"))
+
+# What a Supabase project has and a plain PostgreSQL lacks: the API roles and auth.jwt().
+SUPABASE_SHIM = """
+do $$
+begin
+    if not exists (select 1 from pg_roles where rolname = 'anon') then create role anon nologin noinherit; end if;
+    if not exists (select 1 from pg_roles where rolname = 'authenticated') then
+        create role authenticated nologin noinherit; end if;
+    if not exists (select 1 from pg_roles where rolname = 'service_role') then
+        create role service_role nologin noinherit bypassrls; end if;
+end
+$$;
+grant anon, authenticated, service_role to current_user;
+create schema if not exists auth;
+grant usage on schema auth to anon, authenticated, service_role;
+grant usage on schema public to anon, authenticated, service_role;
+create or replace function auth.jwt() returns jsonb language sql stable as $$
+    select coalesce(nullif(current_setting('request.jwt.claim', true), ''),
+                    nullif(current_setting('request.jwt.claims', true), ''))::jsonb
+$$;
+grant execute on function auth.jwt() to anon, authenticated, service_role;
+"""
+
+
+def pg_bindir() -> Path:
+    try:
+        out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=True).stdout.strip()
+        if (Path(out) / "initdb").exists():
+            return Path(out)
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        raise RuntimeError("PostgreSQL server binaries (initdb) not found; `make test` installs them")
+    return Path(found[-1]).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def apply_migrations(url: str) -> None:
+    """Create the Supabase shim, then apply every migration, in one transaction."""
+    with psycopg.connect(libpq_url(url)) as conn:
+        conn.execute(SUPABASE_SHIM)
+        for path in MIGRATIONS:
+            conn.execute(path.read_text())
+
+
+def libpq_url(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+class Cluster:
+    """``with Cluster() as url:`` gives a SQLAlchemy URL of a fresh database with the schema."""
+
+    def __init__(self, *, settings: dict[str, str] | None = None) -> None:
+        self.bindir = pg_bindir()
+        self.settings = settings or {}
+        self.dir = Path(tempfile.mkdtemp(prefix="dashboard-pg-"))
+        self.data = self.dir / "data"
+        self.port = _free_port()
+        self.user = "postgres"
+        self._as_postgres = os.geteuid() == 0
+
+    def _run(self, *args: str) -> None:
+        cmd = [str(self.bindir / args[0]), *args[1:]]
+        if self._as_postgres:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        subprocess.run(cmd, check=True, capture_output=True, text=True)
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://{self.user}@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> str:
+        if self._as_postgres:
+            shutil.chown(self.dir, "postgres")
+            os.chmod(self.dir, 0o755)
+        self._run("initdb", "-D", str(self.data), "-U", self.user, "--auth=trust", "-E", "UTF8", "--no-sync",
+                  "--locale=C.UTF-8")
+        opts = {"listen_addresses": "'127.0.0.1'", "port": str(self.port), "unix_socket_directories": f"'{self.dir}'",
+                "fsync": "off", "synchronous_commit": "off", "full_page_writes": "off", "shared_buffers": "256MB",
+                "max_connections": "100", **self.settings}
+        with open(self.data / "postgresql.conf", "a") as conf:
+            for key, value in opts.items():
+                conf.write(f"{key} = {value}\n")
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.dir / "log"), "-w", "-t", "60", "start")
+        apply_migrations(self.url)
+        return self.url
+
+    def stop(self) -> None:
+        try:
+            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        except subprocess.CalledProcessError:
+            pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> str:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

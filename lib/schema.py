@@ -1,0 +1,101 @@
+"""SQLAlchemy Core tables mirroring supabase/migrations (one SQL code path for SQLite and PostgreSQL).
+
+PostgreSQL gets the real types (uuid, text[], jsonb); SQLite stores arrays and JSONB as JSON text,
+uuids as strings, so every value round-trips the same way on both.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+metadata = sa.MetaData()
+
+Uuid = sa.Uuid(as_uuid=False)
+TextArray = postgresql.ARRAY(sa.Text).with_variant(sa.JSON(), "sqlite")
+UuidArray = postgresql.ARRAY(sa.Uuid(as_uuid=False)).with_variant(sa.JSON(), "sqlite")
+Jsonb = postgresql.JSONB().with_variant(sa.JSON(), "sqlite")
+
+
+
+def _now() -> sa.TextClause:
+    # server defaults are only used when the SQLite file is created from this metadata
+    return sa.text("CURRENT_TIMESTAMP")
+
+
+subscriptions = sa.Table(
+    "subscriptions",
+    metadata,
+    sa.Column("id", Uuid, primary_key=True),
+    sa.Column("user_id", sa.String(255), nullable=False, unique=True),
+    sa.Column("stripe_customer_id", sa.String(255)),
+    sa.Column("stripe_subscription_id", sa.String(255)),
+    sa.Column("status", sa.String(50)),
+    sa.Column("plan_type", sa.String(20)),
+    sa.Column("billing_cycle", sa.String(10)),
+    sa.Column("current_period_start", sa.DateTime),
+    sa.Column("current_period_end", sa.DateTime),
+    sa.Column("created_at", sa.DateTime, server_default=_now()),
+    sa.Column("updated_at", sa.DateTime, server_default=_now()),
+    sa.Index("idx_subscriptions_user_id", "user_id"),
+)
+
+intents = sa.Table(
+    "intents",
+    metadata,
+    sa.Column("id", Uuid, primary_key=True),
+    sa.Column("user_id", sa.String(255), nullable=False),
+    sa.Column("intent_name", sa.Text, nullable=False),
+    sa.Column("example_user_phrases", TextArray, nullable=False),
+    sa.Column("english_responses", TextArray, nullable=False),
+    sa.Column("russian_responses", TextArray, nullable=False),
+    sa.Column("created_at", sa.DateTime, server_default=_now()),
+    sa.Column("updated_at", sa.DateTime, server_default=_now()),
+    sa.Index("idx_intents_user_id", "user_id"),
+    sa.Index("idx_intents_user_created", "user_id", sa.text("created_at DESC")),
+)
+
+assistant_settings = sa.Table(
+    "assistant_settings",
+    metadata,
+    sa.Column("user_id", sa.String(255), nullable=False),
+    sa.Column("is_active", sa.Boolean, server_default=sa.true()),
+    sa.Column("created_at", sa.DateTime, server_default=_now()),
+    sa.Column("updated_at", sa.DateTime, server_default=_now()),
+    sa.PrimaryKeyConstraint("user_id", name="idx_assistant_settings_user_id"),
+)
+
+assistants = sa.Table(
+    "assistants",
+    metadata,
+    sa.Column("id", Uuid, primary_key=True),
+    sa.Column("user_id", sa.String(255), nullable=False),
+    sa.Column("vapi_assistant_id", sa.String(255), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("config", Jsonb, nullable=False),
+    sa.Column("intents_used", UuidArray, nullable=False),
+    sa.Column("created_at", sa.DateTime, server_default=_now()),
+    sa.Column("updated_at", sa.DateTime, server_default=_now()),
+    sa.UniqueConstraint("user_id", "vapi_assistant_id"),
+    sa.Index("idx_assistants_user_id", "user_id"),
+    sa.Index("idx_assistants_user_created", "user_id", "created_at"),
+)
+
+assistant_tests = sa.Table(
+    "assistant_tests",
+    metadata,
+    sa.Column("id", Uuid, primary_key=True),
+    sa.Column("user_id", sa.String(255), nullable=False),
+    sa.Column("assistant_id", sa.String(255), nullable=False),
+    sa.Column("test_phrase", sa.Text, nullable=False),
+    sa.Column("language", sa.String(50), server_default="english"),
+    sa.Column("call_id", sa.String(255)),
+    sa.Column("status", sa.String(50), server_default="initiated"),
+    sa.Column("created_at", sa.DateTime, server_default=_now()),
+    sa.Column("updated_at", sa.DateTime, server_default=_now()),
+    sa.Index("idx_assistant_tests_user_id", "user_id"),
+    sa.Index("idx_assistant_tests_user_created", "user_id", "created_at"),
+    sa.Index("idx_assistant_tests_user_assistant_created", "user_id", "assistant_id", "created_at"),
+)
+
+USER_TABLES = (subscriptions, intents, assistant_settings, assistants, assistant_tests)

@@ -1,0 +1,58 @@
+"""The store: the only way to user data is a handle bound to one user, ``store.for_user(user_id)``.
+
+Three backends behind one interface, chosen by configuration (see ``open_store``):
+SQLite (embedded default), PostgreSQL direct (RLS as role ``authenticated``) and Supabase REST.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+import pandas as pd
+
+from lib.config import Settings as AppSettings
+from lib.models import (
+    Assistant,
+    Intent,
+    IntentDiff,
+    SaveResult,
+    Settings,
+    Stats,
+    Subscription,
+    TestFilter,
+    TestPage,
+)
+
+
+class UserStore(Protocol):
+    """Everything a screen can do with one user's data.  No method takes a user id."""
+
+    def list_intents(self) -> list[Intent]: ...
+    def save_intents(self, diff: IntentDiff) -> SaveResult: ...
+    def list_assistants(self) -> list[Assistant]: ...
+    def get_settings(self) -> Settings: ...
+    def set_active(self, active: bool) -> Settings: ...
+    def list_tests(self, filters: TestFilter, *, page: int = 1, page_size: int = 50) -> TestPage: ...
+    def iter_tests(self, filters: TestFilter, *, chunk_size: int = 50_000) -> Iterator[pd.DataFrame]: ...
+    def count_tests(self, filters: TestFilter) -> int: ...
+    def get_subscription(self) -> Subscription | None: ...
+    def stats(self, filters: TestFilter) -> Stats: ...
+
+
+class Store(Protocol):
+    backend: str
+
+    def for_user(self, user_id: str) -> UserStore: ...
+    def close(self) -> None: ...
+
+
+def open_store(settings: AppSettings) -> Store:
+    """The backend the settings name: Supabase REST, PostgreSQL or the embedded SQLite file."""
+    if settings.supabase_url:
+        from lib.store.rest import RestStore
+
+        return RestStore(settings.supabase_url, settings.supabase_key, timeout=settings.db_timeout_seconds)
+    from lib.store.sql import SqlStore
+
+    return SqlStore(settings.database_url, statement_timeout_ms=int(settings.db_timeout_seconds * 1000))

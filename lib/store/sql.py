@@ -1,0 +1,354 @@
+"""SQLite and PostgreSQL through one SQLAlchemy Core code path.
+
+On PostgreSQL every user-scoped transaction first runs as role ``authenticated`` with
+``request.jwt.claims`` naming the user, so row-level security checks tenancy a second time.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+
+from lib import schema
+from lib.errors import ConflictError, StoreError, StoreUnavailable
+from lib.models import (
+    TEST_COLUMNS,
+    Assistant,
+    DayStatusCount,
+    Intent,
+    IntentDiff,
+    IntentInput,
+    SaveResult,
+    Settings,
+    Stats,
+    Subscription,
+    TestCall,
+    TestFilter,
+    TestPage,
+)
+from lib.validation import validate_diff, validate_filter, validate_user_id
+
+I = schema.intents  # noqa: E741
+A = schema.assistants
+T = schema.assistant_tests
+S = schema.subscriptions
+AS = schema.assistant_settings
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _as_date(value: object) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def like_pattern(text: str) -> str:
+    """A LIKE pattern that matches ``text`` literally anywhere (escape char: backslash)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _sqlite_on_connect(dbapi_conn: object, _record: object) -> None:
+    dbapi_conn.execute("PRAGMA journal_mode=WAL")  # type: ignore[attr-defined]
+    dbapi_conn.execute("PRAGMA busy_timeout=5000")  # type: ignore[attr-defined]
+    # SQLite's lower() folds ASCII only; the dashboard's users search Cyrillic too.
+    dbapi_conn.create_function("lower", 1, lambda s: s.lower() if isinstance(s, str) else s, deterministic=True)  # type: ignore[attr-defined]
+
+
+def make_engine(url: str, *, statement_timeout_ms: int = 15_000) -> sa.Engine:
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url.removeprefix("postgres://")
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if url.startswith("sqlite:///"):
+        path = url.removeprefix("sqlite:///")
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": statement_timeout_ms / 1000})
+        sa.event.listen(engine, "connect", _sqlite_on_connect)
+        return engine
+    return sa.create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=5,
+        pool_timeout=statement_timeout_ms / 1000,
+        connect_args={
+            "connect_timeout": max(1, statement_timeout_ms // 1000),
+            "options": f"-c statement_timeout={statement_timeout_ms}",
+        },
+    )
+
+
+class SqlStore:
+    """One engine per process; ``for_user`` hands out handles bound to one user."""
+
+    def __init__(self, url: str, *, statement_timeout_ms: int = 15_000) -> None:
+        self.engine = make_engine(url, statement_timeout_ms=statement_timeout_ms)
+        self.backend = self.engine.dialect.name  # 'sqlite' | 'postgresql'
+        if self.backend == "sqlite":
+            schema.metadata.create_all(self.engine)
+
+    def for_user(self, user_id: str) -> SqlUserStore:
+        return SqlUserStore(self, validate_user_id(user_id))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+class SqlUserStore:
+    def __init__(self, store: SqlStore, user_id: str) -> None:
+        self._store = store
+        self._uid = user_id
+
+    def __repr__(self) -> str:
+        return f"<SqlUserStore {self._store.backend}>"
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    @property
+    def _pg(self) -> bool:
+        return self._store.backend == "postgresql"
+
+    @contextmanager
+    def _tx(self) -> Iterator[sa.Connection]:
+        """One transaction as this user (RLS role and claims on PostgreSQL); errors become typed."""
+        try:
+            with self._store.engine.begin() as conn:
+                if self._pg:
+                    claims = json.dumps({"sub": self._uid, "role": "authenticated"})
+                    conn.execute(
+                        sa.text("select set_config('role', 'authenticated', true), set_config('request.jwt.claims', :c, true)"),
+                        {"c": claims},
+                    )
+                yield conn
+        except StoreError:
+            raise
+        except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError) as err:
+            raise StoreUnavailable() from err
+        except sa_exc.DBAPIError as err:
+            if getattr(err, "connection_invalidated", False):
+                raise StoreUnavailable() from err
+            raise StoreError("The database refused the request. Nothing was changed.") from err
+
+    def _day(self, col: sa.ColumnElement) -> sa.ColumnElement:
+        if self._pg:
+            return sa.cast(sa.func.date_trunc("day", col), sa.Date)
+        return sa.func.date(col)
+
+    def _week(self, col: sa.ColumnElement) -> sa.ColumnElement:
+        if self._pg:
+            return sa.cast(sa.func.date_trunc("week", col), sa.Date)
+        return sa.func.date(col, "weekday 0", "-6 days")  # Monday of the ISO week
+
+    def _test_where(self, f: TestFilter) -> list[sa.ColumnElement]:
+        where: list[sa.ColumnElement] = [T.c.user_id == self._uid]
+        if f.start is not None:
+            where.append(T.c.created_at >= f.start)
+        if f.end is not None:
+            where.append(T.c.created_at < f.end)
+        if f.assistant_ids:
+            where.append(T.c.assistant_id.in_(f.assistant_ids))
+        if f.languages:
+            where.append(T.c.language.in_(f.languages))
+        if f.statuses:
+            where.append(T.c.status.in_(f.statuses))
+        if f.search:
+            where.append(T.c.test_phrase.ilike(like_pattern(f.search), escape="\\"))
+        return where
+
+    # -- intents ----------------------------------------------------------------------------
+
+    def list_intents(self) -> list[Intent]:
+        q = (
+            sa.select(I.c.id, I.c.intent_name, I.c.example_user_phrases, I.c.english_responses,
+                      I.c.russian_responses, I.c.created_at, I.c.updated_at)
+            .where(I.c.user_id == self._uid)
+            .order_by(I.c.created_at.desc(), I.c.id)
+        )
+        with self._tx() as conn:
+            rows = conn.execute(q).all()
+        return [
+            Intent(str(r.id), r.intent_name, tuple(r.example_user_phrases or ()), tuple(r.english_responses or ()),
+                   tuple(r.russian_responses or ()), r.created_at, r.updated_at)
+            for r in rows
+        ]
+
+    @staticmethod
+    def _same_version(col: sa.ColumnElement, seen: datetime | None) -> sa.ColumnElement:
+        return col.is_(None) if seen is None else col == seen
+
+    @staticmethod
+    def _values(v: IntentInput) -> dict:
+        return {
+            "intent_name": v.intent_name,
+            "example_user_phrases": list(v.example_user_phrases),
+            "english_responses": list(v.english_responses),
+            "russian_responses": list(v.russian_responses),
+        }
+
+    def save_intents(self, diff: IntentDiff) -> SaveResult:
+        """Write a grid's diff in one transaction: all or nothing, stale rows refused as conflicts."""
+        diff = validate_diff(diff)
+        if diff.is_empty():
+            return SaveResult()
+        now = utcnow()
+        with self._tx() as conn:
+            conflicts: list[str] = []
+            if diff.deleted:
+                match = sa.or_(*(sa.and_(I.c.id == d.id, self._same_version(I.c.updated_at, d.updated_at))
+                                 for d in diff.deleted))
+                gone = conn.execute(sa.delete(I).where(I.c.user_id == self._uid, match).returning(I.c.id)).scalars()
+                gone_ids = {str(g) for g in gone}
+                conflicts += [d.id for d in diff.deleted if d.id not in gone_ids]
+            for e in diff.edited:
+                res = conn.execute(
+                    sa.update(I)
+                    .where(I.c.user_id == self._uid, I.c.id == e.id, self._same_version(I.c.updated_at, e.updated_at))
+                    .values(**self._values(e.values), updated_at=now)
+                )
+                if res.rowcount != 1:
+                    conflicts.append(e.id)
+            if conflicts:
+                names = {e.id: e.values.intent_name for e in diff.edited} | {d.id: d.label or d.id for d in diff.deleted}
+                raise ConflictError(conflicts, names)  # rolls the transaction back
+            if diff.added:
+                conn.execute(
+                    sa.insert(I),
+                    [{"id": str(uuid.uuid4()), "user_id": self._uid, "created_at": now, "updated_at": now,
+                      **self._values(a)} for a in diff.added],
+                )
+        return SaveResult(added=len(diff.added), edited=len(diff.edited), deleted=len(diff.deleted))
+
+    # -- assistants and settings ------------------------------------------------------------
+
+    def list_assistants(self) -> list[Assistant]:
+        qa = (sa.select(A.c.id, A.c.vapi_assistant_id, A.c.name, A.c.config, A.c.intents_used, A.c.created_at,
+                        A.c.updated_at)
+              .where(A.c.user_id == self._uid).order_by(A.c.created_at.desc(), A.c.id))
+        qi = sa.select(I.c.id, I.c.intent_name).where(I.c.user_id == self._uid)
+        with self._tx() as conn:
+            rows = conn.execute(qa).all()
+            names = {str(r.id): r.intent_name for r in conn.execute(qi)} if rows else {}
+        return [
+            Assistant(str(r.id), r.vapi_assistant_id, r.name, r.config or {},
+                      tuple(names.get(str(i), "(deleted intent)") for i in (r.intents_used or ())),
+                      r.created_at, r.updated_at)
+            for r in rows
+        ]
+
+    def _insert(self, table: sa.Table) -> sa.Insert:
+        return (pg_dialect.insert if self._pg else sqlite_dialect.insert)(table)
+
+    def get_settings(self) -> Settings:
+        """The user's settings, created with is_active=true on first read."""
+        with self._tx() as conn:
+            now = utcnow()
+            conn.execute(self._insert(AS).values(user_id=self._uid, is_active=True, created_at=now, updated_at=now)
+                         .on_conflict_do_nothing(index_elements=["user_id"]))
+            r = conn.execute(sa.select(AS.c.is_active, AS.c.created_at, AS.c.updated_at)
+                             .where(AS.c.user_id == self._uid)).one()
+        return Settings(bool(r.is_active) if r.is_active is not None else True, r.created_at, r.updated_at)
+
+    def set_active(self, active: bool) -> Settings:
+        now = utcnow()
+        stmt = self._insert(AS).values(user_id=self._uid, is_active=bool(active), created_at=now, updated_at=now)
+        stmt = stmt.on_conflict_do_update(index_elements=["user_id"],
+                                          set_={"is_active": bool(active), "updated_at": now})
+        with self._tx() as conn:
+            r = conn.execute(stmt.returning(AS.c.is_active, AS.c.created_at, AS.c.updated_at)).one()
+        return Settings(bool(r.is_active), r.created_at, r.updated_at)
+
+    # -- tests ------------------------------------------------------------------------------
+
+    def _test_select(self) -> sa.Select:
+        return sa.select(*(T.c[c] for c in TEST_COLUMNS))
+
+    def list_tests(self, filters: TestFilter, *, page: int = 1, page_size: int = 50) -> TestPage:
+        filters = validate_filter(filters)
+        page, page_size = max(1, int(page)), min(max(1, int(page_size)), 1000)
+        where = self._test_where(filters)
+        q = (self._test_select().where(*where).order_by(T.c.created_at.desc(), T.c.id.desc())
+             .limit(page_size).offset((page - 1) * page_size))
+        with self._tx() as conn:
+            total = conn.execute(sa.select(sa.func.count()).select_from(T).where(*where)).scalar_one()
+            rows = conn.execute(q).all() if total else []
+        return TestPage(tuple(TestCall(str(r.id), *r[1:]) for r in rows), int(total), page, page_size)
+
+    def count_tests(self, filters: TestFilter) -> int:
+        filters = validate_filter(filters)
+        with self._tx() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(T).where(*self._test_where(filters)))
+                       .scalar_one())
+
+    def iter_tests(self, filters: TestFilter, *, chunk_size: int = 50_000) -> Iterator[pd.DataFrame]:
+        """The whole filtered set, oldest first, streamed from a server-side cursor in chunks."""
+        filters = validate_filter(filters)
+        q = self._test_select().where(*self._test_where(filters)).order_by(T.c.created_at, T.c.id)
+        with self._tx() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=chunk_size).execute(q)
+            for part in result.partitions():
+                frame = pd.DataFrame.from_records(part, columns=list(TEST_COLUMNS))
+                frame["id"] = frame["id"].astype(str)
+                yield frame
+
+    # -- subscription and stats -------------------------------------------------------------
+
+    def get_subscription(self) -> Subscription | None:
+        q = sa.select(S.c.stripe_customer_id, S.c.stripe_subscription_id, S.c.status, S.c.plan_type,
+                      S.c.billing_cycle, S.c.current_period_start, S.c.current_period_end, S.c.created_at,
+                      S.c.updated_at).where(S.c.user_id == self._uid)
+        with self._tx() as conn:
+            r = conn.execute(q).first()
+        return Subscription(*r) if r else None
+
+    def stats(self, filters: TestFilter) -> Stats:
+        """Every number of the stats screen, each counted by the database (five statements)."""
+        filters = validate_filter(filters)
+        where = self._test_where(filters)
+        status = sa.func.coalesce(T.c.status, "initiated")
+        language = sa.func.coalesce(T.c.language, "english")
+        day = self._day(T.c.created_at)
+        week = self._week(I.c.created_at)
+        counts = sa.select(
+            sa.select(sa.func.count()).select_from(I).where(I.c.user_id == self._uid).scalar_subquery(),
+            sa.select(sa.func.count()).select_from(A).where(A.c.user_id == self._uid).scalar_subquery(),
+        )
+        per_day = sa.select(day, status, sa.func.count()).where(*where).group_by(day, status).order_by(day, status)
+        per_lang = sa.select(language, sa.func.count()).where(*where).group_by(language)
+        per_asst = (
+            sa.select(T.c.assistant_id, sa.func.count().label("n")).where(*where).group_by(T.c.assistant_id).subquery()
+        )
+        per_asst_named = (
+            sa.select(per_asst.c.assistant_id, A.c.name, per_asst.c.n)
+            .select_from(per_asst.outerjoin(A, sa.and_(A.c.user_id == self._uid,
+                                                       A.c.vapi_assistant_id == per_asst.c.assistant_id)))
+        )
+        per_week = (sa.select(week, sa.func.count()).where(I.c.user_id == self._uid, I.c.created_at.is_not(None))
+                    .group_by(week).order_by(week))
+        with self._tx() as conn:
+            n_intents, n_assistants = conn.execute(counts).one()
+            days = [DayStatusCount(_as_date(d), s, int(n)) for d, s, n in conn.execute(per_day)]
+            langs = sorted(((lang, int(n)) for lang, n in conn.execute(per_lang)), key=lambda x: (-x[1], x[0]))
+            assts = sorted(((aid, name or aid, int(n)) for aid, name, n in conn.execute(per_asst_named)),
+                           key=lambda x: (-x[2], x[0]))
+            weeks = [(_as_date(w), int(n)) for w, n in conn.execute(per_week)]
+        total = sum(d.count for d in days)
+        completed = sum(d.count for d in days if d.status == "completed")
+        return Stats(int(n_intents), int(n_assistants), total, completed, tuple(days), tuple(langs),
+                     tuple(assts), tuple(weeks))

@@ -1,0 +1,217 @@
+-- Dashboard schema: five tables, every row owned by a Clerk user id.
+--
+-- Follows ../shared/seeds (the schema reference) exactly; additions, each listed in README.md:
+--   * defaults: ids gen_random_uuid(), created_at/updated_at now() in UTC, arrays '{}', config '{}';
+--   * intents.updated_at (the intents grid uses it to detect concurrent edits);
+--   * idx_assistant_tests_user_assistant_created (tests filtered/grouped by assistant stay indexed);
+--   * row-level security for role authenticated on (auth.jwt()->>'sub') = user_id;
+--   * dashboard_* functions so that the Supabase REST backend gets aggregates and the
+--     all-or-nothing grid save from the database in one request.
+--
+-- Applies on Supabase (`supabase db push`) and on a plain PostgreSQL that has the roles
+-- anon, authenticated, service_role and a function auth.jwt() (the test suite creates that shim).
+
+create table if not exists public.subscriptions (
+    id uuid primary key default gen_random_uuid(),
+    user_id varchar(255) not null unique,
+    stripe_customer_id varchar(255),
+    stripe_subscription_id varchar(255),
+    status varchar(50),
+    plan_type varchar(20),
+    billing_cycle varchar(10),
+    current_period_start timestamp,
+    current_period_end timestamp,
+    created_at timestamp default timezone('utc', now()),
+    updated_at timestamp default timezone('utc', now())
+);
+create index if not exists idx_subscriptions_user_id on public.subscriptions (user_id);
+
+create table if not exists public.intents (
+    id uuid primary key default gen_random_uuid(),
+    user_id varchar(255) not null,
+    intent_name text not null,
+    example_user_phrases text[] not null default '{}',
+    english_responses text[] not null default '{}',
+    russian_responses text[] not null default '{}',
+    created_at timestamp default timezone('utc', now()),
+    updated_at timestamp default timezone('utc', now())
+);
+create index if not exists idx_intents_user_id on public.intents (user_id);
+create index if not exists idx_intents_user_created on public.intents (user_id, created_at desc);
+
+create table if not exists public.assistant_settings (
+    user_id varchar(255) not null,
+    is_active boolean default true,
+    created_at timestamp default now(),
+    updated_at timestamp default now(),
+    -- the seed lists the primary key's index as idx_assistant_settings_user_id
+    constraint idx_assistant_settings_user_id primary key (user_id)
+);
+
+create table if not exists public.assistants (
+    id uuid primary key default gen_random_uuid(),
+    user_id varchar(255) not null,
+    vapi_assistant_id varchar(255) not null,
+    name varchar(255) not null,
+    config jsonb not null default '{}'::jsonb,
+    intents_used uuid[] not null default '{}',
+    created_at timestamp default timezone('utc', now()),
+    updated_at timestamp default timezone('utc', now()),
+    unique (user_id, vapi_assistant_id)
+);
+create index if not exists idx_assistants_user_id on public.assistants (user_id);
+create index if not exists idx_assistants_user_created on public.assistants (user_id, created_at);
+
+create table if not exists public.assistant_tests (
+    id uuid primary key default gen_random_uuid(),
+    user_id varchar(255) not null,
+    assistant_id varchar(255) not null,
+    test_phrase text not null,
+    language varchar(50) default 'english',
+    call_id varchar(255),
+    status varchar(50) default 'initiated',
+    created_at timestamp default timezone('utc', now()),
+    updated_at timestamp default timezone('utc', now())
+);
+create index if not exists idx_assistant_tests_user_id on public.assistant_tests (user_id);
+create index if not exists idx_assistant_tests_user_created on public.assistant_tests (user_id, created_at);
+create index if not exists idx_assistant_tests_user_assistant_created
+    on public.assistant_tests (user_id, assistant_id, created_at);
+
+-- Row-level security: a signed-in user (role authenticated, Clerk token) reaches only own rows.
+-- anon gets no policy and no privilege; service_role bypasses RLS (server-side key).
+do $$
+declare t text;
+begin
+    foreach t in array array['subscriptions', 'intents', 'assistant_settings', 'assistants', 'assistant_tests']
+    loop
+        execute format('alter table public.%I enable row level security', t);
+        execute format('drop policy if exists %I on public.%I', t || '_owner', t);
+        execute format(
+            'create policy %I on public.%I as permissive for all to authenticated '
+            'using ((select auth.jwt() ->> ''sub'') = user_id) '
+            'with check ((select auth.jwt() ->> ''sub'') = user_id)',
+            t || '_owner', t);
+        execute format('revoke all on public.%I from anon', t);
+        execute format('grant select, insert, update, delete on public.%I to authenticated, service_role', t);
+    end loop;
+end
+$$;
+
+-- Aggregates for the stats screen, computed by the database.  p_user_id is checked against the
+-- caller's token when the caller is authenticated (RLS would filter the rows anyway).
+create or replace function public.dashboard_check_user(p_user_id text) returns void
+language plpgsql stable as $$
+begin
+    if current_user = 'authenticated' and coalesce(auth.jwt() ->> 'sub', '') <> p_user_id then
+        raise exception 'user mismatch' using errcode = '42501';
+    end if;
+end
+$$;
+
+create or replace function public.dashboard_stats(
+    p_user_id text, p_start timestamp default null, p_end timestamp default null
+) returns jsonb
+language plpgsql stable as $$
+declare result jsonb;
+begin
+    perform public.dashboard_check_user(p_user_id);
+    with tests as (
+        select t.assistant_id, t.language, t.status, t.created_at
+        from public.assistant_tests t
+        where t.user_id = p_user_id
+          and (p_start is null or t.created_at >= p_start)
+          and (p_end is null or t.created_at < p_end)
+    )
+    select jsonb_build_object(
+        'intents', (select count(*) from public.intents where user_id = p_user_id),
+        'assistants', (select count(*) from public.assistants where user_id = p_user_id),
+        'tests', (select count(*) from tests),
+        'tests_completed', (select count(*) from tests where status = 'completed'),
+        'tests_per_day', coalesce((
+            select jsonb_agg(jsonb_build_object('day', d.day, 'status', d.status, 'count', d.n)
+                             order by d.day, d.status)
+            from (select date_trunc('day', created_at)::date as day, coalesce(status, 'initiated') as status,
+                         count(*) as n
+                  from tests group by 1, 2) d), '[]'::jsonb),
+        'tests_per_language', coalesce((
+            select jsonb_agg(jsonb_build_object('language', l.language, 'count', l.n) order by l.n desc, l.language)
+            from (select coalesce(language, 'english') as language, count(*) as n from tests group by 1) l),
+            '[]'::jsonb),
+        'tests_per_assistant', coalesce((
+            select jsonb_agg(jsonb_build_object('assistant_id', a.assistant_id, 'name', a.name, 'count', a.n)
+                             order by a.n desc, a.assistant_id)
+            from (select t.assistant_id, min(s.name) as name, count(*) as n
+                  from tests t
+                  left join public.assistants s on s.user_id = p_user_id and s.vapi_assistant_id = t.assistant_id
+                  group by t.assistant_id) a), '[]'::jsonb),
+        'intents_per_week', coalesce((
+            select jsonb_agg(jsonb_build_object('week', w.week, 'count', w.n) order by w.week)
+            from (select date_trunc('week', created_at)::date as week, count(*) as n
+                  from public.intents where user_id = p_user_id and created_at is not null group by 1) w),
+            '[]'::jsonb)
+    ) into result;
+    return result;
+end
+$$;
+
+-- The intents grid's save: added, edited and deleted rows in one transaction, all or nothing.
+-- An edited or deleted row whose updated_at differs from the one the grid loaded is a conflict:
+-- nothing is written and the conflicting ids are reported (SQLSTATE 40001, detail = JSON ids).
+create or replace function public.dashboard_save_intents(
+    p_user_id text, p_added jsonb default '[]', p_edited jsonb default '[]', p_deleted jsonb default '[]'
+) returns jsonb
+language plpgsql volatile as $$
+declare
+    conflicts jsonb;
+    n_added int; n_edited int; n_deleted int;
+    now_utc timestamp := timezone('utc', clock_timestamp());
+begin
+    perform public.dashboard_check_user(p_user_id);
+    select coalesce(jsonb_agg(x.id), '[]'::jsonb) into conflicts
+    from (
+        select e->>'id' as id, (e->>'updated_at')::timestamp as seen from jsonb_array_elements(p_edited) e
+        union all
+        select e->>'id', (e->>'updated_at')::timestamp from jsonb_array_elements(p_deleted) e
+    ) x
+    left join public.intents i on i.id = (x.id)::uuid and i.user_id = p_user_id
+    where i.id is null or i.updated_at is distinct from x.seen;
+    if jsonb_array_length(conflicts) > 0 then
+        raise exception 'conflict' using errcode = '40001', detail = conflicts::text;
+    end if;
+
+    delete from public.intents i
+    using jsonb_array_elements(p_deleted) e
+    where i.user_id = p_user_id and i.id = (e->>'id')::uuid;
+    get diagnostics n_deleted = row_count;
+
+    update public.intents i set
+        intent_name = e->>'intent_name',
+        example_user_phrases = array(select jsonb_array_elements_text(e->'example_user_phrases')),
+        english_responses = array(select jsonb_array_elements_text(e->'english_responses')),
+        russian_responses = array(select jsonb_array_elements_text(e->'russian_responses')),
+        updated_at = now_utc
+    from jsonb_array_elements(p_edited) e
+    where i.user_id = p_user_id and i.id = (e->>'id')::uuid;
+    get diagnostics n_edited = row_count;
+
+    insert into public.intents (user_id, intent_name, example_user_phrases, english_responses,
+                                russian_responses, created_at, updated_at)
+    select p_user_id, e->>'intent_name',
+           array(select jsonb_array_elements_text(e->'example_user_phrases')),
+           array(select jsonb_array_elements_text(e->'english_responses')),
+           array(select jsonb_array_elements_text(e->'russian_responses')),
+           now_utc, now_utc
+    from jsonb_array_elements(p_added) e;
+    get diagnostics n_added = row_count;
+
+    return jsonb_build_object('added', n_added, 'edited', n_edited, 'deleted', n_deleted);
+end
+$$;
+
+revoke all on function public.dashboard_check_user(text) from public, anon;
+revoke all on function public.dashboard_stats(text, timestamp, timestamp) from public, anon;
+revoke all on function public.dashboard_save_intents(text, jsonb, jsonb, jsonb) from public, anon;
+grant execute on function public.dashboard_check_user(text) to authenticated, service_role;
+grant execute on function public.dashboard_stats(text, timestamp, timestamp) to authenticated, service_role;
+grant execute on function public.dashboard_save_intents(text, jsonb, jsonb, jsonb) to authenticated, service_role;
