@@ -1,0 +1,49 @@
+"""Shared fixtures: a real throwaway PostgreSQL for the whole session, fresh schemas per test."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from lib.pgcluster import Cluster, apply_migrations  # noqa: E402
+
+TABLES = "subscriptions, intents, assistant_settings, assistants, assistant_tests"
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """SQLAlchemy URL of a real PostgreSQL with the migration applied.
+
+    ``TEST_DATABASE_URL`` may name an existing server (the suite applies the migration there);
+    otherwise the suite makes a throwaway cluster and removes it afterwards.
+    """
+    existing = os.environ.get("TEST_DATABASE_URL")
+    if existing:
+        url = existing.replace("postgresql://", "postgresql+psycopg://", 1)
+        apply_migrations(url)
+        yield url
+        return
+    with Cluster() as url:
+        yield url
+
+
+def truncate_all(url: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"truncate {TABLES}")
+    engine.dispose()
+
+
+@pytest.fixture
+def pg_clean(pg_url: str) -> str:
+    """The PostgreSQL URL with every table emptied first."""
+    truncate_all(pg_url)
+    return pg_url
