@@ -102,6 +102,7 @@ class Settings:
 
 @dataclass(frozen=True)
 class TestCall:
+    __test__ = False  # not a pytest class
     id: str
     assistant_id: str
     test_phrase: str
@@ -117,6 +118,7 @@ TEST_COLUMNS = ("id", "assistant_id", "test_phrase", "language", "call_id", "sta
 
 @dataclass(frozen=True)
 class TestPage:
+    __test__ = False  # not a pytest class
     rows: tuple[TestCall, ...]
     total: int
     page: int
@@ -142,6 +144,7 @@ class Subscription:
 
 @dataclass(frozen=True)
 class TestFilter:
+    __test__ = False  # not a pytest class
     """Filters of the tests screen, the stats screen's range and the export.  Empty means all.
 
     ``start`` is inclusive, ``end`` exclusive, both naive UTC.

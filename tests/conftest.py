@@ -47,3 +47,37 @@ def pg_clean(pg_url: str) -> str:
     """The PostgreSQL URL with every table emptied first."""
     truncate_all(pg_url)
     return pg_url
+
+
+BACKENDS = ["sqlite", "postgresql", "supabase"]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def store(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
+    """A fresh, empty store of each backend (the contract suite runs once per backend)."""
+    if backend == "sqlite":
+        from lib.store.sql import SqlStore
+
+        s = SqlStore(f"sqlite:///{tmp_path / 'test.db'}")
+    elif backend == "postgresql":
+        from lib.store.sql import SqlStore
+
+        s = SqlStore(request.getfixturevalue("pg_clean"))
+    else:
+        request.getfixturevalue("pg_clean")
+        s = request.getfixturevalue("rest_store")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def engine_for(backend: str, request: pytest.FixtureRequest, store: object) -> sa.Engine:
+    """An owner connection to the store's database (for seeding and for checking what was written)."""
+    if backend == "sqlite":
+        return store.engine  # type: ignore[attr-defined]
+    return sa.create_engine(request.getfixturevalue("pg_url"))

@@ -71,6 +71,8 @@ def _sqlite_on_connect(dbapi_conn: object, _record: object) -> None:
 
 
 def make_engine(url: str, *, statement_timeout_ms: int = 15_000) -> sa.Engine:
+    """An engine whose statements give up after ``statement_timeout_ms`` (0: no limit, for admin tools)."""
+    wait = statement_timeout_ms / 1000 if statement_timeout_ms else 30.0
     if url.startswith("postgres://"):
         url = "postgresql://" + url.removeprefix("postgres://")
     if url.startswith("postgresql://"):
@@ -79,7 +81,7 @@ def make_engine(url: str, *, statement_timeout_ms: int = 15_000) -> sa.Engine:
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": statement_timeout_ms / 1000})
+        engine = sa.create_engine(url, connect_args={"timeout": wait})
         sa.event.listen(engine, "connect", _sqlite_on_connect)
         return engine
     return sa.create_engine(
@@ -87,9 +89,9 @@ def make_engine(url: str, *, statement_timeout_ms: int = 15_000) -> sa.Engine:
         pool_pre_ping=True,
         pool_size=5,
         max_overflow=5,
-        pool_timeout=statement_timeout_ms / 1000,
+        pool_timeout=wait,
         connect_args={
-            "connect_timeout": max(1, statement_timeout_ms // 1000),
+            "connect_timeout": max(1, min(int(wait), 10)),
             "options": f"-c statement_timeout={statement_timeout_ms}",
         },
     )

@@ -1,0 +1,304 @@
+"""The store's contract, run against every backend: SQLite, real PostgreSQL, Supabase REST."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from lib import schema
+from lib.errors import ConflictError, StoreUnavailable, ValidationError
+from lib.models import IntentDiff, IntentEdit, IntentInput, IntentRef, TestFilter
+from lib.validation import MAX_INTENT_NAME, MAX_ITEM_LENGTH, MAX_LIST_ITEMS
+
+NOW = datetime(2026, 11, 25, 12, 0, 0)
+ALICE, BOB = "user_test_alice", "user_test_bob"
+
+
+def intent(name: str, phrases: tuple[str, ...] = ("hello",), en: tuple[str, ...] = ("Hi!",),
+           ru: tuple[str, ...] = ("Привет!",), label: str = "") -> IntentInput:
+    return IntentInput(name, phrases, en, ru, label=label)
+
+
+def add(handle, *intents: IntentInput):  # noqa: ANN001, ANN201
+    handle.save_intents(IntentDiff(added=intents))
+    return handle.list_intents()
+
+
+def snapshot(engine: sa.Engine) -> dict[str, list]:
+    """Every row of every table, to prove a failed save wrote nothing."""
+    with engine.connect() as conn:
+        return {t.name: sorted(map(repr, conn.execute(sa.select(t)).all())) for t in schema.USER_TABLES}
+
+
+def seed_tests(engine: sa.Engine, user_id: str, n: int, *, assistant: str = "asst_1", start: datetime = NOW,
+               every: timedelta = timedelta(hours=1), statuses: tuple[str, ...] = ("completed",),
+               languages: tuple[str, ...] = ("english",), phrase: str = "hello {i}") -> None:
+    rows = [{"id": str(uuid.uuid4()), "user_id": user_id, "assistant_id": assistant,
+             "test_phrase": phrase.format(i=i), "language": languages[i % len(languages)], "call_id": f"call_{i}",
+             "status": statuses[i % len(statuses)], "created_at": start - i * every,
+             "updated_at": start - i * every} for i in range(n)]
+    with engine.begin() as conn:
+        conn.execute(sa.insert(schema.assistant_tests), rows)
+
+
+# -- intents ---------------------------------------------------------------------------------
+
+def test_saved_intent_is_listed_trimmed(store) -> None:  # noqa: ANN001
+    alice = store.for_user(ALICE)
+    [got] = add(alice, intent("  greeting ", ("  hi ", "hello"), ("Hello!",), ("Здравствуйте!",)))
+    assert got.intent_name == "greeting"
+    assert got.example_user_phrases == ("hi", "hello")
+    assert got.russian_responses == ("Здравствуйте!",)
+    assert got.created_at is not None and got.updated_at == got.created_at
+
+
+def test_edit_delete_and_add_in_one_save(store) -> None:  # noqa: ANN001
+    alice = store.for_user(ALICE)
+    rows = add(alice, intent("a"), intent("b"))
+    by_name = {r.intent_name: r for r in rows}
+    a, b = by_name["a"], by_name["b"]
+    result = alice.save_intents(IntentDiff(
+        added=(intent("c", ("new phrase",)),),
+        edited=(IntentEdit(a.id, a.updated_at, intent("a2", ("x", "y"))),),
+        deleted=(IntentRef(b.id, b.updated_at),),
+    ))
+    assert (result.added, result.edited, result.deleted) == (1, 1, 1)
+    after = {r.intent_name: r for r in alice.list_intents()}
+    assert set(after) == {"a2", "c"}
+    assert after["a2"].example_user_phrases == ("x", "y")
+    assert after["a2"].id == a.id and after["a2"].updated_at > a.updated_at
+
+
+def test_stale_edit_is_a_conflict_and_writes_nothing(store, engine_for) -> None:  # noqa: ANN001
+    alice = store.for_user(ALICE)
+    [a] = add(alice, intent("a"))
+    alice.save_intents(IntentDiff(edited=(IntentEdit(a.id, a.updated_at, intent("changed elsewhere")),)))
+    before = snapshot(engine_for)
+    with pytest.raises(ConflictError) as err:
+        alice.save_intents(IntentDiff(added=(intent("new"),),
+                                      edited=(IntentEdit(a.id, a.updated_at, intent("mine")),)))
+    assert err.value.ids == [a.id]
+    assert "another session" in str(err.value)
+    assert snapshot(engine_for) == before
+
+
+def test_stale_delete_is_a_conflict(store, engine_for) -> None:  # noqa: ANN001
+    alice = store.for_user(ALICE)
+    [a] = add(alice, intent("a"))
+    alice.save_intents(IntentDiff(edited=(IntentEdit(a.id, a.updated_at, intent("a2")),)))
+    before = snapshot(engine_for)
+    with pytest.raises(ConflictError):
+        alice.save_intents(IntentDiff(deleted=(IntentRef(a.id, a.updated_at),)))
+    assert snapshot(engine_for) == before
+
+
+def test_deleting_a_row_deleted_elsewhere_is_a_conflict(store) -> None:  # noqa: ANN001
+    alice = store.for_user(ALICE)
+    [a] = add(alice, intent("a"))
+    alice.save_intents(IntentDiff(deleted=(IntentRef(a.id, a.updated_at),)))
+    with pytest.raises(ConflictError):
+        alice.save_intents(IntentDiff(edited=(IntentEdit(a.id, a.updated_at, intent("a2")),)))
+    assert alice.list_intents() == []
+
+
+BAD_INTENTS = [
+    (intent(""), "intent_name"),
+    (intent("   "), "intent_name"),
+    (intent("x" * (MAX_INTENT_NAME + 1)), "intent_name"),
+    (intent("ok", ()), "example_user_phrases"),
+    (intent("ok", ("  ",)), "example_user_phrases"),
+    (intent("ok", ("fine", "")), "example_user_phrases"),
+    (intent("ok", ("p" * (MAX_ITEM_LENGTH + 1),)), "example_user_phrases"),
+    (intent("ok", tuple(f"p{i}" for i in range(MAX_LIST_ITEMS + 1))), "example_user_phrases"),
+    (intent("ok", ("hi",), ("",)), "english_responses"),
+    (intent("ok", ("hi",), ("fine",), (" ",)), "russian_responses"),
+    (IntentInput("ok", ("hi", 5)), "example_user_phrases"),  # type: ignore[arg-type]
+    (IntentInput("ok", "hi"), "example_user_phrases"),  # type: ignore[arg-type]
+]
+
+
+@pytest.mark.parametrize(("bad", "field"), BAD_INTENTS)
+def test_every_validation_rule_rejects_and_writes_nothing(store, engine_for, bad, field) -> None:  # noqa: ANN001
+    alice = store.for_user(ALICE)
+    add(alice, intent("existing"))
+    before = snapshot(engine_for)
+    with pytest.raises(ValidationError) as err:
+        alice.save_intents(IntentDiff(added=(intent("good one"), IntentInput(
+            bad.intent_name, bad.example_user_phrases, bad.english_responses, bad.russian_responses,
+            label="row 7"))))
+    assert [(p.row, p.field) for p in err.value.problems][0] == ("row 7", field)
+    assert "Nothing was saved" in str(err.value)
+    assert snapshot(engine_for) == before
+
+
+def test_one_error_names_every_bad_row_and_field(store) -> None:  # noqa: ANN001
+    alice = store.for_user(ALICE)
+    [a] = add(alice, intent("a"))
+    with pytest.raises(ValidationError) as err:
+        alice.save_intents(IntentDiff(
+            added=(intent("", label="row 3"), intent("ok", (), label="row 4")),
+            edited=(IntentEdit(a.id, a.updated_at, intent("a", ("",), label="row 1")),),
+        ))
+    found = {(p.row, p.field) for p in err.value.problems}
+    assert {("row 3", "intent_name"), ("row 4", "example_user_phrases"), ("row 1", "example_user_phrases")} <= found
+    message = str(err.value)
+    assert "row 3" in message and "row 4" in message and "row 1" in message
+    assert [i.intent_name for i in alice.list_intents()] == ["a"]
+
+
+def test_lists_round_trip_unicode_and_quotes(store) -> None:  # noqa: ANN001
+    alice = store.for_user(ALICE)
+    phrases = ('Say "hi", please', "comma, inside", "{braces}", "back\\slash", "Ёлки-палки", "emoji 🎙️", "NULL")
+    [got] = add(alice, intent("quotes", phrases))
+    assert got.example_user_phrases == phrases
+
+
+# -- assistants, settings, subscription ------------------------------------------------------
+
+def test_assistants_resolve_intent_names(store, engine_for) -> None:  # noqa: ANN001
+    alice = store.for_user(ALICE)
+    rows = {i.intent_name: i.id for i in add(alice, intent("greeting"), intent("pricing"))}
+    with engine_for.begin() as conn:
+        conn.execute(sa.insert(schema.assistants), [{
+            "id": str(uuid.uuid4()), "user_id": ALICE, "vapi_assistant_id": "vapi_1", "name": "Front desk",
+            "config": {"voice": {"provider": "11labs"}, "firstMessage": "Привет"},
+            "intents_used": [rows["greeting"], rows["pricing"], str(uuid.uuid4())],
+            "created_at": NOW, "updated_at": NOW}])
+    [a] = alice.list_assistants()
+    assert a.name == "Front desk" and a.vapi_assistant_id == "vapi_1"
+    assert a.intents_used == ("greeting", "pricing", "(deleted intent)")
+    assert a.config == {"voice": {"provider": "11labs"}, "firstMessage": "Привет"}
+    assert store.for_user(BOB).list_assistants() == []
+
+
+def test_settings_created_active_on_first_read_and_toggled(store) -> None:  # noqa: ANN001
+    alice = store.for_user(ALICE)
+    assert alice.get_settings().is_active is True
+    assert alice.set_active(False).is_active is False
+    assert alice.get_settings().is_active is False
+    assert store.for_user(BOB).get_settings().is_active is True
+    assert alice.get_settings().is_active is False
+
+
+def test_subscription_absent_or_present(store, engine_for) -> None:  # noqa: ANN001
+    assert store.for_user(ALICE).get_subscription() is None
+    with engine_for.begin() as conn:
+        conn.execute(sa.insert(schema.subscriptions), [{
+            "id": str(uuid.uuid4()), "user_id": ALICE, "stripe_customer_id": "cus_123456", "status": "past_due",
+            "plan_type": "pro", "billing_cycle": "monthly", "current_period_start": NOW,
+            "current_period_end": NOW + timedelta(days=30), "created_at": NOW, "updated_at": NOW}])
+    sub = store.for_user(ALICE).get_subscription()
+    assert (sub.status, sub.plan_type, sub.billing_cycle) == ("past_due", "pro", "monthly")
+    assert sub.current_period_end == NOW + timedelta(days=30)
+    assert store.for_user(BOB).get_subscription() is None
+
+
+# -- tests and stats -------------------------------------------------------------------------
+
+def test_counts_stay_exact_past_a_thousand_rows(store, engine_for) -> None:  # noqa: ANN001
+    seed_tests(engine_for, ALICE, 2500, every=timedelta(minutes=30), statuses=("completed", "failed"),
+               languages=("english", "russian", "english"))
+    seed_tests(engine_for, BOB, 1200)
+    alice = store.for_user(ALICE)
+    stats = alice.stats(TestFilter())
+    assert stats.tests == 2500
+    assert stats.tests_completed == 1250
+    assert sum(d.count for d in stats.tests_per_day) == 2500
+    assert dict(stats.tests_per_language) == {"english": 1667, "russian": 833}
+    assert alice.count_tests(TestFilter()) == 2500
+    assert alice.list_tests(TestFilter(), page=1, page_size=50).total == 2500
+    assert sum(len(c) for c in alice.iter_tests(TestFilter(), chunk_size=700)) == 2500
+
+
+def test_stats_groups_by_day_assistant_and_week(store, engine_for) -> None:  # noqa: ANN001
+    alice = store.for_user(ALICE)
+    add(alice, intent("a"), intent("b"))
+    with engine_for.begin() as conn:
+        conn.execute(sa.insert(schema.assistants), [{
+            "id": str(uuid.uuid4()), "user_id": ALICE, "vapi_assistant_id": "asst_named", "name": "Front desk",
+            "config": {}, "intents_used": [], "created_at": NOW, "updated_at": NOW}])
+    seed_tests(engine_for, ALICE, 6, assistant="asst_named", every=timedelta(hours=12),
+               statuses=("completed", "failed"))
+    seed_tests(engine_for, ALICE, 2, assistant="asst_gone", start=NOW - timedelta(days=10))
+    stats = alice.stats(TestFilter())
+    assert (stats.intents, stats.assistants, stats.tests, stats.tests_completed) == (2, 1, 8, 5)
+    assert stats.tests_per_assistant == (("asst_named", "Front desk", 6), ("asst_gone", "asst_gone", 2))
+    days = {(d.day.isoformat(), d.status): d.count for d in stats.tests_per_day}
+    assert days == {("2026-11-25", "completed"): 1, ("2026-11-25", "failed"): 1,
+                    ("2026-11-24", "completed"): 1, ("2026-11-24", "failed"): 1,
+                    ("2026-11-23", "completed"): 1, ("2026-11-23", "failed"): 1,
+                    ("2026-11-15", "completed"): 2}
+    [(week, n)] = stats.intents_per_week
+    assert week.weekday() == 0 and n == 2
+    assert stats.success_rate == pytest.approx(5 / 8)
+    ranged = alice.stats(TestFilter(start=NOW - timedelta(days=1), end=NOW + timedelta(seconds=1)))
+    assert ranged.tests == 3
+
+
+def test_empty_user_stats(store) -> None:  # noqa: ANN001
+    stats = store.for_user("user_nobody").stats(TestFilter())
+    assert stats.is_empty and stats.tests == 0 and stats.success_rate is None
+    assert stats.tests_per_day == () and stats.intents_per_week == ()
+
+
+def test_test_filters(store, engine_for) -> None:  # noqa: ANN001
+    seed_tests(engine_for, ALICE, 10, assistant="a1", languages=("english", "russian"),
+               statuses=("completed", "failed"), phrase="Book a table {i}")
+    seed_tests(engine_for, ALICE, 4, assistant="a2", start=NOW - timedelta(days=5), languages=("russian",),
+               phrase="Забронировать СТОЛИК {i}")
+    seed_tests(engine_for, ALICE, 1, assistant="a2", start=NOW - timedelta(days=6), phrase="100% sure_x")
+    seed_tests(engine_for, BOB, 5, assistant="a1")
+    alice = store.for_user(ALICE)
+
+    def total(**kw: object) -> int:
+        f = TestFilter(**kw)
+        page = alice.list_tests(f, page=1, page_size=100)
+        assert page.total == alice.count_tests(f) == len(page.rows) == alice.stats(f).tests
+        assert sum(len(c) for c in alice.iter_tests(f)) == page.total
+        return page.total
+
+    assert total() == 15
+    assert total(assistant_ids=("a2",)) == 5
+    assert total(languages=("russian",)) == 9
+    assert total(statuses=("failed",)) == 5
+    assert total(statuses=("failed", "completed"), languages=("english",)) == 6
+    assert total(start=NOW - timedelta(days=5, minutes=1)) == 11
+    assert total(start=NOW - timedelta(days=7), end=NOW - timedelta(days=1)) == 5
+    assert total(search="table") == 10
+    assert total(search="столик") == 4  # Cyrillic, case-insensitive
+    assert total(search="100%") == 1  # % is literal
+    assert total(search="e_x") == 1  # _ is literal
+    assert total(search="%") == 1
+    assert total(search="nothing like this") == 0
+
+
+def test_paging_is_ordered_newest_first_without_overlap(store, engine_for) -> None:  # noqa: ANN001
+    seed_tests(engine_for, ALICE, 23)
+    alice = store.for_user(ALICE)
+    pages = [alice.list_tests(TestFilter(), page=p, page_size=10) for p in (1, 2, 3)]
+    assert [len(p.rows) for p in pages] == [10, 10, 3]
+    assert pages[0].pages == 3
+    stamps = [r.created_at for p in pages for r in p.rows]
+    assert stamps == sorted(stamps, reverse=True)
+    assert len({r.id for p in pages for r in p.rows}) == 23
+    exported = [row for c in alice.iter_tests(TestFilter()) for row in c["created_at"]]
+    assert exported == sorted(stamps)
+
+
+def test_bad_filters_are_rejected(store) -> None:  # noqa: ANN001
+    alice = store.for_user(ALICE)
+    with pytest.raises(ValidationError, match="language"):
+        alice.list_tests(TestFilter(languages=("klingon",)))
+    with pytest.raises(ValidationError, match="status"):
+        alice.stats(TestFilter(statuses=("exploded",)))
+    with pytest.raises(ValidationError, match="start must be before"):
+        alice.count_tests(TestFilter(start=NOW, end=NOW - timedelta(days=1)))
+
+
+@pytest.mark.parametrize("bad", ["", " user_x", "x" * 256])
+def test_bad_user_ids_are_refused(store, bad: str) -> None:  # noqa: ANN001
+    with pytest.raises(ValidationError):
+        store.for_user(bad)
