@@ -1,0 +1,134 @@
+"""The migration creates the seed's schema exactly, and the SQLAlchemy tables mirror it."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from lib import schema
+from lib.errors import StoreUnavailable
+from lib.models import TestFilter
+
+# (table, column) -> (type as information_schema spells it, nullable, default contains)
+SEED = {
+    "subscriptions": {
+        "id": ("uuid", False), "user_id": ("character varying(255)", False),
+        "stripe_customer_id": ("character varying(255)", True), "stripe_subscription_id": ("character varying(255)", True),
+        "status": ("character varying(50)", True), "plan_type": ("character varying(20)", True),
+        "billing_cycle": ("character varying(10)", True), "current_period_start": ("timestamp without time zone", True),
+        "current_period_end": ("timestamp without time zone", True), "created_at": ("timestamp without time zone", True),
+        "updated_at": ("timestamp without time zone", True),
+    },
+    "intents": {
+        "id": ("uuid", False), "user_id": ("character varying(255)", False), "intent_name": ("text", False),
+        "example_user_phrases": ("text[]", False), "english_responses": ("text[]", False),
+        "russian_responses": ("text[]", False), "created_at": ("timestamp without time zone", True),
+        "updated_at": ("timestamp without time zone", True),  # addition, listed in README
+    },
+    "assistant_settings": {
+        "user_id": ("character varying(255)", False), "is_active": ("boolean", True),
+        "created_at": ("timestamp without time zone", True), "updated_at": ("timestamp without time zone", True),
+    },
+    "assistants": {
+        "id": ("uuid", False), "user_id": ("character varying(255)", False),
+        "vapi_assistant_id": ("character varying(255)", False), "name": ("character varying(255)", False),
+        "config": ("jsonb", False), "intents_used": ("uuid[]", False),
+        "created_at": ("timestamp without time zone", True), "updated_at": ("timestamp without time zone", True),
+    },
+    "assistant_tests": {
+        "id": ("uuid", False), "user_id": ("character varying(255)", False),
+        "assistant_id": ("character varying(255)", False), "test_phrase": ("text", False),
+        "language": ("character varying(50)", True), "call_id": ("character varying(255)", True),
+        "status": ("character varying(50)", True), "created_at": ("timestamp without time zone", True),
+        "updated_at": ("timestamp without time zone", True),
+    },
+}
+SEED_INDEXES = {
+    "idx_intents_user_id": "(user_id)", "idx_intents_user_created": "(user_id, created_at DESC)",
+    "idx_assistant_settings_user_id": "(user_id)", "idx_assistants_user_id": "(user_id)",
+    "idx_assistants_user_created": "(user_id, created_at)", "idx_assistant_tests_user_id": "(user_id)",
+    "idx_assistant_tests_user_created": "(user_id, created_at)",
+}
+
+
+@pytest.fixture(scope="module")
+def pg(pg_url: str):  # noqa: ANN201
+    engine = sa.create_engine(pg_url)
+    with engine.connect() as conn:
+        yield conn
+    engine.dispose()
+
+
+def test_columns_types_and_nullability_match_the_seed(pg) -> None:  # noqa: ANN001
+    rows = pg.execute(sa.text(
+        "select c.relname, a.attname, format_type(a.atttypid, a.atttypmod), not a.attnotnull "
+        "from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace "
+        "where n.nspname = 'public' and c.relkind = 'r' and a.attnum > 0 and not a.attisdropped")).all()
+    found: dict[str, dict[str, tuple[str, bool]]] = {}
+    for table, column, typ, nullable in rows:
+        found.setdefault(table, {})[column] = (typ, nullable)
+    assert found == SEED
+
+
+def test_seed_defaults_unique_and_primary_keys(pg) -> None:  # noqa: ANN001
+    defaults = dict(pg.execute(sa.text(
+        "select table_name || '.' || column_name, column_default from information_schema.columns "
+        "where table_schema = 'public' and column_default is not null")).all())
+    assert defaults["assistant_settings.is_active"] == "true"
+    assert "now()" in defaults["assistant_settings.created_at"] and "now()" in defaults["assistant_settings.updated_at"]
+    assert defaults["assistant_tests.language"].startswith("'english'")
+    assert defaults["assistant_tests.status"].startswith("'initiated'")
+    constraints = {(t, kind, cols) for t, kind, cols in pg.execute(sa.text(
+        "select conrelid::regclass::text, contype, (select string_agg(attname, ',' order by attnum) "
+        "from pg_attribute where attrelid = conrelid and attnum = any(conkey)) "
+        "from pg_constraint where connamespace = 'public'::regnamespace and contype in ('p', 'u')"))}
+    assert ("subscriptions", "u", "user_id") in constraints
+    assert ("assistants", "u", "user_id,vapi_assistant_id") in constraints
+    assert ("assistant_settings", "p", "user_id") in constraints
+    for table in ("subscriptions", "intents", "assistants", "assistant_tests"):
+        assert (table, "p", "id") in constraints
+
+
+def test_every_seed_index_exists(pg) -> None:  # noqa: ANN001
+    indexes = dict(pg.execute(sa.text("select indexname, indexdef from pg_indexes where schemaname = 'public'")).all())
+    for name, columns in SEED_INDEXES.items():
+        assert name in indexes, name
+        assert indexes[name].endswith(f"USING btree {columns}"), indexes[name]
+
+
+def test_sqlalchemy_tables_mirror_the_migration(pg) -> None:  # noqa: ANN001
+    reflected = sa.MetaData()
+    reflected.reflect(pg)
+    for table in schema.USER_TABLES:
+        assert set(reflected.tables[table.name].columns.keys()) == set(table.columns.keys())
+        for col in table.columns:
+            assert reflected.tables[table.name].c[col.name].nullable == col.nullable, (table.name, col.name)
+        assert {i.name for i in reflected.tables[table.name].indexes} >= {i.name for i in table.indexes}
+
+
+def test_migration_applies_twice_without_error(pg_url: str) -> None:
+    from lib.pgcluster import apply_migrations
+
+    apply_migrations(pg_url)
+
+
+def test_a_database_that_is_down_gives_a_typed_error_without_secrets() -> None:
+    from lib.store.sql import SqlStore
+
+    store = SqlStore("postgresql://dashboard:s3cret-password@127.0.0.1:9/nowhere", statement_timeout_ms=2000)
+    with pytest.raises(StoreUnavailable) as err:
+        store.for_user("user_x").stats(TestFilter())
+    message = str(err.value)
+    assert "try again" in message
+    assert "s3cret" not in message and "127.0.0.1" not in message and "Traceback" not in message
+    store.close()
+
+
+def test_a_slow_query_gives_a_typed_error(pg_url: str) -> None:
+    from lib.store.sql import SqlStore
+
+    store = SqlStore(pg_url, statement_timeout_ms=200)
+    handle = store.for_user("user_x")
+    with pytest.raises(StoreUnavailable), handle._tx() as conn:  # noqa: SLF001  (the store's own transaction)
+        conn.execute(sa.text("select pg_sleep(2)"))
+    store.close()
