@@ -1,0 +1,195 @@
+"""Figures of the stats screen: ``Stats`` in, plotly ``Figure`` out.  No Streamlit here.
+
+Every figure leaves the template unset and its backgrounds transparent, so
+``st.plotly_chart(fig, theme="streamlit")`` styles it for the light and the dark theme alike;
+only the status colors are fixed, so a status looks the same on every chart.
+
+Each builder returns None when there is nothing to draw (no tests, no intents): the page shows
+an empty state (e.g. ``st.info``) instead of an empty chart.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import plotly.graph_objects as go
+
+from lib.formatting import fmt_date
+from lib.models import Stats
+
+HEIGHT = 320
+TOP_ASSISTANTS = 15
+OTHER = "Other"
+MAX_LABEL = 40
+
+# Outcomes first (they stack at the bottom and lead the legend), then the still-running states.
+STATUS_ORDER = ("completed", "failed", "cancelled", "in_progress", "initiated")
+STATUS_COLORS = {
+    "completed": "#2e9e5b",  # green
+    "failed": "#d64545",  # red
+    "cancelled": "#e8a317",  # amber
+    "in_progress": "#3b82f6",  # blue
+    "initiated": "#9ca3af",  # gray
+}
+STATUS_LABELS = {
+    "completed": "Completed",
+    "failed": "Failed",
+    "cancelled": "Cancelled",
+    "in_progress": "In progress",
+    "initiated": "Initiated",
+}
+LANGUAGE_LABELS = {"english": "English", "russian": "Russian"}
+LANGUAGE_COLORS = {"english": "#3b82f6", "russian": "#8b5cf6"}
+OTHER_COLOR = "#6b7280"
+DAY_MS = 24 * 3600 * 1000
+
+
+def status_label(status: str) -> str:
+    return STATUS_LABELS.get(status, status.replace("_", " ").capitalize())
+
+
+def language_label(language: str) -> str:
+    return LANGUAGE_LABELS.get(language, language.capitalize())
+
+
+def _layout(fig: go.Figure, **extra: object) -> go.Figure:
+    fig.update_layout(
+        height=HEIGHT,
+        margin={"l": 8, "r": 8, "t": 8, "b": 8},
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        separators=".,",
+        **extra,
+    )
+    fig.layout.template = None  # let Streamlit's theme (light or dark) style the figure
+    return fig
+
+
+def tests_per_day(stats: Stats) -> go.Figure | None:
+    """Stacked daily bars, one trace per status in ``STATUS_ORDER`` (unknown statuses last)."""
+    counts: dict[str, dict[date, int]] = {}
+    for row in stats.tests_per_day:
+        if row.count:
+            per_day = counts.setdefault(row.status, {})
+            per_day[row.day] = per_day.get(row.day, 0) + row.count
+    if not counts:
+        return None
+    statuses = [s for s in STATUS_ORDER if s in counts] + sorted(s for s in counts if s not in STATUS_ORDER)
+    fig = go.Figure()
+    for status in statuses:
+        days = sorted(counts[status])
+        fig.add_trace(
+            go.Bar(
+                x=days,
+                y=[counts[status][d] for d in days],
+                name=status_label(status),
+                marker_color=STATUS_COLORS.get(status, OTHER_COLOR),
+                width=[DAY_MS * 0.8] * len(days),
+                hovertemplate="%{fullData.name}: %{y:,d}<extra></extra>",
+            )
+        )
+    return _layout(
+        fig,
+        barmode="stack",
+        hovermode="x unified",
+        legend={"orientation": "h", "traceorder": "normal", "y": 1.02, "yanchor": "bottom", "x": 0},
+        xaxis={"type": "date", "tickformat": "%b %d", "hoverformat": "%b %d, %Y"},
+        yaxis={"tickformat": ",d", "rangemode": "tozero"},
+    )
+
+
+def tests_by_language(stats: Stats) -> go.Figure | None:
+    """A donut of tests per language, English first, then Russian, then anything else."""
+    counts = {lang: n for lang, n in stats.tests_per_language if n}
+    if not counts:
+        return None
+    order = [lang for lang in LANGUAGE_LABELS if lang in counts] + sorted(c for c in counts if c not in LANGUAGE_LABELS)
+    fig = go.Figure(
+        go.Pie(
+            labels=[language_label(lang) for lang in order],
+            values=[counts[lang] for lang in order],
+            marker={"colors": [LANGUAGE_COLORS.get(lang, OTHER_COLOR) for lang in order]},
+            hole=0.55,
+            sort=False,
+            direction="clockwise",
+            textinfo="percent",
+            hovertemplate="%{label}: %{value:,d} (%{percent})<extra></extra>",
+        )
+    )
+    return _layout(fig, showlegend=True, legend={"orientation": "h", "y": -0.05, "x": 0.5, "xanchor": "center"})
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "…"
+
+
+def tests_per_assistant(stats: Stats) -> go.Figure | None:
+    """Horizontal bars of the 15 busiest assistants, the biggest on top, the rest summed as "Other"."""
+    rows = sorted(
+        ((aid, name, n) for aid, name, n in stats.tests_per_assistant if n), key=lambda r: (-r[2], r[1], r[0])
+    )
+    if not rows:
+        return None
+    top, rest = rows[:TOP_ASSISTANTS], rows[TOP_ASSISTANTS:]
+    labels: list[str] = []
+    seen: set[str] = {OTHER} if rest else set()
+    for aid, name, _n in top:
+        label = _short(name or aid)
+        if label in seen:  # two assistants with one name must not share a bar
+            label = _short(f"{name or aid} ({aid[-6:]})")
+        base, k = label, 2
+        while label in seen:
+            label, k = f"{base} #{k}", k + 1
+        seen.add(label)
+        labels.append(label)
+    values = [n for _aid, _name, n in top]
+    hover = [f"{name or aid}<br>{aid}" for aid, name, _n in top]
+    colors = ["#3b82f6"] * len(top)
+    if rest:
+        labels.append(OTHER)
+        values.append(sum(n for _aid, _name, n in rest))
+        hover.append(f"{len(rest):,d} other assistants")
+        colors.append(OTHER_COLOR)
+    fig = go.Figure(
+        go.Bar(
+            x=values,
+            y=labels,
+            orientation="h",
+            marker_color=colors,
+            customdata=hover,
+            hovertemplate="%{customdata}<br>%{x:,d} tests<extra></extra>",
+        )
+    )
+    return _layout(
+        fig,
+        showlegend=False,
+        xaxis={"tickformat": ",d", "rangemode": "tozero"},
+        yaxis={"type": "category", "autorange": "reversed", "automargin": True},
+    )
+
+
+def intents_per_week(stats: Stats) -> go.Figure | None:
+    """Bars of intents created per ISO week (x = the week's Monday)."""
+    weeks = sorted((w, n) for w, n in stats.intents_per_week if n)
+    if not weeks:
+        return None
+    hover = [
+        f"Week {w.isocalendar().year}-W{w.isocalendar().week:02d}<br>{fmt_date(w)} – {fmt_date(w + timedelta(days=6))}"
+        for w, _n in weeks
+    ]
+    fig = go.Figure(
+        go.Bar(
+            x=[w for w, _n in weeks],
+            y=[n for _w, n in weeks],
+            width=[DAY_MS * 6] * len(weeks),
+            marker_color="#3b82f6",
+            customdata=hover,
+            hovertemplate="%{customdata}<br>%{y:,d} intents<extra></extra>",
+        )
+    )
+    return _layout(
+        fig,
+        showlegend=False,
+        xaxis={"type": "date", "tickformat": "%b %d"},
+        yaxis={"tickformat": ",d", "rangemode": "tozero"},
+    )

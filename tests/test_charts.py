@@ -1,0 +1,146 @@
+"""Figures built from a Stats: the right traces, values, colors and order; None when empty."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import plotly.graph_objects as go
+import pytest
+
+from lib import charts
+from lib.models import DayStatusCount, Stats
+
+D1, D2, D3 = date(2026, 11, 24), date(2026, 11, 25), date(2026, 11, 27)
+
+
+def make_stats(**kw) -> Stats:
+    base = dict(intents=3, assistants=2, tests=0, tests_completed=0)
+    base.update(kw)
+    return Stats(**base)
+
+
+EMPTY = make_stats(intents=0, assistants=0)
+
+
+@pytest.mark.parametrize(
+    "build", [charts.tests_per_day, charts.tests_by_language, charts.tests_per_assistant, charts.intents_per_week]
+)
+def test_empty_stats_give_none(build) -> None:
+    assert build(EMPTY) is None
+    # rows that count nothing are as good as none
+    zeros = make_stats(
+        tests_per_day=(DayStatusCount(D1, "completed", 0),),
+        tests_per_language=(("english", 0),),
+        tests_per_assistant=(("a", "A", 0),),
+        intents_per_week=((D1, 0),),
+    )
+    assert build(zeros) is None
+
+
+def assert_themeable(fig: go.Figure) -> None:
+    layout = fig.to_dict()["layout"]
+    assert "template" not in layout
+    assert layout["paper_bgcolor"] == layout["plot_bgcolor"] == "rgba(0,0,0,0)"
+    assert layout["height"] == charts.HEIGHT
+
+
+def test_tests_per_day_stacks_statuses_in_a_fixed_order_and_color() -> None:
+    stats = make_stats(
+        tests=1_240,
+        tests_per_day=(
+            DayStatusCount(D1, "initiated", 3),
+            DayStatusCount(D1, "completed", 1_200),
+            DayStatusCount(D2, "failed", 5),
+            DayStatusCount(D2, "completed", 20),
+            DayStatusCount(D3, "in_progress", 2),
+            DayStatusCount(D3, "cancelled", 10),
+            DayStatusCount(D3, "mystery", 0),
+        ),
+    )
+    fig = charts.tests_per_day(stats)
+    assert fig is not None
+    assert_themeable(fig)
+    names = [t.name for t in fig.data]
+    assert names == ["Completed", "Failed", "Cancelled", "In progress", "Initiated"]
+    by_name = {t.name: t for t in fig.data}
+    assert list(by_name["Completed"].x) == [D1, D2]
+    assert list(by_name["Completed"].y) == [1_200, 20]
+    assert list(by_name["Cancelled"].x) == [D3]
+    assert by_name["Completed"].marker.color == charts.STATUS_COLORS["completed"]
+    assert by_name["Failed"].marker.color == charts.STATUS_COLORS["failed"]
+    assert {t.type for t in fig.data} == {"bar"}
+    assert fig.layout.barmode == "stack"
+    assert fig.layout.legend.traceorder == "normal"
+    assert fig.layout.xaxis.tickformat == "%b %d"
+    assert ",d" in by_name["Completed"].hovertemplate
+    assert sum(sum(t.y) for t in fig.data) == stats.tests
+
+
+def test_status_colors_are_distinct_and_cover_every_status() -> None:
+    from lib.models import TEST_STATUSES
+
+    assert set(charts.STATUS_ORDER) == set(TEST_STATUSES) == set(charts.STATUS_COLORS)
+    assert len(set(charts.STATUS_COLORS.values())) == len(TEST_STATUSES)
+
+
+def test_unknown_status_comes_last() -> None:
+    fig = charts.tests_per_day(
+        make_stats(tests_per_day=(DayStatusCount(D1, "weird_one", 2), DayStatusCount(D1, "failed", 1)))
+    )
+    assert [t.name for t in fig.data] == ["Failed", "Weird one"]
+
+
+def test_tests_by_language_labels_and_values() -> None:
+    fig = charts.tests_by_language(make_stats(tests_per_language=(("russian", 30), ("english", 70), ("kazakh", 5))))
+    assert_themeable(fig)
+    (pie,) = fig.data
+    assert list(pie.labels) == ["English", "Russian", "Kazakh"]
+    assert list(pie.values) == [70, 30, 5]
+    assert pie.hole > 0
+    assert "%{value:,d}" in pie.hovertemplate
+
+
+def test_tests_per_assistant_keeps_top_15_and_sums_the_rest() -> None:
+    rows = tuple((f"asst-{k:02d}", f"Bot {k:02d}", 100 - k) for k in range(20))
+    fig = charts.tests_per_assistant(make_stats(tests_per_assistant=rows))
+    assert_themeable(fig)
+    (bar,) = fig.data
+    assert bar.orientation == "h"
+    assert list(bar.y) == [f"Bot {k:02d}" for k in range(15)] + ["Other"]
+    assert list(bar.x) == [100 - k for k in range(15)] + [sum(100 - k for k in range(15, 20))]
+    assert fig.layout.yaxis.autorange == "reversed"  # the busiest on top
+    assert "5 other assistants" in bar.customdata[-1]
+
+
+def test_tests_per_assistant_never_merges_bars() -> None:
+    rows = (("id-aaaaaa", "Same", 5), ("id-bbbbbb", "Same", 4), ("id-cccccc", "", 3), ("id-dddddd", "x" * 80, 2))
+    fig = charts.tests_per_assistant(make_stats(tests_per_assistant=rows))
+    labels = list(fig.data[0].y)
+    assert len(set(labels)) == 4
+    assert labels[0] == "Same" and "bbbbbb" in labels[1]
+    assert labels[2] == "id-cccccc"
+    assert len(labels[3]) <= charts.MAX_LABEL and labels[3].endswith("…")
+    assert "Other" not in labels
+
+
+def test_intents_per_week() -> None:
+    weeks = ((date(2026, 11, 16), 4), (date(2026, 11, 23), 1_500))
+    fig = charts.intents_per_week(make_stats(intents_per_week=weeks))
+    assert_themeable(fig)
+    (bar,) = fig.data
+    assert list(bar.x) == [date(2026, 11, 16), date(2026, 11, 23)]
+    assert list(bar.y) == [4, 1_500]
+    assert bar.customdata[1].startswith("Week 2026-W48")
+    assert "Nov 23, 2026 – Nov 29, 2026" in bar.customdata[1]
+    assert "%{y:,d}" in bar.hovertemplate
+
+
+def test_figures_serialize_to_json() -> None:
+    stats = make_stats(
+        tests_per_day=(DayStatusCount(D1, "completed", 1),),
+        tests_per_language=(("english", 1),),
+        tests_per_assistant=(("a", "A", 1),),
+        intents_per_week=((D1, 1),),
+    )
+    for build in (charts.tests_per_day, charts.tests_by_language, charts.tests_per_assistant, charts.intents_per_week):
+        assert build(stats).to_json()

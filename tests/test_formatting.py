@@ -1,0 +1,80 @@
+"""How numbers, dates and ids read on screen."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from lib.formatting import days_left, fmt_date, fmt_datetime, fmt_delta, fmt_int, fmt_pct, mask_id
+
+
+@pytest.mark.parametrize(
+    ("n", "text"), [(0, "0"), (999, "999"), (1_234_567, "1,234,567"), (-4_500, "-4,500"), (2.6, "3"), (None, "—")]
+)
+def test_fmt_int(n, text) -> None:
+    assert fmt_int(n) == text
+
+
+@pytest.mark.parametrize(
+    ("x", "text"), [(0.873, "87.3%"), (1, "100.0%"), (0, "0.0%"), (0.00049, "0.0%"), (None, "—"), (float("nan"), "—")]
+)
+def test_fmt_pct(x, text) -> None:
+    assert fmt_pct(x) == text
+
+
+def test_dates_read_the_same_whatever_the_locale() -> None:
+    assert fmt_date(date(2026, 11, 25)) == "Nov 25, 2026"
+    assert fmt_date(datetime(2026, 1, 5, 23, 59)) == "Jan 5, 2026"
+    assert fmt_date(None) == "—"
+    # an aware datetime shows its UTC date
+    assert fmt_date(datetime(2026, 11, 26, 1, 0, tzinfo=timezone(timedelta(hours=3)))) == "Nov 25, 2026"
+
+
+def test_fmt_datetime_is_utc() -> None:
+    assert fmt_datetime(datetime(2026, 11, 25, 7, 40, 4)) == "Nov 25, 2026, 07:40 UTC"
+    assert fmt_datetime(datetime(2026, 11, 25, 10, 40, tzinfo=timezone(timedelta(hours=3)))) == (
+        "Nov 25, 2026, 07:40 UTC"
+    )
+    assert fmt_datetime(None) == "—"
+
+
+@pytest.mark.parametrize(
+    ("current", "previous", "delta"),
+    [
+        (1125, 1000, "+12.5%"),
+        (970, 1000, "-3.0%"),
+        (1000, 1000, "0.0%"),
+        (0, 1000, "-100.0%"),
+        (5, 0, "new"),
+        (0, 0, None),
+        (5, None, None),
+        (None, 5, None),
+    ],
+)
+def test_fmt_delta(current, previous, delta) -> None:
+    assert fmt_delta(current, previous) == delta
+
+
+def test_fmt_delta_sign_is_what_st_metric_reads() -> None:
+    """st.metric colors a delta red when its text starts with an ASCII minus."""
+    assert fmt_delta(1, 2).startswith("-")
+    assert not fmt_delta(2, 1).startswith("-")
+
+
+@pytest.mark.parametrize(
+    ("s", "masked"), [("cus_NffrFeUfNV2Hib1234", "••••1234"), ("ab", "••••ab"), (None, "—"), ("", "—")]
+)
+def test_mask_id(s, masked) -> None:
+    assert mask_id(s) == masked
+
+
+def test_days_left() -> None:
+    now = datetime(2026, 11, 25, 22, 0)
+    assert days_left(datetime(2026, 12, 25, 1, 0), now) == 30
+    assert days_left(datetime(2026, 11, 26, 0, 30), now) == 1
+    assert days_left(datetime(2026, 11, 25, 23, 0), now) == 0
+    assert days_left(datetime(2026, 11, 1), now) == 0
+    assert days_left(date(2026, 11, 30), now) == 5
+    aware_now = datetime(2026, 11, 26, 1, 0, tzinfo=timezone(timedelta(hours=3)))  # still the 25th in UTC
+    assert days_left(datetime(2026, 11, 26, 12, 0), aware_now) == 1
