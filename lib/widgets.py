@@ -1,0 +1,91 @@
+"""Widget groups shared by several screens (date range, test filters).  Each owns its session keys
+under the ``key`` prefix it is given and returns plain values; no data access happens here."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime, time, timedelta
+
+import streamlit as st
+
+from lib.models import LANGUAGES, TEST_STATUSES, Assistant, TestFilter
+from lib.store.sql import utcnow
+
+PRESETS = {"7 days": 7, "30 days": 30, "90 days": 90, "All time": None}
+DEFAULT_PRESET = "30 days"
+
+
+def day_range(days: int | None, *, today: date | None = None) -> tuple[datetime | None, datetime | None]:
+    """The last ``days`` calendar days in UTC, today included; whole days keep cache keys stable."""
+    if days is None:
+        return None, None
+    today = today or utcnow().date()
+    start = datetime.combine(today - timedelta(days=days - 1), time())
+    return start, datetime.combine(today + timedelta(days=1), time())
+
+
+def previous_period(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime] | None:
+    """The period of equal length just before [start, end)."""
+    if start is None or end is None:
+        return None
+    return start - (end - start), start
+
+
+def date_range(key: str, *, label: str = "Period") -> tuple[datetime | None, datetime | None]:
+    choice = st.radio(label, list(PRESETS), index=list(PRESETS).index(DEFAULT_PRESET), horizontal=True,
+                      key=f"{key}_preset")
+    return day_range(PRESETS[choice or DEFAULT_PRESET])
+
+
+def _label(value: str) -> str:
+    return value.replace("_", " ").capitalize()
+
+
+def test_filters(key: str, assistants: list[Assistant]) -> TestFilter:
+    """Period, assistant, language, status and phrase search, as a TestFilter."""
+    start, end = date_range(key)
+    names = {a.vapi_assistant_id: a.name for a in assistants}
+    cols = st.columns([2, 1, 1, 2])
+    chosen_assistants = cols[0].multiselect("Assistant", list(names), format_func=lambda v: names.get(v, v),
+                                            key=f"{key}_assistants", placeholder="All assistants")
+    languages = cols[1].multiselect("Language", list(LANGUAGES), format_func=_label, key=f"{key}_languages",
+                                    placeholder="All")
+    statuses = cols[2].multiselect("Status", list(TEST_STATUSES), format_func=_label, key=f"{key}_statuses",
+                                   placeholder="All")
+    search = cols[3].text_input("Phrase contains", key=f"{key}_search", max_chars=200,
+                                placeholder="e.g. opening hours")
+    return replace(TestFilter(start=start, end=end), assistant_ids=tuple(chosen_assistants),
+                   languages=tuple(languages), statuses=tuple(statuses), search=search.strip())
+
+
+test_filters.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
+
+
+def tests_download(filters: TestFilter, key: str) -> None:
+    """Prepare the whole filtered set as a CSV (streamed to a temporary file, with progress), then
+    offer it for download.  Never more than one chunk of rows is held in memory while preparing."""
+    import tempfile
+
+    from lib import export, queries
+    from lib.formatting import fmt_int
+    from lib.models import TEST_COLUMNS
+
+    total = queries.count_tests(filters)
+    prepared = st.session_state.get(f"{key}_file")
+    if st.button(f"Prepare CSV of {fmt_int(total)} test calls", key=f"{key}_prepare", disabled=not total,
+                 icon=":material/download:"):
+        bar = st.progress(0.0, text="Preparing the export…")
+
+        def progress(rows: int) -> None:
+            bar.progress(min(rows / total, 1.0), text=f"Prepared {fmt_int(rows)} of {fmt_int(total)} rows…")
+
+        handle = tempfile.NamedTemporaryFile(prefix="tests-", suffix=".csv", delete=False)
+        with handle:
+            rows = export.write_csv(queries.iter_tests(filters), handle, progress, columns=TEST_COLUMNS)
+        bar.empty()
+        prepared = {"path": handle.name, "filters": filters, "rows": rows}
+        st.session_state[f"{key}_file"] = prepared
+    if prepared and prepared["filters"] == filters:
+        with open(prepared["path"], "rb") as data:
+            st.download_button(f"Download tests.csv ({fmt_int(prepared['rows'])} rows)", data=data,
+                               file_name="tests.csv", mime="text/csv", key=f"{key}_download", type="primary")

@@ -1,0 +1,58 @@
+"""Assistants: the user's Vapi assistants, one's config and test summary, and the active toggle."""
+
+import json
+
+import streamlit as st
+
+from lib import queries
+from lib.formatting import fmt_datetime, fmt_int, fmt_pct
+from lib.models import TestFilter
+
+st.title("Assistants")
+
+active = queries.assistant_settings().is_active
+
+
+def toggle() -> None:
+    on = st.session_state["assistant_active"]
+    queries.set_active(on)
+    st.session_state["assistant_flash"] = "Assistant activated: it answers calls again." if on else \
+        "Assistant paused: it will not answer calls until you turn it back on."
+
+
+st.toggle("Assistant active", value=active, key="assistant_active", on_change=toggle,
+          help="When paused, your assistants do not answer calls.")
+if flash := st.session_state.pop("assistant_flash", None):
+    st.success(flash, icon=":material/check_circle:")
+
+assistants = queries.assistants()
+if not assistants:
+    st.info("You have no assistants yet. Assistants are created on Vapi and appear here with the intents they use.")
+    st.stop()
+
+search = st.text_input("Search by name, Vapi id or intent", key="assistants_search", placeholder="e.g. front desk")
+needle = search.strip().casefold()
+shown = [a for a in assistants if not needle or needle in a.name.casefold()
+         or needle in a.vapi_assistant_id.casefold() or any(needle in i.casefold() for i in a.intents_used)]
+st.dataframe(
+    [{"Name": a.name, "Vapi assistant id": a.vapi_assistant_id, "Intents used": ", ".join(a.intents_used),
+      "Created": fmt_datetime(a.created_at), "Updated": fmt_datetime(a.updated_at)} for a in shown],
+    hide_index=True, width="stretch",
+)
+st.caption(f"{fmt_int(len(shown))} of {fmt_int(len(assistants))} assistants")
+if not shown:
+    st.stop()
+
+chosen = st.selectbox("Details for", shown, format_func=lambda a: a.name, key="assistants_chosen")
+summary = queries.stats(TestFilter(assistant_ids=(chosen.vapi_assistant_id,)))
+left, right = st.columns([1, 2])
+with left.container(border=True):
+    st.markdown(f"**{chosen.name}** — test history")
+    st.metric("Test calls", fmt_int(summary.tests))
+    st.metric("Success rate", fmt_pct(summary.success_rate))
+    last = max((d.day for d in summary.tests_per_day), default=None)
+    st.caption(f"Last test: {last:%b %d, %Y}" if last else "No test calls yet.")
+    st.page_link("../pages/tests.py", label="See its test calls", icon=":material/call:")
+with right.container(border=True):
+    st.markdown("**Configuration**")
+    st.code(json.dumps(chosen.config, indent=2, ensure_ascii=False, sort_keys=True), language="json")

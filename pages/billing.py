@@ -1,0 +1,36 @@
+"""Billing: the user's Stripe subscription, with a clear banner when it needs attention."""
+
+import streamlit as st
+
+from lib import billing, queries
+from lib.formatting import days_left, fmt_date, mask_id
+from lib.store.sql import utcnow
+
+st.title("Billing")
+settings = queries.settings()
+sub = queries.subscription()
+
+if sub is None:
+    with st.container(border=True):
+        st.subheader("No subscription")
+        st.write("You are not subscribed to a plan yet. Pick one to unlock more assistants and test calls.")
+        if settings.pricing_url:
+            st.link_button("See plans and pricing", settings.pricing_url, type="primary")
+    st.stop()
+
+banner = billing.banner(sub.status)
+if banner:
+    st.error(banner, icon=":material/warning:")
+
+with st.container(border=True):
+    left, right = st.columns([3, 1])
+    left.subheader(f"{(sub.plan_type or 'Unknown').capitalize()} plan")
+    left.markdown(billing.status_badge(sub.status))
+    if settings.billing_portal_url:
+        right.link_button("Manage billing", settings.billing_portal_url)
+    cols = st.columns(4)
+    cols[0].metric("Billing cycle", (sub.billing_cycle or "—").capitalize())
+    cols[1].metric("Current period start", fmt_date(sub.current_period_start))
+    cols[2].metric("Current period end", fmt_date(sub.current_period_end))
+    cols[3].metric("Days left", days_left(sub.current_period_end, utcnow()) if sub.current_period_end else "—")
+    st.caption(f"Stripe customer {mask_id(sub.stripe_customer_id)} · subscription {mask_id(sub.stripe_subscription_id)}")

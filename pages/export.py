@@ -1,0 +1,38 @@
+"""Export for analysts: any of the user's tables, with its screen's filters, as CSV (and more)."""
+
+import streamlit as st
+
+from lib import export, queries, widgets
+
+st.title("Export")
+st.caption("CSV is UTF-8 with a BOM (Excel shows Cyrillic), lists are JSON arrays, times are ISO 8601 UTC, "
+           "and cells a spreadsheet would run as a formula are prefixed with an apostrophe.")
+
+table = st.radio("Table", ["Test calls", "Intents", "Assistants", "Subscription"], horizontal=True,
+                 key="export_table")
+
+if table == "Test calls":
+    filters = widgets.test_filters("export", queries.assistants())
+    widgets.tests_download(filters, "export_tests")
+    st.stop()
+
+if table == "Intents":
+    search = st.text_input("Name or phrase contains", key="export_intents_search").strip().casefold()
+    rows = [i for i in queries.intents() if not search or search in i.intent_name.casefold()
+            or any(search in p.casefold() for p in i.example_user_phrases)]
+    frame, name = export.intents_frame(rows), "intents"
+elif table == "Assistants":
+    search = st.text_input("Name contains", key="export_assistants_search").strip().casefold()
+    frame = export.assistants_frame([a for a in queries.assistants() if search in a.name.casefold()])
+    name = "assistants"
+else:
+    frame, name = export.subscription_frame(queries.subscription()), "subscription"
+
+st.write(f"{len(frame):,} rows")
+st.dataframe(frame.head(100), hide_index=True, width="stretch")
+formats = {"CSV": (export.to_csv, "csv", "text/csv"),
+           "Excel": (export.to_excel, "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+           "Parquet": (export.to_parquet, "parquet", "application/vnd.apache.parquet")}
+for col, (label, (encode, ext, mime)) in zip(st.columns(len(formats)), formats.items(), strict=True):
+    col.download_button(f"Download {label}", data=lambda encode=encode: encode(frame), file_name=f"{name}.{ext}",
+                        mime=mime, key=f"export_{name}_{ext}", width="stretch")

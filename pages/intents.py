@@ -1,0 +1,117 @@
+"""Intents: edit name, example phrases and responses in a grid; Save writes the diff, all or nothing."""
+
+import streamlit as st
+
+from lib import export, intents_grid, queries
+from lib.errors import ConflictError, StoreError, ValidationError
+from lib.models import IntentDiff
+from lib.validation import clean_intent
+
+KEY = "intents"
+state = st.session_state
+state.setdefault(f"{KEY}_generation", 0)  # bumped by Discard and after a save: a fresh grid
+grid_key = f"{KEY}_grid_{state[f'{KEY}_generation']}"
+
+
+def reset_grid() -> None:
+    state[f"{KEY}_generation"] += 1
+    state.pop(f"{KEY}_confirm", None)
+
+
+st.title("Intents")
+st.caption("What callers say and how your assistant answers. Lists hold one phrase or response per item.")
+
+pending = state.get(grid_key) or {}
+has_edits = any(pending.get(k) for k in ("edited_rows", "added_rows", "deleted_rows"))
+search = st.text_input("Search by name or phrase", key=f"{KEY}_search", placeholder="e.g. booking",
+                       disabled=has_edits, help="Save or discard your changes to search." if has_edits else None)
+
+frame = intents_grid.grid_frame(queries.intents(), search)
+if frame.empty and not search:
+    st.info("You have no intents yet. Add your first one in the grid below (click **+**), then Save.")
+elif frame.empty:
+    st.info(f"No intent matches “{search}”.")
+
+st.data_editor(
+    frame.reset_index(drop=True),  # rows map to ids by position (lib.intents_grid); no id column
+    key=grid_key,
+    num_rows="dynamic",
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "intent_name": st.column_config.TextColumn("Intent", required=True, max_chars=200, width="small"),
+        "example_user_phrases": st.column_config.ListColumn("Example phrases", width="medium"),
+        "english_responses": st.column_config.ListColumn("English responses", width="medium"),
+        "russian_responses": st.column_config.ListColumn("Russian responses", width="medium"),
+        "created_at": st.column_config.DatetimeColumn("Created", format="MMM D, YYYY", disabled=True),
+        "updated_at": st.column_config.DatetimeColumn("Updated", format="MMM D, YYYY, HH:mm", disabled=True),
+    },
+)
+
+diff = intents_grid.diff_from_editor(frame, state.get(grid_key))
+save_col, discard_col, note_col = st.columns([1, 1, 4])
+summary = f"{len(diff.added)} new, {len(diff.edited)} changed, {len(diff.deleted)} to delete"
+note_col.caption(f"Unsaved: {summary}" if not diff.is_empty() else "No unsaved changes.")
+discard_col.button("Discard", on_click=reset_grid, disabled=diff.is_empty(), width="stretch")
+
+
+def save(d: IntentDiff) -> None:
+    try:
+        result = queries.save_intents(d)
+    except ValidationError as err:
+        st.error("**Nothing was saved.** Fix these and save again:\n" +
+                 "\n".join(f"- {p.row}: {p.field.replace('_', ' ')} {p.message}" for p in err.problems))
+        return
+    except ConflictError as err:
+        st.error(str(err))
+        return
+    except StoreError as err:
+        st.error(str(err))
+        return
+    reset_grid()
+    state[f"{KEY}_flash"] = f"Saved: {result.summary()}."
+    st.rerun()
+
+
+if save_col.button("Save", type="primary", disabled=diff.is_empty(), width="stretch"):
+    if len(diff.deleted) > 1:
+        state[f"{KEY}_confirm"] = True
+    else:
+        save(diff)
+
+if state.get(f"{KEY}_confirm") and not diff.is_empty():
+    with st.container(border=True):
+        st.warning(f"Delete {len(diff.deleted)} intents? This cannot be undone.")
+        yes, no = st.columns(2)
+        if yes.button(f"Delete {len(diff.deleted)} intents and save", type="primary"):
+            state.pop(f"{KEY}_confirm", None)
+            save(diff)
+        if no.button("Cancel"):
+            state.pop(f"{KEY}_confirm", None)
+            st.rerun()
+
+if flash := state.pop(f"{KEY}_flash", None):
+    st.success(flash)
+
+with st.expander("Import intents from CSV or JSON"):
+    st.caption("The same format the Export screen writes: columns intent_name, example_user_phrases, "
+               "english_responses, russian_responses (lists as JSON arrays).")
+    upload = st.file_uploader("File", type=["csv", "json"], key=f"{KEY}_upload_{state[f'{KEY}_generation']}")
+    if upload is not None:
+        try:
+            rows = export.read_intents(upload.getvalue(), upload.name)
+        except ValidationError as err:
+            st.error("This file cannot be read:\n" + "\n".join(f"- {p}" for p in err.problems))
+            rows = []
+        problems: list = []
+        cleaned = [clean_intent(r, problems) for r in rows]
+        if rows:
+            preview = intents_grid.preview_frame(cleaned)
+            bad = {p.row for p in problems}
+            preview.insert(0, "check", ["✗ " + "; ".join(f"{p.field}: {p.message}" for p in problems if p.row == r.label)
+                                        if r.label in bad else "✓" for r in cleaned])
+            st.dataframe(preview, hide_index=True, width="stretch")
+            if problems:
+                st.error(f"{len(bad)} of {len(rows)} rows have problems; fix the file and upload it again.")
+            elif st.button(f"Add {len(rows)} intents", type="primary"):
+                save(IntentDiff(added=tuple(rows)))
