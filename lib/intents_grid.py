@@ -28,16 +28,14 @@ def grid_frame(intents: Iterable[Intent], search: str = "") -> pd.DataFrame:
     ]
     frame = pd.DataFrame(
         {
-            "intent_name": [i.intent_name for i in rows],
-            "example_user_phrases": [list(i.example_user_phrases) for i in rows],
-            "english_responses": [list(i.english_responses) for i in rows],
-            "russian_responses": [list(i.russian_responses) for i in rows],
-            "created_at": pd.to_datetime([i.created_at for i in rows]),
-            "updated_at": pd.to_datetime([i.updated_at for i in rows]),
+            "intent_name": pd.Series([i.intent_name for i in rows], dtype="str"),
+            **{c: pd.Series([list(getattr(i, c)) for i in rows], dtype=object) for c in EDITABLE[1:]},
+            "created_at": pd.Series(pd.to_datetime([i.created_at for i in rows]), dtype="datetime64[us]"),
+            "updated_at": pd.Series(pd.to_datetime([i.updated_at for i in rows]), dtype="datetime64[us]"),
         },
-        index=pd.Index([i.id for i in rows], name="id", dtype=object),
         columns=list(COLUMNS),
     )
+    frame.index = pd.Index([i.id for i in rows], name="id", dtype=object)
     return frame
 
 

@@ -1,0 +1,89 @@
+"""The intents grid's save path: editor state (by row position) -> diff -> one transaction.
+
+AppTest cannot edit a data_editor, so the mapping is tested as a pure function here, on real
+stores; the grid itself is driven with the keyboard in the browser test (tests/test_e2e.py).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from lib.errors import ConflictError, ValidationError
+from lib.intents_grid import diff_from_editor, grid_frame
+from lib.models import IntentDiff, IntentEdit, IntentInput
+from tests.test_store import snapshot
+
+
+@pytest.fixture
+def alice(store):  # noqa: ANN001, ANN201
+    handle = store.for_user("user_grid_alice")
+    handle.save_intents(IntentDiff(added=(
+        IntentInput("greeting", ("hello", "Привет"), ("Hi!",), ("Привет!",)),
+        IntentInput("pricing", ("how much",), ("It costs $29.",), ("Стоит 2 500 ₽.",)),
+        IntentInput("goodbye", ("bye",), ("Bye!",), ("Пока!",)),
+    )))
+    return handle
+
+
+def test_frame_has_no_user_ids_and_filters_by_name_or_phrase(alice) -> None:  # noqa: ANN001
+    intents = alice.list_intents()
+    frame = grid_frame(intents)
+    assert list(frame.columns) == ["intent_name", "example_user_phrases", "english_responses", "russian_responses",
+                                   "created_at", "updated_at"]
+    assert len(frame) == 3
+    assert list(grid_frame(intents, "PRIC")["intent_name"]) == ["pricing"]
+    assert list(grid_frame(intents, "привет")["intent_name"]) == ["greeting"]
+    assert grid_frame(intents, "nothing").empty
+
+
+def test_valid_edit_writes_only_the_changed_row(alice) -> None:  # noqa: ANN001
+    frame = grid_frame(alice.list_intents())
+    pos = list(frame["intent_name"]).index("pricing")
+    other = list(frame["intent_name"]).index("goodbye")
+    state = {"edited_rows": {pos: {"intent_name": "prices", "example_user_phrases": ["how much", "cost?"]},
+                             other: {"intent_name": "goodbye"}},  # edited back to the same value
+             "added_rows": [{"intent_name": "hours", "example_user_phrases": ["when open"]}, {}],
+             "deleted_rows": []}
+    diff = diff_from_editor(frame, state)
+    assert [e.values.intent_name for e in diff.edited] == ["prices"]
+    assert [a.intent_name for a in diff.added] == ["hours"]  # the empty added row is ignored
+    result = alice.save_intents(diff)
+    assert (result.added, result.edited, result.deleted) == (1, 1, 0)
+    after = {i.intent_name: i for i in alice.list_intents()}
+    assert set(after) == {"greeting", "prices", "goodbye", "hours"}
+    assert after["prices"].example_user_phrases == ("how much", "cost?")
+    assert after["prices"].russian_responses == ("Стоит 2 500 ₽.",)
+
+
+def test_positions_map_to_ids_in_a_filtered_grid(alice) -> None:  # noqa: ANN001
+    frame = grid_frame(alice.list_intents(), "bye")
+    diff = diff_from_editor(frame, {"deleted_rows": [0]})
+    assert len(diff.deleted) == 1
+    alice.save_intents(diff)
+    assert sorted(i.intent_name for i in alice.list_intents()) == ["greeting", "pricing"]
+
+
+def test_invalid_edit_names_rows_and_fields_and_writes_nothing(alice, engine_for) -> None:  # noqa: ANN001
+    frame = grid_frame(alice.list_intents())
+    before = snapshot(engine_for)
+    state = {"edited_rows": {1: {"intent_name": "  "}, 2: {"english_responses": ["ok", " "]}},
+             "added_rows": [{"intent_name": "new", "example_user_phrases": []}], "deleted_rows": [0]}
+    with pytest.raises(ValidationError) as err:
+        alice.save_intents(diff_from_editor(frame, state))
+    found = {(p.row, p.field) for p in err.value.problems}
+    assert found == {("row 2", "intent_name"), ("row 3", "english_responses"), ("new row 1", "example_user_phrases")}
+    assert snapshot(engine_for) == before
+
+
+def test_row_changed_in_another_session_is_refused(store, alice) -> None:  # noqa: ANN001
+    frame = grid_frame(alice.list_intents())  # this session loads the grid
+    other_session = store.for_user("user_grid_alice")
+    row = next(i for i in other_session.list_intents() if i.intent_name == "greeting")
+    other_session.save_intents(IntentDiff(edited=(IntentEdit(row.id, row.updated_at,
+                                                             IntentInput("greeting v2", ("hello",))),)))
+    pos = list(frame["intent_name"]).index("greeting")
+    with pytest.raises(ConflictError) as err:
+        alice.save_intents(diff_from_editor(frame, {"edited_rows": {pos: {"intent_name": "mine"}}}))
+    assert "greeting" in str(err.value) or "mine" in str(err.value)
+    names = sorted(i.intent_name for i in alice.list_intents())
+    assert names == ["goodbye", "greeting v2", "pricing"]

@@ -1,0 +1,210 @@
+"""Every screen through the real app (AppTest): a populated user, an empty user, a past_due user,
+filters, and that no screen renders another user's rows.  Runs on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from lib import auth, demo, schema
+from lib.config import setting_names
+from lib.models import TestFilter
+from lib.store.sql import SqlStore, make_engine
+from lib.widgets import day_range
+
+APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
+SCREENS = ["stats", "intents", "assistants", "tests", "billing", "export"]
+
+
+@pytest.fixture(scope="module")
+def credentials(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("creds") / "credentials.yaml"
+    auth.ensure_credentials_file(path)
+    return path
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database with the demo users (alice: active pro, bob: past_due, carol: no subscription)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'demo.db'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+        from tests.conftest import truncate_all
+
+        truncate_all(url)
+    engine = make_engine(url, statement_timeout_ms=0)
+    demo.seed(engine, demo.default_plans(tests=1500))
+    engine.dispose()
+    yield url
+
+
+def _use(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, credentials: Path, url: str) -> None:
+    for name in setting_names():
+        monkeypatch.delenv(name, raising=False)
+    creds = tmp_path / "credentials.yaml"
+    shutil.copy(credentials, creds)
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("AUTH_CREDENTIALS_PATH", str(creds))
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+@pytest.fixture
+def app_on(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, credentials: Path, database: str):  # noqa: ANN201
+    """Sign a demo user in on the demo database; returns the AppTest on the stats screen."""
+    _use(monkeypatch, tmp_path, credentials, database)
+    yield lambda username: signed_in(username)
+    st.cache_resource.clear()
+
+
+def signed_in(username: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    next(t for t in at.text_input if t.label == "Username").input(username)
+    next(t for t in at.text_input if t.label == "Password").input("demo")
+    next(b for b in at.button if b.label == "Sign in").click()
+    at.run()
+    assert not at.exception, at.exception
+    assert any(b.label == "Sign out" for b in at.sidebar.button)
+    return at
+
+
+def open_screen(at: AppTest, name: str) -> AppTest:
+    at.switch_page(f"../pages/{name}.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error or name in ("billing",), [e.value for e in at.error]
+    return at
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def all_text(at: AppTest) -> str:
+    """Everything the screen shows as text: markdown, metrics, captions, tables, code."""
+    parts = [str(e.value) for kind in ("markdown", "caption", "title", "subheader", "info", "error", "success",
+                                        "warning", "code", "metric") for e in at.get(kind)]
+    for frame in at.dataframe:
+        parts.append(frame.value.to_csv())
+    return "\n".join(parts)
+
+
+def owner_counts(url: str, user_id: str, filters: TestFilter) -> int:
+    return SqlStore(url).for_user(user_id).count_tests(filters)
+
+
+def test_populated_user_sees_every_screen(app_on, database: str) -> None:  # noqa: ANN001
+    at = app_on("alice")
+    start, end = day_range(30)
+    assert at.title[0].value == "Overview"
+    assert metric(at, "Intents") == "12"
+    assert metric(at, "Assistants") == "3"
+    assert metric(at, "Tests") == f"{owner_counts(database, 'user_demo_alice', TestFilter(start, end)):,}"
+    assert metric(at, "Plan") == "Pro"
+    assert metric(at, "Assistant") == "Active"
+    assert len(at.get("plotly_chart")) == 4
+    for name in SCREENS:
+        open_screen(at, name)
+    open_screen(at, "billing")
+    assert "Active" in all_text(at) and not at.error
+    assert "Pro plan" in all_text(at)
+    assert "••••" in all_text(at)  # Stripe ids masked
+
+
+def test_period_control_changes_the_numbers(app_on, database: str) -> None:  # noqa: ANN001
+    at = app_on("alice")
+    at.radio(key="stats_preset").set_value("All time").run()
+    assert metric(at, "Tests") == f"{owner_counts(database, 'user_demo_alice', TestFilter()):,}" == "1,500"
+    at.radio(key="stats_preset").set_value("7 days").run()
+    week = owner_counts(database, "user_demo_alice", TestFilter(*day_range(7)))
+    assert metric(at, "Tests") == f"{week:,}" and week < 1500
+
+
+def test_test_filters_change_what_is_shown(app_on, database: str) -> None:  # noqa: ANN001
+    at = open_screen(app_on("alice"), "tests")
+    base = TestFilter(*day_range(30))
+    assert metric(at, "Matching test calls") == f"{owner_counts(database, 'user_demo_alice', base):,}"
+    at.multiselect(key="tests_statuses").set_value(["failed"]).run()
+    failed = owner_counts(database, "user_demo_alice", TestFilter(*day_range(30), statuses=("failed",)))
+    assert metric(at, "Matching test calls") == f"{failed:,}"
+    table = at.dataframe[0].value
+    assert set(table["Status"]) == {"Failed"} and len(table) == min(50, failed)
+    at.text_input(key="tests_search").input("Привет").run()
+    table = at.dataframe[0].value if at.dataframe else None
+    shown = 0 if table is None else len(table)
+    expected = owner_counts(database, "user_demo_alice",
+                            TestFilter(*day_range(30), statuses=("failed",), search="Привет"))
+    assert shown == min(50, expected)
+    if table is not None:
+        assert all("Привет" in p for p in table["Phrase"])
+
+
+def test_past_due_user_sees_a_banner(app_on) -> None:  # noqa: ANN001
+    at = open_screen(app_on("bob"), "billing")
+    assert any("payment failed" in e.value for e in at.error)
+    assert "Past due" in all_text(at)
+
+
+def test_user_without_subscription(app_on) -> None:  # noqa: ANN001
+    at = app_on("carol")
+    assert metric(at, "Plan") == "No plan"
+    at = open_screen(at, "billing")
+    assert "No subscription" in all_text(at)
+
+
+def test_no_screen_renders_another_users_rows(app_on, database: str) -> None:  # noqa: ANN001
+    engine = sa.create_engine(database)
+    with engine.connect() as conn:
+        others = conn.execute(sa.select(schema.assistants.c.vapi_assistant_id, schema.assistants.c.name)
+                              .where(schema.assistants.c.user_id != "user_demo_alice")).all()
+        own = set(conn.execute(sa.select(schema.assistants.c.vapi_assistant_id)
+                               .where(schema.assistants.c.user_id == "user_demo_alice")).scalars())
+        other_calls = set(conn.execute(sa.select(schema.assistant_tests.c.call_id)
+                                       .where(schema.assistant_tests.c.user_id != "user_demo_alice")
+                                       .where(schema.assistant_tests.c.call_id.is_not(None))).scalars())
+    engine.dispose()
+    at = app_on("alice")
+    at.query_params["user_id"] = "user_demo_bob"  # a query parameter changes nothing
+    for name in SCREENS:
+        at = open_screen(at, name)
+        text = all_text(at)
+        for vapi_id, _name in others:
+            if vapi_id not in own:
+                assert vapi_id not in text, name
+        if name == "tests":
+            calls = set(at.dataframe[0].value["Call id"])
+            assert calls and not calls & other_calls
+
+
+@pytest.fixture
+def empty_app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, credentials: Path) -> Iterator[AppTest]:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    SqlStore(url).close()  # creates the schema, no rows
+    _use(monkeypatch, tmp_path, credentials, url)
+    yield signed_in("alice")
+    st.cache_resource.clear()
+
+
+def test_empty_user_gets_friendly_empty_states(empty_app: AppTest) -> None:
+    at = empty_app
+    assert "nothing to chart yet" in all_text(at)
+    assert not at.get("plotly_chart")
+    expectations = {
+        "intents": "no intents yet",
+        "assistants": "no assistants yet",
+        "tests": "No test calls match",
+        "billing": "No subscription",
+        "export": "Prepare CSV of 0 test calls",
+    }
+    for name, phrase in expectations.items():
+        at = open_screen(at, name)
+        shown = all_text(at) + " ".join(b.label for b in at.button)
+        assert phrase in shown, (name, shown)
