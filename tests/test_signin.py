@@ -1,0 +1,421 @@
+"""lib.signin through the real entry script (AppTest): local sign-in, failures, the throttle,
+sign-out, query parameters, and Clerk mode with the request's cookies/headers patched in
+(AppTest cannot seed st.context.cookies or headers).
+
+The screens in pages/ are not under test here: after sign-in the default page may fail to
+render, so these tests assert on the session state, the sign-in screen and the sidebar only.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from streamlit.runtime.context import StreamlitHeaders
+from streamlit.testing.v1 import AppTest
+
+from lib import auth, queries, signin
+from lib.config import setting_names
+
+APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
+ISSUER = "https://clerk.example.com"
+ORIGIN = "https://app.example.com"
+SIGN_IN_URL = "https://app.example.com/sign-in"
+
+
+# -- fixtures ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_credentials(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The generated demo file, made once (bcrypt is slow on purpose) and copied per test."""
+    path = tmp_path_factory.mktemp("demo") / "credentials.yaml"
+    auth.ensure_credentials_file(path)
+    return path
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """A clean environment for the app: nothing from the developer's shell, nothing in the repo."""
+    for name in setting_names():
+        monkeypatch.delenv(name, raising=False)
+    values = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'dashboard.db'}",
+        "AUTH_CREDENTIALS_PATH": str(tmp_path / "credentials.yaml"),
+        "AUTH_MAX_ATTEMPTS": "3",
+        "AUTH_LOCKOUT_SECONDS": "60",
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    queries.settings.clear()
+    yield values
+    queries.settings.clear()
+
+
+@pytest.fixture
+def local_env(env: dict[str, str], demo_credentials: Path) -> dict[str, str]:
+    shutil.copy(demo_credentials, env["AUTH_CREDENTIALS_PATH"])
+    return env
+
+
+def run_app() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    return at
+
+
+def texts(elements: Any) -> list[str]:
+    return [str(e.value) for e in elements]
+
+
+def main_texts(at: AppTest) -> list[str]:
+    main = at.main
+    return texts(main.markdown) + texts(main.caption) + texts(main.error) + texts(main.warning)
+
+
+def sidebar_texts(at: AppTest) -> list[str]:
+    return texts(at.sidebar.markdown) + texts(at.sidebar.caption)
+
+
+def text_input(at: AppTest, label: str) -> Any:
+    return next(t for t in at.text_input if t.label == label)
+
+
+def button(at: AppTest, label: str, *, sidebar: bool = False) -> Any:
+    where = at.sidebar if sidebar else at.main
+    return next(b for b in where.button if b.label == label)
+
+
+def sign_in(at: AppTest, username: str, password: str) -> AppTest:
+    text_input(at, "Username").input(username)
+    text_input(at, "Password").input(password)
+    button(at, "Sign in").click()
+    return at.run()
+
+
+def shows_sign_in_form(at: AppTest) -> bool:
+    return [t.label for t in at.text_input] == ["Username", "Password"]
+
+
+def signed_out(at: AppTest) -> bool:
+    return "user_id" not in at.session_state and not any(b.label == "Sign out" for b in at.sidebar.button)
+
+
+# -- local mode ----------------------------------------------------------------------------------
+
+
+def test_first_run_shows_only_the_sign_in_screen(local_env):
+    at = run_app()
+    assert not at.exception
+    assert signed_out(at)
+    assert shows_sign_in_form(at)
+    assert any("Voice Assistant Dashboard" in t for t in main_texts(at))
+    assert "Demo accounts: alice, bob, carol — password demo" in texts(at.caption)
+
+
+def test_demo_file_is_generated_on_first_run(env):
+    path = Path(env["AUTH_CREDENTIALS_PATH"])
+    assert not path.exists()
+    at = run_app()
+    assert path.exists()
+    assert "password: demo" not in path.read_text()
+    sign_in(at, "carol", "demo")
+    assert at.session_state["user_id"] == "user_demo_carol"
+
+
+def test_sign_in_success(local_env):
+    at = sign_in(run_app(), "alice", "demo")
+    assert at.session_state["user_id"] == "user_demo_alice"
+    assert "**Alice**" in sidebar_texts(at)
+    assert "Signed in as" in sidebar_texts(at)
+    assert button(at, "Sign out", sidebar=True)
+    assert not shows_sign_in_form(at)
+    at.run()  # stays signed in on the next run
+    assert at.session_state["user_id"] == "user_demo_alice"
+
+
+def test_username_is_case_insensitive(local_env):
+    at = sign_in(run_app(), "Bob", "demo")
+    assert at.session_state["user_id"] == "user_demo_bob"
+    assert "**Bob**" in sidebar_texts(at)
+
+
+@pytest.mark.parametrize(("username", "password"), [("alice", "wrong"), ("mallory", "demo"), ("alice", "Demo")])
+def test_sign_in_failure_says_only_wrong_username_or_password(local_env, username, password):
+    at = sign_in(run_app(), username, password)
+    assert texts(at.error) == ["wrong username or password"]
+    assert signed_out(at)
+    assert shows_sign_in_form(at)
+
+
+def test_rate_limit_after_max_attempts(local_env):
+    at = run_app()
+    for _ in range(2):
+        sign_in(at, "alice", "nope")
+        assert texts(at.error) == ["wrong username or password"]
+    sign_in(at, "alice", "nope")  # the third failure (AUTH_MAX_ATTEMPTS=3)
+    assert texts(at.error) == ["Too many failed sign-in attempts. Try again in 60 seconds."]
+    assert not at.text_input  # no form while waiting: not even the right password is checked
+    assert signed_out(at)
+
+    button(at, "Try again").click()
+    at.run()
+    assert texts(at.error)[0].startswith("Too many failed sign-in attempts. Try again in")
+    assert signed_out(at)
+
+
+def test_sign_in_works_again_after_the_wait(local_env, monkeypatch):
+    monkeypatch.setenv("AUTH_MAX_ATTEMPTS", "2")
+    monkeypatch.setenv("AUTH_LOCKOUT_SECONDS", "1")
+    queries.settings.clear()
+    at = run_app()
+    sign_in(at, "alice", "nope")
+    sign_in(at, "alice", "nope")
+    assert texts(at.error) == ["Too many failed sign-in attempts. Try again in 1 second."]
+    time.sleep(1.1)
+    button(at, "Try again").click()
+    at.run()
+    assert shows_sign_in_form(at)
+    sign_in(at, "alice", "demo")
+    assert at.session_state["user_id"] == "user_demo_alice"
+
+
+def test_sign_out_clears_the_user_and_their_state(local_env):
+    at = sign_in(run_app(), "alice", "demo")
+    at.session_state["stats_filters"] = {"assistant": "a1"}  # what a page keeps for its user
+    button(at, "Sign out", sidebar=True).click()
+    at.run()
+    assert signed_out(at)
+    assert shows_sign_in_form(at)
+    assert "stats_filters" not in at.session_state
+    assert signin._THROTTLE in at.session_state  # the failed-attempt counter survives sign-out
+    at.run()  # the re-login cookie must not sign the session back in
+    assert signed_out(at)
+    sign_in(at, "bob", "demo")
+    assert at.session_state["user_id"] == "user_demo_bob"
+    assert "**Bob**" in sidebar_texts(at)
+
+
+def test_failed_attempts_survive_sign_out(local_env):
+    at = run_app()
+    sign_in(at, "alice", "nope")
+    sign_in(at, "alice", "nope")
+    at.session_state["user_id"] = "user_demo_alice"  # a forged id is dropped, not honoured
+    at.run()
+    assert signed_out(at)
+    sign_in(at, "alice", "nope")
+    assert texts(at.error) == ["Too many failed sign-in attempts. Try again in 60 seconds."]
+
+
+def test_query_parameter_does_not_choose_the_user(local_env):
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.query_params["user_id"] = "user_demo_bob"
+    at.run()
+    assert signed_out(at)  # no access at all when signed out
+    assert shows_sign_in_form(at)
+
+    sign_in(at, "alice", "demo")
+    assert at.session_state["user_id"] == "user_demo_alice"
+    at.query_params["user_id"] = "user_demo_bob"
+    at.query_params["username"] = "bob"
+    at.run()
+    assert at.session_state["user_id"] == "user_demo_alice"
+    assert "**Alice**" in sidebar_texts(at)
+
+
+def test_session_state_user_id_is_reasserted_every_run(local_env):
+    at = sign_in(run_app(), "alice", "demo")
+    at.session_state["user_id"] = "user_demo_bob"  # e.g. a widget keyed "user_id" on some page
+    at.session_state["username"] = "bob"  # streamlit-authenticator's key does not decide either
+    at.run()
+    assert at.session_state["user_id"] == "user_demo_alice"
+
+
+def test_account_removed_from_the_file_is_signed_out(local_env):
+    at = sign_in(run_app(), "alice", "demo")
+    path = Path(local_env["AUTH_CREDENTIALS_PATH"])
+    document = yaml.safe_load(path.read_text())
+    del document["credentials"]["usernames"]["alice"]
+    path.write_text(yaml.safe_dump(document))
+    at.run()
+    assert signed_out(at)
+
+
+def test_broken_credentials_file_shows_what_to_fix(env):
+    path = Path(env["AUTH_CREDENTIALS_PATH"])
+    users = {"dave": {"name": "Dave", "password": "hunter2", "user_id": "user_dave"}}
+    path.write_text(yaml.safe_dump({"credentials": {"usernames": users}}))
+    at = run_app()
+    assert signed_out(at)
+    assert any("dave" in e and "bcrypt" in e for e in texts(at.error))
+    assert not any("hunter2" in t for t in main_texts(at))
+
+
+# -- clerk mode: reading the token ----------------------------------------------------------------
+
+
+def test_token_from_the_bearer_header():
+    headers = StreamlitHeaders([("authorization", "Bearer abc.def.ghi")])
+    assert signin.token_from_request({}, headers) == "abc.def.ghi"
+    assert signin.token_from_request({}, {"AUTHORIZATION": "bearer  abc.def.ghi "}) == "abc.def.ghi"
+
+
+def test_token_from_a_custom_header():
+    headers = {"X-Clerk-Session": "Bearer from.proxy.header", "Authorization": "Bearer other.one.x"}
+    assert signin.token_from_request({}, headers, "x-clerk-session") == "from.proxy.header"
+
+
+def test_token_from_the_session_cookie():
+    assert signin.token_from_request({"__session": "c.o.okie"}, {}) == "c.o.okie"
+
+
+def test_header_wins_over_cookie():
+    assert signin.token_from_request({"__session": "c.o.okie"}, {"Authorization": "Bearer h.e.ader"}) == "h.e.ader"
+
+
+def test_non_bearer_header_falls_back_to_the_cookie():
+    assert signin.token_from_request({"__session": "c.o.okie"}, {"Authorization": "Basic dXNlcjpwdw=="}) == "c.o.okie"
+
+
+@pytest.mark.parametrize(
+    ("cookies", "headers"),
+    [({}, {}), ({"__session": "  "}, {"Authorization": "Bearer "}), ({"__client": "x.y.z"}, {"Cookie": "a=b"})],
+)
+def test_no_token(cookies, headers):
+    assert signin.token_from_request(cookies, headers) is None
+
+
+# -- clerk mode through the app ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def clerk_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture
+def clerk_env(env, monkeypatch, clerk_key) -> dict[str, str]:
+    pem = (
+        clerk_key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    values = {
+        "AUTH_MODE": "clerk",
+        "CLERK_JWT_KEY": pem,
+        "CLERK_ISSUER": ISSUER,
+        "CLERK_AUTHORIZED_PARTIES": f"{ORIGIN}, http://localhost:3000",
+        "CLERK_SIGN_IN_URL": SIGN_IN_URL,
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    queries.settings.clear()
+    return {**env, **values}
+
+
+def clerk_token(key: rsa.RSAPrivateKey, **overrides: Any) -> str:
+    now = int(time.time())
+    claims = {"sub": "user_2clerkXYZ", "iat": now, "nbf": now, "exp": now + 60, "iss": ISSUER, "azp": ORIGIN}
+    claims.update(overrides)
+    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": "ins_1"})
+
+
+class Request:
+    """Stands in for st.context's cookies and headers, and counts how often they are read."""
+
+    def __init__(self, cookies: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> None:
+        self.cookies = cookies or {}
+        self.headers = headers or {}
+        self.reads = 0
+
+    def __call__(self) -> tuple[dict[str, str], dict[str, str]]:
+        self.reads += 1
+        return self.cookies, self.headers
+
+
+def test_clerk_valid_cookie_signs_in(clerk_env, clerk_key, monkeypatch):
+    request = Request(cookies={"__session": clerk_token(clerk_key)})
+    monkeypatch.setattr(signin, "_request_context", request)
+    at = run_app()
+    assert at.session_state["user_id"] == "user_2clerkXYZ"
+    assert "**user\\_2clerkXYZ**" in sidebar_texts(at)
+    assert not shows_sign_in_form(at)
+
+
+def test_clerk_valid_header_signs_in_with_a_name_claim(clerk_env, clerk_key, monkeypatch):
+    token = clerk_token(clerk_key, name="Dana", azp="http://localhost:3000")
+    monkeypatch.setattr(signin, "_request_context", Request(headers={"Authorization": f"Bearer {token}"}))
+    at = run_app()
+    assert at.session_state["user_id"] == "user_2clerkXYZ"
+    assert "**Dana**" in sidebar_texts(at)
+
+
+def test_clerk_verifies_once_per_session(clerk_env, clerk_key, monkeypatch):
+    request = Request(cookies={"__session": clerk_token(clerk_key)})
+    monkeypatch.setattr(signin, "_request_context", request)
+    at = run_app()
+    request.cookies = {"__session": "garbage"}  # tokens expire in 60 s; the session keeps the id
+    at.run()
+    at.run()
+    assert at.session_state["user_id"] == "user_2clerkXYZ"
+    assert request.reads == 1
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda key: clerk_token(key, exp=int(time.time()) - 120), "expired"),
+        (lambda key: clerk_token(key, nbf=int(time.time()) + 120), "not yet valid"),
+        (lambda key: clerk_token(key, iss="https://evil.example.com"), "wrong issuer"),
+        (lambda key: clerk_token(key, azp="https://evil.example.com"), "unauthorized party"),
+        (lambda key: clerk_token(key, sub=""), "missing subject"),
+        (lambda key: clerk_token(rsa.generate_private_key(public_exponent=65537, key_size=2048)), "bad signature"),
+        (lambda key: "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ1c2VyX3gifQ.", "unsupported algorithm"),
+        (lambda key: "definitely-not-a-jwt", "malformed"),
+        (lambda key: None, "no token"),
+    ],
+)
+def test_clerk_bad_token_shows_the_sign_in_screen_with_the_reason(clerk_env, clerk_key, monkeypatch, make, reason):
+    token = make(clerk_key)
+    monkeypatch.setattr(signin, "_request_context", Request(cookies={"__session": token} if token else {}))
+    at = run_app()
+    assert not at.exception
+    assert signed_out(at)
+    shown = main_texts(at)
+    assert f"Reason: {reason}" in shown
+    assert any(f"]({SIGN_IN_URL})" in t and t.startswith("Sign in through") for t in shown)
+    assert not at.text_input and not at.dataframe  # no form, no data
+    if token:
+        assert not any(token in t for t in shown + sidebar_texts(at))
+
+
+def test_clerk_query_parameter_gives_no_access(clerk_env, monkeypatch):
+    monkeypatch.setattr(signin, "_request_context", Request())
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.query_params["user_id"] = "user_demo_bob"
+    at.session_state["user_id"] = "user_demo_bob"
+    at.run()
+    assert signed_out(at)
+    assert "Reason: no token" in main_texts(at)
+
+
+def test_clerk_sign_out(clerk_env, clerk_key, monkeypatch):
+    request = Request(cookies={"__session": clerk_token(clerk_key)})
+    monkeypatch.setattr(signin, "_request_context", request)
+    at = run_app()
+    assert at.session_state["user_id"] == "user_2clerkXYZ"
+    button(at, "Sign out", sidebar=True).click()
+    at.run()
+    assert signed_out(at)
+    assert "Reason: signed out" in main_texts(at)
+    at.run()  # the token is still in the (frozen) request, but this session does not reuse it
+    assert signed_out(at)
+    assert request.reads == 1
