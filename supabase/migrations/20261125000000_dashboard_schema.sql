@@ -98,10 +98,14 @@ begin
 end
 $$;
 
--- Aggregates for the stats screen, computed by the database.  p_user_id is checked against the
--- caller's token when the caller is authenticated (RLS would filter the rows anyway).
+-- The dashboard_* functions give the Supabase REST backend what one PostgREST request cannot:
+-- aggregates counted by the database and the grid's all-or-nothing save.  They run with the
+-- caller's rights (RLS applies to authenticated callers) and an empty search_path.
+-- p_user_id is checked against the caller's token when the caller is authenticated.
 create or replace function public.dashboard_check_user(p_user_id text) returns void
-language plpgsql stable as $$
+language plpgsql stable
+set search_path = ''
+as $$
 begin
     if current_user = 'authenticated' and coalesce(auth.jwt() ->> 'sub', '') <> p_user_id then
         raise exception 'user mismatch' using errcode = '42501';
@@ -109,11 +113,29 @@ begin
 end
 $$;
 
+-- Every number of the stats screen for one user, with the tests screen's filters (lib.models.TestFilter):
+-- p_start inclusive, p_end exclusive (naive UTC); an empty or null array means "any"; p_search is a
+-- case-insensitive literal substring of test_phrase (%, _ and \ match themselves).
+-- Same semantics as SqlUserStore.stats: status null counts as 'initiated', language null as
+-- 'english', an assistant is named by assistants.name on (user_id, vapi_assistant_id) when known,
+-- weeks start on Monday.
+drop function if exists public.dashboard_stats(text, timestamp, timestamp);
 create or replace function public.dashboard_stats(
-    p_user_id text, p_start timestamp default null, p_end timestamp default null
+    p_user_id text,
+    p_start timestamp default null,
+    p_end timestamp default null,
+    p_assistant_ids text[] default null,
+    p_languages text[] default null,
+    p_statuses text[] default null,
+    p_search text default null
 ) returns jsonb
-language plpgsql stable as $$
-declare result jsonb;
+language plpgsql stable
+set search_path = ''
+as $$
+declare
+    result jsonb;
+    pattern text := case when coalesce(p_search, '') = '' then null
+                         else '%' || replace(replace(replace(p_search, '\', '\\'), '%', '\%'), '_', '\_') || '%' end;
 begin
     perform public.dashboard_check_user(p_user_id);
     with tests as (
@@ -122,12 +144,16 @@ begin
         where t.user_id = p_user_id
           and (p_start is null or t.created_at >= p_start)
           and (p_end is null or t.created_at < p_end)
+          and (coalesce(cardinality(p_assistant_ids), 0) = 0 or t.assistant_id = any(p_assistant_ids))
+          and (coalesce(cardinality(p_languages), 0) = 0 or t.language = any(p_languages))
+          and (coalesce(cardinality(p_statuses), 0) = 0 or t.status = any(p_statuses))
+          and (pattern is null or t.test_phrase ilike pattern escape '\')
     )
     select jsonb_build_object(
         'intents', (select count(*) from public.intents where user_id = p_user_id),
         'assistants', (select count(*) from public.assistants where user_id = p_user_id),
         'tests', (select count(*) from tests),
-        'tests_completed', (select count(*) from tests where status = 'completed'),
+        'tests_completed', (select count(*) from tests where coalesce(status, 'initiated') = 'completed'),
         'tests_per_day', coalesce((
             select jsonb_agg(jsonb_build_object('day', d.day, 'status', d.status, 'count', d.n)
                              order by d.day, d.status)
@@ -141,10 +167,10 @@ begin
         'tests_per_assistant', coalesce((
             select jsonb_agg(jsonb_build_object('assistant_id', a.assistant_id, 'name', a.name, 'count', a.n)
                              order by a.n desc, a.assistant_id)
-            from (select t.assistant_id, min(s.name) as name, count(*) as n
-                  from tests t
-                  left join public.assistants s on s.user_id = p_user_id and s.vapi_assistant_id = t.assistant_id
-                  group by t.assistant_id) a), '[]'::jsonb),
+            from (select c.assistant_id, s.name, c.n
+                  from (select assistant_id, count(*) as n from tests group by assistant_id) c
+                  left join public.assistants s
+                         on s.user_id = p_user_id and s.vapi_assistant_id = c.assistant_id) a), '[]'::jsonb),
         'intents_per_week', coalesce((
             select jsonb_agg(jsonb_build_object('week', w.week, 'count', w.n) order by w.week)
             from (select date_trunc('week', created_at)::date as week, count(*) as n
@@ -156,23 +182,35 @@ end
 $$;
 
 -- The intents grid's save: added, edited and deleted rows in one transaction, all or nothing.
--- An edited or deleted row whose updated_at differs from the one the grid loaded is a conflict:
--- nothing is written and the conflicting ids are reported (SQLSTATE 40001, detail = JSON ids).
+-- An edited or deleted row whose updated_at differs from the one the grid loaded (or that is gone)
+-- is a conflict: nothing is written and the conflicting ids are reported, deleted rows first, each
+-- group in the order given (SQLSTATE 40001, detail = JSON list of ids).  The rows are locked before
+-- they are compared, so a concurrent save cannot slip in between the check and the write.
 create or replace function public.dashboard_save_intents(
     p_user_id text, p_added jsonb default '[]', p_edited jsonb default '[]', p_deleted jsonb default '[]'
 ) returns jsonb
-language plpgsql volatile as $$
+language plpgsql volatile
+set search_path = ''
+as $$
 declare
     conflicts jsonb;
     n_added int; n_edited int; n_deleted int;
     now_utc timestamp := timezone('utc', clock_timestamp());
 begin
     perform public.dashboard_check_user(p_user_id);
-    select coalesce(jsonb_agg(x.id), '[]'::jsonb) into conflicts
+    perform 1 from public.intents i
+    where i.user_id = p_user_id
+      and i.id in (select (e->>'id')::uuid from jsonb_array_elements(p_edited || p_deleted) e)
+    order by i.id
+    for update;
+
+    select coalesce(jsonb_agg(x.id order by x.grp, x.ord), '[]'::jsonb) into conflicts
     from (
-        select e->>'id' as id, (e->>'updated_at')::timestamp as seen from jsonb_array_elements(p_edited) e
+        select 0 as grp, d.ord, d.e->>'id' as id, (d.e->>'updated_at')::timestamp as seen
+        from jsonb_array_elements(p_deleted) with ordinality as d(e, ord)
         union all
-        select e->>'id', (e->>'updated_at')::timestamp from jsonb_array_elements(p_deleted) e
+        select 1, d.ord, d.e->>'id', (d.e->>'updated_at')::timestamp
+        from jsonb_array_elements(p_edited) with ordinality as d(e, ord)
     ) x
     left join public.intents i on i.id = (x.id)::uuid and i.user_id = p_user_id
     where i.id is null or i.updated_at is distinct from x.seen;
@@ -202,7 +240,8 @@ begin
            array(select jsonb_array_elements_text(e->'english_responses')),
            array(select jsonb_array_elements_text(e->'russian_responses')),
            now_utc, now_utc
-    from jsonb_array_elements(p_added) e;
+    from jsonb_array_elements(p_added) with ordinality as a(e, ord)
+    order by a.ord;
     get diagnostics n_added = row_count;
 
     return jsonb_build_object('added', n_added, 'edited', n_edited, 'deleted', n_deleted);
@@ -210,8 +249,9 @@ end
 $$;
 
 revoke all on function public.dashboard_check_user(text) from public, anon;
-revoke all on function public.dashboard_stats(text, timestamp, timestamp) from public, anon;
+revoke all on function public.dashboard_stats(text, timestamp, timestamp, text[], text[], text[], text) from public, anon;
 revoke all on function public.dashboard_save_intents(text, jsonb, jsonb, jsonb) from public, anon;
 grant execute on function public.dashboard_check_user(text) to authenticated, service_role;
-grant execute on function public.dashboard_stats(text, timestamp, timestamp) to authenticated, service_role;
+grant execute on function public.dashboard_stats(text, timestamp, timestamp, text[], text[], text[], text)
+    to authenticated, service_role;
 grant execute on function public.dashboard_save_intents(text, jsonb, jsonb, jsonb) to authenticated, service_role;

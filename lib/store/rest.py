@@ -1,0 +1,479 @@
+"""Supabase REST backend: supabase-py's PostgREST query builder with the server-side key.
+
+One supabase-py client per process carries only the server-side key (service role / secret key,
+which bypasses row-level security), so every query here names the user explicitly with
+``.eq("user_id", ...)`` and every write carries the user's id.  A user's own token is never put
+on the client.
+
+Behaves like ``lib.store.sql`` (the reference): same validation, return types, ordering and errors.
+What one PostgREST request cannot do comes from the migration's functions: ``dashboard_stats``
+(every aggregate counted by the database) and ``dashboard_save_intents`` (the grid's save in one
+transaction, stale rows refused with SQLSTATE 40001).
+
+Hosted Supabase caps a response at 1,000 rows (``db-max-rows``), so lists are read page by page
+with ``.range()`` until the exact count is reached, and the export walks the tests with keyset
+pagination on (created_at, id).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import warnings
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime
+from typing import Any
+
+import httpx
+import pandas as pd
+from postgrest import APIResponse, SyncSelectRequestBuilder
+from postgrest.exceptions import APIError
+from postgrest.types import CountMethod
+
+from lib.errors import ConfigError, ConflictError, StoreError, StoreUnavailable
+from lib.models import (
+    TEST_COLUMNS,
+    Assistant,
+    DayStatusCount,
+    Intent,
+    IntentDiff,
+    IntentInput,
+    SaveResult,
+    Settings,
+    Stats,
+    Subscription,
+    TestCall,
+    TestFilter,
+    TestPage,
+)
+from lib.validation import validate_diff, validate_filter, validate_user_id
+from supabase import Client, ClientOptions, SupabaseException, create_client
+
+PAGE = 1000  # rows per request: hosted Supabase's default db-max-rows
+REFUSED = "The database refused the request. Nothing was changed."
+
+INTENT_COLUMNS = "id,intent_name,example_user_phrases,english_responses,russian_responses,created_at,updated_at"
+ASSISTANT_COLUMNS = "id,vapi_assistant_id,name,config,intents_used,created_at,updated_at"
+SETTINGS_COLUMNS = "is_active,created_at,updated_at"
+SUBSCRIPTION_COLUMNS = ("stripe_customer_id,stripe_subscription_id,status,plan_type,billing_cycle,"
+                        "current_period_start,current_period_end,created_at,updated_at")
+TEST_SELECT = ",".join(TEST_COLUMNS)
+
+# Failures on the way to the database, not answers from it: worth a retry later.
+_UNAVAILABLE_PREFIXES = ("08", "53", "57", "PGRST000", "PGRST001", "PGRST002", "PGRST003")
+_UNAVAILABLE_STATUS = {"502", "503", "504", "520", "521", "522", "523", "524", "525", "526", "527", "530"}
+_KEY_REFUSED = {"PGRST300", "PGRST301", "PGRST302", "PGRST303", "401"}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def like_pattern(text: str) -> str:
+    """A LIKE pattern that matches ``text`` literally anywhere (escape char: backslash)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def regex_literal(text: str) -> str:
+    """A POSIX regular expression (PostgreSQL ARE) that matches ``text`` literally anywhere."""
+    return "".join("\\" + ch if ch in "\\^$.|?*+()[]{}" else ch for ch in text)
+
+
+def _wire_time(value: datetime | date | None) -> str | None:
+    """A naive-UTC timestamp as PostgREST takes it (aware values are converted to UTC first)."""
+    if value is None:
+        return None
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat()
+
+
+def _time(value: object) -> datetime | None:
+    """A timestamp from PostgREST's JSON ("2026-11-25T12:00:00.123456") as a naive UTC datetime."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError as err:
+        raise StoreError("Supabase returned a timestamp this dashboard cannot read.") from err
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed
+
+
+def _date(value: object) -> date:
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError as err:
+        raise StoreError("Supabase returned a date this dashboard cannot read.") from err
+
+
+def _refuse_public_key(key: str) -> None:
+    """The dashboard must run with the server-side key; a publishable / anon key would see nothing."""
+    if key.startswith("sb_publishable_"):
+        raise ConfigError("SUPABASE_KEY is a publishable key; the dashboard needs the server-side secret key.")
+    parts = key.split(".")
+    if len(parts) != 3:
+        return
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, binascii.Error):
+        return
+    if isinstance(claims, dict) and claims.get("role") in ("anon", "authenticated"):
+        raise ConfigError("SUPABASE_KEY is a public (anon) key; the dashboard needs the service role key.")
+
+
+def _translate(err: Exception) -> StoreError:
+    """A typed, secret-free StoreError for anything supabase-py or httpx raised."""
+    if isinstance(err, APIError):
+        code = str(err.code or "")
+        if code.startswith(_UNAVAILABLE_PREFIXES) or code in _UNAVAILABLE_STATUS:
+            return StoreUnavailable("Supabase")
+        if code in _KEY_REFUSED or (not code and "api key" in str(err.message or "").lower()):
+            return ConfigError("Supabase refused the server-side key (SUPABASE_KEY). Nothing was changed.")
+        return StoreError(REFUSED)
+    if isinstance(err, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return ConfigError("SUPABASE_URL is not a reachable http(s) URL.")
+    if isinstance(err, httpx.TransportError):  # connect/read/write errors, timeouts, protocol errors
+        return StoreUnavailable("Supabase")
+    return StoreError("Supabase answered in a way this dashboard cannot read. Nothing was changed.")
+
+
+class RestStore:
+    """One supabase-py client per process; ``for_user`` hands out handles bound to one user."""
+
+    backend = "supabase"
+
+    def __init__(self, url: str, key: str, *, timeout: float = 15.0) -> None:
+        if not url or not key:
+            raise ConfigError("The Supabase backend needs both SUPABASE_URL and SUPABASE_KEY.")
+        _refuse_public_key(key)
+        options = ClientOptions(
+            postgrest_client_timeout=httpx.Timeout(float(timeout)),
+            postgrest_client_retry=False,  # a request may take `timeout`, not several times that
+            auto_refresh_token=False,
+            persist_session=False,
+        )
+        try:
+            self._client: Client = create_client(url, key, options=options)
+        except SupabaseException as err:
+            raise ConfigError("SUPABASE_URL is not a valid http(s) URL.") from err
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # postgrest-py's notice about `timeout`
+            self._rest = self._client.postgrest  # made once, shared by every thread
+
+    def __repr__(self) -> str:
+        return "<RestStore supabase>"
+
+    def for_user(self, user_id: str) -> RestUserStore:
+        return RestUserStore(self, validate_user_id(user_id))
+
+    def close(self) -> None:
+        self._rest.aclose()
+        self._client.auth.close()
+
+
+class RestUserStore:
+    def __init__(self, store: RestStore, user_id: str) -> None:
+        self._store = store
+        self._uid = user_id
+
+    def __repr__(self) -> str:
+        return "<RestUserStore supabase>"
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _table(self, name: str) -> Any:
+        return self._store._rest.from_(name)
+
+    def _select(self, name: str, columns: str, *, count: bool = False, head: bool = False) -> SyncSelectRequestBuilder:
+        """A select on one of this user's tables, already filtered on the user."""
+        builder = self._table(name).select(columns, count=CountMethod.exact if count else None, head=head)
+        return builder.eq("user_id", self._uid)
+
+    @staticmethod
+    def _execute(builder: Any, on_error: Callable[[APIError], StoreError | None] | None = None) -> APIResponse:
+        try:
+            return builder.execute()
+        except APIError as err:
+            special = on_error(err) if on_error else None
+            raise (special or _translate(err)) from err
+        except (httpx.HTTPError, httpx.InvalidURL) as err:
+            raise _translate(err) from err
+
+    @staticmethod
+    def _rows(response: APIResponse) -> list[dict]:
+        data = response.data
+        if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+            raise StoreError("Supabase answered in a way this dashboard cannot read. Nothing was changed.")
+        return data
+
+    def _all(self, make: Callable[[bool], SyncSelectRequestBuilder]) -> list[dict]:
+        """Every row of an ordered select, page by page (``make(count)`` builds a fresh query)."""
+        first = self._execute(make(True).range(0, PAGE - 1))
+        rows = self._rows(first)
+        total = first.count
+        while total is None or len(rows) < total:
+            more = self._rows(self._execute(make(False).range(len(rows), len(rows) + PAGE - 1)))
+            if not more:
+                break
+            rows.extend(more)
+        return rows
+
+    def _rpc(self, fn: str, params: dict, on_error: Callable[[APIError], StoreError | None] | None = None) -> Any:
+        return self._execute(self._store._rest.rpc(fn, params), on_error).data
+
+    # -- intents ----------------------------------------------------------------------------
+
+    def list_intents(self) -> list[Intent]:
+        rows = self._all(lambda count: self._select("intents", INTENT_COLUMNS, count=count)
+                         .order("created_at", desc=True).order("id"))
+        return [
+            Intent(str(r["id"]), r["intent_name"], tuple(r["example_user_phrases"] or ()),
+                   tuple(r["english_responses"] or ()), tuple(r["russian_responses"] or ()),
+                   _time(r["created_at"]), _time(r["updated_at"]))
+            for r in rows
+        ]
+
+    @staticmethod
+    def _values(v: IntentInput) -> dict:
+        return {
+            "intent_name": v.intent_name,
+            "example_user_phrases": list(v.example_user_phrases),
+            "english_responses": list(v.english_responses),
+            "russian_responses": list(v.russian_responses),
+        }
+
+    def save_intents(self, diff: IntentDiff) -> SaveResult:
+        """Write a grid's diff in one transaction (one RPC): all or nothing, stale rows refused as conflicts."""
+        diff = validate_diff(diff)
+        if diff.is_empty():
+            return SaveResult()
+        names = {e.id: e.values.intent_name for e in diff.edited} | {d.id: d.label or d.id for d in diff.deleted}
+
+        def conflict(err: APIError) -> StoreError | None:
+            if err.code != "40001":
+                return None
+            try:
+                ids = json.loads(err.details or "")
+            except (TypeError, ValueError):
+                return None
+            if not isinstance(ids, list) or not ids:
+                return None
+            return ConflictError([str(i) for i in ids], names)
+
+        params = {
+            "p_user_id": self._uid,
+            "p_added": [self._values(a) for a in diff.added],
+            "p_edited": [{"id": e.id, "updated_at": _wire_time(e.updated_at), **self._values(e.values)}
+                         for e in diff.edited],
+            "p_deleted": [{"id": d.id, "updated_at": _wire_time(d.updated_at)} for d in diff.deleted],
+        }
+        done = self._rpc("dashboard_save_intents", params, conflict)
+        if not isinstance(done, dict):
+            raise StoreError("Supabase answered in a way this dashboard cannot read.")
+        return SaveResult(added=int(done["added"]), edited=int(done["edited"]), deleted=int(done["deleted"]))
+
+    # -- assistants and settings ------------------------------------------------------------
+
+    def list_assistants(self) -> list[Assistant]:
+        rows = self._all(lambda count: self._select("assistants", ASSISTANT_COLUMNS, count=count)
+                         .order("created_at", desc=True).order("id"))
+        names: dict[str, str] = {}
+        if rows:
+            intents = self._all(lambda count: self._select("intents", "id,intent_name", count=count).order("id"))
+            names = {str(r["id"]): r["intent_name"] for r in intents}
+        return [
+            Assistant(str(r["id"]), r["vapi_assistant_id"], r["name"], r["config"] or {},
+                      tuple(names.get(str(i), "(deleted intent)") for i in (r["intents_used"] or ())),
+                      _time(r["created_at"]), _time(r["updated_at"]))
+            for r in rows
+        ]
+
+    @staticmethod
+    def _settings(r: dict) -> Settings:
+        active = r["is_active"]
+        return Settings(bool(active) if active is not None else True, _time(r["created_at"]), _time(r["updated_at"]))
+
+    def _read_settings(self) -> list[dict]:
+        return self._rows(self._execute(self._select("assistant_settings", SETTINGS_COLUMNS).limit(1)))
+
+    def _create_settings(self, active: bool) -> list[dict]:
+        """Insert the user's settings row unless one exists; the new row, or [] if there was one."""
+        now = _wire_time(utcnow())
+        row = {"user_id": self._uid, "is_active": active, "created_at": now, "updated_at": now}
+        return self._rows(self._execute(
+            self._table("assistant_settings").upsert(row, on_conflict="user_id", ignore_duplicates=True)
+            .select(SETTINGS_COLUMNS)))
+
+    def get_settings(self) -> Settings:
+        """The user's settings, created with is_active=true on first read."""
+        rows = self._read_settings() or self._create_settings(True) or self._read_settings()
+        if not rows:
+            raise StoreError(REFUSED)
+        return self._settings(rows[0])
+
+    def set_active(self, active: bool) -> Settings:
+        def update() -> list[dict]:
+            change = {"is_active": bool(active), "updated_at": _wire_time(utcnow())}
+            return self._rows(self._execute(
+                self._table("assistant_settings").update(change).eq("user_id", self._uid).select(SETTINGS_COLUMNS)))
+
+        rows = update() or self._create_settings(bool(active)) or update()
+        if not rows:
+            raise StoreError(REFUSED)
+        return self._settings(rows[0])
+
+    # -- tests ------------------------------------------------------------------------------
+
+    def _tests(self, columns: str, f: TestFilter, *, count: bool = False, head: bool = False) -> SyncSelectRequestBuilder:
+        """A select on this user's tests with the filter applied (same rows as SqlUserStore._test_where)."""
+        q = self._select("assistant_tests", columns, count=count, head=head)
+        if f.start is not None:
+            q = q.gte("created_at", _wire_time(f.start))
+        if f.end is not None:
+            q = q.lt("created_at", _wire_time(f.end))
+        if f.assistant_ids:
+            q = q.in_("assistant_id", list(f.assistant_ids))
+        if f.languages:
+            q = q.in_("language", list(f.languages))
+        if f.statuses:
+            q = q.in_("status", list(f.statuses))
+        if f.search:
+            if "*" in f.search:
+                # PostgREST reads '*' in a like/ilike pattern as '%', with no escape: match literally instead.
+                q = q.filter("test_phrase", "imatch", regex_literal(f.search))
+            else:
+                q = q.ilike("test_phrase", like_pattern(f.search))
+        return q
+
+    @staticmethod
+    def _test(r: dict) -> TestCall:
+        return TestCall(str(r["id"]), r["assistant_id"], r["test_phrase"], r["language"], r["call_id"], r["status"],
+                        _time(r["created_at"]), _time(r["updated_at"]))
+
+    def list_tests(self, filters: TestFilter, *, page: int = 1, page_size: int = 50) -> TestPage:
+        filters = validate_filter(filters)
+        page, page_size = max(1, int(page)), min(max(1, int(page_size)), 1000)
+        offset = (page - 1) * page_size
+
+        def query(count: bool) -> SyncSelectRequestBuilder:
+            return (self._tests(TEST_SELECT, filters, count=count)
+                    .order("created_at", desc=True).order("id", desc=True))
+
+        def past_the_end(err: APIError) -> StoreError | None:
+            return _PastTheEnd() if err.code == "PGRST103" else None
+
+        try:
+            first = self._execute(query(True).range(offset, offset + page_size - 1), past_the_end)
+        except _PastTheEnd:
+            return TestPage((), self.count_tests(filters), page, page_size)
+        rows, total = self._rows(first), first.count
+        if total is None:
+            raise StoreError("Supabase did not return a row count.")
+        while len(rows) < page_size and offset + len(rows) < total:  # a server capped below page_size
+            more = self._rows(self._execute(query(False).range(offset + len(rows), offset + page_size - 1)))
+            if not more:
+                break
+            rows.extend(more)
+        return TestPage(tuple(self._test(r) for r in rows[:page_size]), int(total), page, page_size)
+
+    def count_tests(self, filters: TestFilter) -> int:
+        filters = validate_filter(filters)
+        response = self._execute(self._tests("id", filters, count=True, head=True).limit(1))
+        if response.count is None:
+            raise StoreError("Supabase did not return a row count.")
+        return int(response.count)
+
+    def _keyset(self, filters: TestFilter) -> Iterator[dict]:
+        """The filtered tests oldest first (created_at, id; null created_at last), 1,000 per request.
+
+        Keyset pagination: each request continues after the last row of the previous one, so rows
+        are neither skipped nor repeated when other rows come or go meanwhile.
+        """
+        cursor: tuple[str, str] | None = None
+        while True:
+            q = self._tests(TEST_SELECT, filters).not_.is_("created_at", "null")
+            if cursor:
+                at, last = (json.dumps(v) for v in cursor)  # double-quoted for PostgREST's logic tree
+                q = q.or_(f"created_at.gt.{at},and(created_at.eq.{at},id.gt.{last})")
+            rows = self._rows(self._execute(q.order("created_at").order("id").limit(PAGE)))
+            if not rows:
+                break
+            yield from rows
+            cursor = (rows[-1]["created_at"], rows[-1]["id"])
+        if filters.start is not None or filters.end is not None:
+            return  # a date range never matches a null created_at
+        last_id: str | None = None
+        while True:
+            q = self._tests(TEST_SELECT, filters).is_("created_at", "null")
+            if last_id:
+                q = q.gt("id", last_id)
+            rows = self._rows(self._execute(q.order("id").limit(PAGE)))
+            if not rows:
+                break
+            yield from rows
+            last_id = rows[-1]["id"]
+
+    def iter_tests(self, filters: TestFilter, *, chunk_size: int = 50_000) -> Iterator[pd.DataFrame]:
+        """The whole filtered set, oldest first, in DataFrames of up to ``chunk_size`` rows."""
+        filters = validate_filter(filters)
+        chunk_size = max(1, int(chunk_size))
+
+        def frame(records: list[tuple]) -> pd.DataFrame:
+            df = pd.DataFrame.from_records(records, columns=list(TEST_COLUMNS))
+            df["id"] = df["id"].astype(str)
+            return df
+
+        buffer: list[tuple] = []
+        for r in self._keyset(filters):
+            t = self._test(r)
+            buffer.append((t.id, t.assistant_id, t.test_phrase, t.language, t.call_id, t.status,
+                           t.created_at, t.updated_at))
+            if len(buffer) >= chunk_size:
+                yield frame(buffer)
+                buffer = []
+        if buffer:
+            yield frame(buffer)
+
+    # -- subscription and stats -------------------------------------------------------------
+
+    def get_subscription(self) -> Subscription | None:
+        rows = self._rows(self._execute(self._select("subscriptions", SUBSCRIPTION_COLUMNS).limit(1)))
+        if not rows:
+            return None
+        r = rows[0]
+        return Subscription(r["stripe_customer_id"], r["stripe_subscription_id"], r["status"], r["plan_type"],
+                            r["billing_cycle"], _time(r["current_period_start"]), _time(r["current_period_end"]),
+                            _time(r["created_at"]), _time(r["updated_at"]))
+
+    def stats(self, filters: TestFilter) -> Stats:
+        """Every number of the stats screen, counted by the database in one RPC (dashboard_stats)."""
+        filters = validate_filter(filters)
+        data = self._rpc("dashboard_stats", {
+            "p_user_id": self._uid,
+            "p_start": _wire_time(filters.start),
+            "p_end": _wire_time(filters.end),
+            "p_assistant_ids": list(filters.assistant_ids) or None,
+            "p_languages": list(filters.languages) or None,
+            "p_statuses": list(filters.statuses) or None,
+            "p_search": filters.search or None,
+        })
+        try:
+            days = tuple(DayStatusCount(_date(d["day"]), d["status"], int(d["count"]))
+                         for d in data["tests_per_day"] if d["day"] is not None)
+            langs = sorted(((d["language"], int(d["count"])) for d in data["tests_per_language"]),
+                           key=lambda x: (-x[1], x[0]))
+            assts = sorted(((d["assistant_id"], d["name"] or d["assistant_id"], int(d["count"]))
+                            for d in data["tests_per_assistant"]), key=lambda x: (-x[2], x[0]))
+            weeks = tuple((_date(w["week"]), int(w["count"])) for w in data["intents_per_week"])
+            return Stats(int(data["intents"]), int(data["assistants"]), int(data["tests"]),
+                         int(data["tests_completed"]), days, tuple(langs), tuple(assts), weeks)
+        except (KeyError, TypeError, ValueError) as err:
+            raise StoreError("Supabase answered in a way this dashboard cannot read.") from err
+
+
+class _PastTheEnd(StoreError):
+    """PostgREST's 416: the requested page starts after the last row."""
