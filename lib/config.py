@@ -16,7 +16,7 @@ from lib.errors import ConfigError
 DEFAULT_DATABASE_URL = "sqlite:///data/dashboard.db"
 
 
-def _setting(default: Any, help: str, secret: bool = False) -> Any:  # noqa: A002
+def _setting(default: Any, help: str, secret: bool = False) -> Any:
     return field(default=default, metadata={"help": help, "secret": secret})
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+
 import pandas as pd
 import streamlit as st
 

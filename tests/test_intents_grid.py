@@ -15,7 +15,7 @@ from tests.test_store import snapshot
 
 
 @pytest.fixture
-def alice(store):  # noqa: ANN001, ANN201
+def alice(store):
     handle = store.for_user("user_grid_alice")
     handle.save_intents(IntentDiff(added=(
         IntentInput("greeting", ("hello", "Привет"), ("Hi!",), ("Привет!",)),
@@ -25,7 +25,7 @@ def alice(store):  # noqa: ANN001, ANN201
     return handle
 
 
-def test_frame_has_no_user_ids_and_filters_by_name_or_phrase(alice) -> None:  # noqa: ANN001
+def test_frame_has_no_user_ids_and_filters_by_name_or_phrase(alice) -> None:
     intents = alice.list_intents()
     frame = grid_frame(intents)
     assert list(frame.columns) == ["intent_name", "example_user_phrases", "english_responses", "russian_responses",
@@ -36,7 +36,7 @@ def test_frame_has_no_user_ids_and_filters_by_name_or_phrase(alice) -> None:  # 
     assert grid_frame(intents, "nothing").empty
 
 
-def test_valid_edit_writes_only_the_changed_row(alice) -> None:  # noqa: ANN001
+def test_valid_edit_writes_only_the_changed_row(alice) -> None:
     frame = grid_frame(alice.list_intents())
     pos = list(frame["intent_name"]).index("pricing")
     other = list(frame["intent_name"]).index("goodbye")
@@ -55,7 +55,7 @@ def test_valid_edit_writes_only_the_changed_row(alice) -> None:  # noqa: ANN001
     assert after["prices"].russian_responses == ("Стоит 2 500 ₽.",)
 
 
-def test_positions_map_to_ids_in_a_filtered_grid(alice) -> None:  # noqa: ANN001
+def test_positions_map_to_ids_in_a_filtered_grid(alice) -> None:
     frame = grid_frame(alice.list_intents(), "bye")
     diff = diff_from_editor(frame, {"deleted_rows": [0]})
     assert len(diff.deleted) == 1
@@ -63,7 +63,7 @@ def test_positions_map_to_ids_in_a_filtered_grid(alice) -> None:  # noqa: ANN001
     assert sorted(i.intent_name for i in alice.list_intents()) == ["greeting", "pricing"]
 
 
-def test_invalid_edit_names_rows_and_fields_and_writes_nothing(alice, engine_for) -> None:  # noqa: ANN001
+def test_invalid_edit_names_rows_and_fields_and_writes_nothing(alice, engine_for) -> None:
     frame = grid_frame(alice.list_intents())
     before = snapshot(engine_for)
     state = {"edited_rows": {1: {"intent_name": "  "}, 2: {"english_responses": ["ok", " "]}},
@@ -75,7 +75,7 @@ def test_invalid_edit_names_rows_and_fields_and_writes_nothing(alice, engine_for
     assert snapshot(engine_for) == before
 
 
-def test_row_changed_in_another_session_is_refused(store, alice) -> None:  # noqa: ANN001
+def test_row_changed_in_another_session_is_refused(store, alice) -> None:
     frame = grid_frame(alice.list_intents())  # this session loads the grid
     other_session = store.for_user("user_grid_alice")
     row = next(i for i in other_session.list_intents() if i.intent_name == "greeting")

@@ -52,14 +52,14 @@ SEED_INDEXES = {
 
 
 @pytest.fixture(scope="module")
-def pg(pg_url: str):  # noqa: ANN201
+def pg(pg_url: str):
     engine = sa.create_engine(pg_url)
     with engine.connect() as conn:
         yield conn
     engine.dispose()
 
 
-def test_columns_types_and_nullability_match_the_seed(pg) -> None:  # noqa: ANN001
+def test_columns_types_and_nullability_match_the_seed(pg) -> None:
     rows = pg.execute(sa.text(
         "select c.relname, a.attname, format_type(a.atttypid, a.atttypmod), not a.attnotnull "
         "from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace "
@@ -70,7 +70,7 @@ def test_columns_types_and_nullability_match_the_seed(pg) -> None:  # noqa: ANN0
     assert found == SEED
 
 
-def test_seed_defaults_unique_and_primary_keys(pg) -> None:  # noqa: ANN001
+def test_seed_defaults_unique_and_primary_keys(pg) -> None:
     defaults = dict(pg.execute(sa.text(
         "select table_name || '.' || column_name, column_default from information_schema.columns "
         "where table_schema = 'public' and column_default is not null")).all())
@@ -89,14 +89,14 @@ def test_seed_defaults_unique_and_primary_keys(pg) -> None:  # noqa: ANN001
         assert (table, "p", "id") in constraints
 
 
-def test_every_seed_index_exists(pg) -> None:  # noqa: ANN001
+def test_every_seed_index_exists(pg) -> None:
     indexes = dict(pg.execute(sa.text("select indexname, indexdef from pg_indexes where schemaname = 'public'")).all())
     for name, columns in SEED_INDEXES.items():
         assert name in indexes, name
         assert indexes[name].endswith(f"USING btree {columns}"), indexes[name]
 
 
-def test_sqlalchemy_tables_mirror_the_migration(pg) -> None:  # noqa: ANN001
+def test_sqlalchemy_tables_mirror_the_migration(pg) -> None:
     reflected = sa.MetaData()
     reflected.reflect(pg)
     for table in schema.USER_TABLES:
@@ -129,6 +129,6 @@ def test_a_slow_query_gives_a_typed_error(pg_url: str) -> None:
 
     store = SqlStore(pg_url, statement_timeout_ms=200)
     handle = store.for_user("user_x")
-    with pytest.raises(StoreUnavailable), handle._tx() as conn:  # noqa: SLF001  (the store's own transaction)
+    with pytest.raises(StoreUnavailable), handle._tx() as conn:
         conn.execute(sa.text("select pg_sleep(2)"))
     store.close()

@@ -57,7 +57,7 @@ def _use(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, credentials: Path, url
 
 
 @pytest.fixture
-def app_on(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, credentials: Path, database: str):  # noqa: ANN201
+def app_on(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, credentials: Path, database: str):
     """Sign a demo user in on the demo database; returns the AppTest on the stats screen."""
     _use(monkeypatch, tmp_path, credentials, database)
     yield lambda username: signed_in(username)
@@ -101,7 +101,7 @@ def owner_counts(url: str, user_id: str, filters: TestFilter) -> int:
     return SqlStore(url).for_user(user_id).count_tests(filters)
 
 
-def test_populated_user_sees_every_screen(app_on, database: str) -> None:  # noqa: ANN001
+def test_populated_user_sees_every_screen(app_on, database: str) -> None:
     at = app_on("alice")
     start, end = day_range(30)
     assert at.title[0].value == "Overview"
@@ -119,7 +119,7 @@ def test_populated_user_sees_every_screen(app_on, database: str) -> None:  # noq
     assert "••••" in all_text(at)  # Stripe ids masked
 
 
-def test_period_control_changes_the_numbers(app_on, database: str) -> None:  # noqa: ANN001
+def test_period_control_changes_the_numbers(app_on, database: str) -> None:
     at = app_on("alice")
     at.radio(key="stats_preset").set_value("All time").run()
     assert metric(at, "Tests") == f"{owner_counts(database, 'user_demo_alice', TestFilter()):,}" == "1,500"
@@ -128,7 +128,7 @@ def test_period_control_changes_the_numbers(app_on, database: str) -> None:  # n
     assert metric(at, "Tests") == f"{week:,}" and week < 1500
 
 
-def test_test_filters_change_what_is_shown(app_on, database: str) -> None:  # noqa: ANN001
+def test_test_filters_change_what_is_shown(app_on, database: str) -> None:
     at = open_screen(app_on("alice"), "tests")
     base = TestFilter(*day_range(30))
     assert metric(at, "Matching test calls") == f"{owner_counts(database, 'user_demo_alice', base):,}"
@@ -147,20 +147,20 @@ def test_test_filters_change_what_is_shown(app_on, database: str) -> None:  # no
         assert all("Привет" in p for p in table["Phrase"])
 
 
-def test_past_due_user_sees_a_banner(app_on) -> None:  # noqa: ANN001
+def test_past_due_user_sees_a_banner(app_on) -> None:
     at = open_screen(app_on("bob"), "billing")
     assert any("payment failed" in e.value for e in at.error)
     assert "Past due" in all_text(at)
 
 
-def test_user_without_subscription(app_on) -> None:  # noqa: ANN001
+def test_user_without_subscription(app_on) -> None:
     at = app_on("carol")
     assert metric(at, "Plan") == "No plan"
     at = open_screen(at, "billing")
     assert "No subscription" in all_text(at)
 
 
-def test_no_screen_renders_another_users_rows(app_on, database: str) -> None:  # noqa: ANN001
+def test_no_screen_renders_another_users_rows(app_on, database: str) -> None:
     engine = sa.create_engine(database)
     with engine.connect() as conn:
         others = conn.execute(sa.select(schema.assistants.c.vapi_assistant_id, schema.assistants.c.name)

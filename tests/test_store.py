@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from lib import schema
-from lib.errors import ConflictError, StoreUnavailable, ValidationError
+from lib.errors import ConflictError, ValidationError
 from lib.models import IntentDiff, IntentEdit, IntentInput, IntentRef, TestFilter
 from lib.validation import MAX_INTENT_NAME, MAX_ITEM_LENGTH, MAX_LIST_ITEMS
 
@@ -22,7 +22,7 @@ def intent(name: str, phrases: tuple[str, ...] = ("hello",), en: tuple[str, ...]
     return IntentInput(name, phrases, en, ru, label=label)
 
 
-def add(handle, *intents: IntentInput):  # noqa: ANN001, ANN201
+def add(handle, *intents: IntentInput):
     handle.save_intents(IntentDiff(added=intents))
     return handle.list_intents()
 
@@ -46,7 +46,7 @@ def seed_tests(engine: sa.Engine, user_id: str, n: int, *, assistant: str = "ass
 
 # -- intents ---------------------------------------------------------------------------------
 
-def test_saved_intent_is_listed_trimmed(store) -> None:  # noqa: ANN001
+def test_saved_intent_is_listed_trimmed(store) -> None:
     alice = store.for_user(ALICE)
     [got] = add(alice, intent("  greeting ", ("  hi ", "hello"), ("Hello!",), ("Здравствуйте!",)))
     assert got.intent_name == "greeting"
@@ -55,7 +55,7 @@ def test_saved_intent_is_listed_trimmed(store) -> None:  # noqa: ANN001
     assert got.created_at is not None and got.updated_at == got.created_at
 
 
-def test_edit_delete_and_add_in_one_save(store) -> None:  # noqa: ANN001
+def test_edit_delete_and_add_in_one_save(store) -> None:
     alice = store.for_user(ALICE)
     rows = add(alice, intent("a"), intent("b"))
     by_name = {r.intent_name: r for r in rows}
@@ -72,7 +72,7 @@ def test_edit_delete_and_add_in_one_save(store) -> None:  # noqa: ANN001
     assert after["a2"].id == a.id and after["a2"].updated_at > a.updated_at
 
 
-def test_stale_edit_is_a_conflict_and_writes_nothing(store, engine_for) -> None:  # noqa: ANN001
+def test_stale_edit_is_a_conflict_and_writes_nothing(store, engine_for) -> None:
     alice = store.for_user(ALICE)
     [a] = add(alice, intent("a"))
     alice.save_intents(IntentDiff(edited=(IntentEdit(a.id, a.updated_at, intent("changed elsewhere")),)))
@@ -85,7 +85,7 @@ def test_stale_edit_is_a_conflict_and_writes_nothing(store, engine_for) -> None:
     assert snapshot(engine_for) == before
 
 
-def test_stale_delete_is_a_conflict(store, engine_for) -> None:  # noqa: ANN001
+def test_stale_delete_is_a_conflict(store, engine_for) -> None:
     alice = store.for_user(ALICE)
     [a] = add(alice, intent("a"))
     alice.save_intents(IntentDiff(edited=(IntentEdit(a.id, a.updated_at, intent("a2")),)))
@@ -95,7 +95,7 @@ def test_stale_delete_is_a_conflict(store, engine_for) -> None:  # noqa: ANN001
     assert snapshot(engine_for) == before
 
 
-def test_deleting_a_row_deleted_elsewhere_is_a_conflict(store) -> None:  # noqa: ANN001
+def test_deleting_a_row_deleted_elsewhere_is_a_conflict(store) -> None:
     alice = store.for_user(ALICE)
     [a] = add(alice, intent("a"))
     alice.save_intents(IntentDiff(deleted=(IntentRef(a.id, a.updated_at),)))
@@ -121,7 +121,7 @@ BAD_INTENTS = [
 
 
 @pytest.mark.parametrize(("bad", "field"), BAD_INTENTS)
-def test_every_validation_rule_rejects_and_writes_nothing(store, engine_for, bad, field) -> None:  # noqa: ANN001
+def test_every_validation_rule_rejects_and_writes_nothing(store, engine_for, bad, field) -> None:
     alice = store.for_user(ALICE)
     add(alice, intent("existing"))
     before = snapshot(engine_for)
@@ -129,12 +129,12 @@ def test_every_validation_rule_rejects_and_writes_nothing(store, engine_for, bad
         alice.save_intents(IntentDiff(added=(intent("good one"), IntentInput(
             bad.intent_name, bad.example_user_phrases, bad.english_responses, bad.russian_responses,
             label="row 7"))))
-    assert [(p.row, p.field) for p in err.value.problems][0] == ("row 7", field)
+    assert next((p.row, p.field) for p in err.value.problems) == ("row 7", field)
     assert "Nothing was saved" in str(err.value)
     assert snapshot(engine_for) == before
 
 
-def test_one_error_names_every_bad_row_and_field(store) -> None:  # noqa: ANN001
+def test_one_error_names_every_bad_row_and_field(store) -> None:
     alice = store.for_user(ALICE)
     [a] = add(alice, intent("a"))
     with pytest.raises(ValidationError) as err:
@@ -149,7 +149,7 @@ def test_one_error_names_every_bad_row_and_field(store) -> None:  # noqa: ANN001
     assert [i.intent_name for i in alice.list_intents()] == ["a"]
 
 
-def test_lists_round_trip_unicode_and_quotes(store) -> None:  # noqa: ANN001
+def test_lists_round_trip_unicode_and_quotes(store) -> None:
     alice = store.for_user(ALICE)
     phrases = ('Say "hi", please', "comma, inside", "{braces}", "back\\slash", "Ёлки-палки", "emoji 🎙️", "NULL")
     [got] = add(alice, intent("quotes", phrases))
@@ -158,7 +158,7 @@ def test_lists_round_trip_unicode_and_quotes(store) -> None:  # noqa: ANN001
 
 # -- assistants, settings, subscription ------------------------------------------------------
 
-def test_assistants_resolve_intent_names(store, engine_for) -> None:  # noqa: ANN001
+def test_assistants_resolve_intent_names(store, engine_for) -> None:
     alice = store.for_user(ALICE)
     rows = {i.intent_name: i.id for i in add(alice, intent("greeting"), intent("pricing"))}
     with engine_for.begin() as conn:
@@ -174,7 +174,7 @@ def test_assistants_resolve_intent_names(store, engine_for) -> None:  # noqa: AN
     assert store.for_user(BOB).list_assistants() == []
 
 
-def test_settings_created_active_on_first_read_and_toggled(store) -> None:  # noqa: ANN001
+def test_settings_created_active_on_first_read_and_toggled(store) -> None:
     alice = store.for_user(ALICE)
     assert alice.get_settings().is_active is True
     assert alice.set_active(False).is_active is False
@@ -183,7 +183,7 @@ def test_settings_created_active_on_first_read_and_toggled(store) -> None:  # no
     assert alice.get_settings().is_active is False
 
 
-def test_subscription_absent_or_present(store, engine_for) -> None:  # noqa: ANN001
+def test_subscription_absent_or_present(store, engine_for) -> None:
     assert store.for_user(ALICE).get_subscription() is None
     with engine_for.begin() as conn:
         conn.execute(sa.insert(schema.subscriptions), [{
@@ -198,7 +198,7 @@ def test_subscription_absent_or_present(store, engine_for) -> None:  # noqa: ANN
 
 # -- tests and stats -------------------------------------------------------------------------
 
-def test_counts_stay_exact_past_a_thousand_rows(store, engine_for) -> None:  # noqa: ANN001
+def test_counts_stay_exact_past_a_thousand_rows(store, engine_for) -> None:
     seed_tests(engine_for, ALICE, 2500, every=timedelta(minutes=30), statuses=("completed", "failed"),
                languages=("english", "russian", "english"))
     seed_tests(engine_for, BOB, 1200)
@@ -213,7 +213,7 @@ def test_counts_stay_exact_past_a_thousand_rows(store, engine_for) -> None:  # n
     assert sum(len(c) for c in alice.iter_tests(TestFilter(), chunk_size=700)) == 2500
 
 
-def test_stats_groups_by_day_assistant_and_week(store, engine_for) -> None:  # noqa: ANN001
+def test_stats_groups_by_day_assistant_and_week(store, engine_for) -> None:
     alice = store.for_user(ALICE)
     add(alice, intent("a"), intent("b"))
     with engine_for.begin() as conn:
@@ -238,13 +238,13 @@ def test_stats_groups_by_day_assistant_and_week(store, engine_for) -> None:  # n
     assert ranged.tests == 3
 
 
-def test_empty_user_stats(store) -> None:  # noqa: ANN001
+def test_empty_user_stats(store) -> None:
     stats = store.for_user("user_nobody").stats(TestFilter())
     assert stats.is_empty and stats.tests == 0 and stats.success_rate is None
     assert stats.tests_per_day == () and stats.intents_per_week == ()
 
 
-def test_test_filters(store, engine_for) -> None:  # noqa: ANN001
+def test_test_filters(store, engine_for) -> None:
     seed_tests(engine_for, ALICE, 10, assistant="a1", languages=("english", "russian"),
                statuses=("completed", "failed"), phrase="Book a table {i}")
     seed_tests(engine_for, ALICE, 4, assistant="a2", start=NOW - timedelta(days=5), languages=("russian",),
@@ -275,7 +275,7 @@ def test_test_filters(store, engine_for) -> None:  # noqa: ANN001
     assert total(search="nothing like this") == 0
 
 
-def test_paging_is_ordered_newest_first_without_overlap(store, engine_for) -> None:  # noqa: ANN001
+def test_paging_is_ordered_newest_first_without_overlap(store, engine_for) -> None:
     seed_tests(engine_for, ALICE, 23)
     alice = store.for_user(ALICE)
     pages = [alice.list_tests(TestFilter(), page=p, page_size=10) for p in (1, 2, 3)]
@@ -288,7 +288,7 @@ def test_paging_is_ordered_newest_first_without_overlap(store, engine_for) -> No
     assert exported == sorted(stamps)
 
 
-def test_bad_filters_are_rejected(store) -> None:  # noqa: ANN001
+def test_bad_filters_are_rejected(store) -> None:
     alice = store.for_user(ALICE)
     with pytest.raises(ValidationError, match="language"):
         alice.list_tests(TestFilter(languages=("klingon",)))
@@ -299,6 +299,6 @@ def test_bad_filters_are_rejected(store) -> None:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("bad", ["", " user_x", "x" * 256])
-def test_bad_user_ids_are_refused(store, bad: str) -> None:  # noqa: ANN001
+def test_bad_user_ids_are_refused(store, bad: str) -> None:
     with pytest.raises(ValidationError):
         store.for_user(bad)

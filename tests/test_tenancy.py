@@ -33,7 +33,7 @@ def _truncate(engine: sa.Engine) -> None:
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=st.lists(op, min_size=1, max_size=25))
-def test_interleaved_writes_never_cross_users(store, engine_for, ops) -> None:  # noqa: ANN001
+def test_interleaved_writes_never_cross_users(store, engine_for, ops) -> None:
     """Random creates, edits and deletes by three users, some aimed at another user's row ids."""
     _truncate(engine_for)
     model: dict[str, dict[str, str]] = {u: {} for u in USERS}  # user -> id -> name
@@ -66,7 +66,7 @@ def test_interleaved_writes_never_cross_users(store, engine_for, ops) -> None:  
             assert {i.id: i.intent_name for i in handles[user].list_intents()} == model[user]
 
 
-def test_users_see_only_their_own_rows_everywhere(store, engine_for) -> None:  # noqa: ANN001
+def test_users_see_only_their_own_rows_everywhere(store, engine_for) -> None:
     from tests.test_store import NOW, seed_tests
 
     for n, user in enumerate(USERS, start=1):

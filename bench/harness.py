@@ -1,0 +1,399 @@
+"""The benchmark harness behind ``make bench`` (see bench/__main__.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "dashboard" / "app.py")
+SIZES = {"S": 1_000, "M": 100_000, "L": 1_000_000}
+INTENTS, ASSISTANTS, OTHER_USERS, OTHER_TESTS_CAP = 5_000, 200, 50, 20_000
+MEASURED, EMPTY = "user_demo_alice", "user_demo_carol"  # carol is given no data: the empty account
+SCREENS = ("stats", "tests", "intents", "assistants")
+
+
+@dataclass
+class Run:
+    backend: str
+    size: str
+    tests: int
+    m: dict[str, float] = field(default_factory=dict)  # seconds unless named otherwise
+    notes: dict[str, str] = field(default_factory=dict)
+
+
+def median_time(fn: Callable[[], object], reps: int) -> float:
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+# -- datasets --------------------------------------------------------------------------------
+
+def plans(n_tests: int) -> list:
+    from lib.demo import UserPlan
+
+    measured = UserPlan(MEASURED, n_tests, INTENTS, ASSISTANTS, "active")
+    others = [UserPlan(f"user_demo_{i:05d}", min(n_tests, OTHER_TESTS_CAP), 12, 3, ("active", "past_due", None)[i % 3])
+              for i in range(1, OTHER_USERS + 1)]
+    return [measured, *others]
+
+
+@contextmanager
+def dataset(backend: str, n_tests: int) -> Iterator[str]:
+    from lib import demo
+    from lib.pgcluster import Cluster
+    from lib.store.sql import make_engine
+
+    tmp = Path(tempfile.mkdtemp(prefix="dashboard-bench-"))
+    cluster = None
+    try:
+        if backend == "postgresql":
+            cluster = Cluster()
+            url = cluster.start()
+        else:
+            url = f"sqlite:///{tmp / 'bench.db'}"
+        engine = make_engine(url, statement_timeout_ms=0)
+        t0 = time.perf_counter()
+        counts = demo.seed(engine, plans(n_tests))
+        if backend == "sqlite":
+            with engine.connect() as conn:
+                conn.exec_driver_sql("ANALYZE")
+        engine.dispose()
+        print(f"  seeded {backend}: {counts['assistant_tests']:,} tests in {time.perf_counter() - t0:.1f}s", flush=True)
+        yield url
+    finally:
+        if cluster is not None:
+            cluster.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# -- the app through AppTest -----------------------------------------------------------------
+
+class App:
+    """The real dashboard in AppTest, signed in once; counts the SQL each render issues."""
+
+    def __init__(self, url: str, creds: Path, username: str) -> None:
+        import streamlit as st
+        from streamlit.testing.v1 import AppTest
+
+        from lib import queries
+        from lib.config import setting_names
+
+        for name in setting_names():
+            os.environ.pop(name, None)
+        os.environ["DATABASE_URL"] = url
+        os.environ["AUTH_CREDENTIALS_PATH"] = str(creds)
+        st.cache_resource.clear()
+        st.cache_data.clear()
+        self.st = st
+        self.at = AppTest.from_file(APP, default_timeout=600)
+        self.at.run()
+        next(t for t in self.at.text_input if t.label == "Username").input(username)
+        next(t for t in self.at.text_input if t.label == "Password").input("demo")
+        next(b for b in self.at.button if b.label == "Sign in").click()
+        self.at.run()
+        assert not self.at.exception, self.at.exception
+        self.statements: list[tuple[str, object]] = []
+        sa.event.listen(queries.store().engine, "before_cursor_execute", self._record)
+
+    def _record(self, _conn: object, _cursor: object, statement: str, parameters: object, *_: object) -> None:
+        self.statements.append((statement, parameters))
+
+    def render(self, screen: str, *, cold: bool) -> tuple[float, list[tuple[str, object]]]:
+        if cold:
+            self.st.cache_data.clear()
+        self.at.switch_page(f"../pages/{screen}.py")
+        self.statements.clear()
+        t0 = time.perf_counter()
+        self.at.run()
+        took = time.perf_counter() - t0
+        if self.at.exception:
+            raise RuntimeError(f"{screen}: {self.at.exception[0].value}")
+        return took, list(self.statements)
+
+    def median_render(self, screen: str, *, cold: bool, reps: int) -> float:
+        self.render(screen, cold=cold)  # warm the page's imports (and, for warm runs, the cache)
+        return statistics.median(self.render(screen, cold=cold)[0] for _ in range(reps))
+
+
+def replay(url: str, statements: list[tuple[str, object]]) -> Callable[[], None]:
+    """The floor: the very statements a render issued, on a raw DBAPI connection, no app around."""
+    if url.startswith("sqlite"):
+        import sqlite3
+
+        raw = sqlite3.connect(url.removeprefix("sqlite:///"))
+
+        def run() -> None:
+            cur = raw.cursor()
+            for sql, params in statements:
+                cur.execute(sql, params or ()).fetchall()
+            raw.rollback()
+        return run
+    import psycopg
+
+    from lib.pgcluster import libpq_url
+
+    pg = psycopg.connect(libpq_url(url))
+
+    def run_pg() -> None:
+        with pg.cursor() as cur:
+            for sql, params in statements:
+                cur.execute(sql, params or None)
+                if cur.description:
+                    cur.fetchall()
+        pg.rollback()
+    return run_pg
+
+
+# -- export, save, naive ---------------------------------------------------------------------
+
+EXPORT_SCRIPT = """
+import json, resource, sys, time
+sys.path.insert(0, {root!r})
+from lib.store.sql import SqlStore
+from lib.models import TestFilter
+from lib import export
+store = SqlStore({url!r}, statement_timeout_ms=0)
+store.for_user({user!r}).count_tests(TestFilter())  # connect and warm up before the baseline
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t0 = time.perf_counter()
+if {mode!r} == "app":
+    rows = export.write_csv(store.for_user({user!r}).iter_tests(TestFilter()), {path!r})
+elif {mode!r} == "copy":
+    raw = store.engine.raw_connection()
+    with raw.driver_connection.cursor() as cur, open({path!r}, "wb") as f:
+        with cur.copy("COPY (SELECT id, assistant_id, test_phrase, language, call_id, status, created_at, "
+                      "updated_at FROM assistant_tests WHERE user_id = %s ORDER BY created_at, id) "
+                      "TO STDOUT WITH CSV HEADER", ({user!r},)) as copy:
+            for block in copy:
+                f.write(block)
+    rows = None
+else:  # sqlite floor: the raw cursor into the csv module
+    import csv, sqlite3
+    con = sqlite3.connect({url!r}.removeprefix("sqlite:///"))
+    cur = con.execute("SELECT id, assistant_id, test_phrase, language, call_id, status, created_at, updated_at "
+                      "FROM assistant_tests WHERE user_id = ? ORDER BY created_at, id", ({user!r},))
+    with open({path!r}, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow([d[0] for d in cur.description])
+        while batch := cur.fetchmany(50000):
+            w.writerows(batch)
+    rows = None
+took = time.perf_counter() - t0
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({{"seconds": took, "rss_growth_mb": (peak - base) / 1024, "rows": rows}}))
+"""
+
+
+def export_run(url: str, mode: str) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        script = EXPORT_SCRIPT.format(root=str(ROOT), url=url, user=MEASURED, mode=mode, path=f"{tmp}/out.csv")
+        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+        result = json.loads(out.strip().splitlines()[-1])
+        result["bytes"] = os.path.getsize(f"{tmp}/out.csv")
+        return result
+
+
+def save_one_edit(url: str) -> list[str]:
+    """Statements issued by saving one edited row of the measured user's 5,000-intent grid."""
+    from lib.intents_grid import diff_from_editor, grid_frame
+    from lib.store.sql import SqlStore
+
+    store = SqlStore(url)
+    handle = store.for_user(MEASURED)
+    frame = grid_frame(handle.list_intents())
+    diff = diff_from_editor(frame, {"edited_rows": {len(frame) // 2: {"intent_name": "edited by the benchmark"}}})
+    seen: list[str] = []
+    sa.event.listen(store.engine, "before_cursor_execute", lambda *a: seen.append(a[2].split()[0].upper()))
+    handle.save_intents(diff)
+    store.close()
+    return seen
+
+
+def naive_dashboard(url: str) -> Callable[[], dict]:
+    """The common Streamlit-plus-database way: every row of the user's tests into pandas, grouped there."""
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+
+    def run() -> dict:
+        with engine.connect() as conn:
+            tests = pd.read_sql(sa.text("SELECT * FROM assistant_tests WHERE user_id = :u"), conn, params={"u": MEASURED})
+            intents = pd.read_sql(sa.text("SELECT * FROM intents WHERE user_id = :u"), conn, params={"u": MEASURED})
+            assistants = pd.read_sql(sa.text("SELECT * FROM assistants WHERE user_id = :u"), conn,
+                                     params={"u": MEASURED})
+        tests["day"] = pd.to_datetime(tests["created_at"]).dt.floor("D")
+        return {"tests": len(tests), "per_day": tests.groupby(["day", "status"]).size(),
+                "per_language": tests.groupby("language").size(), "per_assistant": tests.groupby("assistant_id").size(),
+                "intents": len(intents), "assistants": len(assistants)}
+    return run
+
+
+def rest_comparison(url: str) -> dict[str, int]:
+    """Over Supabase REST (the PostgREST-compatible test server): naive select vs the store's RPC."""
+    from lib.models import TestFilter
+    from lib.store.rest import RestStore
+    from supabase import create_client
+    from tests.postgrest_server import PostgrestServer, make_jwt
+
+    secret = "bench-secret-at-least-32-characters-long"
+    with PostgrestServer(url, secret) as base:
+        key = make_jwt(secret, "service_role")
+        naive = create_client(base, key).table("assistant_tests").select("*").eq("user_id", MEASURED).execute()
+        ours = RestStore(base, key).for_user(MEASURED).stats(TestFilter())
+    return {"naive_rest_tests": len(naive.data), "store_rest_tests": ours.tests}
+
+
+# -- the run ---------------------------------------------------------------------------------
+
+def measure(backend: str, size: str, reps: int, creds: Path) -> Run:
+    n = SIZES[size]
+    run = Run(backend, size, n)
+    reps = min(reps, 3) if size == "L" else reps
+    with dataset(backend, n) as url:
+        app = App(url, creds, "alice")
+        _, stats_sql = app.render("stats", cold=True)
+        run.m["floor"] = median_time(replay(url, stats_sql), reps)
+        run.m["stats_cold"] = app.median_render("stats", cold=True, reps=reps)
+        run.m["stats_warm"] = app.median_render("stats", cold=False, reps=reps)
+        for screen in SCREENS:
+            run.m[f"sql_{screen}"] = len(app.render(screen, cold=True)[1])
+        run.m["tests_cold"] = app.median_render("tests", cold=True, reps=reps)
+        run.m["intents_cold"] = app.median_render("intents", cold=True, reps=reps)
+        run.m["assistants_cold"] = app.median_render("assistants", cold=True, reps=reps)
+        empty = App(url, creds, "carol")
+        run.m["empty_cold"] = empty.median_render("stats", cold=True, reps=reps)
+        saved = save_one_edit(url)
+        run.m["save_updates"] = sum(1 for s in saved if s == "UPDATE")
+        run.notes["save_statements"] = " + ".join(saved)
+        if size == "L" or size == max(SIZES_RUN, key=lambda s: SIZES[s]):
+            ours = export_run(url, "app")
+            floor = export_run(url, "copy" if backend == "postgresql" else "sqlite-floor")
+            run.m["export"], run.m["export_rss_mb"] = ours["seconds"], ours["rss_growth_mb"]
+            run.m["export_floor"], run.m["export_floor_rss_mb"] = floor["seconds"], floor["rss_growth_mb"]
+            run.m["export_rows"] = ours["rows"]
+            naive = naive_dashboard(url)
+            run.m["naive"] = median_time(naive, 1 if size == "L" else reps)
+            if backend == "postgresql":
+                run.m.update(rest_comparison(url))
+    print(f"  {backend} {size}: " + ", ".join(f"{k}={v:.3f}" for k, v in run.m.items()), flush=True)
+    return run
+
+
+SIZES_RUN: list[str] = []
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    mem = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+               if line.startswith("MemTotal")) / 1024 / 1024
+    import sqlite3
+
+    import psycopg
+    import streamlit
+
+    from lib.pgcluster import pg_bindir
+    pg = subprocess.run([str(pg_bindir() / "postgres"), "--version"], capture_output=True, text=True).stdout.strip()
+    return (f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, {platform.platform()}, Python "
+            f"{platform.python_version()}, {pg}, SQLite {sqlite3.sqlite_version}, psycopg {psycopg.__version__}, "
+            f"Streamlit {streamlit.__version__}")
+
+
+def ms(x: float | None) -> str:
+    return "—" if x is None else f"{x * 1000:,.0f} ms"
+
+
+def report(runs: list[Run], took: float) -> str:
+    lines = ["# Benchmarks", "",
+             "Made by `make bench` (`make bench SIZE=L` for the million-row size); every figure is the median "
+             "of several repetitions in one run. Times are wall-clock on the machine below.", "",
+             f"Machine: {machine()}.", "",
+             f"Data: the measured user has S = 1,000, M = 100,000 or L = 1,000,000 test calls over 90 days, "
+             f"{INTENTS:,} intents and {ASSISTANTS} assistants, among {OTHER_USERS} other users with up to "
+             f"{OTHER_TESTS_CAP:,} tests each. The stats screen shows the default 30-day period. "
+             f"Run took {took / 60:.1f} min.", "",
+             "| backend | size | floor (stats SQL, raw) | stats cold | stats warm | empty account | tests screen | "
+             "intents screen | assistants screen | SQL per render (stats/tests/intents/assistants) | save one intent |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in runs:
+        m = r.m
+        lines.append(f"| {r.backend} | {r.size} | {ms(m['floor'])} | {ms(m['stats_cold'])} | {ms(m['stats_warm'])} | "
+                     f"{ms(m['empty_cold'])} | {ms(m['tests_cold'])} | {ms(m['intents_cold'])} | "
+                     f"{ms(m['assistants_cold'])} | {'/'.join(str(int(m[f'sql_{s}'])) for s in SCREENS)} | "
+                     f"{r.notes['save_statements']} |")
+    lines += ["", "## Targets", "", "| backend | target | measured | met |", "|---|---|---|---|"]
+    for backend in sorted({r.backend for r in runs}):
+        mine = {r.size: r for r in runs if r.backend == backend}
+        big = mine.get("L") or mine[max(mine, key=lambda s: SIZES[s])]
+        small = mine.get("S")
+        m = big.m
+        rows = []
+        bound = 2 * (m["floor"] + m["empty_cold"])
+        rows.append((f"stats cold at {big.size} ≤ 2 × (floor + empty render)",
+                     f"{ms(m['stats_cold'])} vs {ms(bound)} ({m['stats_cold'] / (m['floor'] + m['empty_cold']):.2f}×)",
+                     m["stats_cold"] <= bound))
+        rows.append((f"stats warm ≤ 1/10 of cold at {big.size}", f"{m['stats_warm'] / m['stats_cold']:.3f}",
+                     m["stats_warm"] <= m["stats_cold"] / 10))
+        if small and small is not big:
+            ratio = m["stats_cold"] / small.m["stats_cold"]
+            rows.append((f"growth: stats cold {big.size} / S ≤ 3", f"{ratio:.2f}×", ratio <= 3))
+        counts = {s: tuple(int(r.m[f"sql_{x}"]) for x in SCREENS) for s, r in mine.items()}
+        rows.append(("SQL statements per render constant across sizes", ", ".join(f"{s}: {c}" for s, c in counts.items()),
+                     len(set(counts.values())) == 1))
+        if "export" in m:
+            rows.append((f"export at {big.size}: RSS growth < 300 MB", f"{m['export_rss_mb']:,.0f} MB "
+                         f"({int(m['export_rows']):,} rows)", m["export_rss_mb"] < 300))
+            rows.append((f"export at {big.size}: ≤ 5 × floor", f"{ms(m['export'])} vs {ms(m['export_floor'])} "
+                         f"({m['export'] / m['export_floor']:.2f}×)", m["export"] <= 5 * m["export_floor"]))
+            rows.append((f"vs naive dashboard at {big.size}: ≥ 20× faster cold",
+                         f"naive {ms(m['naive'])} vs {ms(m['stats_cold'])} ({m['naive'] / m['stats_cold']:.1f}×)",
+                         m["naive"] >= 20 * m["stats_cold"]))
+        if "naive_rest_tests" in m:
+            rows.append(("naive REST read is capped (wrong); the store's count is exact",
+                         f"naive {int(m['naive_rest_tests']):,} vs store {int(m['store_rest_tests']):,} "
+                         f"(true {big.tests:,})", m["store_rest_tests"] == big.tests != m["naive_rest_tests"]))
+        rows.append(("saving one edited intent of 5,000: one UPDATE", big.notes["save_statements"],
+                     m["save_updates"] == 1))
+        lines += [f"| {backend} | {t} | {v} | {'yes' if ok else '**no**'} |" for t, v, ok in rows]
+    return "\n".join(lines) + "\n"
+
+
+def main(sizes: list[str], backends: list[str], reps: int, out: Path) -> int:
+    from lib import auth
+
+    bad = [s for s in sizes if s not in SIZES]
+    if bad:
+        print(f"unknown size {bad}; choose from {list(SIZES)}", file=sys.stderr)
+        return 2
+    SIZES_RUN[:] = sizes
+    started = time.perf_counter()
+    runs: list[Run] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        creds = Path(tmp) / "credentials.yaml"
+        auth.ensure_credentials_file(creds)
+        for backend in backends:
+            for size in sizes:
+                print(f"{backend} {size} ({SIZES[size]:,} tests)...", flush=True)
+                runs.append(measure(backend, size, reps, creds))
+    text = report(runs, time.perf_counter() - started)
+    print(text)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    return 0
