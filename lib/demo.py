@@ -240,7 +240,7 @@ def seed(engine: sa.Engine, plans: list[UserPlan], *, seed: int = 42, now: datet
          reset: bool = False) -> dict[str, int]:
     """Write every plan's rows (after deleting those users' rows when ``reset``); returns row counts."""
     if engine.dialect.name == "sqlite":
-        schema.metadata.create_all(engine)
+        schema.create_sqlite(engine)
     counts = dict.fromkeys(("intents", "assistants", "assistant_tests", "subscriptions"), 0)
     with engine.begin() as conn:
         if reset:
@@ -274,7 +274,7 @@ def seed(engine: sa.Engine, plans: list[UserPlan], *, seed: int = 42, now: datet
 
 def is_empty(engine: sa.Engine) -> bool:
     if engine.dialect.name == "sqlite":
-        schema.metadata.create_all(engine)
+        schema.create_sqlite(engine)
     with engine.connect() as conn:
         return not any(conn.execute(sa.select(sa.literal(1)).select_from(t).limit(1)).first()
                        for t in schema.USER_TABLES)

@@ -6,6 +6,8 @@ uuids as strings, so every value round-trips the same way on both.
 
 from __future__ import annotations
 
+from datetime import date
+
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
@@ -98,4 +100,45 @@ assistant_tests = sa.Table(
     sa.Index("idx_assistant_tests_user_assistant_created", "user_id", "assistant_id", "created_at"),
 )
 
+# Daily rollup of assistant_tests, kept by triggers (the migration's for PostgreSQL, SQLITE_TRIGGERS
+# below for SQLite): the screens count from it.  NO_DAY stands for a null created_at; '' for a null
+# language or status.
+assistant_test_daily = sa.Table(
+    "assistant_test_daily",
+    metadata,
+    sa.Column("user_id", sa.String(255), nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("assistant_id", sa.String(255), nullable=False),
+    sa.Column("language", sa.String(50), nullable=False),
+    sa.Column("status", sa.String(50), nullable=False),
+    sa.Column("tests", sa.BigInteger, nullable=False, server_default="0"),
+    sa.PrimaryKeyConstraint("user_id", "day", "assistant_id", "language", "status", name="assistant_test_daily_pkey"),
+)
+NO_DAY = date(1, 1, 1)
+
 USER_TABLES = (subscriptions, intents, assistant_settings, assistants, assistant_tests)
+ALL_TABLES = (*USER_TABLES, assistant_test_daily)
+
+_KEY = "user_id, day, assistant_id, language, status"
+_NEW = ("NEW.user_id, coalesce(date(NEW.created_at), '0001-01-01'), NEW.assistant_id, "
+        "coalesce(NEW.language, ''), coalesce(NEW.status, '')")
+_OLD_MATCH = ("user_id = OLD.user_id AND day = coalesce(date(OLD.created_at), '0001-01-01') "
+              "AND assistant_id = OLD.assistant_id AND language = coalesce(OLD.language, '') "
+              "AND status = coalesce(OLD.status, '')")
+_ADD = (f"INSERT INTO assistant_test_daily ({_KEY}, tests) VALUES ({_NEW}, 1) "
+        f"ON CONFLICT ({_KEY}) DO UPDATE SET tests = tests + 1;")
+_SUB = f"UPDATE assistant_test_daily SET tests = tests - 1 WHERE {_OLD_MATCH};"
+SQLITE_TRIGGERS = (
+    f"CREATE TRIGGER IF NOT EXISTS assistant_tests_daily_insert AFTER INSERT ON assistant_tests BEGIN {_ADD} END",
+    f"CREATE TRIGGER IF NOT EXISTS assistant_tests_daily_delete AFTER DELETE ON assistant_tests BEGIN {_SUB} END",
+    "CREATE TRIGGER IF NOT EXISTS assistant_tests_daily_update AFTER UPDATE OF user_id, assistant_id, language, "
+    f"status, created_at ON assistant_tests BEGIN {_SUB} {_ADD} END",
+)
+
+
+def create_sqlite(engine: sa.Engine) -> None:
+    """The embedded database's tables, indexes and rollup triggers (idempotent)."""
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        for ddl in SQLITE_TRIGGERS:
+            conn.exec_driver_sql(ddl)

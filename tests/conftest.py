@@ -16,7 +16,7 @@ sys.path.insert(0, str(ROOT))
 from lib.pgcluster import Cluster, apply_migrations  # noqa: E402
 from tests.rest_fixtures import rest_store, rest_store_factory, rest_url  # noqa: E402, F401
 
-TABLES = "subscriptions, intents, assistant_settings, assistants, assistant_tests"
+TABLES = "subscriptions, intents, assistant_settings, assistants, assistant_tests, assistant_test_daily"
 
 
 @pytest.fixture(scope="session")

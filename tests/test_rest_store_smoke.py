@@ -50,7 +50,7 @@ def intent(name: str, phrases: tuple[str, ...] = ("hello",), label: str = "") ->
 
 def snapshot(engine: sa.Engine) -> dict[str, list]:
     with engine.connect() as conn:
-        return {t.name: sorted(map(repr, conn.execute(sa.select(t)).all())) for t in schema.USER_TABLES}
+        return {t.name: sorted(map(repr, conn.execute(sa.select(t)).all())) for t in schema.ALL_TABLES}
 
 
 def seed_tests(engine: sa.Engine, rows: list[dict]) -> None:

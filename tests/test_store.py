@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -30,7 +31,7 @@ def add(handle, *intents: IntentInput):
 def snapshot(engine: sa.Engine) -> dict[str, list]:
     """Every row of every table, to prove a failed save wrote nothing."""
     with engine.connect() as conn:
-        return {t.name: sorted(map(repr, conn.execute(sa.select(t)).all())) for t in schema.USER_TABLES}
+        return {t.name: sorted(map(repr, conn.execute(sa.select(t)).all())) for t in schema.ALL_TABLES}
 
 
 def seed_tests(engine: sa.Engine, user_id: str, n: int, *, assistant: str = "asst_1", start: datetime = NOW,
@@ -302,3 +303,36 @@ def test_bad_filters_are_rejected(store) -> None:
 def test_bad_user_ids_are_refused(store, bad: str) -> None:
     with pytest.raises(ValidationError):
         store.for_user(bad)
+
+
+def test_counts_from_the_daily_rollup_match_counting_the_calls(store, engine_for) -> None:  # noqa: ANN001
+    """Whole-day filters count from the trigger-kept rollup; a phrase search counts the calls.
+    Both must agree through inserts, updates and deletes, and with null language/status/created_at."""
+    seed_tests(engine_for, ALICE, 40, assistant="a1", every=timedelta(hours=7), statuses=("completed", "failed"),
+               languages=("english", "russian"), phrase="hello {i}")
+    seed_tests(engine_for, ALICE, 9, assistant="a2", every=timedelta(hours=13), phrase="hello again {i}")
+    seed_tests(engine_for, BOB, 5, assistant="a1", phrase="hello {i}")
+    T = schema.assistant_tests
+    with engine_for.begin() as conn:
+        conn.execute(sa.insert(T), [{"id": str(uuid.uuid4()), "user_id": ALICE, "assistant_id": "a3",
+                                     "test_phrase": "hello null", "language": None, "status": None,
+                                     "created_at": None, "updated_at": None}])
+        conn.execute(sa.update(T).where(T.c.user_id == ALICE, T.c.status == "failed",
+                                        T.c.language == "russian").values(status="completed"))
+        conn.execute(sa.update(T).where(T.c.user_id == ALICE, T.c.assistant_id == "a2")
+                     .values(created_at=NOW - timedelta(days=4, hours=3)))
+        conn.execute(sa.delete(T).where(T.c.user_id == ALICE, T.c.test_phrase.like("hello 1%")))
+    alice = store.for_user(ALICE)
+    midnight = datetime(NOW.year, NOW.month, NOW.day)
+    filters = [TestFilter(), TestFilter(start=midnight - timedelta(days=5), end=midnight + timedelta(days=1)),
+               TestFilter(assistant_ids=("a2", "a3")), TestFilter(languages=("russian",)),
+               TestFilter(statuses=("completed",), start=midnight - timedelta(days=3))]
+    for f in filters:
+        rollup = alice.stats(f)
+        calls = alice.stats(replace(f, search="hello"))  # every phrase has it: same rows, counted one by one
+        assert rollup == calls, f
+        assert alice.count_tests(f) == rollup.tests == alice.list_tests(f).total
+    everything = alice.stats(TestFilter())
+    assert everything.tests == 40 + 9 + 1 - 11  # 'hello 1', 'hello 10'..'hello 19' deleted
+    assert dict(everything.tests_per_language)["english"] >= 1  # the null language counts as english
+    assert sum(d.count for d in everything.tests_per_day) == everything.tests - 1  # no day for a null created_at

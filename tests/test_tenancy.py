@@ -27,7 +27,7 @@ op = st.one_of(
 
 def _truncate(engine: sa.Engine) -> None:
     with engine.begin() as conn:
-        for t in schema.USER_TABLES:
+        for t in schema.ALL_TABLES:
             conn.execute(sa.delete(t))
 
 
@@ -124,7 +124,7 @@ def test_rls_with_check_refuses_writing_rows_for_another_user(pg_clean: str) -> 
     engine.dispose()
 
 
-@pytest.mark.parametrize("table", [t.name for t in schema.USER_TABLES])
+@pytest.mark.parametrize("table", [t.name for t in schema.ALL_TABLES])
 def test_rls_is_enabled_with_an_owner_policy_and_nothing_for_anon(pg_url: str, table: str) -> None:
     engine = sa.create_engine(pg_url)
     with engine.connect() as conn:

@@ -10,6 +10,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -42,6 +43,7 @@ I = schema.intents  # noqa: E741
 A = schema.assistants
 T = schema.assistant_tests
 S = schema.subscriptions
+R = schema.assistant_test_daily
 AS = schema.assistant_settings
 
 
@@ -104,7 +106,7 @@ class SqlStore:
         self.engine = make_engine(url, statement_timeout_ms=statement_timeout_ms)
         self.backend = self.engine.dialect.name  # 'sqlite' | 'postgresql'
         if self.backend == "sqlite":
-            schema.metadata.create_all(self.engine)
+            schema.create_sqlite(self.engine)
 
     def for_user(self, user_id: str) -> SqlUserStore:
         return SqlUserStore(self, validate_user_id(user_id))
@@ -288,15 +290,14 @@ class SqlUserStore:
         q = (self._test_select().where(*where).order_by(T.c.created_at.desc(), T.c.id.desc())
              .limit(page_size).offset((page - 1) * page_size))
         with self._tx() as conn:
-            total = conn.execute(sa.select(sa.func.count()).select_from(T).where(*where)).scalar_one()
+            total = self._count(conn, filters)
             rows = conn.execute(q).all() if total else []
         return TestPage(tuple(TestCall(str(r.id), *r[1:]) for r in rows), int(total), page, page_size)
 
     def count_tests(self, filters: TestFilter) -> int:
         filters = validate_filter(filters)
         with self._tx() as conn:
-            return int(conn.execute(sa.select(sa.func.count()).select_from(T).where(*self._test_where(filters)))
-                       .scalar_one())
+            return self._count(conn, filters)
 
     def iter_tests(self, filters: TestFilter, *, chunk_size: int = 50_000) -> Iterator[pd.DataFrame]:
         """The whole filtered set, oldest first, streamed from a server-side cursor in chunks."""
@@ -319,23 +320,48 @@ class SqlUserStore:
             r = conn.execute(q).first()
         return Subscription(*r) if r else None
 
+    def _counted(self, f: TestFilter) -> _Counted:
+        """Where the filtered tests are counted: the daily rollup for whole days without a phrase
+        search (a day's rows per assistant/language/status instead of every call), else the calls."""
+        whole_days = all(t is None or t == datetime.combine(t.date(), datetime.min.time()) for t in (f.start, f.end))
+        if f.search or not whole_days:
+            day = self._day(T.c.created_at)
+            return _Counted(self._test_where(f), day, day.is_not(None), T.c.assistant_id,
+                            sa.func.coalesce(T.c.language, "english"), sa.func.coalesce(T.c.status, "initiated"),
+                            sa.func.count())
+        where: list[sa.ColumnElement] = [R.c.user_id == self._uid]
+        if f.start is not None:
+            where.append(R.c.day >= f.start.date())
+        if f.end is not None:
+            where.append(R.c.day < f.end.date())
+        for col, values in ((R.c.assistant_id, f.assistant_ids), (R.c.language, f.languages),
+                            (R.c.status, f.statuses)):
+            if values:
+                where.append(col.in_(values))
+        display = (sa.func.coalesce(sa.func.nullif(R.c.language, ""), "english"),
+                   sa.func.coalesce(sa.func.nullif(R.c.status, ""), "initiated"))
+        return _Counted(where, R.c.day, R.c.day > schema.NO_DAY, R.c.assistant_id, *display,
+                        sa.func.coalesce(sa.func.sum(R.c.tests), 0))
+
+    def _count(self, conn: sa.Connection, f: TestFilter) -> int:
+        c = self._counted(f)
+        return int(conn.execute(sa.select(c.n).where(*c.where)).scalar_one())
+
     def stats(self, filters: TestFilter) -> Stats:
-        """Every number of the stats screen, each counted by the database (five statements)."""
-        filters = validate_filter(filters)
-        where = self._test_where(filters)
-        status = sa.func.coalesce(T.c.status, "initiated")
-        language = sa.func.coalesce(T.c.language, "english")
-        day = self._day(T.c.created_at)
+        """Every number of the stats screen, each counted by the database (six statements)."""
+        c = self._counted(validate_filter(filters))
         week = self._week(I.c.created_at)
         counts = sa.select(
             sa.select(sa.func.count()).select_from(I).where(I.c.user_id == self._uid).scalar_subquery(),
             sa.select(sa.func.count()).select_from(A).where(A.c.user_id == self._uid).scalar_subquery(),
         )
-        per_day = sa.select(day, status, sa.func.count()).where(*where).group_by(day, status).order_by(day, status)
-        per_lang = sa.select(language, sa.func.count()).where(*where).group_by(language)
-        per_asst = (
-            sa.select(T.c.assistant_id, sa.func.count().label("n")).where(*where).group_by(T.c.assistant_id).subquery()
-        )
+        nonzero = c.n > 0
+        per_status = sa.select(c.status, c.n).where(*c.where).group_by(c.status).having(nonzero)
+        per_day = (sa.select(c.day, c.status, c.n).where(*c.where, c.has_day).group_by(c.day, c.status)
+                   .having(nonzero).order_by(c.day, c.status))
+        per_lang = sa.select(c.language, c.n).where(*c.where).group_by(c.language).having(nonzero)
+        per_asst = (sa.select(c.assistant_id, c.n.label("n")).where(*c.where).group_by(c.assistant_id)
+                    .having(nonzero).subquery())
         per_asst_named = (
             sa.select(per_asst.c.assistant_id, A.c.name, per_asst.c.n)
             .select_from(per_asst.outerjoin(A, sa.and_(A.c.user_id == self._uid,
@@ -345,12 +371,24 @@ class SqlUserStore:
                     .group_by(week).order_by(week))
         with self._tx() as conn:
             n_intents, n_assistants = conn.execute(counts).one()
+            statuses = {s: int(n) for s, n in conn.execute(per_status)}
             days = [DayStatusCount(_as_date(d), s, int(n)) for d, s, n in conn.execute(per_day)]
             langs = sorted(((lang, int(n)) for lang, n in conn.execute(per_lang)), key=lambda x: (-x[1], x[0]))
             assts = sorted(((aid, name or aid, int(n)) for aid, name, n in conn.execute(per_asst_named)),
                            key=lambda x: (-x[2], x[0]))
             weeks = [(_as_date(w), int(n)) for w, n in conn.execute(per_week)]
-        total = sum(d.count for d in days)
-        completed = sum(d.count for d in days if d.status == "completed")
-        return Stats(int(n_intents), int(n_assistants), total, completed, tuple(days), tuple(langs),
-                     tuple(assts), tuple(weeks))
+        return Stats(int(n_intents), int(n_assistants), sum(statuses.values()), statuses.get("completed", 0),
+                     tuple(days), tuple(langs), tuple(assts), tuple(weeks))
+
+
+@dataclass(frozen=True)
+class _Counted:
+    """The filtered tests as something to count: where, grouping columns and the count itself."""
+
+    where: list[sa.ColumnElement]
+    day: sa.ColumnElement
+    has_day: sa.ColumnElement
+    assistant_id: sa.ColumnElement
+    language: sa.ColumnElement
+    status: sa.ColumnElement
+    n: sa.ColumnElement

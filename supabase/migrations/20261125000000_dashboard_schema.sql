@@ -78,12 +78,71 @@ create index if not exists idx_assistant_tests_user_created on public.assistant_
 create index if not exists idx_assistant_tests_user_assistant_created
     on public.assistant_tests (user_id, assistant_id, created_at);
 
+-- Daily rollup of test calls, kept by triggers: the stats and tests screens count from it, so they
+-- stay fast with a million test calls (a day's rows per assistant/language/status, not every call).
+-- day is created_at's UTC date ('0001-01-01' when created_at is null); a null language or status is
+-- stored as '' (filters match the calls' own values; the screens show '' as 'english'/'initiated').
+-- Derived data: users may read their own rows; only the trigger function (security definer) writes.
+create table if not exists public.assistant_test_daily (
+    user_id varchar(255) not null,
+    day date not null,
+    assistant_id varchar(255) not null,
+    language varchar(50) not null,
+    status varchar(50) not null,
+    tests bigint not null default 0,
+    constraint assistant_test_daily_pkey primary key (user_id, day, assistant_id, language, status)
+);
+
+create or replace function public.assistant_test_daily_sync() returns trigger
+language plpgsql security definer
+set search_path = ''
+as $$
+begin
+    if tg_op in ('DELETE', 'UPDATE') then
+        insert into public.assistant_test_daily as d (user_id, day, assistant_id, language, status, tests)
+        select o.user_id, coalesce(o.created_at::date, date '0001-01-01'), o.assistant_id,
+               coalesce(o.language, ''), coalesce(o.status, ''), -count(*)
+        from old_rows o group by 1, 2, 3, 4, 5
+        on conflict (user_id, day, assistant_id, language, status) do update set tests = d.tests + excluded.tests;
+    end if;
+    if tg_op in ('INSERT', 'UPDATE') then
+        insert into public.assistant_test_daily as d (user_id, day, assistant_id, language, status, tests)
+        select n.user_id, coalesce(n.created_at::date, date '0001-01-01'), n.assistant_id,
+               coalesce(n.language, ''), coalesce(n.status, ''), count(*)
+        from new_rows n group by 1, 2, 3, 4, 5
+        on conflict (user_id, day, assistant_id, language, status) do update set tests = d.tests + excluded.tests;
+    end if;
+    return null;
+end
+$$;
+revoke all on function public.assistant_test_daily_sync() from public, anon, authenticated;
+
+drop trigger if exists assistant_tests_daily_insert on public.assistant_tests;
+drop trigger if exists assistant_tests_daily_update on public.assistant_tests;
+drop trigger if exists assistant_tests_daily_delete on public.assistant_tests;
+create trigger assistant_tests_daily_insert after insert on public.assistant_tests
+    referencing new table as new_rows for each statement execute function public.assistant_test_daily_sync();
+create trigger assistant_tests_daily_update after update on public.assistant_tests
+    referencing old table as old_rows new table as new_rows
+    for each statement execute function public.assistant_test_daily_sync();
+create trigger assistant_tests_daily_delete after delete on public.assistant_tests
+    referencing old table as old_rows for each statement execute function public.assistant_test_daily_sync();
+
+-- Backfill once, for a project that already has test calls.
+insert into public.assistant_test_daily (user_id, day, assistant_id, language, status, tests)
+select user_id, coalesce(created_at::date, date '0001-01-01'), assistant_id, coalesce(language, ''),
+       coalesce(status, ''), count(*)
+from public.assistant_tests
+where not exists (select 1 from public.assistant_test_daily)
+group by 1, 2, 3, 4, 5;
+
 -- Row-level security: a signed-in user (role authenticated, Clerk token) reaches only own rows.
 -- anon gets no policy and no privilege; service_role bypasses RLS (server-side key).
 do $$
 declare t text;
 begin
-    foreach t in array array['subscriptions', 'intents', 'assistant_settings', 'assistants', 'assistant_tests']
+    foreach t in array array['subscriptions', 'intents', 'assistant_settings', 'assistants', 'assistant_tests',
+                             'assistant_test_daily']
     loop
         execute format('alter table public.%I enable row level security', t);
         execute format('drop policy if exists %I on public.%I', t || '_owner', t);
@@ -97,6 +156,7 @@ begin
     end loop;
 end
 $$;
+revoke insert, update, delete on public.assistant_test_daily from authenticated, service_role;
 
 -- The dashboard_* functions give the Supabase REST backend what one PostgREST request cannot:
 -- aggregates counted by the database and the grid's all-or-nothing save.  They run with the
@@ -134,41 +194,58 @@ set search_path = ''
 as $$
 declare
     result jsonb;
+    use_rollup boolean;
     pattern text := case when coalesce(p_search, '') = '' then null
                          else '%' || replace(replace(replace(p_search, '\', '\\'), '%', '\%'), '_', '\_') || '%' end;
 begin
     perform public.dashboard_check_user(p_user_id);
-    with tests as (
-        select t.assistant_id, t.language, t.status, t.created_at
+    -- Whole days and no phrase search: count from the daily rollup; otherwise from the calls.
+    use_rollup := pattern is null
+        and (p_start is null or p_start = date_trunc('day', p_start))
+        and (p_end is null or p_end = date_trunc('day', p_end));
+    with src as (
+        select r.day, r.assistant_id, r.language, r.status, r.tests as n
+        from public.assistant_test_daily r
+        where use_rollup and r.user_id = p_user_id
+          and (p_start is null or r.day >= p_start::date)
+          and (p_end is null or r.day < p_end::date)
+          and (coalesce(cardinality(p_assistant_ids), 0) = 0 or r.assistant_id = any(p_assistant_ids))
+          and (coalesce(cardinality(p_languages), 0) = 0 or r.language = any(p_languages))
+          and (coalesce(cardinality(p_statuses), 0) = 0 or r.status = any(p_statuses))
+        union all
+        select coalesce(t.created_at::date, date '0001-01-01'), t.assistant_id, coalesce(t.language, ''),
+               coalesce(t.status, ''), 1
         from public.assistant_tests t
-        where t.user_id = p_user_id
+        where not use_rollup and t.user_id = p_user_id
           and (p_start is null or t.created_at >= p_start)
           and (p_end is null or t.created_at < p_end)
           and (coalesce(cardinality(p_assistant_ids), 0) = 0 or t.assistant_id = any(p_assistant_ids))
           and (coalesce(cardinality(p_languages), 0) = 0 or t.language = any(p_languages))
           and (coalesce(cardinality(p_statuses), 0) = 0 or t.status = any(p_statuses))
           and (pattern is null or t.test_phrase ilike pattern escape '\')
+    ), by_day as (
+        select day, assistant_id, coalesce(nullif(language, ''), 'english') as language,
+               coalesce(nullif(status, ''), 'initiated') as status, sum(n) as n
+        from src group by 1, 2, 3, 4
     )
     select jsonb_build_object(
         'intents', (select count(*) from public.intents where user_id = p_user_id),
         'assistants', (select count(*) from public.assistants where user_id = p_user_id),
-        'tests', (select count(*) from tests),
-        'tests_completed', (select count(*) from tests where coalesce(status, 'initiated') = 'completed'),
+        'tests', (select coalesce(sum(n), 0) from by_day),
+        'tests_completed', (select coalesce(sum(n), 0) from by_day where status = 'completed'),
         'tests_per_day', coalesce((
             select jsonb_agg(jsonb_build_object('day', d.day, 'status', d.status, 'count', d.n)
                              order by d.day, d.status)
-            from (select date_trunc('day', created_at)::date as day, coalesce(status, 'initiated') as status,
-                         count(*) as n
-                  from tests group by 1, 2) d), '[]'::jsonb),
+            from (select day, status, sum(n) as n from by_day where day > date '0001-01-01'
+                  group by 1, 2 having sum(n) > 0) d), '[]'::jsonb),
         'tests_per_language', coalesce((
             select jsonb_agg(jsonb_build_object('language', l.language, 'count', l.n) order by l.n desc, l.language)
-            from (select coalesce(language, 'english') as language, count(*) as n from tests group by 1) l),
-            '[]'::jsonb),
+            from (select language, sum(n) as n from by_day group by 1 having sum(n) > 0) l), '[]'::jsonb),
         'tests_per_assistant', coalesce((
             select jsonb_agg(jsonb_build_object('assistant_id', a.assistant_id, 'name', a.name, 'count', a.n)
                              order by a.n desc, a.assistant_id)
             from (select c.assistant_id, s.name, c.n
-                  from (select assistant_id, count(*) as n from tests group by assistant_id) c
+                  from (select assistant_id, sum(n) as n from by_day group by 1 having sum(n) > 0) c
                   left join public.assistants s
                          on s.user_id = p_user_id and s.vapi_assistant_id = c.assistant_id) a), '[]'::jsonb),
         'intents_per_week', coalesce((
