@@ -1,0 +1,241 @@
+"""End to end, in a real Chromium: the dashboard as its users see it.
+
+One app (``streamlit run dashboard/app.py``) runs for the module against a fresh SQLite file with
+the demo data.  alice signs in, every screen renders without an exception and is photographed
+(test-artifacts/screenshots/, git-ignored); she renames an intent in the grid with the keyboard,
+saves, reloads and finds it again; her CSV exports carry the BOM, the header, the new name and
+intact Cyrillic.  Then bob signs in and does not see her edit.
+
+``UPDATE_DOC_SCREENSHOTS=1`` also copies the Stats and Intents shots to docs/screenshots/ (the
+README shows them).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.e2e_support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DOC_SCREENSHOTS,
+    ROW_HEIGHT,
+    SCREENSHOTS,
+    VIEWPORT,
+    App,
+    assert_no_exception,
+    download,
+    edit_text_cell,
+    grid_cell,
+    open_screen,
+    running_app,
+    screenshot,
+    settle,
+    sign_in,
+    sign_out,
+    wait_for_gate,
+)
+
+pytestmark = pytest.mark.browser
+
+BOM = b"\xef\xbb\xbf"
+INTENT_HEADER = [
+    "id",
+    "intent_name",
+    "example_user_phrases",
+    "english_responses",
+    "russian_responses",
+    "created_at",
+    "updated_at",
+]
+TEST_HEADER = ["id", "assistant_id", "test_phrase", "language", "call_id", "status", "created_at", "updated_at"]
+NEW_NAME = "greeting_e2e"
+CYRILLIC = re.compile("[А-Яа-яЁё]")
+SCREENS = [  # sidebar link, page title, screenshot name
+    ("Stats", "Overview", "stats"),
+    ("Intents", "Intents", "intents"),
+    ("Assistants", "Assistants", "assistants"),
+    ("Tests", "Test calls", "tests"),
+    ("Billing", "Billing", "billing"),
+    ("Export", "Export", "export"),
+]
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    with running_app(tmp_path_factory.mktemp("e2e-app")) as running:
+        yield running
+    tracebacks = [line for line in running.log_text().splitlines() if "Traceback" in line]
+    assert not tracebacks, f"the app logged tracebacks:\n{running.log_text()[-4000:]}"
+
+
+@pytest.fixture(scope="module")
+def browser(app: App) -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Browser, app: App) -> Iterator[Page]:
+    """A fresh browser profile (no cookies) per test."""
+    context = browser.new_context(
+        viewport=VIEWPORT, accept_downloads=True, locale="en-US", timezone_id="UTC", base_url=app.url
+    )
+    context.set_default_timeout(20_000)
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+def open_app(page: Page, path: str = "/") -> bool:
+    page.goto(path)
+    return wait_for_gate(page)
+
+
+def read_csv(data: bytes) -> list[list[str]]:
+    assert data.startswith(BOM), f"no UTF-8 BOM: {data[:20]!r}"
+    text = data.decode("utf-8")[1:]  # strict: bad UTF-8 fails here
+    assert "\r\n" in text, "CSV lines must end with CRLF"
+    return list(csv.reader(io.StringIO(text, newline="")))
+
+
+def choose(page: Page, radio: str, option: str) -> None:
+    group = page.get_by_test_id("stRadio").filter(has=page.get_by_text(radio, exact=True))
+    group.get_by_text(option, exact=True).click()
+    expect(group.get_by_role("radio", name=option, exact=True)).to_be_checked()
+    settle(page)
+
+
+def intents_csv(page: Page) -> list[dict[str, str]]:
+    """The signed-in user's intents, downloaded as CSV from the Export screen."""
+    open_screen(page, "Export", "Export")
+    choose(page, "Table", "Intents")
+    expect(page.get_by_role("button", name="Download CSV", exact=True)).to_be_visible()
+    settle(page)
+    assert_no_exception(page, "Export / Intents")
+    rows = read_csv(download(page, "Download CSV"))
+    assert rows[0] == INTENT_HEADER
+    shown = re.search(r"([\d,]+) rows", page.get_by_text(re.compile(r"^[\d,]+ rows$")).inner_text())
+    assert shown and int(shown.group(1).replace(",", "")) == len(rows) - 1
+    return [dict(zip(INTENT_HEADER, r, strict=True)) for r in rows[1:]]
+
+
+def test_every_screen_renders(page: Page) -> None:
+    """alice signs in; each screen shows its title, no exception, and is photographed."""
+    assert not open_app(page), "a fresh browser must see the sign-in form"
+    screenshot(page, "login")
+    sign_in(page, "alice", "demo", "Alice")
+    for link, title, shot in SCREENS:
+        open_screen(page, link, title)
+        if link == "Stats":
+            expect(page.locator('[data-testid="stMetric"]')).to_have_count(6)
+            expect(page.locator(".js-plotly-plot")).to_have_count(4)  # no "No data" boxes for alice
+        elif link == "Intents":
+            expect(page.get_by_test_id("stDataFrame")).to_be_visible()
+            expect(grid_cell(page, 1, 0)).not_to_be_empty()
+        elif link == "Tests":
+            expect(page.get_by_role("button", name=re.compile(r"^Prepare CSV of [\d,]+ test calls$"))).to_be_visible()
+        screenshot(page, shot)
+    if os.environ.get("UPDATE_DOC_SCREENSHOTS") == "1":
+        DOC_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        for name in ("stats", "intents"):
+            shutil.copyfile(SCREENSHOTS / f"{name}.png", DOC_SCREENSHOTS / f"{name}.png")
+
+
+def test_edit_intent_persists_exports_and_stays_private(page: Page) -> None:
+    assert not open_app(page)
+    sign_in(page, "alice", "demo", "Alice")
+    open_screen(page, "Intents", "Intents")
+
+    # -- rename the first row's intent with the keyboard --------------------------------------
+    grid = page.get_by_test_id("stDataFrame")
+    expect(grid).to_be_visible()
+    old_name = grid_cell(page, 1, 0).inner_text().strip()
+    russian = grid_cell(page, 4, 0).inner_text()
+    assert old_name and old_name != NEW_NAME
+    assert CYRILLIC.search(russian), f"the first intent's Russian responses show no Cyrillic: {russian!r}"
+    box = grid.bounding_box()
+    assert box
+    # row 0 of column Intent: past the row markers, below the header
+    edit_text_cell(page, box["x"] + 70, box["y"] + ROW_HEIGHT * 1.5, NEW_NAME, column=1, row=0)
+    expect(page.get_by_text("Unsaved: 0 new, 1 changed, 0 to delete", exact=True)).to_be_visible()
+    settle(page)
+
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_text("Saved: 0 added, 1 changed, 0 deleted.", exact=True)).to_be_visible(timeout=20_000)
+    settle(page)
+    assert_no_exception(page, "after Save")
+    expect(page.get_by_text("No unsaved changes.", exact=True)).to_be_visible()
+
+    # -- reload: re-login from the cookie, or sign in again -------------------------------------
+    page.reload()
+    if not wait_for_gate(page):
+        sign_in(page, "alice", "demo", "Alice")
+    if not page.get_by_role("heading", name="Intents", exact=True).count():
+        open_screen(page, "Intents", "Intents")
+    settle(page)
+    assert_no_exception(page, "Intents after reload")
+
+    search = page.get_by_label("Search by name or phrase", exact=True)
+    search.fill(NEW_NAME)
+    search.press("Enter")
+    settle(page)
+    expect(grid_cell(page, 1, 0)).to_have_text(NEW_NAME)
+    expect(page.get_by_test_id("stDataFrame").locator("[data-testid^='glide-cell-1-']")).to_have_count(1)
+    search.fill(old_name)
+    search.press("Enter")
+    settle(page)
+    for row in range(page.get_by_test_id("stDataFrame").locator("[data-testid^='glide-cell-1-']").count()):
+        assert grid_cell(page, 1, row).inner_text().strip() != old_name, f"{old_name!r} is still there"
+
+    # -- her exports ---------------------------------------------------------------------------
+    intents = intents_csv(page)
+    mine = [r for r in intents if r["intent_name"] == NEW_NAME]
+    assert len(mine) == 1, f"{NEW_NAME!r} appears {len(mine)} times in the intents CSV"
+    assert old_name not in {r["intent_name"] for r in intents}
+    responses = json.loads(mine[0]["russian_responses"])
+    assert responses and all(CYRILLIC.search(r) for r in responses)
+    words = re.compile("[А-Яа-яЁё]+")  # the grid shows lists comma-joined: compare the words
+    assert words.findall(" ".join(responses)) == words.findall(russian), (responses, russian)
+
+    choose(page, "Table", "Test calls")
+    prepare = page.get_by_role("button", name=re.compile(r"^Prepare CSV of [\d,]+ test calls$"))
+    expect(prepare).to_be_visible()
+    settle(page)
+    total = int(re.search(r"([\d,]+) test", prepare.inner_text()).group(1).replace(",", ""))
+    assert total > 0
+    prepare.click()
+    label = f"Download tests.csv ({total:,} rows)"
+    expect(page.get_by_role("button", name=label, exact=True)).to_be_visible(timeout=30_000)
+    settle(page)
+    tests = read_csv(download(page, label))
+    assert tests[0] == TEST_HEADER
+    assert len(tests) - 1 == total
+    assert any(CYRILLIC.search(r[2]) for r in tests[1:]), "no Russian test phrase survived the export"
+
+    # -- bob does not see it --------------------------------------------------------------------
+    sign_out(page)
+    sign_in(page, "bob", "demo", "Bob")
+    bobs = intents_csv(page)
+    assert bobs, "bob has demo intents"
+    assert NEW_NAME not in {r["intent_name"] for r in bobs}
+    assert not {r["id"] for r in bobs} & {r["id"] for r in intents}
+    open_screen(page, "Intents", "Intents")
+    search = page.get_by_label("Search by name or phrase", exact=True)
+    search.fill(NEW_NAME)
+    search.press("Enter")
+    settle(page)
+    expect(page.get_by_text(f"No intent matches “{NEW_NAME}”.", exact=True)).to_be_visible()
