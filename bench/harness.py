@@ -166,14 +166,19 @@ def replay(url: str, statements: list[tuple[str, object]]) -> Callable[[], None]
 # -- export, save, naive ---------------------------------------------------------------------
 
 EXPORT_SCRIPT = """
-import json, resource, sys, time
+import json, sys, time
 sys.path.insert(0, {root!r})
 from lib.store.sql import SqlStore
 from lib.models import TestFilter
 from lib import export
 store = SqlStore({url!r}, statement_timeout_ms=0)
 store.for_user({user!r}).count_tests(TestFilter())  # connect and warm up before the baseline
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def status(field):
+    line = next(l for l in open("/proc/self/status") if l.startswith(field + ":"))
+    return int(line.split()[1])  # kB
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")  # reset the high-water mark (VmHWM) to the current RSS
+base = status("VmRSS")
 t0 = time.perf_counter()
 if {mode!r} == "app":
     rows = export.write_csv(store.for_user({user!r}).iter_tests(TestFilter()), {path!r})
@@ -198,7 +203,7 @@ else:  # sqlite floor: the raw cursor into the csv module
             w.writerows(batch)
     rows = None
 took = time.perf_counter() - t0
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak = status("VmHWM")
 print(json.dumps({{"seconds": took, "rss_growth_mb": (peak - base) / 1024, "rows": rows}}))
 """
 

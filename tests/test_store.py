@@ -305,7 +305,7 @@ def test_bad_user_ids_are_refused(store, bad: str) -> None:
         store.for_user(bad)
 
 
-def test_counts_from_the_daily_rollup_match_counting_the_calls(store, engine_for) -> None:  # noqa: ANN001
+def test_counts_from_the_daily_rollup_match_counting_the_calls(store, engine_for) -> None:
     """Whole-day filters count from the trigger-kept rollup; a phrase search counts the calls.
     Both must agree through inserts, updates and deletes, and with null language/status/created_at."""
     seed_tests(engine_for, ALICE, 40, assistant="a1", every=timedelta(hours=7), statuses=("completed", "failed"),
