@@ -15,6 +15,7 @@ from lib import queries, signin  # noqa: E402
 from lib.errors import StoreError  # noqa: E402
 
 st.set_page_config(page_title="Voice Assistant Dashboard", page_icon=":material/graphic_eq:", layout="wide")
+st.html("<style>[data-testid='stMainBlockContainer'] { padding-top: 3rem; }</style>")  # less blank space on top
 
 try:
     settings = queries.settings()
@@ -25,17 +26,18 @@ except StoreError as err:  # misconfiguration: say what to fix, show no value
 if signin.gate(settings) is None:  # renders the sign-in screen; no data, no navigation
     st.stop()
 
-PAGES = ROOT / "pages"
-navigation = st.navigation(
-    [
-        st.Page(PAGES / "stats.py", title="Stats", icon=":material/insights:", url_path="stats", default=True),
-        st.Page(PAGES / "intents.py", title="Intents", icon=":material/forum:", url_path="intents"),
-        st.Page(PAGES / "assistants.py", title="Assistants", icon=":material/smart_toy:", url_path="assistants"),
-        st.Page(PAGES / "tests.py", title="Tests", icon=":material/call:", url_path="tests"),
-        st.Page(PAGES / "billing.py", title="Billing", icon=":material/credit_card:", url_path="billing"),
-        st.Page(PAGES / "export.py", title="Export", icon=":material/download:", url_path="export"),
-    ]
-)
+SCREENS = {  # url path (lib.signin.SCREEN_PATHS) -> title, icon
+    "stats": ("Stats", ":material/insights:"),
+    "intents": ("Intents", ":material/forum:"),
+    "assistants": ("Assistants", ":material/smart_toy:"),
+    "tests": ("Tests", ":material/call:"),
+    "billing": ("Billing", ":material/credit_card:"),
+    "export": ("Export", ":material/download:"),
+}
+navigation = st.navigation([
+    st.Page(ROOT / "pages" / f"{path}.py", title=title, icon=icon, url_path=path, default=path == "stats")
+    for path, (title, icon) in SCREENS.items()
+])
 try:
     navigation.run()
 except StoreError as err:  # the database is down or refused: a clear message, never a stack trace

@@ -159,7 +159,7 @@ def tests(filters: TestFilter, *, page: int = 1, page_size: int = 50) -> TestPag
     return _tests(*_user(), filters, page, page_size)
 
 
-def iter_tests(filters: TestFilter, *, chunk_size: int = 50_000) -> Iterator[pd.DataFrame]:
+def iter_tests(filters: TestFilter, *, chunk_size: int = 20_000) -> Iterator[pd.DataFrame]:
     """The whole filtered set for an export, streamed (never cached: it can be a million rows)."""
     return _handle(current_user_id()).iter_tests(filters, chunk_size=chunk_size)
 

@@ -303,16 +303,20 @@ def _error_card(message: str) -> None:
 # -- shared ------------------------------------------------------------------------------------
 
 
+# The screens' URL paths (dashboard/app.py): while signed out each shows the sign-in form, so a
+# bookmark or a reload of /intents after the session ended asks to sign in instead of "Page not found".
+SCREEN_PATHS = ("stats", "intents", "assistants", "tests", "billing", "export")
+
+
 def _sign_in_navigation(render: Callable[[], None]) -> None:
-    """Only the sign-in page exists until a user is verified: no other URL reaches a screen."""
+    """Only the sign-in form exists until a user is verified: no URL reaches a screen."""
 
     def sign_in() -> None:
         render()
 
-    st.navigation(
-        [st.Page(sign_in, title="Sign in", icon=":material/login:", url_path="sign-in", default=True)],
-        position="hidden",
-    ).run()
+    pages = [st.Page(sign_in, title="Sign in", icon=":material/login:", url_path="sign-in", default=True)]
+    pages += [st.Page(sign_in, title="Sign in", url_path=path) for path in SCREEN_PATHS]
+    st.navigation(pages, position="hidden").run()
 
 
 @contextmanager

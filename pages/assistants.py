@@ -5,7 +5,7 @@ import json
 import streamlit as st
 
 from lib import queries
-from lib.formatting import fmt_datetime, fmt_int, fmt_pct
+from lib.formatting import fmt_date, fmt_int, fmt_pct
 from lib.models import TestFilter
 
 st.title("Assistants")
@@ -35,9 +35,11 @@ needle = search.strip().casefold()
 shown = [a for a in assistants if not needle or needle in a.name.casefold()
          or needle in a.vapi_assistant_id.casefold() or any(needle in i.casefold() for i in a.intents_used)]
 st.dataframe(
-    [{"Name": a.name, "Vapi assistant id": a.vapi_assistant_id, "Intents used": ", ".join(a.intents_used),
-      "Created": fmt_datetime(a.created_at), "Updated": fmt_datetime(a.updated_at)} for a in shown],
+    [{"Name": a.name, "Vapi assistant id": a.vapi_assistant_id, "Intents used": list(a.intents_used),
+      "Created": fmt_date(a.created_at), "Updated": fmt_date(a.updated_at)} for a in shown],
     hide_index=True, width="stretch",
+    column_config={"Intents used": st.column_config.ListColumn(width="medium"),
+                   "Vapi assistant id": st.column_config.TextColumn(width="medium")},
 )
 st.caption(f"{fmt_int(len(shown))} of {fmt_int(len(assistants))} assistants")
 if not shown:
@@ -55,4 +57,4 @@ with left.container(border=True):
     st.page_link("../pages/tests.py", label="See its test calls", icon=":material/call:")
 with right.container(border=True):
     st.markdown("**Configuration**")
-    st.code(json.dumps(chosen.config, indent=2, ensure_ascii=False, sort_keys=True), language="json")
+    st.code(json.dumps(chosen.config, indent=2, ensure_ascii=False, sort_keys=True), language="json", wrap_lines=True)

@@ -39,7 +39,7 @@ st.data_editor(
     hide_index=True,
     width="stretch",
     column_config={
-        "intent_name": st.column_config.TextColumn("Intent", required=True, max_chars=200, width="small"),
+        "intent_name": st.column_config.TextColumn("Intent", required=True, max_chars=200, width="medium"),
         "example_user_phrases": st.column_config.ListColumn("Example phrases", width="medium"),
         "english_responses": st.column_config.ListColumn("English responses", width="medium"),
         "russian_responses": st.column_config.ListColumn("Russian responses", width="medium"),

@@ -417,7 +417,7 @@ class RestUserStore:
             yield from rows
             last_id = rows[-1]["id"]
 
-    def iter_tests(self, filters: TestFilter, *, chunk_size: int = 50_000) -> Iterator[pd.DataFrame]:
+    def iter_tests(self, filters: TestFilter, *, chunk_size: int = 20_000) -> Iterator[pd.DataFrame]:
         """The whole filtered set, oldest first, in DataFrames of up to ``chunk_size`` rows."""
         filters = validate_filter(filters)
         chunk_size = max(1, int(chunk_size))
