@@ -54,7 +54,9 @@ with left.container(border=True):
     st.metric("Success rate", fmt_pct(summary.success_rate))
     last = max((d.day for d in summary.tests_per_day), default=None)
     st.caption(f"Last test: {last:%b %d, %Y}" if last else "No test calls yet.")
-    st.page_link("../pages/tests.py", label="See its test calls", icon=":material/call:")
+    if st.button("See its test calls", icon=":material/call:", key="assistants_to_tests"):
+        st.session_state["tests_assistants"] = [chosen.vapi_assistant_id]  # the Tests screen's filter
+        st.switch_page("../pages/tests.py")
 with right.container(border=True):
     st.markdown("**Configuration**")
     st.code(json.dumps(chosen.config, indent=2, ensure_ascii=False, sort_keys=True), language="json", wrap_lines=True)

@@ -82,3 +82,18 @@ def engine_for(backend: str, request: pytest.FixtureRequest, store: object) -> s
     if backend == "sqlite":
         return store.engine  # type: ignore[attr-defined]
     return sa.create_engine(request.getfixturevalue("pg_url"))
+
+
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped:
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In CI nothing may be skipped: a skipped PostgreSQL, Supabase or browser test fails the run."""
+    if os.environ.get("CI") and _skipped and exitstatus == 0:
+        print(f"\nCI: {len(_skipped)} test(s) were skipped, which CI does not allow: {_skipped[:5]}")
+        session.exitstatus = 1

@@ -208,3 +208,14 @@ def test_empty_user_gets_friendly_empty_states(empty_app: AppTest) -> None:
         at = open_screen(at, name)
         shown = all_text(at) + " ".join(b.label for b in at.button)
         assert phrase in shown, (name, shown)
+
+
+def test_assistant_details_link_to_its_filtered_tests(app_on) -> None:
+    at = open_screen(app_on("alice"), "assistants")
+    chosen = at.selectbox(key="assistants_chosen").value
+    next(b for b in at.button if b.label == "See its test calls").click()
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "Test calls"
+    assert at.multiselect(key="tests_assistants").value == [chosen.vapi_assistant_id]
+    assert set(at.dataframe[0].value["Assistant"]) == {chosen.name}
