@@ -32,6 +32,15 @@ class IntentInput:
     russian_responses: tuple[str, ...] = ()
     label: str = ""
 
+    def columns(self) -> dict[str, object]:
+        """The intents table's editable columns, as a store writes them."""
+        return {
+            "intent_name": self.intent_name,
+            "example_user_phrases": list(self.example_user_phrases),
+            "english_responses": list(self.english_responses),
+            "russian_responses": list(self.russian_responses),
+        }
+
 
 @dataclass(frozen=True)
 class IntentEdit:

@@ -50,6 +50,14 @@ def pg_clean(pg_url: str) -> str:
     return pg_url
 
 
+@pytest.fixture
+def engine(pg_clean: str) -> Iterator[sa.Engine]:
+    """An owner connection to the emptied PostgreSQL."""
+    eng = sa.create_engine(pg_clean)
+    yield eng
+    eng.dispose()
+
+
 BACKENDS = ["sqlite", "postgresql", "supabase"]
 
 

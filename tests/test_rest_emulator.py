@@ -41,13 +41,6 @@ def http(rest_url: str, pg_clean: str) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture
-def engine(pg_clean: str) -> Iterator[sa.Engine]:
-    eng = sa.create_engine(pg_clean)
-    yield eng
-    eng.dispose()
-
-
-@pytest.fixture
 def seeded(engine: sa.Engine) -> dict[str, list[str]]:
     """Two intents for A, one for B; ids by user."""
     ids: dict[str, list[str]] = {A: [str(uuid.uuid4()), str(uuid.uuid4())], B: [str(uuid.uuid4())]}

@@ -26,13 +26,6 @@ ALICE, BOB = "user_rest_alice", "user_rest_bob"
 
 
 @pytest.fixture
-def engine(pg_clean: str) -> Iterator[sa.Engine]:
-    eng = sa.create_engine(pg_clean)
-    yield eng
-    eng.dispose()
-
-
-@pytest.fixture
 def sql_store(pg_clean: str) -> Iterator[SqlStore]:
     store = SqlStore(pg_clean)
     yield store

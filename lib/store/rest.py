@@ -38,7 +38,6 @@ from lib.models import (
     DayStatusCount,
     Intent,
     IntentDiff,
-    IntentInput,
     SaveResult,
     Settings,
     Stats,
@@ -47,6 +46,7 @@ from lib.models import (
     TestFilter,
     TestPage,
 )
+from lib.store.sql import like_pattern, utcnow
 from lib.validation import validate_diff, validate_filter, validate_user_id
 from supabase import Client, ClientOptions, SupabaseException, create_client
 
@@ -64,16 +64,6 @@ TEST_SELECT = ",".join(TEST_COLUMNS)
 _UNAVAILABLE_PREFIXES = ("08", "53", "57", "PGRST000", "PGRST001", "PGRST002", "PGRST003")
 _UNAVAILABLE_STATUS = {"502", "503", "504", "520", "521", "522", "523", "524", "525", "526", "527", "530"}
 _KEY_REFUSED = {"PGRST300", "PGRST301", "PGRST302", "PGRST303", "401"}
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def like_pattern(text: str) -> str:
-    """A LIKE pattern that matches ``text`` literally anywhere (escape char: backslash)."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 def regex_literal(text: str) -> str:
@@ -237,15 +227,6 @@ class RestUserStore:
             for r in rows
         ]
 
-    @staticmethod
-    def _values(v: IntentInput) -> dict:
-        return {
-            "intent_name": v.intent_name,
-            "example_user_phrases": list(v.example_user_phrases),
-            "english_responses": list(v.english_responses),
-            "russian_responses": list(v.russian_responses),
-        }
-
     def save_intents(self, diff: IntentDiff) -> SaveResult:
         """Write a grid's diff in one transaction (one RPC): all or nothing, stale rows refused as conflicts."""
         diff = validate_diff(diff)
@@ -266,8 +247,8 @@ class RestUserStore:
 
         params = {
             "p_user_id": self._uid,
-            "p_added": [self._values(a) for a in diff.added],
-            "p_edited": [{"id": e.id, "updated_at": _wire_time(e.updated_at), **self._values(e.values)}
+            "p_added": [a.columns() for a in diff.added],
+            "p_edited": [{"id": e.id, "updated_at": _wire_time(e.updated_at), **e.values.columns()}
                          for e in diff.edited],
             "p_deleted": [{"id": d.id, "updated_at": _wire_time(d.updated_at)} for d in diff.deleted],
         }

@@ -28,7 +28,6 @@ from lib.models import (
     DayStatusCount,
     Intent,
     IntentDiff,
-    IntentInput,
     SaveResult,
     Settings,
     Stats,
@@ -197,15 +196,6 @@ class SqlUserStore:
     def _same_version(col: sa.ColumnElement, seen: datetime | None) -> sa.ColumnElement:
         return col.is_(None) if seen is None else col == seen
 
-    @staticmethod
-    def _values(v: IntentInput) -> dict:
-        return {
-            "intent_name": v.intent_name,
-            "example_user_phrases": list(v.example_user_phrases),
-            "english_responses": list(v.english_responses),
-            "russian_responses": list(v.russian_responses),
-        }
-
     def save_intents(self, diff: IntentDiff) -> SaveResult:
         """Write a grid's diff in one transaction: all or nothing, stale rows refused as conflicts."""
         diff = validate_diff(diff)
@@ -224,7 +214,7 @@ class SqlUserStore:
                 res = conn.execute(
                     sa.update(I)
                     .where(I.c.user_id == self._uid, I.c.id == e.id, self._same_version(I.c.updated_at, e.updated_at))
-                    .values(**self._values(e.values), updated_at=now)
+                    .values(**e.values.columns(), updated_at=now)
                 )
                 if res.rowcount != 1:
                     conflicts.append(e.id)
@@ -235,7 +225,7 @@ class SqlUserStore:
                 conn.execute(
                     sa.insert(I),
                     [{"id": str(uuid.uuid4()), "user_id": self._uid, "created_at": now, "updated_at": now,
-                      **self._values(a)} for a in diff.added],
+                      **a.columns()} for a in diff.added],
                 )
         return SaveResult(added=len(diff.added), edited=len(diff.edited), deleted=len(diff.deleted))
 
