@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from lib.pgcluster import Cluster, apply_migrations  # noqa: E402
-from tests.rest_fixtures import rest_store, rest_store_factory, rest_url  # noqa: E402, F401
+
+pytest_plugins = ["tests.rest_fixtures"]  # rest_url, rest_store, rest_store_factory
 
 TABLES = "subscriptions, intents, assistant_settings, assistants, assistant_tests, assistant_test_daily"
 

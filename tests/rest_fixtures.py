@@ -1,7 +1,6 @@
 """Fixtures for the Supabase REST backend: the PostgREST emulator on the suite's PostgreSQL.
 
-Import them into a conftest (``from tests.rest_fixtures import rest_url, rest_store, rest_store_factory``)
-or list this module in ``pytest_plugins``.
+Registered for the whole suite by ``pytest_plugins`` in tests/conftest.py.
 """
 
 from __future__ import annotations

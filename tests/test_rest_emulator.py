@@ -14,8 +14,6 @@ import sqlalchemy as sa
 from lib import schema
 from tests.postgrest_server import MAX_ROWS, PostgrestServer, make_jwt
 
-pytest_plugins = ["tests.rest_fixtures"]
-
 A, B = "user_emu_a", "user_emu_b"
 NOW = datetime(2026, 11, 25, 12, 0, 0)
 ERROR_KEYS = {"code", "message", "details", "hint"}

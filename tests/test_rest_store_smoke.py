@@ -19,8 +19,6 @@ from lib.models import LANGUAGES, TEST_STATUSES, IntentDiff, IntentEdit, IntentI
 from lib.store.rest import RestStore, RestUserStore
 from lib.store.sql import SqlStore
 
-pytest_plugins = ["tests.rest_fixtures"]
-
 NOW = datetime(2026, 11, 25, 12, 0, 0, 123456)
 ALICE, BOB = "user_rest_alice", "user_rest_bob"
 
