@@ -199,6 +199,12 @@ def encode_column(s: pd.Series) -> list[str]:
             return np.where(s.to_numpy(), "true", "false").tolist()
         if dtype.kind in "iu":
             return s.to_numpy().astype(str).tolist()
+    if isinstance(dtype, pd.StringDtype):  # text only: neutralize the formula-like cells in one pass
+        formula = s.str.match(_NEUTRALIZE.pattern).fillna(False).to_numpy(dtype=bool)
+        text = s.fillna("")
+        if formula.any():
+            text = text.where(~formula, "'" + text)
+        return text.tolist()
     return [encode_cell(v) for v in s.tolist()]
 
 
