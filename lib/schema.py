@@ -113,6 +113,7 @@ assistant_test_daily = sa.Table(
     sa.Column("status", sa.String(50), nullable=False),
     sa.Column("tests", sa.BigInteger, nullable=False, server_default="0"),
     sa.PrimaryKeyConstraint("user_id", "day", "assistant_id", "language", "status", name="assistant_test_daily_pkey"),
+    sqlite_with_rowid=False,  # rows clustered by user and day: a date range is one contiguous read
 )
 NO_DAY = date(1, 1, 1)
 
