@@ -335,7 +335,7 @@ class SqlUserStore:
         whole_days = all(t is None or t == datetime.combine(t.date(), datetime.min.time()) for t in (f.start, f.end))
         if f.search or not whole_days:
             day = self._day(T.c.created_at)
-            return _Counted(self._test_where(f), day, day.is_not(None), T.c.assistant_id,
+            return _Counted(self._test_where(f), day, T.c.assistant_id,
                             sa.func.coalesce(T.c.language, "english"), sa.func.coalesce(T.c.status, "initiated"),
                             sa.func.count(), None)
         where: list[sa.ColumnElement] = [R.c.user_id == self._uid]
@@ -349,7 +349,7 @@ class SqlUserStore:
                 where.append(col.in_(values))
         display = (sa.func.coalesce(sa.func.nullif(R.c.language, ""), "english"),
                    sa.func.coalesce(sa.func.nullif(R.c.status, ""), "initiated"))
-        return _Counted(where, R.c.day, R.c.day > schema.NO_DAY, R.c.assistant_id, *display,
+        return _Counted(where, R.c.day, R.c.assistant_id, *display,
                         sa.func.coalesce(sa.func.sum(R.c.tests), 0), R.c.tests)
 
     def _count(self, conn: sa.Connection, f: TestFilter) -> int:
@@ -358,22 +358,21 @@ class SqlUserStore:
 
     def stats(self, filters: TestFilter) -> Stats:
         """Every number of the stats screen, counted by the database in two statements: the filtered
-        tests are read once (a CTE) and grouped four ways (status, day and status, language, assistant)."""
+        tests are read once (a CTE) and grouped three ways (day and status, language, assistant).
+        Status totals add up the (day, status) groups, those of calls without a created_at included."""
         c = self._counted(validate_filter(filters))
-        keys = (c.day.label("day"), c.has_day.label("has_day"), c.assistant_id.label("assistant_id"),
+        keys = (c.day.label("day"), c.assistant_id.label("assistant_id"),
                 c.language.label("language"), c.status.label("status"))
         if c.per_row is None:  # counting calls: first one row per (day, assistant, language, status)
             f = sa.select(*keys, c.n.label("n")).where(*c.where).group_by(c.day, c.assistant_id, c.language, c.status)
         else:  # rollup rows are that already
             f = sa.select(*keys, c.per_row.label("n")).where(*c.where)
-        f = f.cte("f").prefix_with("MATERIALIZED")  # read once, grouped four times (PostgreSQL and SQLite)
+        f = f.cte("f")  # grouped three ways; PostgreSQL materializes a CTE used more than once
         n = sa.func.sum(f.c.n)
         text, day = sa.null().cast(sa.String), sa.null().cast(sa.Date)
         per_asst = sa.select(f.c.assistant_id, n.label("n")).group_by(f.c.assistant_id).subquery()
         groups = sa.union_all(
-            sa.select(sa.literal("status"), day, f.c.status, text, n).group_by(f.c.status),
-            sa.select(sa.literal("day"), f.c.day, f.c.status, text, n).where(f.c.has_day)
-            .group_by(f.c.day, f.c.status),
+            sa.select(sa.literal("day"), f.c.day, f.c.status, text, n).group_by(f.c.day, f.c.status),
             sa.select(sa.literal("language"), day, f.c.language, text, n).group_by(f.c.language),
             sa.select(sa.literal("assistant"), day, per_asst.c.assistant_id, A.c.name, per_asst.c.n)
             .select_from(per_asst.outerjoin(A, sa.and_(A.c.user_id == self._uid,
@@ -389,8 +388,11 @@ class SqlUserStore:
         with self._tx() as conn:
             rows = [(kind, d, key, name, int(count)) for kind, d, key, name, count in conn.execute(groups) if count]
             totals = conn.execute(overview).all()
-        statuses = {key: count for kind, _, key, _, count in rows if kind == "status"}
-        days = sorted((DayStatusCount(_as_date(d), key, count) for kind, d, key, _, count in rows if kind == "day"),
+        per_day = [(None if d is None else _as_date(d), key, count) for kind, d, key, _, count in rows if kind == "day"]
+        statuses: dict[str, int] = {}
+        for _, key, count in per_day:  # every call has a status; only those with a created_at have a day
+            statuses[key] = statuses.get(key, 0) + count
+        days = sorted((DayStatusCount(d, key, count) for d, key, count in per_day if d not in (None, schema.NO_DAY)),
                       key=lambda x: (x.day, x.status))
         langs = sorted(((key, count) for kind, _, key, _, count in rows if kind == "language"),
                        key=lambda x: (-x[1], x[0]))
@@ -414,7 +416,6 @@ class _Counted:
 
     where: list[sa.ColumnElement]
     day: sa.ColumnElement
-    has_day: sa.ColumnElement
     assistant_id: sa.ColumnElement
     language: sa.ColumnElement
     status: sa.ColumnElement
