@@ -39,7 +39,7 @@ class ConflictError(StoreError):
         shown = ", ".join(repr(names.get(i, i)) for i in self.ids)
         super().__init__(
             f"Nothing was saved: {len(self.ids)} row(s) were changed or deleted in another session "
-            f"since you loaded them ({shown}). Reload to see the current version, then redo your edit."
+            f"since you loaded them ({shown}). Discard your changes to load the current version, then redo your edit."
         )
 
 
