@@ -377,7 +377,40 @@ def report(runs: list[Run], took: float) -> str:
         rows.append(("saving one edited intent of 5,000: one UPDATE", big.notes["save_statements"],
                      m["save_updates"] == 1))
         lines += [f"| {backend} | {t} | {v} | {'yes' if ok else '**no**'} |" for t, v, ok in rows]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + notes(runs)) + "\n"
+
+
+def notes(runs: list[Run]) -> list[str]:
+    """What the table means, with this run's own figures."""
+    out = ["", "## Notes", "",
+           "- **How the stats screen stays flat.** Test calls are counted from `assistant_test_daily`, a daily "
+           "rollup (user, day, assistant, language, status → count) kept by statement-level triggers on "
+           "`assistant_tests` (row triggers on SQLite). A 30-day stats render reads at most "
+           "days × assistants × languages × statuses rollup rows, once (a materialized CTE grouped four ways), "
+           "whatever the number of calls; a phrase search falls back to counting the calls themselves.",
+           "- **Floor** is the very SQL a cold stats render issued (captured with an SQLAlchemy event), replayed "
+           "on a raw DBAPI connection: the database's own cost of the screen.",
+           "- **Export** streams the user's tests from a server-side cursor in 20,000-row chunks and encodes "
+           "each chunk to CSV (BOM, ISO 8601 UTC, formula neutralization) before fetching the next, so memory "
+           "stays flat; the floor is `COPY (...) TO STDOUT WITH CSV` on PostgreSQL and the `csv` module over a "
+           "raw cursor on SQLite, neither of which neutralizes formulas."]
+    for backend in sorted({r.backend for r in runs}):
+        mine = {r.size: r for r in runs if r.backend == backend}
+        if "S" not in mine or len(mine) < 2:
+            continue
+        big = mine.get("L") or mine[max(mine, key=lambda s: SIZES[s])]
+        warm, cold_s, cold_big = big.m["stats_warm"], mine["S"].m["stats_cold"], big.m["stats_cold"]
+        out.append(
+            f"- **Warm ≤ cold/10 and growth ≤ 3× pull against each other ({backend}).** A warm render is "
+            f"Streamlit's own work (script, widgets, four figures): {ms(warm)} here, the same at every size. "
+            f"The warm target asks for a cold {big.size} render of at least 10 × warm = {ms(10 * warm)}; the "
+            f"growth target allows at most 3 × cold S = {ms(3 * cold_s)}. Both can hold only when a cold S "
+            f"render costs at least 3.3 × a warm one, i.e. when 1,000 tests cost the database more than twice "
+            f"Streamlit's own overhead, which they do not (cold S {ms(cold_s)}). We keep the screen fast at "
+            f"scale (cold {big.size} {ms(cold_big)}) rather than make the cold render slower, so the warm "
+            f"ratio is reported, not met, whenever the growth target is."
+        )
+    return out
 
 
 def main(sizes: list[str], backends: list[str], reps: int, out: Path) -> int:
