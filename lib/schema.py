@@ -100,41 +100,54 @@ assistant_tests = sa.Table(
     sa.Index("idx_assistant_tests_user_assistant_created", "user_id", "assistant_id", "created_at"),
 )
 
-# Daily rollup of assistant_tests, kept by triggers (the migration's for PostgreSQL, SQLITE_TRIGGERS
-# below for SQLite): the screens count from it.  NO_DAY stands for a null created_at; '' for a null
-# language or status.
-assistant_test_daily = sa.Table(
-    "assistant_test_daily",
-    metadata,
-    sa.Column("user_id", sa.String(255), nullable=False),
-    sa.Column("day", sa.Date, nullable=False),
-    sa.Column("assistant_id", sa.String(255), nullable=False),
-    sa.Column("language", sa.String(50), nullable=False),
-    sa.Column("status", sa.String(50), nullable=False),
-    sa.Column("tests", sa.BigInteger, nullable=False, server_default="0"),
-    sa.PrimaryKeyConstraint("user_id", "day", "assistant_id", "language", "status", name="assistant_test_daily_pkey"),
-    sqlite_with_rowid=False,  # rows clustered by user and day: a date range is one contiguous read
-)
+# Daily rollups of assistant_tests, kept by triggers (the migration's for PostgreSQL, SQLITE_TRIGGERS
+# below for SQLite): the screens count from them.  NO_DAY stands for a null created_at; '' for a null
+# language or status.  ROLLUPS maps each to its key columns, the widest first.
+def _rollup(name: str, *keys: str) -> sa.Table:
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("user_id", sa.String(255), nullable=False),
+        sa.Column("day", sa.Date, nullable=False),
+        *(sa.Column(k, sa.String(255 if k == "assistant_id" else 50), nullable=False) for k in keys),
+        sa.Column("tests", sa.BigInteger, nullable=False, server_default="0"),
+        sa.PrimaryKeyConstraint("user_id", "day", *keys, name=f"{name}_pkey"),
+        sqlite_with_rowid=False,  # rows clustered by user and day: a date range is one contiguous read
+    )
+
+
+assistant_test_daily = _rollup("assistant_test_daily", "assistant_id", "language", "status")
+assistant_test_daily_status = _rollup("assistant_test_daily_status", "language", "status")
+assistant_test_daily_assistant = _rollup("assistant_test_daily_assistant", "assistant_id")
+ROLLUPS = (assistant_test_daily, assistant_test_daily_status, assistant_test_daily_assistant)
 NO_DAY = date(1, 1, 1)
 
 USER_TABLES = (subscriptions, intents, assistant_settings, assistants, assistant_tests)
-ALL_TABLES = (*USER_TABLES, assistant_test_daily)
+ALL_TABLES = (*USER_TABLES, *ROLLUPS)
 
-_KEY = "user_id, day, assistant_id, language, status"
-_NEW = ("NEW.user_id, coalesce(date(NEW.created_at), '0001-01-01'), NEW.assistant_id, "
-        "coalesce(NEW.language, ''), coalesce(NEW.status, '')")
-_OLD_MATCH = ("user_id = OLD.user_id AND day = coalesce(date(OLD.created_at), '0001-01-01') "
-              "AND assistant_id = OLD.assistant_id AND language = coalesce(OLD.language, '') "
-              "AND status = coalesce(OLD.status, '')")
-_ADD = (f"INSERT INTO assistant_test_daily ({_KEY}, tests) VALUES ({_NEW}, 1) "
-        f"ON CONFLICT ({_KEY}) DO UPDATE SET tests = tests + 1;")
-_SUB = f"UPDATE assistant_test_daily SET tests = tests - 1 WHERE {_OLD_MATCH};"
-SQLITE_TRIGGERS = (
-    f"CREATE TRIGGER IF NOT EXISTS assistant_tests_daily_insert AFTER INSERT ON assistant_tests BEGIN {_ADD} END",
-    f"CREATE TRIGGER IF NOT EXISTS assistant_tests_daily_delete AFTER DELETE ON assistant_tests BEGIN {_SUB} END",
-    "CREATE TRIGGER IF NOT EXISTS assistant_tests_daily_update AFTER UPDATE OF user_id, assistant_id, language, "
-    f"status, created_at ON assistant_tests BEGIN {_SUB} {_ADD} END",
-)
+
+def _sqlite_triggers() -> tuple[str, ...]:
+    values = {"user_id": "{r}.user_id", "day": "coalesce(date({r}.created_at), '0001-01-01')",
+              "assistant_id": "{r}.assistant_id", "language": "coalesce({r}.language, '')",
+              "status": "coalesce({r}.status, '')"}
+    add, sub = [], []
+    for table in ROLLUPS:
+        keys = [c.name for c in table.primary_key.columns]
+        new = ", ".join(values[k].format(r="NEW") for k in keys)
+        match = " AND ".join(f"{k} = {values[k].format(r='OLD')}" for k in keys)
+        add.append(f"INSERT INTO {table.name} ({', '.join(keys)}, tests) VALUES ({new}, 1) "
+                   f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET tests = tests + 1;")
+        sub.append(f"UPDATE {table.name} SET tests = tests - 1 WHERE {match};")
+    add_all, sub_all = " ".join(add), " ".join(sub)
+    return (
+        f"CREATE TRIGGER IF NOT EXISTS assistant_tests_daily_insert AFTER INSERT ON assistant_tests BEGIN {add_all} END",
+        f"CREATE TRIGGER IF NOT EXISTS assistant_tests_daily_delete AFTER DELETE ON assistant_tests BEGIN {sub_all} END",
+        "CREATE TRIGGER IF NOT EXISTS assistant_tests_daily_update AFTER UPDATE OF user_id, assistant_id, language, "
+        f"status, created_at ON assistant_tests BEGIN {sub_all} {add_all} END",
+    )
+
+
+SQLITE_TRIGGERS = _sqlite_triggers()
 
 
 def create_sqlite(engine: sa.Engine) -> None:

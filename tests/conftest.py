@@ -13,11 +13,11 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from lib import schema  # noqa: E402
 from lib.pgcluster import Cluster, apply_migrations  # noqa: E402
 
 pytest_plugins = ["tests.rest_fixtures"]  # rest_url, rest_store, rest_store_factory
 
-TABLES = "subscriptions, intents, assistant_settings, assistants, assistant_tests, assistant_test_daily"
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +40,7 @@ def pg_url() -> Iterator[str]:
 def truncate_all(url: str) -> None:
     engine = sa.create_engine(url)
     with engine.begin() as conn:
-        conn.exec_driver_sql(f"truncate {TABLES}")
+        conn.exec_driver_sql("truncate " + ", ".join(t.name for t in schema.ALL_TABLES))  # rollups too
     engine.dispose()
 
 

@@ -239,3 +239,37 @@ def test_edit_intent_persists_exports_and_stays_private(page: Page) -> None:
     search.press("Enter")
     settle(page)
     expect(page.get_by_text(f"No intent matches “{NEW_NAME}”.", exact=True)).to_be_visible()
+
+
+def test_import_intents_from_a_file(page: Page) -> None:
+    """carol uploads a CSV in the export's format: a bad file is refused with its problems and adds
+    nothing; a good one is previewed, added on request, and comes back in her export."""
+    if not open_app(page):
+        sign_in(page, "carol", "demo", "Carol")
+    open_screen(page, "Intents", "Intents")
+    page.get_by_text("Import intents from CSV or JSON").click()
+    upload = page.locator("[data-testid='stFileUploader'] input[type=file]")
+    header = "intent_name,example_user_phrases,english_responses,russian_responses\r\n"
+
+    bad = header + 'closing_time,[],"[""We close at 7 pm.""]",[]\r\n'
+    upload.set_input_files({"name": "bad.csv", "mimeType": "text/csv", "buffer": (BOM.decode() + bad).encode()})
+    settle(page)
+    expect(page.get_by_text("1 of 1 rows have problems")).to_be_visible()
+    expect(page.get_by_role("button", name="Add 1 intents")).to_have_count(0)
+
+    good = header + (
+        'closing_time,"[""When do you close?"", ""Во сколько закрываетесь?""]","[""We close at 7 pm.""]",'
+        '"[""Мы закрываемся в 19:00.""]"\r\n'
+        'parking,"[""Where can I park?""]",[],[]\r\n'
+    )
+    upload.set_input_files({"name": "intents.csv", "mimeType": "text/csv", "buffer": (BOM.decode() + good).encode()})
+    settle(page)
+    page.get_by_role("button", name="Add 2 intents").click()
+    settle(page)
+    expect(page.get_by_text("Saved: 2 added, 0 changed, 0 deleted.")).to_be_visible()
+    assert_no_exception(page, "Intents import")
+
+    rows = {r["intent_name"]: r for r in intents_csv(page)}
+    assert json.loads(rows["closing_time"]["example_user_phrases"]) == ["When do you close?", "Во сколько закрываетесь?"]
+    assert json.loads(rows["closing_time"]["russian_responses"]) == ["Мы закрываемся в 19:00."]
+    assert json.loads(rows["parking"]["english_responses"]) == []

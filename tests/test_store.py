@@ -306,7 +306,8 @@ def test_bad_user_ids_are_refused(store, bad: str) -> None:
 
 
 def test_counts_from_the_daily_rollup_match_counting_the_calls(store, engine_for) -> None:
-    """Whole-day filters count from the trigger-kept rollup; a phrase search counts the calls.
+    """Whole-day filters count from the trigger-kept rollups (the narrowest with every dimension the
+    filter and the aggregate need); a phrase search counts the calls.
     Both must agree through inserts, updates and deletes, and with null language/status/created_at."""
     seed_tests(engine_for, ALICE, 40, assistant="a1", every=timedelta(hours=7), statuses=("completed", "failed"),
                languages=("english", "russian"), phrase="hello {i}")
@@ -326,7 +327,8 @@ def test_counts_from_the_daily_rollup_match_counting_the_calls(store, engine_for
     midnight = datetime(NOW.year, NOW.month, NOW.day)
     filters = [TestFilter(), TestFilter(start=midnight - timedelta(days=5), end=midnight + timedelta(days=1)),
                TestFilter(assistant_ids=("a2", "a3")), TestFilter(languages=("russian",)),
-               TestFilter(statuses=("completed",), start=midnight - timedelta(days=3))]
+               TestFilter(statuses=("completed",), start=midnight - timedelta(days=3)),
+               TestFilter(assistant_ids=("a1",), languages=("russian",)), TestFilter(statuses=("failed",))]
     for f in filters:
         rollup = alice.stats(f)
         calls = alice.stats(replace(f, search="hello"))  # every phrase has it: same rows, counted one by one

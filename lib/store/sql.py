@@ -42,7 +42,6 @@ I = schema.intents  # noqa: E741
 A = schema.assistants
 T = schema.assistant_tests
 S = schema.subscriptions
-R = schema.assistant_test_daily
 AS = schema.assistant_settings
 
 
@@ -329,51 +328,46 @@ class SqlUserStore:
             r = conn.execute(q).first()
         return Subscription(*r) if r else None
 
-    def _counted(self, f: TestFilter) -> _Counted:
-        """Where the filtered tests are counted: the daily rollup for whole days without a phrase
-        search (a day's rows per assistant/language/status instead of every call), else the calls."""
+    def _counted(self, f: TestFilter, *, by: str = "status") -> _Counted:
+        """Where the filtered tests are counted, for aggregates by day/language/status (``by="status"``)
+        or by assistant (``by="assistant"``): for whole days without a phrase search, the narrowest
+        daily rollup that has every dimension needed (a day's rows, not every call); else the calls."""
         whole_days = all(t is None or t == datetime.combine(t.date(), datetime.min.time()) for t in (f.start, f.end))
         if f.search or not whole_days:
             day = self._day(T.c.created_at)
-            return _Counted(self._test_where(f), day, T.c.assistant_id,
-                            sa.func.coalesce(T.c.language, "english"), sa.func.coalesce(T.c.status, "initiated"),
-                            sa.func.count(), None)
-        where: list[sa.ColumnElement] = [R.c.user_id == self._uid]
+            return _Counted(self._test_where(f), day, T.c.assistant_id, sa.func.coalesce(T.c.language, "english"),
+                            sa.func.coalesce(T.c.status, "initiated"), sa.func.count())
+        filters = {"assistant_id": f.assistant_ids, "language": f.languages, "status": f.statuses}
+        needed = {k for k, v in filters.items() if v} | ({"assistant_id"} if by == "assistant" else {"language", "status"})
+        r = next(t for t in reversed(schema.ROLLUPS) if needed <= set(t.c.keys()))
+        where: list[sa.ColumnElement] = [r.c.user_id == self._uid]
         if f.start is not None:
-            where.append(R.c.day >= f.start.date())
+            where.append(r.c.day >= f.start.date())
         if f.end is not None:
-            where.append(R.c.day < f.end.date())
-        for col, values in ((R.c.assistant_id, f.assistant_ids), (R.c.language, f.languages),
-                            (R.c.status, f.statuses)):
-            if values:
-                where.append(col.in_(values))
-        display = (sa.func.coalesce(sa.func.nullif(R.c.language, ""), "english"),
-                   sa.func.coalesce(sa.func.nullif(R.c.status, ""), "initiated"))
-        return _Counted(where, R.c.day, R.c.assistant_id, *display,
-                        sa.func.coalesce(sa.func.sum(R.c.tests), 0), R.c.tests)
+            where.append(r.c.day < f.end.date())
+        where += [r.c[k].in_(v) for k, v in filters.items() if v]
+
+        def shown(column: str, default: str) -> sa.ColumnElement | None:
+            return sa.func.coalesce(sa.func.nullif(r.c[column], ""), default) if column in r.c else None
+
+        return _Counted(where, r.c.day, r.c.get("assistant_id"), shown("language", "english"),
+                        shown("status", "initiated"), sa.func.coalesce(sa.func.sum(r.c.tests), 0))
 
     def _count(self, conn: sa.Connection, f: TestFilter) -> int:
         c = self._counted(f)
         return int(conn.execute(sa.select(c.n).where(*c.where)).scalar_one())
 
     def stats(self, filters: TestFilter) -> Stats:
-        """Every number of the stats screen, counted by the database in two statements: the filtered
-        tests are read once (a CTE) and grouped three ways (day and status, language, assistant).
-        Status totals add up the (day, status) groups, those of calls without a created_at included."""
-        c = self._counted(validate_filter(filters))
-        keys = (c.day.label("day"), c.assistant_id.label("assistant_id"),
-                c.language.label("language"), c.status.label("status"))
-        if c.per_row is None:  # counting calls: first one row per (day, assistant, language, status)
-            f = sa.select(*keys, c.n.label("n")).where(*c.where).group_by(c.day, c.assistant_id, c.language, c.status)
-        else:  # rollup rows are that already
-            f = sa.select(*keys, c.per_row.label("n")).where(*c.where)
-        f = f.cte("f")  # grouped three ways; PostgreSQL materializes a CTE used more than once
-        n = sa.func.sum(f.c.n)
+        """Every number of the stats screen, counted by the database in two statements.  Status
+        totals add up the (day, status) groups, those of calls without a created_at included."""
+        filters = validate_filter(filters)
+        c, a = self._counted(filters), self._counted(filters, by="assistant")
         text, day = sa.null().cast(sa.String), sa.null().cast(sa.Date)
-        per_asst = sa.select(f.c.assistant_id, n.label("n")).group_by(f.c.assistant_id).subquery()
+        per_asst = sa.select(a.assistant_id.label("assistant_id"), a.n.label("n")).where(*a.where) \
+            .group_by(a.assistant_id).subquery()
         groups = sa.union_all(
-            sa.select(sa.literal("day"), f.c.day, f.c.status, text, n).group_by(f.c.day, f.c.status),
-            sa.select(sa.literal("language"), day, f.c.language, text, n).group_by(f.c.language),
+            sa.select(sa.literal("day"), c.day, c.status, text, c.n).where(*c.where).group_by(c.day, c.status),
+            sa.select(sa.literal("language"), day, c.language, text, c.n).where(*c.where).group_by(c.language),
             sa.select(sa.literal("assistant"), day, per_asst.c.assistant_id, A.c.name, per_asst.c.n)
             .select_from(per_asst.outerjoin(A, sa.and_(A.c.user_id == self._uid,
                                                        A.c.vapi_assistant_id == per_asst.c.assistant_id))),
@@ -416,8 +410,7 @@ class _Counted:
 
     where: list[sa.ColumnElement]
     day: sa.ColumnElement
-    assistant_id: sa.ColumnElement
-    language: sa.ColumnElement
-    status: sa.ColumnElement
+    assistant_id: sa.ColumnElement | None  # None: not a dimension of this rollup
+    language: sa.ColumnElement | None
+    status: sa.ColumnElement | None
     n: sa.ColumnElement  # the count, as an aggregate
-    per_row: sa.ColumnElement | None  # what one rollup row counts; None when counting calls

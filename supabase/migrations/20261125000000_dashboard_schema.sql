@@ -78,11 +78,13 @@ create index if not exists idx_assistant_tests_user_created on public.assistant_
 create index if not exists idx_assistant_tests_user_assistant_created
     on public.assistant_tests (user_id, assistant_id, created_at);
 
--- Daily rollup of test calls, kept by triggers: the stats and tests screens count from it, so they
--- stay fast with a million test calls (a day's rows per assistant/language/status, not every call).
--- day is created_at's UTC date ('0001-01-01' when created_at is null); a null language or status is
--- stored as '' (filters match the calls' own values; the screens show '' as 'english'/'initiated').
--- Derived data: users may read their own rows; only the trigger function (security definer) writes.
+-- Daily rollups of test calls, kept by triggers: the stats and tests screens count from them, so
+-- they stay fast with a million test calls.  assistant_test_daily has every dimension the filters use
+-- (a day's rows per assistant/language/status); the two narrower ones answer the common questions
+-- with fewer rows: per day/language/status when no assistant is chosen, per assistant when no
+-- language or status is.  day is created_at's UTC date ('0001-01-01' when created_at is null); a null
+-- language or status is stored as '' (filters match the calls' own values; the screens show '' as
+-- 'english'/'initiated').  Derived data: users may read their own rows; only the trigger writes.
 create table if not exists public.assistant_test_daily (
     user_id varchar(255) not null,
     day date not null,
@@ -92,26 +94,48 @@ create table if not exists public.assistant_test_daily (
     tests bigint not null default 0,
     constraint assistant_test_daily_pkey primary key (user_id, day, assistant_id, language, status)
 );
+create table if not exists public.assistant_test_daily_status (
+    user_id varchar(255) not null,
+    day date not null,
+    language varchar(50) not null,
+    status varchar(50) not null,
+    tests bigint not null default 0,
+    constraint assistant_test_daily_status_pkey primary key (user_id, day, language, status)
+);
+create table if not exists public.assistant_test_daily_assistant (
+    user_id varchar(255) not null,
+    day date not null,
+    assistant_id varchar(255) not null,
+    tests bigint not null default 0,
+    constraint assistant_test_daily_assistant_pkey primary key (user_id, day, assistant_id)
+);
 
+-- One statement's inserted, updated or deleted calls, added to (or taken from) every rollup.
 create or replace function public.assistant_test_daily_sync() returns trigger
 language plpgsql security definer
 set search_path = ''
 as $$
+declare
+    src record;
+    rollup record;
 begin
-    if tg_op in ('DELETE', 'UPDATE') then
-        insert into public.assistant_test_daily as d (user_id, day, assistant_id, language, status, tests)
-        select o.user_id, coalesce(o.created_at::date, date '0001-01-01'), o.assistant_id,
-               coalesce(o.language, ''), coalesce(o.status, ''), -count(*)
-        from old_rows o group by 1, 2, 3, 4, 5
-        on conflict (user_id, day, assistant_id, language, status) do update set tests = d.tests + excluded.tests;
-    end if;
-    if tg_op in ('INSERT', 'UPDATE') then
-        insert into public.assistant_test_daily as d (user_id, day, assistant_id, language, status, tests)
-        select n.user_id, coalesce(n.created_at::date, date '0001-01-01'), n.assistant_id,
-               coalesce(n.language, ''), coalesce(n.status, ''), count(*)
-        from new_rows n group by 1, 2, 3, 4, 5
-        on conflict (user_id, day, assistant_id, language, status) do update set tests = d.tests + excluded.tests;
-    end if;
+    for src in select * from (values ('old_rows', -1, tg_op in ('DELETE', 'UPDATE')),
+                                     ('new_rows', 1, tg_op in ('INSERT', 'UPDATE'))) v(rel, sign, used)
+               where used
+    loop
+        for rollup in select * from (values
+            ('assistant_test_daily', 'user_id, day, assistant_id, language, status'),
+            ('assistant_test_daily_status', 'user_id, day, language, status'),
+            ('assistant_test_daily_assistant', 'user_id, day, assistant_id')) r(tbl, keys)
+        loop
+            execute format(
+                'insert into public.%1$I as d (%2$s, tests) select %2$s, %3$s * count(*) from ('
+                'select user_id, coalesce(created_at::date, date ''0001-01-01'') as day, assistant_id, '
+                'coalesce(language, '''') as language, coalesce(status, '''') as status from %4$I) t '
+                'group by %2$s on conflict (%2$s) do update set tests = d.tests + excluded.tests',
+                rollup.tbl, rollup.keys, src.sign, src.rel);
+        end loop;
+    end loop;
     return null;
 end
 $$;
@@ -135,6 +159,14 @@ select user_id, coalesce(created_at::date, date '0001-01-01'), assistant_id, coa
 from public.assistant_tests
 where not exists (select 1 from public.assistant_test_daily)
 group by 1, 2, 3, 4, 5;
+insert into public.assistant_test_daily_status (user_id, day, language, status, tests)
+select user_id, day, language, status, sum(tests) from public.assistant_test_daily
+where not exists (select 1 from public.assistant_test_daily_status)
+group by 1, 2, 3, 4;
+insert into public.assistant_test_daily_assistant (user_id, day, assistant_id, tests)
+select user_id, day, assistant_id, sum(tests) from public.assistant_test_daily
+where not exists (select 1 from public.assistant_test_daily_assistant)
+group by 1, 2, 3;
 
 -- Row-level security: a signed-in user (role authenticated, Clerk token) reaches only own rows.
 -- anon gets no policy and no privilege; service_role bypasses RLS (server-side key).
@@ -142,7 +174,7 @@ do $$
 declare t text;
 begin
     foreach t in array array['subscriptions', 'intents', 'assistant_settings', 'assistants', 'assistant_tests',
-                             'assistant_test_daily']
+                             'assistant_test_daily', 'assistant_test_daily_status', 'assistant_test_daily_assistant']
     loop
         execute format('alter table public.%I enable row level security', t);
         execute format('drop policy if exists %I on public.%I', t || '_owner', t);
@@ -156,7 +188,8 @@ begin
     end loop;
 end
 $$;
-revoke insert, update, delete on public.assistant_test_daily from authenticated, service_role;
+revoke insert, update, delete on public.assistant_test_daily, public.assistant_test_daily_status,
+    public.assistant_test_daily_assistant from authenticated, service_role;
 
 -- The dashboard_* functions give the Supabase REST backend what one PostgREST request cannot:
 -- aggregates counted by the database and the grid's all-or-nothing save.  They run with the
