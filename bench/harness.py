@@ -383,10 +383,10 @@ def report(runs: list[Run], took: float) -> str:
 def notes(runs: list[Run]) -> list[str]:
     """What the table means, with this run's own figures."""
     out = ["", "## Notes", "",
-           "- **How the stats screen stays flat.** Test calls are counted from `assistant_test_daily`, a daily "
-           "rollup (user, day, assistant, language, status → count) kept by statement-level triggers on "
-           "`assistant_tests` (row triggers on SQLite). A 30-day stats render reads at most "
-           "days × assistants × languages × statuses rollup rows, once (a materialized CTE grouped four ways), "
+           "- **How the stats screen stays flat.** Test calls are counted from daily rollups kept by "
+           "statement-level triggers on `assistant_tests` (row triggers on SQLite): per day/language/status "
+           "and per day/assistant for the screen's charts and counts, and one with every dimension for "
+           "filtered views. A 30-day stats render reads about 30 × 10 + 30 × assistants rollup rows, "
            "whatever the number of calls; a phrase search falls back to counting the calls themselves.",
            "- **Floor** is the very SQL a cold stats render issued (captured with an SQLAlchemy event), replayed "
            "on a raw DBAPI connection: the database's own cost of the screen.",
