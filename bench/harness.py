@@ -390,10 +390,11 @@ def notes(runs: list[Run]) -> list[str]:
            "whatever the number of calls; a phrase search falls back to counting the calls themselves.",
            "- **Floor** is the very SQL a cold stats render issued (captured with an SQLAlchemy event), replayed "
            "on a raw DBAPI connection: the database's own cost of the screen.",
-           "- **Export** streams the user's tests from a server-side cursor in 20,000-row chunks and encodes "
-           "each chunk to CSV (BOM, ISO 8601 UTC, formula neutralization) before fetching the next, so memory "
-           "stays flat; the floor is `COPY (...) TO STDOUT WITH CSV` on PostgreSQL and the `csv` module over a "
-           "raw cursor on SQLite, neither of which neutralizes formulas."]
+           "- **Export** streams the user's tests (PostgreSQL: `COPY (query) TO STDOUT` in binary, inside the "
+           "user's RLS transaction; SQLite: a streaming cursor) in 20,000-row chunks and encodes each chunk "
+           "to CSV (BOM, ISO 8601 UTC, formula neutralization) before reading the next, so memory stays flat; "
+           "the floor is `COPY (...) TO STDOUT WITH CSV` on PostgreSQL and the `csv` module over a raw cursor "
+           "on SQLite, neither of which neutralizes formulas."]
     for backend in sorted({r.backend for r in runs}):
         mine = {r.size: r for r in runs if r.backend == backend}
         big = mine.get("L") or mine[max(mine, key=lambda s: SIZES[s])]
