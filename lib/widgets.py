@@ -37,6 +37,16 @@ def date_range(key: str, *, label: str = "Period") -> tuple[datetime | None, dat
     return day_range(PRESETS[choice or DEFAULT_PRESET])
 
 
+def chart_card(title: str, fig: object | None) -> None:
+    """A bordered card with a title and a plotly figure in the Streamlit theme (or a note when empty)."""
+    with st.container(border=True):
+        st.markdown(f"**{title}**")
+        if fig is None:
+            st.caption("No data in this period.")
+        else:
+            st.plotly_chart(fig, theme="streamlit", width="stretch", config={"displayModeBar": False})
+
+
 def _label(value: str) -> str:
     return value.replace("_", " ").capitalize()
 

@@ -44,9 +44,5 @@ figures = [
 ]
 for row in (figures[:2], figures[2:]):
     for col, (title, fig) in zip(st.columns(2), row, strict=True):
-        with col.container(border=True):
-            st.markdown(f"**{title}**")
-            if fig is None:
-                st.caption("No data in this period.")
-            else:
-                st.plotly_chart(fig, theme="streamlit", width="stretch", config={"displayModeBar": False})
+        with col:
+            widgets.chart_card(title, fig)

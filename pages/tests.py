@@ -23,9 +23,8 @@ if not stats.tests:
 
 for col, (title, fig) in zip(st.columns([2, 1]), [("Status over time", charts.tests_per_day(stats)),
                                                  ("Languages", charts.tests_by_language(stats))], strict=True):
-    with col.container(border=True):
-        st.markdown(f"**{title}**")
-        st.plotly_chart(fig, theme="streamlit", width="stretch", config={"displayModeBar": False})
+    with col:
+        widgets.chart_card(title, fig)
 
 pages = max(1, -(-stats.tests // PAGE_SIZE))
 page = int(st.number_input(f"Page (of {fmt_int(pages)})", min_value=1, max_value=pages, value=1, step=1,
