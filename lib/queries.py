@@ -36,9 +36,7 @@ def settings() -> AppSettings:
     """The deployment's settings: ``.streamlit/secrets.toml`` over the environment."""
     try:
         secrets = {k: v for k, v in st.secrets.items() if not isinstance(v, dict)}
-    except (FileNotFoundError, st.errors.StreamlitAPIException, KeyError):
-        secrets = {}
-    except Exception:  # a malformed secrets.toml must not crash the app with its content
+    except Exception:  # no secrets.toml, or a malformed one: its content must never reach the screen
         secrets = {}
     return AppSettings.load(secrets=secrets)
 
