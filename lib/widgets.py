@@ -3,12 +3,15 @@ under the ``key`` prefix it is given and returns plain values; no data access ha
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 
 import streamlit as st
 
-from lib.models import LANGUAGES, TEST_STATUSES, Assistant, TestFilter
+from lib import export, queries
+from lib.formatting import fmt_int
+from lib.models import LANGUAGES, TEST_COLUMNS, TEST_STATUSES, Assistant, TestFilter
 from lib.store.sql import utcnow
 
 PRESETS = {"7 days": 7, "30 days": 30, "90 days": 90, "All time": None}
@@ -74,12 +77,6 @@ test_filters.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
 def tests_download(filters: TestFilter, key: str) -> None:
     """Prepare the whole filtered set as a CSV (streamed to a temporary file, with progress), then
     offer it for download.  Never more than one chunk of rows is held in memory while preparing."""
-    import tempfile
-
-    from lib import export, queries
-    from lib.formatting import fmt_int
-    from lib.models import TEST_COLUMNS
-
     total = queries.count_tests(filters)
     prepared = st.session_state.get(f"{key}_file")
     if st.button(f"Prepare CSV of {fmt_int(total)} test calls", key=f"{key}_prepare", disabled=not total,
