@@ -34,6 +34,13 @@ SCREENS = {  # url path (lib.signin.SCREEN_PATHS) -> title, icon
     "billing": ("Billing", ":material/credit_card:"),
     "export": ("Export", ":material/download:"),
 }
+try:  # the user's change versions, once per render: every cached read below is keyed on them
+    notice = queries.check().notice()
+except StoreError:
+    notice = None  # nothing known to show: the screen's first read says what is wrong
+if notice:
+    st.warning(notice, icon=":material/cloud_off:")
+
 navigation = st.navigation([
     st.Page(ROOT / "pages" / f"{path}.py", title=title, icon=icon, url_path=path, default=path == "stats")
     for path, (title, icon) in SCREENS.items()

@@ -45,7 +45,10 @@ class Settings:
     clerk_leeway_seconds: float = _setting(5.0, "Clerk mode: clock leeway for 'exp'/'nbf'.")
     clerk_sign_in_url: str = _setting("", "Clerk mode: where the sign-in screen sends people.")
     clerk_header: str = _setting("Authorization", "Clerk mode: request header a proxy sets to 'Bearer <token>'.")
-    cache_ttl_seconds: int = _setting(300, "Seconds a cached query result lives (a user's write refreshes at once).")
+    cache_ttl_seconds: int = _setting(
+        300, "Seconds a cached query result may stay in memory; any writer's change refreshes it on the next render.")
+    live_refresh_seconds: float = _setting(
+        5.0, "Tests and Stats screens: seconds between checks for new or updated test calls (0 turns it off).")
     pricing_url: str = _setting("", "Billing: pricing page shown to users without a subscription.")
     billing_portal_url: str = _setting("", "Billing: Stripe customer-portal URL for 'Manage billing'.")
 

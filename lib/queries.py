@@ -1,10 +1,17 @@
 """The cached query helper: the one module that owns Streamlit caching of reads.
 
 * ``st.cache_resource`` holds the settings and the store (one engine / Supabase client per process).
-* ``st.cache_data`` holds query results, keyed on the signed-in user's id, that user's data version
-  and the query's arguments, so one user's results are never served to another.
-* A write bumps the writer's data version (a per-user counter in a process-wide dict), so the
-  writer's next read misses the cache at once; other users' entries stay warm.
+* ``st.cache_data`` holds query results, keyed on the signed-in user's id, the database-kept change
+  versions of the tables the read depends on, and the query's arguments, so one user's results are
+  never served to another, and a result is never served after its tables changed.
+* The versions (``user_data_versions``, advanced by triggers on every write by any writer: this
+  dashboard, the web app, a call webhook, psql, another dashboard process) are read once per render
+  with one small indexed statement (``check``, called by dashboard/app.py and the live fragment), so
+  every write shows on the next render in every session and every process, and an unchanged screen
+  costs that one statement.  The TTL is only a memory bound.
+* When the versions cannot be read (the database is unreachable), the last versions this process
+  read stand in: results cached for them are shown under a "Showing data from HH:MM" banner
+  (``Freshness.notice``) and saving is paused; anything not cached fails with StoreUnavailable.
 
 Pages call the functions here, never the store directly, and never pass a user id: the id comes
 from ``st.session_state`` where only sign-in (lib.signin) puts it.
@@ -13,13 +20,15 @@ from ``st.session_state`` where only sign-in (lib.signin) puts it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pandas as pd
 import streamlit as st
 
 from lib.config import Settings as AppSettings
-from lib.errors import StoreError
+from lib.errors import StoreError, StoreUnavailable
 from lib.models import Assistant, Intent, IntentDiff, SaveResult, Settings, Stats, Subscription, TestFilter, TestPage
 from lib.store import Store, UserStore, open_store
 
@@ -46,26 +55,6 @@ def store() -> Store:
     return open_store(settings())
 
 
-class _Versions:
-    """Per-user data versions: bumped by that user's writes, part of every cache key."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._v: dict[str, int] = {}
-
-    def get(self, user_id: str) -> int:
-        return self._v.get(user_id, 0)
-
-    def bump(self, user_id: str) -> None:
-        with self._lock:
-            self._v[user_id] = self._v.get(user_id, 0) + 1
-
-
-@st.cache_resource(show_spinner=False)
-def _versions() -> _Versions:
-    return _Versions()
-
-
 def current_user_id() -> str:
     user_id = st.session_state.get(USER_KEY)
     if not user_id:
@@ -73,9 +62,84 @@ def current_user_id() -> str:
     return user_id
 
 
-def _user() -> tuple[str, int]:
+# -- change versions: what each read depends on, read once per render -------------------------
+
+INTENTS, ASSISTANTS, SETTINGS, TESTS, SUBSCRIPTIONS = (
+    "intents", "assistants", "assistant_settings", "assistant_tests", "subscriptions")
+FRESHNESS_KEY = "_freshness"  # session state: (user id, Freshness) of this session's last check
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """The user's change versions as last read, when, and whether that read just succeeded."""
+
+    versions: tuple[tuple[str, int], ...]
+    checked_at: datetime  # naive UTC: when the database last answered
+    reachable: bool = True
+
+    def of(self, *topics: str) -> tuple[int, ...]:
+        v = dict(self.versions)
+        return tuple(v.get(t, 0) for t in topics)
+
+    def notice(self) -> str | None:
+        """What the screen must say when it shows data the database could not confirm."""
+        if self.reachable:
+            return None
+        return (f"Showing data from {self.checked_at:%H:%M} UTC; the database is unreachable, so it may be out of "
+                "date. Saving is paused until it is back.")
+
+
+class _Known:
+    """Per process: each user's last successfully read versions (stand-ins while the database is down)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_user: dict[str, Freshness] = {}
+
+    def get(self, user_id: str) -> Freshness | None:
+        return self._by_user.get(user_id)
+
+    def put(self, user_id: str, fresh: Freshness) -> None:
+        with self._lock:
+            self._by_user[user_id] = fresh
+
+
+@st.cache_resource(show_spinner=False)
+def _known() -> _Known:
+    return _Known()
+
+
+def check() -> Freshness:
+    """Read the signed-in user's change versions (one small statement); every cached read of this
+    render is keyed on them.  The database unreachable: the last versions read stand in, marked."""
     uid = current_user_id()
-    return uid, _versions().get(uid)
+    try:
+        versions: Mapping[str, int] = _handle(uid).versions()
+    except StoreUnavailable:
+        last = _session_freshness(uid) or _known().get(uid)
+        if last is None:
+            raise
+        fresh = Freshness(last.versions, last.checked_at, reachable=False)
+    else:
+        fresh = Freshness(tuple(sorted(versions.items())), datetime.now(UTC).replace(tzinfo=None))
+        _known().put(uid, fresh)
+    st.session_state[FRESHNESS_KEY] = (uid, fresh)
+    return fresh
+
+
+def _session_freshness(uid: str) -> Freshness | None:
+    held = st.session_state.get(FRESHNESS_KEY)
+    return held[1] if held and held[0] == uid else None
+
+
+def freshness() -> Freshness:
+    """This render's versions: those ``check`` read, or a check now if this session has none."""
+    return _session_freshness(current_user_id()) or check()
+
+
+def _user(*topics: str) -> tuple[str, tuple[int, ...]]:
+    uid = current_user_id()
+    return uid, freshness().of(*topics)
 
 
 def _handle(user_id: str) -> UserStore:
@@ -92,69 +156,69 @@ def _ttl() -> int:
 _TTL = _ttl()
 
 
-# -- cached reads: (user_id, version, *args) is the key -------------------------------------
+# -- cached reads: (user_id, the versions read depends on, *args) is the key -------------------------------------
 
 @st.cache_data(ttl=_TTL, max_entries=1000, show_spinner=False)
-def _intents(user_id: str, version: int) -> list[Intent]:
+def _intents(user_id: str, versions: tuple[int, ...]) -> list[Intent]:
     return _handle(user_id).list_intents()
 
 
 @st.cache_data(ttl=_TTL, max_entries=1000, show_spinner=False)
-def _assistants(user_id: str, version: int) -> list[Assistant]:
+def _assistants(user_id: str, versions: tuple[int, ...]) -> list[Assistant]:
     return _handle(user_id).list_assistants()
 
 
 @st.cache_data(ttl=_TTL, max_entries=1000, show_spinner=False)
-def _settings(user_id: str, version: int) -> Settings:
+def _settings(user_id: str, versions: tuple[int, ...]) -> Settings:
     return _handle(user_id).get_settings()
 
 
 @st.cache_data(ttl=_TTL, max_entries=1000, show_spinner=False)
-def _subscription(user_id: str, version: int) -> Subscription | None:
+def _subscription(user_id: str, versions: tuple[int, ...]) -> Subscription | None:
     return _handle(user_id).get_subscription()
 
 
 @st.cache_data(ttl=_TTL, max_entries=1000, show_spinner=False)
-def _stats(user_id: str, version: int, filters: TestFilter) -> Stats:
+def _stats(user_id: str, versions: tuple[int, ...], filters: TestFilter) -> Stats:
     return _handle(user_id).stats(filters)
 
 
 @st.cache_data(ttl=_TTL, max_entries=1000, show_spinner=False)
-def _count_tests(user_id: str, version: int, filters: TestFilter) -> int:
+def _count_tests(user_id: str, versions: tuple[int, ...], filters: TestFilter) -> int:
     return _handle(user_id).count_tests(filters)
 
 
 @st.cache_data(ttl=_TTL, max_entries=1000, show_spinner=False)
-def _tests(user_id: str, version: int, filters: TestFilter, page: int, page_size: int) -> TestPage:
+def _tests(user_id: str, versions: tuple[int, ...], filters: TestFilter, page: int, page_size: int) -> TestPage:
     return _handle(user_id).list_tests(filters, page=page, page_size=page_size)
 
 
 def intents() -> list[Intent]:
-    return _intents(*_user())
+    return _intents(*_user(INTENTS))
 
 
 def assistants() -> list[Assistant]:
-    return _assistants(*_user())
+    return _assistants(*_user(ASSISTANTS, INTENTS))  # shows the intents' names
 
 
 def assistant_settings() -> Settings:
-    return _settings(*_user())
+    return _settings(*_user(SETTINGS))
 
 
 def subscription() -> Subscription | None:
-    return _subscription(*_user())
+    return _subscription(*_user(SUBSCRIPTIONS))
 
 
 def stats(filters: TestFilter) -> Stats:
-    return _stats(*_user(), filters)
+    return _stats(*_user(TESTS, INTENTS, ASSISTANTS), filters)
 
 
 def count_tests(filters: TestFilter) -> int:
-    return _count_tests(*_user(), filters)
+    return _count_tests(*_user(TESTS), filters)
 
 
 def tests(filters: TestFilter, *, page: int = 1, page_size: int = 50) -> TestPage:
-    return _tests(*_user(), filters, page, page_size)
+    return _tests(*_user(TESTS), filters, page, page_size)
 
 
 def iter_tests(filters: TestFilter, *, chunk_size: int = 20_000) -> Iterator[pd.DataFrame]:
@@ -162,19 +226,31 @@ def iter_tests(filters: TestFilter, *, chunk_size: int = 20_000) -> Iterator[pd.
     return _handle(current_user_id()).iter_tests(filters, chunk_size=chunk_size)
 
 
-# -- writes: go to the store, then make this user's next read fresh -------------------------
+# -- writes: go to the store, then read the versions again so this render's reads are fresh ------
+
+def _writable() -> UserStore:
+    """The user's store for a write, unless the last check found the database unreachable."""
+    if not freshness().reachable:
+        raise StoreUnavailable()  # saving is paused until a check reaches the database again
+    return _handle(current_user_id())
+
+
+def _recheck() -> None:
+    try:
+        check()  # after a write, and after a conflict too: the rows changed
+    except StoreError:
+        pass  # the next render's check says what is wrong
+
 
 def save_intents(diff: IntentDiff) -> SaveResult:
-    uid = current_user_id()
     try:
-        return _handle(uid).save_intents(diff)
+        return _writable().save_intents(diff)
     finally:
-        _versions().bump(uid)  # a conflict means the rows changed: the next read must be fresh too
+        _recheck()
 
 
 def set_active(active: bool) -> Settings:
-    uid = current_user_id()
     try:
-        return _handle(uid).set_active(active)
+        return _writable().set_active(active)
     finally:
-        _versions().bump(uid)
+        _recheck()

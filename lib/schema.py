@@ -123,7 +123,19 @@ ROLLUPS = (assistant_test_daily, assistant_test_daily_status, assistant_test_dai
 NO_DAY = date(1, 1, 1)
 
 USER_TABLES = (subscriptions, intents, assistant_settings, assistants, assistant_tests)
-ALL_TABLES = (*USER_TABLES, *ROLLUPS)
+
+# Per-user change versions (migration 20261127100000): every write to a user table advances the
+# (user, table) version, whoever writes; the cached query helper keys its results on them.
+user_data_versions = sa.Table(
+    "user_data_versions",
+    metadata,
+    sa.Column("user_id", sa.String(255), nullable=False),
+    sa.Column("topic", sa.String(63), nullable=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.PrimaryKeyConstraint("user_id", "topic", name="user_data_versions_pkey"),
+    sqlite_with_rowid=False,
+)
+ALL_TABLES = (*USER_TABLES, *ROLLUPS, user_data_versions)
 
 
 def _sqlite_triggers() -> tuple[str, ...]:
@@ -147,7 +159,25 @@ def _sqlite_triggers() -> tuple[str, ...]:
     )
 
 
-SQLITE_TRIGGERS = _sqlite_triggers()
+def _sqlite_version_triggers() -> tuple[str, ...]:
+    """The same versions as PostgreSQL's statement triggers, kept row by row (SQLite has only row
+    triggers and one writer at a time; its DELETE without WHERE is the TRUNCATE)."""
+    def bump(table: str, row: str, when: str = "true") -> str:
+        return (f"INSERT INTO user_data_versions (user_id, topic, version) SELECT {row}.user_id, '{table}', 1 "
+                f"WHERE {when} ON CONFLICT (user_id, topic) DO UPDATE SET version = version + 1;")
+
+    ddl = []
+    for t in USER_TABLES:
+        ddl += [
+            f"CREATE TRIGGER IF NOT EXISTS {t.name}_version_insert AFTER INSERT ON {t.name} BEGIN {bump(t.name, 'NEW')} END",
+            f"CREATE TRIGGER IF NOT EXISTS {t.name}_version_delete AFTER DELETE ON {t.name} BEGIN {bump(t.name, 'OLD')} END",
+            f"CREATE TRIGGER IF NOT EXISTS {t.name}_version_update AFTER UPDATE ON {t.name} BEGIN "
+            f"{bump(t.name, 'OLD')} {bump(t.name, 'NEW', 'NEW.user_id IS NOT OLD.user_id')} END",
+        ]
+    return tuple(ddl)
+
+
+SQLITE_TRIGGERS = _sqlite_triggers() + _sqlite_version_triggers()
 
 
 def create_sqlite(engine: sa.Engine) -> None:

@@ -10,6 +10,7 @@ from datetime import date, datetime, time, timedelta
 import streamlit as st
 
 from lib import export, queries
+from lib.errors import StoreError
 from lib.formatting import fmt_int
 from lib.models import LANGUAGES, TEST_COLUMNS, TEST_STATUSES, Assistant, TestFilter
 from lib.store.sql import utcnow
@@ -48,6 +49,40 @@ def chart_card(title: str, fig: object | None) -> None:
             st.caption("No data in this period.")
         else:
             st.plotly_chart(fig, theme="streamlit", width="stretch", config={"displayModeBar": False})
+
+
+LIVE_FLAG = "_live_changed"  # session state: set by the live fragment just before it reruns the page
+
+
+def live_updates(key: str, total: int) -> None:
+    """Keep a screen of test calls live: every LIVE_REFRESH_SECONDS a fragment reads the user's change
+    versions (one small statement) and reruns the page only when test calls (or intents, assistants)
+    changed, or the database stopped or started answering.  ``total`` is the count the page shows: after
+    such a rerun a toast says how many calls are new."""
+    seconds = queries.settings().live_refresh_seconds
+    topics = (queries.TESTS, queries.INTENTS, queries.ASSISTANTS)
+    before = st.session_state.get(f"{key}_live_total")
+    if st.session_state.pop(LIVE_FLAG, False) and before is not None:
+        if total > before:
+            st.toast(f"{fmt_int(total - before)} new test call{'s' if total - before != 1 else ''}",
+                     icon=":material/call_received:")
+        else:
+            st.toast("Test calls were updated", icon=":material/sync:")
+    st.session_state[f"{key}_live_total"] = total
+    if seconds <= 0:
+        return
+    shown = queries.freshness()
+
+    def watch() -> None:
+        try:
+            now = queries.check()
+        except StoreError:
+            return  # nothing known yet: the next full render reports it
+        if now.reachable != shown.reachable or (now.reachable and now.of(*topics) != shown.of(*topics)):
+            st.session_state[LIVE_FLAG] = True
+            st.rerun()
+
+    st.fragment(watch, run_every=seconds)()
 
 
 def _label(value: str) -> str:

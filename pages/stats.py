@@ -13,6 +13,7 @@ previous = widgets.previous_period(start, end)
 before = queries.count_tests(TestFilter(start=previous[0], end=previous[1])) if previous else None
 settings = queries.assistant_settings()
 subscription = queries.subscription()
+widgets.live_updates("stats", stats.tests)
 
 if stats.is_empty:
     with st.container(border=True):

@@ -16,6 +16,7 @@ cards = st.columns(3)
 cards[0].metric("Matching test calls", fmt_int(stats.tests))
 cards[1].metric("Completed", fmt_int(stats.tests_completed))
 cards[2].metric("Success rate", fmt_pct(stats.success_rate))
+widgets.live_updates("tests", stats.tests)
 
 if not stats.tests:
     st.info("No test calls match these filters. Widen the period or clear a filter.")

@@ -56,30 +56,85 @@ def test_two_users_reads_never_mix(helper: list[str]) -> None:
     assert queries.stats(TestFilter()).intents == 1
 
 
-def test_reads_are_cached_and_a_write_refreshes_only_the_writer(helper: list[str]) -> None:
-    as_user(ALICE)
-    names()
-    as_user(BOB)
-    names()
+def render() -> None:
+    """What dashboard/app.py does at the top of every render: read the user's versions once."""
+    queries.check()
+
+
+def test_a_warm_render_is_one_small_statement(helper: list[str]) -> None:
+    for _ in range(2):  # the first read of the settings creates them: a write, so one more cold read
+        for user in (ALICE, BOB):
+            as_user(user)
+            render()
+            names()
+            queries.stats(TestFilter())
+            queries.assistant_settings()
     helper.clear()
-    as_user(ALICE)
-    names()
-    as_user(BOB)
-    names()
-    assert helper == []  # both served from the cache
+    for user in (ALICE, BOB):
+        as_user(user)
+        render()
+        assert names() == (["a1", "a2"] if user == ALICE else ["b1"])
+        queries.stats(TestFilter())
+        queries.assistant_settings()
+    assert len(helper) == 2 and all("FROM user_data_versions" in s for s in helper)  # one per render
+
+
+def test_a_write_refreshes_the_writer_and_leaves_others_cached(helper: list[str]) -> None:
+    for user in (ALICE, BOB):
+        as_user(user)
+        render()
+        names()
     as_user(ALICE)
     queries.save_intents(IntentDiff(added=(IntentInput("a3", ("p",)),)))
     helper.clear()
-    assert names() == ["a1", "a2", "a3"]  # fresh at once, not after the TTL
+    assert names() == ["a1", "a2", "a3"]  # fresh at once, in the same render
     assert any("FROM intents" in s for s in helper)
     helper.clear()
     as_user(BOB)
+    render()
+    helper.clear()
     assert names() == ["b1"]
     assert helper == []  # bob's entry was not flushed by alice's write
 
 
+def _webhook(sql: str, **params: object) -> None:
+    """Another writer (the web app, a call webhook) on the same database, outside the store."""
+    with queries.store().engine.begin() as conn:
+        conn.execute(sa.text(sql), params)
+
+
+def test_writes_by_another_writer_show_on_the_next_render(helper: list[str]) -> None:
+    as_user(ALICE)
+    render()
+    assert names() == ["a1", "a2"]
+    assert queries.count_tests(TestFilter()) == 0
+    _webhook("insert into intents (id, user_id, intent_name, example_user_phrases, english_responses, "
+             "russian_responses, created_at, updated_at) values ('00000000-0000-0000-0000-0000000000a4', :u, 'a4', "
+             "'[\"p\"]', '[]', '[]', '2026-11-01 10:00:00', '2026-11-01 10:00:00')", u=ALICE)
+    for i in range(3):
+        _webhook("insert into assistant_tests (id, user_id, assistant_id, test_phrase, language, status, created_at, "
+                 "updated_at) values (:id, :u, 'asst_1', 'hi', 'english', 'initiated', '2026-11-20 10:00:00', "
+                 "'2026-11-20 10:00:00')", id=f"00000000-0000-0000-0000-00000000010{i}", u=ALICE)
+    assert names() == ["a1", "a2"]  # this render already read its versions: the cache stands until the next
+    render()
+    assert names() == ["a1", "a2", "a4"]
+    assert queries.count_tests(TestFilter()) == 3
+    assert queries.stats(TestFilter()).tests_completed == 0
+    _webhook("update assistant_tests set status = 'completed' where id = '00000000-0000-0000-0000-000000000100'")
+    render()
+    assert queries.stats(TestFilter()).tests_completed == 1
+    helper.clear()
+    assert names() == ["a1", "a2", "a4"]
+    assert helper == []  # a test call changed: the intents list stays cached
+    as_user(BOB)
+    render()
+    assert names() == ["b1"]
+    assert queries.count_tests(TestFilter()) == 0
+
+
 def test_settings_toggle_refreshes_the_writer(helper: list[str]) -> None:
     as_user(ALICE)
+    render()
     assert queries.assistant_settings().is_active is True
     queries.set_active(False)
     assert queries.assistant_settings().is_active is False

@@ -68,7 +68,8 @@ def test_columns_types_and_nullability_match_the_seed(pg) -> None:
     for table, column, typ, nullable in rows:
         found.setdefault(table, {})[column] = (typ, nullable)
     assert {t: found[t] for t in SEED} == SEED
-    assert set(found) == {*SEED, *(t.name for t in schema.ROLLUPS)}  # the rollups: additions listed in the README
+    # additions listed in the README: the rollups and the change versions
+    assert set(found) == {*SEED, *(t.name for t in schema.ROLLUPS), schema.user_data_versions.name}
 
 
 def test_seed_defaults_unique_and_primary_keys(pg) -> None:

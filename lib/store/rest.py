@@ -215,6 +215,16 @@ class RestUserStore:
     def _rpc(self, fn: str, params: dict, on_error: Callable[[APIError], StoreError | None] | None = None) -> Any:
         return self._execute(self._store._rest.rpc(fn, params), on_error).data
 
+    # -- change versions --------------------------------------------------------------------
+
+    def versions(self) -> dict[str, int]:
+        """The user's change versions (table name -> version), kept by the database's triggers."""
+        rows = self._rows(self._execute(self._select("user_data_versions", "topic,version")))
+        try:
+            return {str(r["topic"]): int(r["version"]) for r in rows}
+        except (KeyError, TypeError, ValueError) as err:
+            raise StoreError("Supabase answered in a way this dashboard cannot read.") from err
+
     # -- intents ----------------------------------------------------------------------------
 
     def list_intents(self) -> list[Intent]:

@@ -43,6 +43,7 @@ A = schema.assistants
 T = schema.assistant_tests
 S = schema.subscriptions
 AS = schema.assistant_settings
+V = schema.user_data_versions
 
 
 def utcnow() -> datetime:
@@ -128,11 +129,12 @@ class SqlUserStore:
         return self._store.backend == "postgresql"
 
     @contextmanager
-    def _tx(self) -> Iterator[sa.Connection]:
-        """One transaction as this user (RLS role and claims on PostgreSQL); errors become typed."""
+    def _tx(self, *, as_user: bool = True) -> Iterator[sa.Connection]:
+        """One transaction as this user (RLS role and claims on PostgreSQL; ``as_user=False`` keeps the
+        connecting role, for reads that name the user themselves); errors become typed."""
         try:
             with self._store.engine.begin() as conn:
-                if self._pg:
+                if self._pg and as_user:
                     claims = json.dumps({"sub": self._uid, "role": "authenticated"})
                     conn.execute(
                         sa.text("select set_config('role', 'authenticated', true), set_config('request.jwt.claims', :c, true)"),
@@ -173,6 +175,16 @@ class SqlUserStore:
         if f.search:
             where.append(T.c.test_phrase.ilike(like_pattern(f.search), escape="\\"))
         return where
+
+    # -- change versions --------------------------------------------------------------------
+
+    def versions(self) -> dict[str, int]:
+        """The user's change versions (table name -> version; absent: never written), kept by the
+        database's triggers for every writer.  One small indexed statement: it runs on every render,
+        so it skips the RLS preamble; its filter names the user and a version reveals only "changed"."""
+        q = sa.select(V.c.topic, V.c.version).where(V.c.user_id == self._uid)
+        with self._tx(as_user=False) as conn:
+            return {topic: int(version) for topic, version in conn.execute(q)}
 
     # -- intents ----------------------------------------------------------------------------
 
