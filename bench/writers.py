@@ -1,0 +1,217 @@
+"""Concurrent writers on PostgreSQL: what the rollup and change-version triggers cost, and whether
+they deadlock (part of ``make bench``; ``python -m bench.writers`` runs it alone).
+
+pgbench drives 8 clients on one throwaway cluster, each command in its own transaction, as call
+webhooks write: insert a call as ``initiated``, move it to ``in_progress``, then to ``completed`` or
+``failed``, for one user and day across two assistants.  A mixed load inserts, updates (status and
+assistant) and deletes calls of the same user.  Each load runs with the triggers of this release,
+with no triggers at all, and with the first release's rollup triggers; afterwards every rollup is
+compared with a GROUP BY over the calls.  A bulk insert of 100,000 calls measures what the version
+triggers add to the rollups' cost.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from lib.pgcluster import MIGRATIONS, Cluster, libpq_url, pg_bindir  # noqa: E402
+
+CLIENTS, SECONDS, BULK = 8, 5, 100_000
+USER = "user_bench_webhooks"
+
+WEBHOOK = f"""
+\\set a random(1, 2)
+\\set ok random(0, 4)
+insert into public.assistant_tests (user_id, assistant_id, test_phrase, language, status, created_at) values ('{USER}', 'asst_' || :a, 'book a table', 'english', 'initiated', '2026-11-20 10:00') returning id \\gset
+update public.assistant_tests set status = 'in_progress', updated_at = now() where id = :id;
+update public.assistant_tests set status = case when :ok = 0 then 'failed' else 'completed' end, updated_at = now() where id = :id;
+"""
+
+MIXED = f"""
+\\set r random(1, 10)
+\\set k random(1, 2000)
+\\set a random(1, 2)
+\\set s random(1, 4)
+\\if :r <= 4
+insert into public.assistant_tests (user_id, assistant_id, test_phrase, language, status, call_id, created_at) values ('{USER}', 'asst_' || :a, 'x', case when :s = 1 then null else 'english' end, 'initiated', 'c' || :k, timestamp '2026-11-19 10:00' + (:a || ' days')::interval);
+\\elif :r <= 8
+update public.assistant_tests set status = (array['in_progress', 'completed', 'failed', null])[:s], assistant_id = 'asst_' || :a where call_id = 'c' || :k;
+\\else
+delete from public.assistant_tests where call_id = 'c' || :k;
+\\endif
+"""
+
+ROLLUPS = {
+    "assistant_test_daily": "user_id, coalesce(created_at::date, date '0001-01-01'), assistant_id, "
+                            "coalesce(language, ''), coalesce(status, '')",
+    "assistant_test_daily_status": "user_id, coalesce(created_at::date, date '0001-01-01'), coalesce(language, ''), "
+                                   "coalesce(status, '')",
+    "assistant_test_daily_assistant": "user_id, coalesce(created_at::date, date '0001-01-01'), assistant_id",
+}
+# The rollup functions' version bump (the last statement of each): stripped for "rollups only".
+VERSION_BUMP = re.compile(r"    insert into public\.user_data_versions as v .*?excluded\.version;\n", re.S)
+
+
+@dataclass
+class Load:
+    name: str
+    triggers: str  # 'current' | 'none' | 'first release'
+    sequences_per_s: float
+    sequences: int
+    failed: int
+    deadlocks: int
+    rollups_exact: bool | None  # None: no rollups kept (no triggers)
+
+
+def _pgbench(url: str, script: str, seconds: int) -> tuple[float, int, int, int]:
+    """(sequences per second, sequences done, failed, deadlock failures) of one pgbench run."""
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
+        f.write(script)
+    try:
+        out = subprocess.run(
+            [str(pg_bindir() / "pgbench"), "-n", "-M", "prepared", "-c", str(CLIENTS), "-j", "2", "-T", str(seconds),
+             "--failures-detailed", "-f", f.name, libpq_url(url).replace("postgresql+psycopg", "postgresql")],
+            capture_output=True, text=True, check=True).stdout
+    finally:
+        Path(f.name).unlink()
+
+    def number(pattern: str) -> float:
+        found = re.search(pattern, out)
+        return float(found.group(1).replace(",", "")) if found else 0.0
+
+    return (number(r"tps = ([\d.]+) \(without initial connection time\)"),
+            int(number(r"number of transactions actually processed: (\d+)")),
+            int(number(r"number of failed transactions: (\d+)")),
+            int(number(r"number of deadlock failures: (\d+)")))
+
+
+def _rollups_exact(conn: psycopg.Connection) -> bool:
+    for rollup, keys in ROLLUPS.items():
+        diff = conn.execute(
+            f"select count(*) from ((select * from public.{rollup} where tests <> 0 except "
+            f"select {keys}, count(*) from public.assistant_tests group by {keys}) union all "
+            f"(select {keys}, count(*) from public.assistant_tests group by {keys} except "
+            f"select * from public.{rollup} where tests <> 0)) d").fetchone()[0]
+        if diff:
+            return False
+    return True
+
+
+def _set_triggers(conn: psycopg.Connection, which: str) -> None:
+    """Put the triggers of ``which`` on assistant_tests: this release's ('current'), 'none', the
+    'first release' rollup triggers, or this release's without the change versions ('rollups only')."""
+    conn.execute("alter table public.assistant_tests enable trigger user")
+    for path in MIGRATIONS:  # this release's triggers and functions
+        conn.execute(path.read_text())
+    if which == "none":
+        conn.execute("alter table public.assistant_tests disable trigger user")
+    elif which == "first release":
+        conn.execute(MIGRATIONS[0].read_text())  # its rollup function, which the later migration replaced
+    elif which == "rollups only":
+        latest = MIGRATIONS[-1].read_text()
+        conn.execute(VERSION_BUMP.sub("", latest[latest.index("-- The rollups: one net delta"):]))
+
+
+def _reset(conn: psycopg.Connection) -> None:
+    conn.execute("truncate public.assistant_tests, public.assistant_test_daily, public.assistant_test_daily_status, "
+                 "public.assistant_test_daily_assistant")
+
+
+def writers(url: str, reps: int = 3) -> list[Load]:
+    """Each load with each set of triggers; 'current' and 'none' alternate ``reps`` times (medians),
+    so a busy machine slows both alike."""
+    loads: list[Load] = []
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        conn.execute("create index if not exists bench_call_id on public.assistant_tests (call_id)")
+        for name, script in (("webhook", WEBHOOK), ("mixed", MIXED)):
+            runs: dict[str, list[tuple[float, int, int, int, bool | None]]] = {}
+            for which in ["current", "none"] * reps + ["first release"]:
+                _set_triggers(conn, which)
+                _reset(conn)
+                rate, done, failed, deadlocks = _pgbench(url, script, SECONDS)
+                exact = None if which == "none" else _rollups_exact(conn)
+                runs.setdefault(which, []).append((rate, done, failed, deadlocks, exact))
+                print(f"  writers {name} / {which}: {rate:,.0f} sequences/s, {done:,} done, {failed} failed "
+                      f"({deadlocks} deadlocks), rollups exact: {exact}", flush=True)
+            for which, rs in runs.items():
+                loads.append(Load(name, which, statistics.median(r[0] for r in rs), sum(r[1] for r in rs),
+                                  sum(r[2] for r in rs), sum(r[3] for r in rs),
+                                  None if which == "none" else all(r[4] for r in rs)))
+        _set_triggers(conn, "current")
+        _reset(conn)
+    return loads
+
+
+def bulk_insert(url: str, reps: int = 3) -> dict[str, float]:
+    """Median seconds to insert BULK calls in one statement, with each set of triggers."""
+    times: dict[str, list[float]] = {}
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        for which in ("all", "rollups only", "none") * reps:  # interleaved: a busy moment hits each alike
+            _set_triggers(conn, "current" if which == "all" else which)
+            _reset(conn)
+            conn.execute("vacuum analyze public.assistant_tests")
+            t0 = time.perf_counter()
+            conn.execute(
+                "insert into public.assistant_tests (user_id, assistant_id, test_phrase, language, status, "
+                "created_at) select 'user_bulk_' || (g %% 50), 'asst_' || (g %% 7), 'phrase ' || g, "
+                "(array['english', 'russian'])[1 + g %% 2], (array['completed', 'failed', 'initiated'])[1 + g %% 3], "
+                "timestamp '2026-09-01' + (g %% 90) * interval '1 day' + (g %% 86400) * interval '1 second' "
+                "from generate_series(1, %s) g", (BULK,))
+            times.setdefault(which, []).append(time.perf_counter() - t0)
+            print(f"  bulk insert of {BULK:,} calls, triggers {which}: {times[which][-1] * 1000:,.0f} ms", flush=True)
+        _set_triggers(conn, "current")
+        _reset(conn)
+    return {which: statistics.median(t) for which, t in times.items()}
+
+
+def measure() -> tuple[list[Load], dict[str, float]]:
+    with Cluster() as url:
+        return writers(url), bulk_insert(url)
+
+
+def report(loads: list[Load], bulk: dict[str, float]) -> list[str]:
+    lines = ["", "## Concurrent writers (PostgreSQL)", "",
+             f"pgbench, {CLIENTS} clients, every command its own transaction; *current* and *none* alternate three "
+             f"times for {SECONDS} s each (median rate, totals summed), *first release* runs once. *webhook*: a "
+             "sequence inserts a call as `initiated`, then moves it to `in_progress`, then to `completed` or "
+             "`failed` (one user, one day, two assistants). *mixed*: 40% inserts, 40% updates of status and "
+             "assistant, 20% deletes, on the same user's calls. *current*: this release's triggers (rollups and "
+             "change versions); *none*: no triggers; *first release*: the rollup triggers of the first migration.",
+             "", "| load | triggers | sequences/s | done | failed | deadlocks | rollups = GROUP BY |",
+             "|---|---|---|---|---|---|---|"]
+    for ld in loads:
+        exact = "—" if ld.rollups_exact is None else ("yes" if ld.rollups_exact else "**no**")
+        lines.append(f"| {ld.name} | {ld.triggers} | {ld.sequences_per_s:,.0f} | {ld.sequences:,} | {ld.failed:,} | "
+                     f"{ld.deadlocks:,} | {exact} |")
+    lines += ["", "| target | measured | met |", "|---|---|---|"]
+    for name in ("webhook", "mixed"):
+        cur = next(ld for ld in loads if ld.name == name and ld.triggers == "current")
+        none = next(ld for ld in loads if ld.name == name and ld.triggers == "none")
+        lines.append(f"| {name}: 0 deadlocks, 0 failures | {cur.deadlocks} deadlocks, {cur.failed} failed | "
+                     f"{'yes' if cur.failed == 0 else '**no**'} |")
+        lines.append(f"| {name}: rollups equal a GROUP BY afterwards | {'equal' if cur.rollups_exact else 'differ'} | "
+                     f"{'yes' if cur.rollups_exact else '**no**'} |")
+        ratio = cur.sequences_per_s / none.sequences_per_s
+        lines.append(f"| {name}: throughput ≥ 1/3 of no triggers | {cur.sequences_per_s:,.0f} vs "
+                     f"{none.sequences_per_s:,.0f}/s ({ratio:.2f}) | {'yes' if ratio >= 1 / 3 else '**no**'} |")
+    ratio = bulk["all"] / bulk["rollups only"]
+    lines.append(f"| bulk insert of {BULK:,} calls: version triggers ≤ 1.3× | {bulk['all'] * 1000:,.0f} ms with them vs "
+                 f"{bulk['rollups only'] * 1000:,.0f} ms with the rollups only ({ratio:.2f}×; no triggers at all: "
+                 f"{bulk['none'] * 1000:,.0f} ms) | {'yes' if ratio <= 1.3 else '**no**'} |")
+    return lines
+
+
+if __name__ == "__main__":
+    print("\n".join(report(*measure())))
