@@ -7,6 +7,7 @@ positions are mapped to ids here, so the page never handles ids, and unchanged r
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -102,6 +103,49 @@ def diff_from_editor(frame: pd.DataFrame, state: Mapping[str, Any] | None) -> In
         if any(_as_text(row.get(c)).strip() if c == "intent_name" else _as_list(row.get(c)) for c in EDITABLE)
     )
     return IntentDiff(added=added, edited=tuple(edited), deleted=deleted)
+
+
+@dataclass(frozen=True)
+class Underneath:
+    """How the stored intents moved away from the frame a user is editing (by name, for the notice)."""
+
+    changed: tuple[str, ...] = ()
+    deleted: tuple[str, ...] = ()
+    added: int = 0
+
+    def notice(self) -> str | None:
+        if not (self.changed or self.deleted or self.added):
+            return None
+        parts = []
+        if self.changed:
+            parts.append(f"changed: {_names(self.changed)}")
+        if self.deleted:
+            parts.append(f"deleted: {_names(self.deleted)}")
+        if self.added:
+            parts.append(f"{self.added} added")
+        return ("While you were editing, intents changed elsewhere (" + "; ".join(parts) + "). Your unsaved "
+                "edits are kept. Save refuses only rows that you changed and someone else changed too; "
+                "Discard loads the current version.")
+
+
+def _names(names: tuple[str, ...], shown: int = 5) -> str:
+    listed = ", ".join(f"“{n}”" for n in names[:shown])
+    return listed + (f" and {len(names) - shown} more" if len(names) > shown else "")
+
+
+def underneath(editing: pd.DataFrame, current: pd.DataFrame) -> Underneath:
+    """What changed in ``current`` (the intents as stored now) since ``editing`` (the frame the grid
+    shows) was loaded: rows whose version (updated_at) moved, rows gone, rows new."""
+    then = dict(zip(editing.index, editing["updated_at"], strict=True))
+    now = dict(zip(current.index, current["updated_at"], strict=True))
+    names = dict(zip(editing.index, editing["intent_name"], strict=True))
+    changed = tuple(names[i] for i in then if i in now and not _same_time(then[i], now[i]))
+    deleted = tuple(names[i] for i in then if i not in now)
+    return Underneath(changed, deleted, sum(1 for i in now if i not in then))
+
+
+def _same_time(a: Any, b: Any) -> bool:
+    return (pd.isna(a) and pd.isna(b)) or a == b
 
 
 def preview_frame(intents: Iterable[IntentInput]) -> pd.DataFrame:

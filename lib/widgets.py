@@ -72,8 +72,12 @@ def live_updates(key: str, total: int) -> None:
     if seconds <= 0:
         return
     shown = queries.freshness()
+    inside_full_render = [True]  # the app has just read the versions: the first call skips its check
 
     def watch() -> None:
+        if inside_full_render:
+            inside_full_render.clear()
+            return
         try:
             now = queries.check()
         except StoreError:

@@ -5,25 +5,37 @@ import json
 import streamlit as st
 
 from lib import queries
+from lib.errors import StoreError
 from lib.formatting import fmt_date, fmt_int, fmt_pct
 from lib.models import TestFilter
 
 st.title("Assistants")
 
-active = queries.assistant_settings().is_active
+# The toggle always shows the stored setting (a change made elsewhere shows on the next render).
+st.session_state["assistant_active"] = queries.assistant_settings().is_active
 
 
 def toggle() -> None:
+    """Runs before the script: a failure here must be caught, shown, and the toggle put back."""
     on = st.session_state["assistant_active"]
-    queries.set_active(on)
-    st.session_state["assistant_flash"] = "Assistant activated: it answers calls again." if on else \
-        "Assistant paused: it will not answer calls until you turn it back on."
+    try:
+        queries.set_active(on)
+    except StoreError as err:
+        st.session_state["assistant_active"] = not on
+        st.session_state["assistant_flash"] = ("error", f"The assistant was not {'activated' if on else 'paused'}. {err}")
+        return
+    st.session_state["assistant_flash"] = ("success", "Assistant activated: it answers calls again." if on else
+                                           "Assistant paused: it will not answer calls until you turn it back on.")
 
 
-st.toggle("Assistant active", value=active, key="assistant_active", on_change=toggle,
+st.toggle("Assistant active", key="assistant_active", on_change=toggle, disabled=not queries.freshness().reachable,
           help="When paused, your assistants do not answer calls.")
 if flash := st.session_state.pop("assistant_flash", None):
-    st.success(flash, icon=":material/check_circle:")
+    kind, text = flash
+    if kind == "success":
+        st.success(text, icon=":material/check_circle:")
+    else:
+        st.error(text, icon=":material/error:")
 
 assistants = queries.assistants()
 if not assistants:

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from lib import export, intents_grid, queries
-from lib.errors import ConflictError, StoreError, ValidationError
+from lib.errors import ConflictError, StoreError, StoreUnavailable, ValidationError
 from lib.models import IntentDiff
 from lib.validation import clean_intent
 
@@ -16,6 +16,7 @@ grid_key = f"{KEY}_grid_{state[f'{KEY}_generation']}"
 def reset_grid() -> None:
     state[f"{KEY}_generation"] += 1
     state.pop(f"{KEY}_confirm", None)
+    state.pop(f"{KEY}_editing", None)
 
 
 st.title("Intents")
@@ -26,7 +27,20 @@ has_edits = any(pending.get(k) for k in ("edited_rows", "added_rows", "deleted_r
 search = st.text_input("Search by name or phrase", key=f"{KEY}_search", placeholder="e.g. booking",
                        disabled=has_edits, help="Save or discard your changes to search." if has_edits else None)
 
-frame = intents_grid.grid_frame(queries.intents(), search)
+# While edits are pending the grid keeps the frame they were made on (new data would reset the editor
+# and drop them); the user is told what changed underneath, and Save's conflict check decides.
+frame = state.get(f"{KEY}_editing") if has_edits else None
+try:
+    current = intents_grid.grid_frame(queries.intents(), search)
+except StoreUnavailable:
+    if frame is None:
+        raise
+    current = frame  # the database is away: keep showing the edits, to be saved when it is back
+if frame is None:
+    frame = state[f"{KEY}_editing"] = current
+elif notice := intents_grid.underneath(frame, current).notice():
+    st.warning(notice, icon=":material/sync_problem:")
+offline = not queries.freshness().reachable
 if frame.empty and not search:
     st.info("You have no intents yet. Add your first one in the grid below (click **+**), then Save.")
 elif frame.empty:
@@ -51,7 +65,13 @@ st.data_editor(
 diff = intents_grid.diff_from_editor(frame, state.get(grid_key))
 save_col, discard_col, note_col = st.columns([1, 1, 4])
 summary = f"{len(diff.added)} new, {len(diff.edited)} changed, {len(diff.deleted)} to delete"
-note_col.caption(f"Unsaved: {summary}" if not diff.is_empty() else "No unsaved changes.")
+if diff.is_empty():
+    note_col.caption("No unsaved changes.")
+elif offline:
+    note_col.caption(f"Unsaved: {summary}. Saving is paused while the database is unreachable; your changes "
+                     "stay here until it is back.")
+else:
+    note_col.caption(f"Unsaved: {summary}")
 discard_col.button("Discard", on_click=reset_grid, disabled=diff.is_empty(), width="stretch")
 
 
@@ -73,7 +93,7 @@ def save(d: IntentDiff) -> None:
     st.rerun()
 
 
-if save_col.button("Save", type="primary", disabled=diff.is_empty(), width="stretch"):
+if save_col.button("Save", type="primary", disabled=diff.is_empty() or offline, width="stretch"):
     if len(diff.deleted) > 1:
         state[f"{KEY}_confirm"] = True
     else:
@@ -113,5 +133,5 @@ with st.expander("Import intents from CSV or JSON"):
             st.dataframe(preview, hide_index=True, width="stretch")
             if problems:
                 st.error(f"{len(bad)} of {len(rows)} rows have problems; fix the file and upload it again.")
-            elif st.button(f"Add {len(rows)} intents", type="primary"):
+            elif st.button(f"Add {len(rows)} intents", type="primary", disabled=offline):
                 save(IntentDiff(added=tuple(rows)))

@@ -87,3 +87,26 @@ def test_row_changed_in_another_session_is_refused(store, alice) -> None:
     assert "greeting" in str(err.value) or "mine" in str(err.value)
     names = sorted(i.intent_name for i in alice.list_intents())
     assert names == ["goodbye", "greeting v2", "pricing"]
+
+
+def test_what_changed_underneath_an_open_editor_is_named(alice, store, engine_for) -> None:
+    """Another tab (or the web app) edits, deletes and adds intents while this grid has unsaved edits."""
+    import sqlalchemy as sa
+
+    from lib import schema
+    from lib.intents_grid import underneath
+
+    editing = grid_frame(alice.list_intents())
+    by_name = {i.intent_name: i for i in alice.list_intents()}
+    other = store.for_user("user_grid_alice")  # a second session of the same user
+    other.save_intents(IntentDiff(
+        added=(IntentInput("hours", ("when do you open",)),),
+        edited=(IntentEdit(by_name["pricing"].id, by_name["pricing"].updated_at,
+                           IntentInput("pricing", ("how much is it",))),),
+    ))
+    with engine_for.begin() as conn:  # and a webhook deletes one with raw SQL
+        conn.execute(sa.delete(schema.intents).where(schema.intents.c.id == by_name["goodbye"].id))
+    found = underneath(editing, grid_frame(alice.list_intents()))
+    assert (found.changed, found.deleted, found.added) == (("pricing",), ("goodbye",), 1)
+    assert "changed: “pricing”" in found.notice() and "deleted: “goodbye”" in found.notice()
+    assert underneath(editing, editing).notice() is None
