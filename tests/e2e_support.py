@@ -58,6 +58,7 @@ _APP_SETTINGS = (
 class App:
     url: str
     log: Path  # the server's stdout and stderr
+    database_url: str = ""  # for writes from outside the app (the web app, a call webhook)
 
     def log_text(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
@@ -99,6 +100,7 @@ def running_app(workdir: Path, *, startup_timeout: float = 60.0) -> Iterator[App
         DATABASE_URL=database_url,
         AUTH_CREDENTIALS_PATH=str(workdir / "credentials.yaml"),
         AUTH_MODE="local",
+        LIVE_REFRESH_SECONDS="1",  # live screens check for new test calls every second
         PYTHONUNBUFFERED="1",
     )
     port = free_port()
@@ -132,7 +134,7 @@ def running_app(workdir: Path, *, startup_timeout: float = 60.0) -> Iterator[App
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    app = App(url=url, log=log)
+    app = App(url=url, log=log, database_url=database_url)
     try:
         deadline = time.monotonic() + startup_timeout
         while not _healthy(url):

@@ -273,3 +273,79 @@ def test_import_intents_from_a_file(page: Page) -> None:
     assert json.loads(rows["closing_time"]["example_user_phrases"]) == ["When do you close?", "Во сколько закрываетесь?"]
     assert json.loads(rows["closing_time"]["russian_responses"]) == ["Мы закрываемся в 19:00."]
     assert json.loads(rows["parking"]["english_responses"]) == []
+
+
+def _bob_db() -> tuple:
+    import sqlalchemy as sa
+
+    from lib.store.sql import utcnow
+
+    return sa, utcnow
+
+
+def metric_value(page: Page, label: str) -> str:
+    card = page.get_by_test_id("stMetric").filter(has=page.get_by_text(label, exact=True))
+    return card.get_by_test_id("stMetricValue").inner_text().strip()
+
+
+def test_tests_screen_is_live(page: Page, app: App) -> None:
+    """A call webhook inserts calls while bob watches the Tests screen: they appear without a reload."""
+    import uuid
+
+    sa, utcnow = _bob_db()
+    if not open_app(page):
+        sign_in(page, "bob", "demo", "Bob")
+    open_screen(page, "Tests", "Test calls")
+    before = int(metric_value(page, "Matching test calls").replace(",", ""))
+    engine = sa.create_engine(app.database_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "insert into assistant_tests (id, user_id, assistant_id, test_phrase, language, status, created_at, "
+            "updated_at) values (:id, 'user_demo_bob', 'asst_live', 'live call', 'english', 'initiated', :t, :t)"),
+            [{"id": str(uuid.uuid4()), "t": utcnow()} for _ in range(3)])
+    engine.dispose()
+    expect(page.get_by_text("3 new test calls")).to_be_visible(timeout=15_000)
+    expect(page.get_by_test_id("stMetric").filter(has=page.get_by_text("Matching test calls", exact=True))
+           .get_by_test_id("stMetricValue")).to_have_text(f"{before + 3:,}")
+    settle(page)
+    screenshot(page, "tests-live")
+    assert_no_exception(page, "Tests after a live update")
+
+
+def test_unsaved_grid_edits_survive_changes_underneath(page: Page, app: App) -> None:
+    """bob edits two rows; between the edits another writer changes a third row.  His edits stay, he
+    is told which row changed, and Save writes his two rows and keeps the other writer's change."""
+    sa, utcnow = _bob_db()
+    if not open_app(page):
+        sign_in(page, "bob", "demo", "Bob")
+    open_screen(page, "Intents", "Intents")
+    grid = page.get_by_test_id("stDataFrame")
+    expect(grid).to_be_visible()
+    box = grid.bounding_box()
+    assert box
+    other = grid_cell(page, 1, 2).inner_text().strip()
+    edit_text_cell(page, box["x"] + 70, box["y"] + ROW_HEIGHT * 1.5, "bob_edit_one", column=1, row=0)
+    expect(page.get_by_text("Unsaved: 0 new, 1 changed, 0 to delete", exact=True)).to_be_visible()
+    settle(page)
+
+    engine = sa.create_engine(app.database_url)
+    with engine.begin() as conn:  # the web app changes a row bob has not touched
+        conn.execute(sa.text("update intents set english_responses = '[\"changed elsewhere\"]', updated_at = :t "
+                             "where user_id = 'user_demo_bob' and intent_name = :n"), {"t": utcnow(), "n": other})
+
+    edit_text_cell(page, box["x"] + 70, box["y"] + ROW_HEIGHT * 2.5, "bob_edit_two", column=1, row=1)
+    expect(page.get_by_text("Unsaved: 0 new, 2 changed, 0 to delete", exact=True)).to_be_visible()
+    expect(page.get_by_text(re.compile(f"While you were editing, intents changed elsewhere \\(changed: “{other}”"))
+           ).to_be_visible()
+    expect(grid_cell(page, 1, 0)).to_have_text("bob_edit_one")
+    settle(page)
+    screenshot(page, "intents-changed-underneath")
+
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_text("Saved: 0 added, 2 changed, 0 deleted.", exact=True)).to_be_visible(timeout=20_000)
+    with engine.connect() as conn:
+        rows = dict(conn.execute(sa.text("select intent_name, english_responses from intents "
+                                         "where user_id = 'user_demo_bob'")).all())
+    engine.dispose()
+    assert {"bob_edit_one", "bob_edit_two"} <= set(rows)
+    assert json.loads(rows[other]) == ["changed elsewhere"]
