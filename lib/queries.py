@@ -116,9 +116,10 @@ def check() -> Freshness:
     try:
         versions: Mapping[str, int] = _handle(uid).versions()
     except StoreUnavailable:
-        last = _session_freshness(uid) or _known().get(uid)
-        if last is None:
+        known = [f for f in (_session_freshness(uid), _known().get(uid)) if f is not None]
+        if not known:
             raise
+        last = max(known, key=lambda f: f.checked_at)
         fresh = Freshness(last.versions, last.checked_at, reachable=False)
     else:
         fresh = Freshness(tuple(sorted(versions.items())), datetime.now(UTC).replace(tzinfo=None))
