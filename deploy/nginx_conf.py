@@ -137,21 +137,31 @@ def render_site(site: ProxySite, access_log: str = "/var/log/nginx/dashboard.acc
         *_block("map $http_upgrade $connection_upgrade", ["default upgrade;", "'' close;"]),
         "",
         f"# Sticky sessions: a browser's {ROUTE_COOKIE} cookie, or a fresh random key for a new browser.",
-        *_block(f"map $cookie_{ROUTE_COOKIE} $dashboard_route",
-                [f'"{valid_route}" $cookie_{ROUTE_COOKIE};', "default $request_id;"]),
-        *_block(f"map $cookie_{ROUTE_COOKIE} $dashboard_route_cookie",
-                [f'"{valid_route}" "";',
-                 f'default "{ROUTE_COOKIE}=$request_id; Path={p}; HttpOnly; SameSite=Lax";']),
+        *_block(
+            f"map $cookie_{ROUTE_COOKIE} $dashboard_route",
+            [f'"{valid_route}" $cookie_{ROUTE_COOKIE};', "default $request_id;"],
+        ),
+        *_block(
+            f"map $cookie_{ROUTE_COOKIE} $dashboard_route_cookie",
+            [f'"{valid_route}" "";', f'default "{ROUTE_COOKIE}=$request_id; Path={p}; HttpOnly; SameSite=Lax";'],
+        ),
         "",
         "# Which replica answered (the last address tried), as 1..N: for logs and the response header.",
-        *_block("map $upstream_addr $dashboard_replica",
-                [f'"~(^|[ ,]){re.escape(address)}$" {n};' for n, address in enumerate(site.replicas, 1)]
-                + ['default "-";']),
+        *_block(
+            "map $upstream_addr $dashboard_replica",
+            [f'"~(^|[ ,]){re.escape(address)}$" {n};' for n, address in enumerate(site.replicas, 1)] + ['default "-";'],
+        ),
         "",
-        *_block("upstream dashboard_replicas",
-                ["hash $dashboard_route consistent;",
-                 *(f"server {address} max_fails={site.max_fails} fail_timeout={site.fail_timeout_s}s;"
-                   for address in site.replicas)]),
+        *_block(
+            "upstream dashboard_replicas",
+            [
+                "hash $dashboard_route consistent;",
+                *(
+                    f"server {address} max_fails={site.max_fails} fail_timeout={site.fail_timeout_s}s;"
+                    for address in site.replicas
+                ),
+            ],
+        ),
         "",
         "log_format dashboard '$remote_addr [$time_local] \"$request\" $status $body_bytes_sent '",
         f"                     'replica=$dashboard_replica upstream=$upstream_addr route=$cookie_{ROUTE_COOKIE} '",
@@ -173,44 +183,68 @@ def render_site(site: ProxySite, access_log: str = "/var/log/nginx/dashboard.acc
         "",
         *_block(f"location = {p}", [f"return 308 {p}/;"]),
         "",
-        *_block(f"location {p}/", [
-            "proxy_pass http://dashboard_replicas;",
-            *common,
-            f"client_max_body_size {site.body_limit_mb}m;  # Streamlit's server.maxUploadSize + 1 MB",
-            *_dashboard_headers(),
-        ]),
+        *_block(
+            f"location {p}/",
+            [
+                "proxy_pass http://dashboard_replicas;",
+                *common,
+                f"client_max_body_size {site.body_limit_mb}m;  # Streamlit's server.maxUploadSize + 1 MB",
+                *_dashboard_headers(),
+            ],
+        ),
         "",
-        *_block(f"location = {p}/_stcore/stream", [
-            "proxy_pass http://dashboard_replicas;",
-            *common,
-            "proxy_set_header Upgrade $http_upgrade;",
-            "proxy_set_header Connection $connection_upgrade;",
-            "proxy_read_timeout 3600s;",
-            "proxy_send_timeout 3600s;",
-            "proxy_buffering off;",
-            *_dashboard_headers(),
-        ]),
+        *_block(
+            f"location = {p}/_stcore/stream",
+            [
+                "proxy_pass http://dashboard_replicas;",
+                *common,
+                "proxy_set_header Upgrade $http_upgrade;",
+                "proxy_set_header Connection $connection_upgrade;",
+                "proxy_read_timeout 3600s;",
+                "proxy_send_timeout 3600s;",
+                "proxy_buffering off;",
+                *_dashboard_headers(),
+            ],
+        ),
         "",
         "# Health: 200 while any replica is healthy; /healthz/<n> checks replica n alone.",
-        *_block(f"location = {p}/healthz", [
-            f"proxy_pass http://dashboard_replicas{p}/_stcore/health;",
-            *common,
-            f"add_header {REPLICA_HEADER} $dashboard_replica always;",
-        ]),
+        *_block(
+            f"location = {p}/healthz",
+            [
+                f"proxy_pass http://dashboard_replicas{p}/_stcore/health;",
+                *common,
+                f"add_header {REPLICA_HEADER} $dashboard_replica always;",
+            ],
+        ),
     ]
     for n, address in enumerate(site.replicas, 1):
-        server += ["", *_block(f"location = {p}/healthz/{n}", [
-            f"proxy_pass http://{address}{p}/_stcore/health;",
-            *_proxy_headers(),
-            "proxy_connect_timeout 2s;",
-            "proxy_read_timeout 5s;",
-        ])]
+        server += [
+            "",
+            *_block(
+                f"location = {p}/healthz/{n}",
+                [
+                    f"proxy_pass http://{address}{p}/_stcore/health;",
+                    *_proxy_headers(),
+                    "proxy_connect_timeout 2s;",
+                    "proxy_read_timeout 5s;",
+                ],
+            ),
+        ]
     if site.web_app:
-        server += ["", "# Everything else is the web app (its Clerk session cookie is same-site with the dashboard).",
-                   *_block("location /", [f"proxy_pass {site.web_app};", "proxy_http_version 1.1;",
-                                          *_proxy_headers(),
-                                          "proxy_set_header Upgrade $http_upgrade;",
-                                          "proxy_set_header Connection $connection_upgrade;"])]
+        server += [
+            "",
+            "# Everything else is the web app (its Clerk session cookie is same-site with the dashboard).",
+            *_block(
+                "location /",
+                [
+                    f"proxy_pass {site.web_app};",
+                    "proxy_http_version 1.1;",
+                    *_proxy_headers(),
+                    "proxy_set_header Upgrade $http_upgrade;",
+                    "proxy_set_header Connection $connection_upgrade;",
+                ],
+            ),
+        ]
     server = [line for i, line in enumerate(server) if line or (i and server[i - 1])]  # no double blanks
     out += _block("server", server)
     return "\n".join(out) + "\n"
@@ -246,25 +280,42 @@ def render_standalone(site: ProxySite, run_dir: Path) -> str:
 
 def example_site() -> ProxySite:
     """What deploy/nginx/dashboard.conf is rendered from: two replicas beside a web app on port 3000."""
-    return ProxySite(replicas=("127.0.0.1:8501", "127.0.0.1:8502"), prefix="/dashboard", listen="80",
-                     web_app="http://127.0.0.1:3000")
+    return ProxySite(
+        replicas=("127.0.0.1:8501", "127.0.0.1:8502"), prefix="/dashboard", listen="80", web_app="http://127.0.0.1:3000"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy.nginx_conf", description=__doc__.splitlines()[0])
-    parser.add_argument("--replica", action="append", default=[], metavar="HOST:PORT",
-                        help="a dashboard replica (repeat for each); default: 127.0.0.1:8501 and :8502")
+    parser.add_argument(
+        "--replica",
+        action="append",
+        default=[],
+        metavar="HOST:PORT",
+        help="a dashboard replica (repeat for each); default: 127.0.0.1:8501 and :8502",
+    )
     parser.add_argument("--prefix", default="/dashboard", help="path prefix = Streamlit's server.baseUrlPath")
     parser.add_argument("--listen", default="8080", help="port or host:port nginx listens on")
     parser.add_argument("--web-app", help="http(s)://host:port of the web app served outside the prefix")
-    parser.add_argument("--standalone", type=Path, metavar="RUN_DIR",
-                        help="write a complete nginx.conf into RUN_DIR (pid, logs, temp files there too)")
+    parser.add_argument(
+        "--standalone",
+        type=Path,
+        metavar="RUN_DIR",
+        help="write a complete nginx.conf into RUN_DIR (pid, logs, temp files there too)",
+    )
     parser.add_argument("--example", action="store_true", help="print deploy/nginx/dashboard.conf's content")
     args = parser.parse_args(argv)
     try:
-        site = example_site() if args.example else ProxySite(
-            replicas=tuple(args.replica or ("127.0.0.1:8501", "127.0.0.1:8502")),
-            prefix=args.prefix, listen=args.listen, web_app=args.web_app)
+        site = (
+            example_site()
+            if args.example
+            else ProxySite(
+                replicas=tuple(args.replica or ("127.0.0.1:8501", "127.0.0.1:8502")),
+                prefix=args.prefix,
+                listen=args.listen,
+                web_app=args.web_app,
+            )
+        )
     except ValueError as err:
         parser.error(str(err))
     if args.standalone:

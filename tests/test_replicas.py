@@ -31,7 +31,15 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from deploy.nginx_conf import REPLICA_HEADER, ROUTE_COOKIE, ProxySite, render_standalone
+from deploy.nginx_conf import (
+    EXAMPLE,
+    REPLICA_HEADER,
+    ROUTE_COOKIE,
+    ProxySite,
+    example_site,
+    render_site,
+    render_standalone,
+)
 from tests.conftest import truncate_all
 from tests.e2e_support import (
     CHROMIUM,
@@ -166,11 +174,16 @@ def route_keys(proxy: Proxy, count: int) -> dict[str, str]:
 def replicas(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[App, App]]:
     truncate_all(pg_url)
     seed_demo(pg_url)
-    shared = {"AUTH_COOKIE_KEY": "replicas-test-cookie-key"}  # every replica must verify the re-login cookie
+    shared = {
+        "AUTH_COOKIE_KEY": "replicas-test-cookie-key",  # every replica must verify the re-login cookie
+        "CACHE_TTL_SECONDS": "300",  # a long TTL, whatever the shell says: only the database can make B fresh
+    }
     with ExitStack() as stack:
         apps = tuple(
             stack.enter_context(
-                serving_app(tmp_path_factory.mktemp(f"replica{n}"), pg_url, base_url_path=PREFIX.lstrip("/"), env=shared)
+                serving_app(
+                    tmp_path_factory.mktemp(f"replica{n}"), pg_url, base_url_path=PREFIX.lstrip("/"), env=shared
+                )
             )
             for n in (1, 2)
         )
@@ -201,8 +214,9 @@ def test_health_checks_through_the_proxy(proxy: Proxy) -> None:
 def test_a_new_browser_gets_a_routing_cookie_and_stays_on_its_replica(proxy: Proxy) -> None:
     first = fetch(proxy.url + "/")
     assert first.status == 200 and b"<html" in first.body.lower(), first.status
-    cookie = re.fullmatch(rf"{ROUTE_COOKIE}=([0-9a-f]{{32}}); Path={PREFIX}; HttpOnly; SameSite=Lax",
-                          first.headers.get("set-cookie", ""))
+    cookie = re.fullmatch(
+        rf"{ROUTE_COOKIE}=([0-9a-f]{{32}}); Path={PREFIX}; HttpOnly; SameSite=Lax", first.headers.get("set-cookie", "")
+    )
     assert cookie, f"no routing cookie set: {first.headers}"
     replica = first.headers[REPLICA_HEADER.lower()]
     assert replica in {"1", "2"}
@@ -294,8 +308,18 @@ def test_a_save_through_one_replica_shows_on_the_other(proxy: Proxy, replicas: t
         for replica in ("1", "2"):
             context = browser.new_context(viewport=VIEWPORT, locale="en-US", timezone_id="UTC")
             context.set_default_timeout(20_000)
-            context.add_cookies([{"name": ROUTE_COOKIE, "value": keys[replica], "domain": "127.0.0.1",
-                                  "path": PREFIX, "httpOnly": True, "sameSite": "Lax"}])
+            context.add_cookies(
+                [
+                    {
+                        "name": ROUTE_COOKIE,
+                        "value": keys[replica],
+                        "domain": "127.0.0.1",
+                        "path": PREFIX,
+                        "httpOnly": True,
+                        "sameSite": "Lax",
+                    }
+                ]
+            )
             page = context.new_page()
             response = page.goto(proxy.url + "/")
             assert response and response.headers.get(REPLICA_HEADER.lower()) == replica
@@ -314,10 +338,13 @@ def test_a_save_through_one_replica_shows_on_the_other(proxy: Proxy, replicas: t
         # A, on replica 1, adds an intent (an upload: it must reach A's own replica too).
         open_screen(a, "Intents", "Intents")
         a.get_by_text("Import intents from CSV or JSON").click()
-        csv = ("intent_name,example_user_phrases,english_responses,russian_responses\r\n"
-               f'{NEW_INTENT},"[""When are you open?""]","[""From 9 to 5.""]","[""С 9 до 17.""]"\r\n')
+        csv = (
+            "intent_name,example_user_phrases,english_responses,russian_responses\r\n"
+            f'{NEW_INTENT},"[""When are you open?""]","[""From 9 to 5.""]","[""С 9 до 17.""]"\r\n'
+        )
         a.locator("[data-testid='stFileUploader'] input[type=file]").set_input_files(
-            {"name": "intents.csv", "mimeType": "text/csv", "buffer": csv.encode()})
+            {"name": "intents.csv", "mimeType": "text/csv", "buffer": csv.encode()}
+        )
         settle(a)
         a.get_by_role("button", name="Add 1 intents").click()
         settle(a)
@@ -339,7 +366,9 @@ def test_a_save_through_one_replica_shows_on_the_other(proxy: Proxy, replicas: t
     deadline = time.monotonic() + 10
     while True:
         lines = proxy.access_log()
-        streams = {key: [ln for ln in lines if f"route={key} " in ln and "/_stcore/stream " in ln] for key in keys.values()}
+        streams = {
+            key: [ln for ln in lines if f"route={key} " in ln and "/_stcore/stream " in ln] for key in keys.values()
+        }
         if all(streams.values()) or time.monotonic() > deadline:
             break
         time.sleep(0.2)
@@ -349,3 +378,33 @@ def test_a_save_through_one_replica_shows_on_the_other(proxy: Proxy, replicas: t
         elsewhere = [ln for ln in mine if f"replica={replica} " not in ln]
         assert not elsewhere, f"browser {replica} reached another replica:\n" + "\n".join(elsewhere)
         assert any(" 101 " in ln for ln in streams[key]), f"no websocket of browser {replica}:\n" + "\n".join(mine)
+
+
+# -- the shipped example ---------------------------------------------------------------------------
+
+
+def test_the_shipped_example_is_the_generators_output() -> None:
+    """deploy/nginx/dashboard.conf is what people copy: it must be what the generator renders today."""
+    assert EXAMPLE.read_text(encoding="utf-8") == render_site(example_site()), (
+        "deploy/nginx/dashboard.conf is stale: python -m deploy.nginx_conf --example > deploy/nginx/dashboard.conf"
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("prefix", "dashboard"),
+        ("prefix", "/dashboard/"),
+        ("prefix", "/a b"),
+        ("replicas", ()),
+        ("replicas", ("127.0.0.1",)),
+        ("replicas", ("h:1", "h:1")),
+        ("listen", "80; evil"),
+        ("web_app", "ftp://x"),
+    ],
+)
+def test_a_bad_site_is_refused(field: str, value: object) -> None:
+    """Nothing that could break out of a directive reaches the rendered file."""
+    fields: dict[str, object] = {"replicas": ("127.0.0.1:8501",), field: value}
+    with pytest.raises(ValueError):
+        ProxySite(**fields)  # type: ignore[arg-type]
