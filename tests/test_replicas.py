@@ -14,11 +14,14 @@ The module starts a real PostgreSQL with the demo data, two ``streamlit run`` re
 
 from __future__ import annotations
 
+import http.server
+import json
 import re
 import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -260,6 +263,53 @@ def test_websocket_upgrade_reaches_the_pinned_replica(proxy: Proxy) -> None:
         assert headers.get("upgrade", "").lower() == "websocket"
         assert headers.get("sec-websocket-accept") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="  # RFC 6455's example
         assert headers[REPLICA_HEADER.lower()] == replica
+
+
+@contextmanager
+def echo_server() -> Iterator[str]:
+    """A tiny upstream that answers every GET with the request headers it received, as JSON."""
+
+    class Echo(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps({"path": self.path, "headers": dict(self.headers.items())}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_proxy_passes_clerks_cookie_and_the_browsers_host() -> None:
+    """What the dashboard needs from the request reaches the replica unchanged: Clerk's same-site
+    ``__session`` cookie, an ``Authorization`` header, the path with its prefix, and the Host with its
+    port (Streamlit compares it with the websocket's Origin)."""
+    with echo_server() as upstream, running_nginx((upstream,)) as proxy:
+        request = urllib.request.Request(proxy.url + "/intents?x=1")
+        request.add_header("Cookie", f"__session=eyJ.clerk.token; {ROUTE_COOKIE}=k1")
+        request.add_header("Authorization", "Bearer eyJ.header.token")
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            seen = json.loads(resp.read())
+            assert resp.headers[REPLICA_HEADER] == "1"
+        log = "\n".join(proxy.access_log())
+    headers = {k.lower(): v for k, v in seen["headers"].items()}
+    assert seen["path"] == f"{PREFIX}/intents?x=1"
+    assert "__session=eyJ.clerk.token" in headers["cookie"]
+    assert headers["authorization"] == "Bearer eyJ.header.token"
+    assert headers["host"] == urlsplit(proxy.url).netloc
+    assert headers["x-forwarded-proto"] == "http" and headers["x-forwarded-for"] == "127.0.0.1"
+    assert "eyJ" not in log, "the access log must not record tokens"
 
 
 def test_uploads_up_to_streamlits_limit_pass_the_proxy(proxy: Proxy) -> None:
