@@ -19,12 +19,14 @@ $(VENV)/.installed-dev: requirements-dev.txt requirements.txt $(VENV)/.installed
 
 venv: $(VENV)/.installed
 
-# OS packages the tests use: PostgreSQL server binaries and Debian's Chromium.
+# OS packages the tests use: PostgreSQL server binaries, Debian's Chromium, and nginx (the replicas'
+# reverse proxy; the tests start it themselves with their own config, never as a system service).
 os-deps:
-	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1; then \
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1 \
+		|| ! [ -x /usr/sbin/nginx ]; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql chromium fonts-dejavu-core >/dev/null; \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql chromium fonts-dejavu-core nginx >/dev/null; \
 	fi
 
 run: $(VENV)/.installed

@@ -93,18 +93,35 @@ def running_app(workdir: Path, *, startup_timeout: float = 60.0) -> Iterator[App
     """The dashboard on a free loopback port over a freshly seeded SQLite file in ``workdir``."""
     database_url = f"sqlite:///{workdir / 'demo.db'}"  # workdir is absolute: four slashes
     seed_demo(database_url)
+    with serving_app(workdir, database_url, startup_timeout=startup_timeout) as app:
+        yield app
+
+
+@contextmanager
+def serving_app(
+    workdir: Path,
+    database_url: str,
+    *,
+    base_url_path: str = "",
+    env: dict[str, str] | None = None,
+    startup_timeout: float = 60.0,
+) -> Iterator[App]:
+    """The dashboard on a free loopback port over ``database_url`` (already seeded), its credentials
+    file and log in ``workdir``; ``base_url_path`` serves it under a prefix (as behind a proxy) and
+    ``env`` adds settings.  ``App.url`` includes the prefix."""
     secrets = workdir / "secrets.toml"
     secrets.write_text("# empty: the test's environment decides every setting\n", encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if k not in _APP_SETTINGS and not k.startswith("STREAMLIT_")}
-    env.update(
+    environ = {k: v for k, v in os.environ.items() if k not in _APP_SETTINGS and not k.startswith("STREAMLIT_")}
+    environ.update(
         DATABASE_URL=database_url,
         AUTH_CREDENTIALS_PATH=str(workdir / "credentials.yaml"),
         AUTH_MODE="local",
         LIVE_REFRESH_SECONDS="1",  # live screens check for new test calls every second
         PYTHONUNBUFFERED="1",
     )
+    environ.update(env or {})
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{port}" + (f"/{base_url_path}" if base_url_path else "")
     log = workdir / "app.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -128,9 +145,11 @@ def running_app(workdir: Path, *, startup_timeout: float = 60.0) -> Iterator[App
                 "false",
                 "--secrets.files",
                 str(secrets),
+                "--server.baseUrlPath",
+                base_url_path,
             ],
             cwd=ROOT,
-            env=env,
+            env=environ,
             stdout=out,
             stderr=subprocess.STDOUT,
         )

@@ -1,0 +1,1 @@
+"""Deployment helpers: configuration for running the dashboard behind a reverse proxy."""
