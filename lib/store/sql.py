@@ -130,10 +130,13 @@ class SqlUserStore:
 
     @contextmanager
     def _tx(self, *, as_user: bool = True) -> Iterator[sa.Connection]:
-        """One transaction as this user (RLS role and claims on PostgreSQL; ``as_user=False`` keeps the
-        connecting role, for reads that name the user themselves); errors become typed."""
+        """One transaction as this user (RLS role and claims on PostgreSQL); errors become typed.
+        ``as_user=False``: one statement in autocommit as the connecting role (one round trip), for
+        a read that names the user itself."""
+        engine = self._store.engine
         try:
-            with self._store.engine.begin() as conn:
+            with (engine.begin() if as_user else engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+                  ) as conn:
                 if self._pg and as_user:
                     claims = json.dumps({"sub": self._uid, "role": "authenticated"})
                     conn.execute(
