@@ -66,7 +66,7 @@ TEST_SELECT = ",".join(TEST_COLUMNS)
 
 # Failures on the way to the database, not answers from it: worth a retry later.
 _UNAVAILABLE_PREFIXES = ("08", "53", "57", "PGRST000", "PGRST001", "PGRST002", "PGRST003")
-_UNAVAILABLE_STATUS = {"502", "503", "504", "520", "521", "522", "523", "524", "525", "526", "527", "530"}
+_UNAVAILABLE_STATUS = {"500", "502", "503", "504", "520", "521", "522", "523", "524", "525", "526", "527", "530"}
 _RETRY_STATUS = {"502", "503", "504"}  # a gateway's answers: the request did not reach the database
 RETRY_WAITS = (0.1, 0.3)  # seconds before the second and third try of a read
 SETTLE_CHUNK = 100  # ids per read-back request (keeps the URL short)
@@ -140,7 +140,7 @@ def _ambiguous(err: Exception) -> bool:
     back (a timeout, a dropped connection, a gateway error without PostgREST's error body)."""
     if isinstance(err, APIError):
         code = str(err.code or "")
-        return code in _UNAVAILABLE_STATUS or code == "500"  # a proxy's page, not a SQLSTATE from the database
+        return code in _UNAVAILABLE_STATUS  # a gateway's page (no SQLSTATE): the database may have run it
     return isinstance(err, httpx.TransportError) and not _unsent(err)
 
 
