@@ -59,7 +59,8 @@ def test_overlapping_saves_at_the_same_moment_one_wins_one_conflicts(handle: obj
         barrier = threading.Barrier(2)
         outcome: dict[str, object] = {}
 
-        def save(who: str, diff: IntentDiff) -> None:
+        def save(who: str, diff: IntentDiff, barrier: threading.Barrier = barrier,
+                 outcome: dict[str, object] = outcome) -> None:
             barrier.wait()
             try:
                 outcome[who] = handle.save_intents(diff)
