@@ -55,3 +55,16 @@ class StoreUnavailable(StoreError):
 
 class ConfigError(StoreError):
     """The deployment is misconfigured (a setting is missing or malformed)."""
+
+
+class SaveOutcomeUnknown(StoreUnavailable):
+    """The connection dropped while a save was committing and the database could not be reached
+    to check it.  The page keeps the edits; saving them again is safe (a save never applies twice)."""
+
+    def __init__(self) -> None:
+        StoreError.__init__(
+            self,
+            "The connection to the database dropped while saving, and the database could not be reached to "
+            "check whether the save went through. Your changes are kept here: save again in a moment "
+            "(a save is never applied twice).",
+        )

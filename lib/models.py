@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 
 LANGUAGES = ("english", "russian")
 TEST_STATUSES = ("initiated", "in_progress", "completed", "failed", "cancelled")
@@ -59,12 +60,38 @@ class IntentRef:
 
 
 @dataclass(frozen=True)
+class SaveToken:
+    """What makes a save recognisable afterwards, so a retry never applies it twice.
+
+    The n-th added row gets the id ``added_id(n)`` and every written row gets ``updated_at = at``;
+    after a dropped connection the store reads those rows back to learn whether the save happened.
+    A page keeps one token per pending set of edits and passes it again when the user retries.
+    """
+
+    save_id: str
+    at: datetime  # naive UTC, microseconds: the written rows' updated_at (and created_at when added)
+
+    @classmethod
+    def new(cls) -> SaveToken:
+        return cls(str(uuid.uuid4()), datetime.now(UTC).replace(tzinfo=None))
+
+    def added_id(self, n: int) -> str:
+        """The id of the n-th added row (0-based): the same for every retry of this save."""
+        return str(uuid.uuid5(uuid.UUID(self.save_id), str(n)))
+
+
+@dataclass(frozen=True)
 class IntentDiff:
-    """What a grid's Save writes: only added, changed and deleted rows."""
+    """What a grid's Save writes: only added, changed and deleted rows.
+
+    ``token`` is given by a caller that may retry the same save (the intents page); without one the
+    store makes a fresh token, and the save is still settled by reading back after a dropped connection.
+    """
 
     added: tuple[IntentInput, ...] = ()
     edited: tuple[IntentEdit, ...] = ()
     deleted: tuple[IntentRef, ...] = ()
+    token: SaveToken | None = field(default=None, compare=False)
 
     def is_empty(self) -> bool:
         return not (self.added or self.edited or self.deleted)
@@ -75,9 +102,16 @@ class SaveResult:
     added: int = 0
     edited: int = 0
     deleted: int = 0
+    checked: bool = False  # the connection dropped (or a retry met its own earlier save) and a read-back found it saved
 
     def summary(self) -> str:
         return f"{self.added} added, {self.edited} changed, {self.deleted} deleted"
+
+    def notice(self) -> str:
+        """What the user is told after a save: which of the two ways we know it was saved."""
+        if self.checked:
+            return f"Checked after a dropped connection: saved ({self.summary()})."
+        return f"Saved: {self.summary()}."
 
 
 @dataclass(frozen=True)

@@ -112,6 +112,14 @@ class Cluster:
         apply_migrations(self.url)
         return self.url
 
+    def halt(self) -> None:
+        """Stop the server at once (``pg_ctl stop -m immediate``, like a crash), keeping its data."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+    def resume(self) -> None:
+        """Start the halted server again on the same port (crash recovery replays the WAL)."""
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.dir / "log"), "-w", "-t", "60", "start")
+
     def stop(self) -> None:
         try:
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")

@@ -70,7 +70,7 @@ def validate_diff(diff: IntentDiff) -> IntentDiff:
         problems.append(Problem("grid", "id", "a row is edited or deleted twice"))
     if problems:
         raise ValidationError(problems)
-    return IntentDiff(added=added, edited=edited, deleted=diff.deleted)
+    return IntentDiff(added=added, edited=edited, deleted=diff.deleted, token=diff.token)
 
 
 def check_varchar(value: str | None, row: str, field: str, problems: list[Problem], limit: int = MAX_VARCHAR) -> None:

@@ -1,10 +1,12 @@
 """Intents: edit name, example phrases and responses in a grid; Save writes the diff, all or nothing."""
 
+from dataclasses import replace
+
 import streamlit as st
 
 from lib import export, intents_grid, queries
 from lib.errors import ConflictError, StoreError, StoreUnavailable, ValidationError
-from lib.models import IntentDiff
+from lib.models import IntentDiff, SaveToken
 from lib.validation import clean_intent
 
 KEY = "intents"
@@ -17,6 +19,8 @@ def reset_grid() -> None:
     state[f"{KEY}_generation"] += 1
     state.pop(f"{KEY}_confirm", None)
     state.pop(f"{KEY}_editing", None)
+    for kind in ("grid", "import"):
+        state.pop(f"{KEY}_{kind}_token", None)
 
 
 st.title("Intents")
@@ -75,9 +79,11 @@ else:
 discard_col.button("Discard", on_click=reset_grid, disabled=diff.is_empty(), width="stretch")
 
 
-def save(d: IntentDiff) -> None:
+def save(d: IntentDiff, kind: str = "grid") -> None:
+    # One token per pending edits (lib.models.SaveToken): saving them again never applies them twice.
+    token = state.setdefault(f"{KEY}_{kind}_token", SaveToken.new())
     try:
-        result = queries.save_intents(d)
+        result = queries.save_intents(replace(d, token=token))
     except ValidationError as err:
         st.error("**Nothing was saved.** Fix these and save again:\n" +
                  "\n".join(f"- {p.row}: {p.field.replace('_', ' ')} {p.message}" for p in err.problems))
@@ -89,7 +95,7 @@ def save(d: IntentDiff) -> None:
         st.error(str(err))
         return
     reset_grid()
-    state[f"{KEY}_flash"] = f"Saved: {result.summary()}."
+    state[f"{KEY}_flash"] = result.notice()
     st.rerun()
 
 
@@ -134,4 +140,4 @@ with st.expander("Import intents from CSV or JSON"):
             if problems:
                 st.error(f"{len(bad)} of {len(rows)} rows have problems; fix the file and upload it again.")
             elif st.button(f"Add {len(rows)} intents", type="primary", disabled=offline):
-                save(IntentDiff(added=tuple(rows)))
+                save(IntentDiff(added=tuple(rows)), "import")

@@ -23,6 +23,12 @@ Implemented, with PostgREST's semantics (v12):
 * errors as PostgREST's JSON ``{"code", "message", "details", "hint"}`` with PostgREST's statuses
   (SQLSTATE 23505 -> 409, 42501 -> 401 for anon / 403 otherwise, P0001 -> 400, 40001 -> 500, ...).
 
+Failure modes for the tests (``PostgrestServer.inject(Fault(...))``): an HTTP status with a gateway's
+non-JSON body (500, 502, 503, 504), a slow answer (beyond the client's timeout), a dropped connection
+(no answer at all) and a malformed JSON body, each either before the request runs or after it ran and
+committed (``after=True``: the answer to a write is lost).  ``PostgrestServer.requests`` logs every
+request as (method, path), so a test can count tries.
+
 Anything else -- another operator, query parameter, header, ``Prefer`` or ``Accept`` value, an
 embedded resource, a set-returning function -- is answered 400 (code ``EMU400``) naming what is
 missing, so a backend cannot come to rely on something this emulation would only fake.
@@ -780,6 +786,33 @@ class _App:
         return 200, {}, (body if body is not None else "null").encode()
 
 
+# -- injected failures -----------------------------------------------------------------------------
+
+@dataclass
+class Fault:
+    """One injected failure, for the next ``times`` requests matching ``method`` and ``path`` (a substring).
+
+    ``kind``: ``status`` (answer ``status`` with a gateway's HTML page), ``slow`` (wait ``seconds``,
+    then answer normally), ``drop`` (close the connection without an answer) or ``malformed``
+    (answer 200 with a truncated JSON body).  ``after``: run the request (and commit it) first.
+    """
+
+    kind: str
+    status: int = 503
+    seconds: float = 0.0
+    after: bool = False
+    method: str | None = None
+    path: str | None = None
+    times: int = 1
+
+    def matches(self, method: str, path: str) -> bool:
+        return self.times > 0 and self.method in (None, method) and (self.path is None or self.path in path)
+
+
+class _Dropped(Exception):
+    """The fault says: close the connection without answering."""
+
+
 # -- HTTP plumbing ---------------------------------------------------------------------------------
 
 class _Handler(BaseHTTPRequestHandler):
@@ -825,28 +858,81 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(n)
 
     def dispatch(self, method: str) -> None:
+        fault = self.server.take_fault(method, self.path)
         try:
-            body = self.read_body()
-            status, headers, payload = self.server.app.handle(method, self.path, self.headers, body)
-        except PgrstError as err:
-            status, headers, payload = err.status, err.headers, err.body()
-        except Exception as err:  # a bug in the emulator: answer like PostgREST's internal error
-            status, headers, payload = 500, {}, PgrstError(500, "EMU500", f"emulator error: {err!r}").body()
+            status, headers, payload = self.answer(method, fault)
+        except _Dropped:
+            self.close_connection = True
+            self.connection.shutdown(2)  # socket.SHUT_RDWR: the client sees the connection end, no answer
+            return
         self.send_response(status)
         for key, value in headers.items():
             self.send_header(key, value)
         if status not in (204, 304):
-            self.send_header("Content-Type", "application/json; charset=utf-8")
+            if "Content-Type" not in headers:
+                self.send_header("Content-Type", "application/json; charset=utf-8")
             self.send_header("Content-Length", str(0 if method == "HEAD" else len(payload)))
         self.end_headers()
         if method != "HEAD" and status not in (204, 304):
             self.wfile.write(payload)
+
+    def answer(self, method: str, fault: Fault | None) -> tuple[int, dict[str, str], bytes]:
+        """The request's answer, with ``fault`` applied before or after the request runs."""
+        try:
+            body = self.read_body()  # always read: an unread body would spoil the next request on this connection
+        except PgrstError as err:
+            return err.status, err.headers, err.body()
+        if fault is not None and not fault.after:
+            injected = self.inject(fault)
+            if injected is not None:
+                return injected
+        try:
+            answer = self.server.app.handle(method, self.path, self.headers, body)
+        except PgrstError as err:
+            answer = err.status, err.headers, err.body()
+        except Exception as err:  # a bug in the emulator: answer like PostgREST's internal error
+            answer = 500, {}, PgrstError(500, "EMU500", f"emulator error: {err!r}").body()
+        if fault is not None and fault.after:
+            injected = self.inject(fault)
+            if injected is not None:
+                return injected
+        return answer
+
+    @staticmethod
+    def inject(fault: Fault) -> tuple[int, dict[str, str], bytes] | None:
+        if fault.kind == "slow":
+            time.sleep(fault.seconds)
+            return None
+        if fault.kind == "drop":
+            raise _Dropped()
+        if fault.kind == "malformed":
+            return 200, {}, b'[{"id": "0b5e1d2c-'
+        if fault.kind == "status":
+            return fault.status, {"Content-Type": "text/html"}, f"<html><body>{fault.status}</body></html>".encode()
+        raise ValueError(f"unknown fault kind {fault.kind!r}")
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     app: _App
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.faults: list[Fault] = []
+        self.requests: list[tuple[str, str]] = []
+        self.lock = threading.Lock()
+
+    def take_fault(self, method: str, target: str) -> Fault | None:
+        """Log the request; the first injected fault that matches it, used up by one."""
+        path = urlsplit(target).path
+        with self.lock:
+            self.requests.append((method, path))
+            for fault in self.faults:
+                if fault.matches(method, path):
+                    fault.times -= 1
+                    return fault
+        return None
 
 
 class PostgrestServer:
@@ -869,6 +955,24 @@ class PostgrestServer:
     def base_url(self) -> str:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
+
+    def inject(self, fault: Fault) -> Fault:
+        """Fail the next ``fault.times`` matching requests this way (see ``Fault``)."""
+        with self._server.lock:
+            self._server.faults.append(fault)
+        return fault
+
+    def clear(self) -> None:
+        """Forget injected faults and the request log."""
+        with self._server.lock:
+            self._server.faults.clear()
+            self._server.requests.clear()
+
+    @property
+    def requests(self) -> list[tuple[str, str]]:
+        """Every request so far, as (method, path)."""
+        with self._server.lock:
+            return list(self._server.requests)
 
     def key(self, role: str = "service_role", sub: str | None = None) -> str:
         return make_jwt(self.jwt_secret, role, sub, expires_in=24 * 3600)

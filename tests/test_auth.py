@@ -405,6 +405,11 @@ def test_jwks_url_must_be_https_or_loopback(key):
     assert info.value.reason == "verification not configured"
 
 
+def same_key(found: object, private: rsa.RSAPrivateKey) -> bool:
+    """Whether the cache handed out the public half of ``private`` (not merely some key)."""
+    return found.public_numbers() == private.public_key().public_numbers()  # type: ignore[attr-defined]
+
+
 class FakeClock:
     def __init__(self) -> None:
         self.now = 1000.0
@@ -417,7 +422,7 @@ def test_jwks_cache_refetch_interval_and_ttl(jwks_server, key, other_key):
     clock = FakeClock()
     cache = auth.JwksCache(jwks_server.url, ttl=300, refetch_interval=30, clock=clock)
     jwks_server.serve((key, "k1"))
-    assert cache.key("k1") is not None
+    assert same_key(cache.key("k1"), key)
     assert jwks_server.requests == 1
 
     with pytest.raises(AuthError):
@@ -429,7 +434,7 @@ def test_jwks_cache_refetch_interval_and_ttl(jwks_server, key, other_key):
     assert jwks_server.requests == 2
 
     clock.now += 31
-    assert cache.key("k2") is not None  # interval passed: refetched and found
+    assert same_key(cache.key("k2"), other_key)  # interval passed: refetched and found
     assert jwks_server.requests == 3
 
     cache.key("k1")
@@ -443,13 +448,13 @@ def test_jwks_cache_keeps_known_keys_when_the_endpoint_fails(jwks_server, key):
     clock = FakeClock()
     cache = auth.JwksCache(jwks_server.url, ttl=60, refetch_interval=30, clock=clock)
     jwks_server.serve((key, "k1"))
-    assert cache.key("k1") is not None
+    assert same_key(cache.key("k1"), key)
     jwks_server.status = 500
     clock.now += 120
-    assert cache.key("k1") is not None  # stale but known beats refusing everybody
+    assert same_key(cache.key("k1"), key)  # stale but known beats refusing everybody
     assert jwks_server.requests == 2
     clock.now += 5
-    assert cache.key("k1") is not None
+    assert same_key(cache.key("k1"), key)
     assert jwks_server.requests == 2  # the failure backs off
 
 

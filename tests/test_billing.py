@@ -8,9 +8,15 @@ from lib import billing
 from lib.models import SUBSCRIPTION_STATUSES
 
 
-@pytest.mark.parametrize("status", ["past_due", "canceled", "unpaid", "incomplete", "incomplete_expired"])
-def test_statuses_that_need_action_get_a_banner(status: str) -> None:
-    assert billing.banner(status)
+@pytest.mark.parametrize(("status", "says"), [
+    ("past_due", "last payment failed"), ("canceled", "is canceled"), ("unpaid", "is unpaid"),
+    ("incomplete", "first payment needs to be completed"), ("incomplete_expired", "expired before the first payment"),
+])
+def test_statuses_that_need_action_get_a_banner(status: str, says: str) -> None:
+    text = billing.banner(status)
+    assert says in text  # the banner names what happened ...
+    assert any(act in text for act in ("Update your payment method", "Pay the open invoice", "Choose a plan",
+                                       "needs to be completed"))  # ... and what to do about it
 
 
 @pytest.mark.parametrize("status", ["active", "trialing", "paused", None, "something_new"])

@@ -58,7 +58,7 @@ def test_tests_per_day_stacks_statuses_in_a_fixed_order_and_color() -> None:
         ),
     )
     fig = charts.tests_per_day(stats)
-    assert fig is not None
+    assert isinstance(fig, go.Figure)
     assert_themeable(fig)
     names = [t.name for t in fig.data]
     assert names == ["Completed", "Failed", "Cancelled", "In progress", "Initiated"]
@@ -142,5 +142,11 @@ def test_figures_serialize_to_json() -> None:
         tests_per_assistant=(("a", "A", 1),),
         intents_per_week=((D1, 1),),
     )
+    import json
+
     for build in (charts.tests_per_day, charts.tests_by_language, charts.tests_per_assistant, charts.intents_per_week):
-        assert build(stats).to_json()
+        spec = json.loads(build(stats).to_json())  # what the browser receives
+        (trace,) = spec["data"]
+        values = [v for axis in ("x", "y", "values", "labels") for v in (trace.get(axis) or [])]
+        assert 1 in values, (build.__name__, trace)  # the one call (or intent) counted
+        assert spec["layout"]

@@ -110,3 +110,23 @@ def test_what_changed_underneath_an_open_editor_is_named(alice, store, engine_fo
     assert (found.changed, found.deleted, found.added) == (("pricing",), ("goodbye",), 1)
     assert "changed: “pricing”" in found.notice() and "deleted: “goodbye”" in found.notice()
     assert underneath(editing, editing).notice() is None
+
+
+def test_a_row_edited_before_is_saved_against_its_updated_at(alice, engine_for) -> None:
+    """Rows edited before have updated_at != created_at; the grid must send updated_at as the version
+    (sending created_at would refuse every such row as changed in another session)."""
+    import sqlalchemy as sa
+
+    from lib import schema
+
+    first = {i.intent_name: i for i in alice.list_intents()}["pricing"]
+    with engine_for.begin() as conn:  # an earlier edit, a day after creation (another writer did it)
+        conn.execute(sa.update(schema.intents).where(schema.intents.c.id == first.id)
+                     .values(updated_at=first.created_at.replace(year=first.created_at.year + 1)))
+    intents = alice.list_intents()
+    frame = grid_frame(intents)
+    pos = [i.id for i in intents].index(first.id)
+    assert frame.iloc[pos]["created_at"] != frame.iloc[pos]["updated_at"]
+    diff = diff_from_editor(frame, {"edited_rows": {pos: {"intent_name": "prices"}}})
+    assert alice.save_intents(diff).edited == 1
+    assert "prices" in {i.intent_name for i in alice.list_intents()}

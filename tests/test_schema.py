@@ -108,10 +108,55 @@ def test_sqlalchemy_tables_mirror_the_migration(pg) -> None:
         assert {i.name for i in reflected.tables[table.name].indexes} >= {i.name for i in table.indexes}
 
 
-def test_migration_applies_twice_without_error(pg_url: str) -> None:
-    from lib.pgcluster import apply_migrations
+CATALOG = {  # what applying the migrations again must leave exactly as it was
+    "columns": "select table_name, column_name, data_type, is_nullable, column_default from "
+               "information_schema.columns where table_schema = 'public'",
+    "indexes": "select indexname, indexdef from pg_indexes where schemaname = 'public'",
+    "constraints": "select conrelid::regclass::text, conname, pg_get_constraintdef(oid) from pg_constraint "
+                   "where connamespace = 'public'::regnamespace",
+    "policies": "select tablename, policyname, permissive, roles::text, cmd, qual, with_check from pg_policies "
+                "where schemaname = 'public'",
+    "rls": "select relname, relrowsecurity, relforcerowsecurity from pg_class "
+           "where relnamespace = 'public'::regnamespace and relkind = 'r'",
+    "triggers": "select tgrelid::regclass::text, tgname, pg_get_triggerdef(oid) from pg_trigger "
+                "where not tgisinternal and tgrelid::regclass::text not like 'pg_%'",
+    "functions": "select p.oid::regprocedure::text, md5(pg_get_functiondef(p.oid)), p.proacl::text from pg_proc p "
+                 "where p.pronamespace = 'public'::regnamespace",
+    "grants": "select table_name, grantee, privilege_type from information_schema.role_table_grants "
+              "where table_schema = 'public'",
+}
 
-    apply_migrations(pg_url)
+
+def _catalog_and_data(engine: sa.Engine) -> dict[str, list]:
+    with engine.connect() as conn:
+        found = {name: sorted(map(tuple, conn.execute(sa.text(q)).all())) for name, q in CATALOG.items()}
+        for table in schema.ALL_TABLES:  # the rollups included: a second backfill must not double them
+            found[table.name] = sorted(map(repr, conn.execute(sa.select(table)).all()))
+    return found
+
+
+def test_applying_the_migrations_again_changes_nothing(engine: sa.Engine, pg_clean: str) -> None:
+    from datetime import datetime
+
+    from lib.models import IntentDiff, IntentInput
+    from lib.pgcluster import apply_migrations
+    from lib.store.sql import SqlStore
+
+    store = SqlStore(pg_clean)
+    store.for_user("user_twice").save_intents(IntentDiff(added=(IntentInput("kept", ("hi",)),)))
+    store.for_user("user_twice").set_active(False)
+    store.close()
+    with engine.begin() as conn:
+        conn.execute(sa.insert(schema.assistant_tests), [
+            {"id": f"00000000-0000-4000-8000-{i:012d}", "user_id": "user_twice", "assistant_id": "asst_1",
+             "test_phrase": f"call {i}", "language": "russian", "status": "failed",
+             "created_at": datetime(2026, 11, 20, i), "updated_at": datetime(2026, 11, 20, i)} for i in range(5)])
+    before = _catalog_and_data(engine)
+    assert before["intents"] and before["assistant_test_daily"] and before["policies"]
+    apply_migrations(pg_clean)
+    after = _catalog_and_data(engine)
+    for name in before:
+        assert after[name] == before[name], name
 
 
 def test_a_database_that_is_down_gives_a_typed_error_without_secrets() -> None:

@@ -41,8 +41,30 @@ def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         truncate_all(url)
     engine = make_engine(url, statement_timeout_ms=0)
     demo.seed(engine, demo.default_plans(tests=1500))
+    share_a_vapi_id(engine)
     engine.dispose()
     yield url
+
+
+TWIN_NAME = "Bob's twin line"
+
+
+def share_a_vapi_id(engine: sa.Engine) -> None:
+    """Give bob an assistant with alice's first Vapi id under another name, and calls on it: each user
+    must see only their own name for it, on every screen."""
+    import uuid
+    from datetime import datetime, timedelta
+
+    A, T = schema.assistants, schema.assistant_tests
+    with engine.begin() as conn:
+        vapi_id = conn.execute(sa.select(A.c.vapi_assistant_id).where(A.c.user_id == "user_demo_alice")
+                               .order_by(A.c.vapi_assistant_id).limit(1)).scalar_one()
+        now = datetime.now().replace(microsecond=0) - timedelta(hours=1)
+        conn.execute(sa.insert(A).values(id=str(uuid.uuid4()), user_id="user_demo_bob", vapi_assistant_id=vapi_id,
+                                         name=TWIN_NAME, config={}, intents_used=[], created_at=now, updated_at=now))
+        conn.execute(sa.insert(T), [{"id": str(uuid.uuid4()), "user_id": "user_demo_bob", "assistant_id": vapi_id,
+                                     "test_phrase": f"twin call {i}", "language": "english", "call_id": f"twin_{i}",
+                                     "status": "completed", "created_at": now, "updated_at": now} for i in range(4)])
 
 
 def _use(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, credentials: Path, url: str) -> None:
@@ -94,11 +116,22 @@ def all_text(at: AppTest) -> str:
                                         "warning", "code", "metric") for e in at.get(kind)]
     for frame in at.dataframe:
         parts.append(frame.value.to_csv())
+    parts += [chart.proto.spec for chart in at.get("plotly_chart")]  # chart labels and hover text
     return "\n".join(parts)
 
 
 def owner_counts(url: str, user_id: str, filters: TestFilter) -> int:
-    return SqlStore(url).for_user(user_id).count_tests(filters)
+    """The expected count, from the rows themselves (SQL written here, filtered here), not from the store."""
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        t = schema.assistant_tests
+        rows = conn.execute(sa.select(t.c.created_at, t.c.status, t.c.test_phrase).where(t.c.user_id == user_id)).all()
+    engine.dispose()
+    return sum(1 for created, status, phrase in rows
+               if (filters.start is None or (created is not None and created >= filters.start))
+               and (filters.end is None or (created is not None and created < filters.end))
+               and (not filters.statuses or (status or "initiated") in filters.statuses)
+               and filters.search.casefold() in phrase.casefold())
 
 
 def test_populated_user_sees_every_screen(app_on, database: str) -> None:
@@ -167,18 +200,24 @@ def test_no_screen_renders_another_users_rows(app_on, database: str) -> None:
                               .where(schema.assistants.c.user_id != "user_demo_alice")).all()
         own = set(conn.execute(sa.select(schema.assistants.c.vapi_assistant_id)
                                .where(schema.assistants.c.user_id == "user_demo_alice")).scalars())
+        own_names = set(conn.execute(sa.select(schema.assistants.c.name)
+                                     .where(schema.assistants.c.user_id == "user_demo_alice")).scalars())
         other_calls = set(conn.execute(sa.select(schema.assistant_tests.c.call_id)
                                        .where(schema.assistant_tests.c.user_id != "user_demo_alice")
                                        .where(schema.assistant_tests.c.call_id.is_not(None))).scalars())
     engine.dispose()
+    assert TWIN_NAME in {n for _v, n in others} and own & {v for v, _n in others}  # a shared Vapi id
     at = app_on("alice")
     at.query_params["user_id"] = "user_demo_bob"  # a query parameter changes nothing
+    at.radio(key="stats_preset").set_value("All time").run()
     for name in SCREENS:
         at = open_screen(at, name)
         text = all_text(at)
-        for vapi_id, _name in others:
+        for vapi_id, other_name in others:
             if vapi_id not in own:
                 assert vapi_id not in text, name
+            if other_name not in own_names:
+                assert other_name not in text, (name, other_name)
         if name == "tests":
             calls = set(at.dataframe[0].value["Call id"])
             assert calls and not calls & other_calls

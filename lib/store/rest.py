@@ -20,8 +20,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import time
 import warnings
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -39,6 +41,7 @@ from lib.models import (
     Intent,
     IntentDiff,
     SaveResult,
+    SaveToken,
     Settings,
     Stats,
     Subscription,
@@ -46,6 +49,7 @@ from lib.models import (
     TestFilter,
     TestPage,
 )
+from lib.store.saves import Found, applied, chunks, content, ids_to_check, settle
 from lib.store.sql import like_pattern, utcnow
 from lib.validation import validate_diff, validate_filter, validate_user_id
 from supabase import Client, ClientOptions, SupabaseException, create_client
@@ -62,7 +66,10 @@ TEST_SELECT = ",".join(TEST_COLUMNS)
 
 # Failures on the way to the database, not answers from it: worth a retry later.
 _UNAVAILABLE_PREFIXES = ("08", "53", "57", "PGRST000", "PGRST001", "PGRST002", "PGRST003")
-_UNAVAILABLE_STATUS = {"502", "503", "504", "520", "521", "522", "523", "524", "525", "526", "527", "530"}
+_UNAVAILABLE_STATUS = {"500", "502", "503", "504", "520", "521", "522", "523", "524", "525", "526", "527", "530"}
+_RETRY_STATUS = {"502", "503", "504"}  # a gateway's answers: the request did not reach the database
+RETRY_WAITS = (0.1, 0.3)  # seconds before the second and third try of a read
+SETTLE_CHUNK = 100  # ids per read-back request (keeps the URL short)
 _KEY_REFUSED = {"PGRST300", "PGRST301", "PGRST302", "PGRST303", "401"}
 
 
@@ -115,19 +122,42 @@ def _refuse_public_key(key: str) -> None:
         raise ConfigError("SUPABASE_KEY is a public (anon) key; the dashboard needs the service role key.")
 
 
+def _transient(err: Exception) -> bool:
+    """A failure worth retrying a read for: the gateway or the network, not an answer from the database."""
+    if isinstance(err, APIError):
+        return str(err.code or "") in _RETRY_STATUS
+    return isinstance(err, httpx.ConnectError | httpx.ConnectTimeout | httpx.ReadTimeout | httpx.RemoteProtocolError
+                      | httpx.ReadError | httpx.PoolTimeout)
+
+
+def _unsent(err: Exception) -> bool:
+    """The request never reached the server (so a write cannot have happened)."""
+    return isinstance(err, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+
+
+def _ambiguous(err: Exception) -> bool:
+    """A write whose outcome this failure does not tell: sent, but no answer from the database came
+    back (a timeout, a dropped connection, a gateway error without PostgREST's error body)."""
+    if isinstance(err, APIError):
+        code = str(err.code or "")
+        return code in _UNAVAILABLE_STATUS  # a gateway's page (no SQLSTATE): the database may have run it
+    return isinstance(err, httpx.TransportError) and not _unsent(err)
+
+
 def _translate(err: Exception) -> StoreError:
-    """A typed, secret-free StoreError for anything supabase-py or httpx raised."""
+    """A typed, secret-free StoreError for anything supabase-py or httpx raised; the same texts as
+    the SQL backends' (the user need not know which backend is configured)."""
     if isinstance(err, APIError):
         code = str(err.code or "")
         if code.startswith(_UNAVAILABLE_PREFIXES) or code in _UNAVAILABLE_STATUS:
-            return StoreUnavailable("Supabase")
+            return StoreUnavailable()
         if code in _KEY_REFUSED or (not code and "api key" in str(err.message or "").lower()):
             return ConfigError("Supabase refused the server-side key (SUPABASE_KEY). Nothing was changed.")
         return StoreError(REFUSED)
     if isinstance(err, httpx.UnsupportedProtocol | httpx.InvalidURL):
         return ConfigError("SUPABASE_URL is not a reachable http(s) URL.")
     if isinstance(err, httpx.TransportError):  # connect/read/write errors, timeouts, protocol errors
-        return StoreUnavailable("Supabase")
+        return StoreUnavailable()
     return StoreError("Supabase answered in a way this dashboard cannot read. Nothing was changed.")
 
 
@@ -184,20 +214,33 @@ class RestUserStore:
         return builder.eq("user_id", self._uid)
 
     @staticmethod
-    def _execute(builder: Any, on_error: Callable[[APIError], StoreError | None] | None = None) -> APIResponse:
-        try:
-            return builder.execute()
-        except APIError as err:
-            special = on_error(err) if on_error else None
-            raise (special or _translate(err)) from err
-        except (httpx.HTTPError, httpx.InvalidURL) as err:
-            raise _translate(err) from err
+    def _execute(builder: Any, on_error: Callable[[APIError], StoreError | None] | None = None, *,
+                 read: bool | None = None) -> APIResponse:
+        """Run one request.  Reads (GET/HEAD, or ``read=True``) are tried up to three times, after
+        0.1 and 0.3 s, when the gateway or the network failed; writes are tried once, and a write
+        whose outcome is unknown raises ``_Unsettled`` for the caller to settle by reading back."""
+        if read is None:
+            read = builder.request.http_method in ("GET", "HEAD")
+        waits = (*RETRY_WAITS, None) if read else (None,)
+        for wait in waits:
+            try:
+                return builder.execute()
+            except (APIError, httpx.HTTPError, httpx.InvalidURL) as err:
+                if read and wait is not None and _transient(err):
+                    time.sleep(wait)
+                    continue
+                if isinstance(err, APIError) and on_error and (special := on_error(err)):
+                    raise special from err
+                if not read and _ambiguous(err):
+                    raise _Unsettled() from err
+                raise _translate(err) from err
+        raise AssertionError("unreachable")
 
     @staticmethod
     def _rows(response: APIResponse) -> list[dict]:
         data = response.data
         if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-            raise StoreError("Supabase answered in a way this dashboard cannot read. Nothing was changed.")
+            raise _Unreadable("Supabase answered in a way this dashboard cannot read. Nothing was changed.")
         return data
 
     def _all(self, make: Callable[[bool], SyncSelectRequestBuilder]) -> list[dict]:
@@ -212,8 +255,10 @@ class RestUserStore:
             rows.extend(more)
         return rows
 
-    def _rpc(self, fn: str, params: dict, on_error: Callable[[APIError], StoreError | None] | None = None) -> Any:
-        return self._execute(self._store._rest.rpc(fn, params), on_error).data
+    def _rpc(self, fn: str, params: dict, on_error: Callable[[APIError], StoreError | None] | None = None, *,
+             read: bool = False) -> Any:
+        """Call a database function (POST); ``read=True`` for functions that only read (may be retried)."""
+        return self._execute(self._store._rest.rpc(fn, params), on_error, read=read).data
 
     # -- change versions --------------------------------------------------------------------
 
@@ -238,13 +283,22 @@ class RestUserStore:
         ]
 
     def save_intents(self, diff: IntentDiff) -> SaveResult:
-        """Write a grid's diff in one transaction (one RPC): all or nothing, stale rows refused as conflicts."""
+        """Write a grid's diff in one transaction (one RPC): all or nothing, stale rows refused as conflicts.
+
+        Never retried blindly: when the answer is lost (timeout, dropped connection, gateway error,
+        unreadable body) the rows are read back by the save's token to tell "saved" from "not saved",
+        and a retry with the same token that meets its own earlier save reports it saved.
+        """
         diff = validate_diff(diff)
         if diff.is_empty():
             return SaveResult()
+        token = diff.token or SaveToken.new()
+        done = SaveResult(added=len(diff.added), edited=len(diff.edited), deleted=len(diff.deleted))
         names = {e.id: e.values.intent_name for e in diff.edited} | {d.id: d.label or d.id for d in diff.deleted}
 
-        def conflict(err: APIError) -> StoreError | None:
+        def refused(err: APIError) -> StoreError | None:
+            if err.code == "23505":  # an added id exists: this save may be there already
+                return _Duplicate(REFUSED)
             if err.code != "40001":
                 return None
             try:
@@ -257,15 +311,36 @@ class RestUserStore:
 
         params = {
             "p_user_id": self._uid,
-            "p_added": [a.columns() for a in diff.added],
+            "p_added": [{"id": token.added_id(n), **a.columns()} for n, a in enumerate(diff.added)],
             "p_edited": [{"id": e.id, "updated_at": _wire_time(e.updated_at), **e.values.columns()}
                          for e in diff.edited],
             "p_deleted": [{"id": d.id, "updated_at": _wire_time(d.updated_at)} for d in diff.deleted],
+            "p_at": _wire_time(token.at),
         }
-        done = self._rpc("dashboard_save_intents", params, conflict)
-        if not isinstance(done, dict):
-            raise StoreError("Supabase answered in a way this dashboard cannot read.")
-        return SaveResult(added=int(done["added"]), edited=int(done["edited"]), deleted=int(done["deleted"]))
+        try:
+            answer = self._rpc("dashboard_save_intents", params, refused)
+            if not isinstance(answer, dict) or answer.get("added") != len(diff.added):
+                raise _Unsettled()  # an unreadable answer to a write that may have committed
+        except _Unsettled:
+            if not settle(lambda: self._applied(diff, token)):
+                raise StoreUnavailable() from None  # checked: the save did not happen
+            return replace(done, checked=True)
+        except (ConflictError, _Duplicate) as err:
+            if diff.token is not None and self._applied(diff, token):
+                return replace(done, checked=True)  # a retry that met its own earlier save
+            if isinstance(err, _Duplicate):
+                raise StoreError(REFUSED) from err
+            raise
+        return done
+
+    def _applied(self, diff: IntentDiff, token: SaveToken) -> bool:
+        """Whether the database holds what this save writes (see lib.store.saves.applied)."""
+        found: dict[str, Found] = {}
+        for ids in chunks(ids_to_check(diff, token), SETTLE_CHUNK):
+            rows = self._rows(self._execute(self._select("intents", INTENT_COLUMNS).in_("id", ids)))
+            for r in rows:
+                found[str(r["id"])] = Found(_time(r["updated_at"]), content(r))
+        return applied(diff, token, found)
 
     # -- assistants and settings ------------------------------------------------------------
 
@@ -291,9 +366,9 @@ class RestUserStore:
     def _read_settings(self) -> list[dict]:
         return self._rows(self._execute(self._select("assistant_settings", SETTINGS_COLUMNS).limit(1)))
 
-    def _create_settings(self, active: bool) -> list[dict]:
+    def _create_settings(self, active: bool, at: datetime | None = None) -> list[dict]:
         """Insert the user's settings row unless one exists; the new row, or [] if there was one."""
-        now = _wire_time(utcnow())
+        now = _wire_time(at or utcnow())
         row = {"user_id": self._uid, "is_active": active, "created_at": now, "updated_at": now}
         return self._rows(self._execute(
             self._table("assistant_settings").upsert(row, on_conflict="user_id", ignore_duplicates=True)
@@ -307,12 +382,21 @@ class RestUserStore:
         return self._settings(rows[0])
 
     def set_active(self, active: bool) -> Settings:
+        """Set the toggle; if the answer is lost, read the row back (it carries this write's time)."""
+        now = utcnow()
+
         def update() -> list[dict]:
-            change = {"is_active": bool(active), "updated_at": _wire_time(utcnow())}
+            change = {"is_active": bool(active), "updated_at": _wire_time(now)}
             return self._rows(self._execute(
                 self._table("assistant_settings").update(change).eq("user_id", self._uid).select(SETTINGS_COLUMNS)))
 
-        rows = update() or self._create_settings(bool(active)) or update()
+        try:
+            rows = update() or self._create_settings(bool(active), now) or update()
+        except (_Unsettled, _Unreadable):
+            found = settle(self.get_settings)
+            if found.updated_at != now or found.is_active != bool(active):
+                raise StoreUnavailable() from None  # checked: the write did not happen
+            return found
         if not rows:
             raise StoreError(REFUSED)
         return self._settings(rows[0])
@@ -443,7 +527,7 @@ class RestUserStore:
     def stats(self, filters: TestFilter) -> Stats:
         """Every number of the stats screen, counted by the database in one RPC (dashboard_stats)."""
         filters = validate_filter(filters)
-        data = self._rpc("dashboard_stats", {
+        data = self._rpc("dashboard_stats", read=True, params={
             "p_user_id": self._uid,
             "p_start": _wire_time(filters.start),
             "p_end": _wire_time(filters.end),
@@ -468,3 +552,15 @@ class RestUserStore:
 
 class _PastTheEnd(StoreError):
     """PostgREST's 416: the requested page starts after the last row."""
+
+
+class _Unsettled(StoreUnavailable):
+    """A write was sent but its answer was lost (internal: settled by reading back)."""
+
+
+class _Duplicate(StoreError):
+    """An added row's id exists already (internal: settled by ``save_intents``)."""
+
+
+class _Unreadable(StoreError):
+    """An answer that is not the JSON asked for (after a write: its outcome is unknown)."""

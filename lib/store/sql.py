@@ -7,10 +7,9 @@ On PostgreSQL every user-scoped transaction first runs as role ``authenticated``
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from lib import schema
-from lib.errors import ConflictError, StoreError, StoreUnavailable
+from lib.errors import ConflictError, SaveOutcomeUnknown, StoreError, StoreUnavailable
 from lib.models import (
     TEST_COLUMNS,
     Assistant,
@@ -29,6 +28,7 @@ from lib.models import (
     Intent,
     IntentDiff,
     SaveResult,
+    SaveToken,
     Settings,
     Stats,
     Subscription,
@@ -36,6 +36,7 @@ from lib.models import (
     TestFilter,
     TestPage,
 )
+from lib.store.saves import Found, applied, chunks, content, ids_to_check, settle
 from lib.validation import validate_diff, validate_filter, validate_user_id
 
 I = schema.intents  # noqa: E741
@@ -44,6 +45,7 @@ T = schema.assistant_tests
 S = schema.subscriptions
 AS = schema.assistant_settings
 V = schema.user_data_versions
+REFUSED = "The database refused the request. Nothing was changed."
 
 
 def utcnow() -> datetime:
@@ -129,10 +131,14 @@ class SqlUserStore:
         return self._store.backend == "postgresql"
 
     @contextmanager
-    def _tx(self, *, as_user: bool = True) -> Iterator[sa.Connection]:
+    def _tx(self, phase: _Phase | None = None, *, as_user: bool = True) -> Iterator[sa.Connection]:
         """One transaction as this user (RLS role and claims on PostgreSQL); errors become typed.
+
+        With ``phase``, a connection lost while committing raises ``SaveOutcomeUnknown``: the
+        commit may have happened, and only reading the rows back can tell (the caller settles it).
         ``as_user=False``: one statement in autocommit as the connecting role (one round trip), for
-        a read that names the user itself."""
+        a read that names the user itself.
+        """
         engine = self._store.engine
         try:
             with (engine.begin() if as_user else engine.connect().execution_options(isolation_level="AUTOCOMMIT")
@@ -144,14 +150,20 @@ class SqlUserStore:
                         {"c": claims},
                     )
                 yield conn
+                if phase is not None:
+                    phase.committing = True  # begin() commits on leaving this block
         except StoreError:
             raise
         except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError) as err:
+            if phase is not None and phase.committing and not isinstance(err, sa_exc.TimeoutError):
+                raise SaveOutcomeUnknown() from err
             raise StoreUnavailable() from err
         except sa_exc.DBAPIError as err:
             if getattr(err, "connection_invalidated", False):
+                if phase is not None and phase.committing:
+                    raise SaveOutcomeUnknown() from err
                 raise StoreUnavailable() from err
-            raise StoreError("The database refused the request. Nothing was changed.") from err
+            raise StoreError(REFUSED) from err
 
     def _day(self, col: sa.ColumnElement) -> sa.ColumnElement:
         if self._pg:
@@ -211,12 +223,38 @@ class SqlUserStore:
         return col.is_(None) if seen is None else col == seen
 
     def save_intents(self, diff: IntentDiff) -> SaveResult:
-        """Write a grid's diff in one transaction: all or nothing, stale rows refused as conflicts."""
+        """Write a grid's diff in one transaction: all or nothing, stale rows refused as conflicts.
+
+        Safe to retry with the same token: if the connection drops while committing, or a retry
+        meets its own earlier save, the rows are read back to tell "saved" from "not saved".
+        """
         diff = validate_diff(diff)
         if diff.is_empty():
             return SaveResult()
-        now = utcnow()
-        with self._tx() as conn:
+        token = diff.token or SaveToken.new()
+        done = SaveResult(added=len(diff.added), edited=len(diff.edited), deleted=len(diff.deleted))
+        try:
+            self._write_intents(diff, token)
+        except SaveOutcomeUnknown:
+            if not settle(lambda: self._applied(diff, token)):
+                raise StoreUnavailable() from None  # checked: the commit did not happen
+            return replace(done, checked=True)
+        except (ConflictError, _Refused) as err:
+            # A retry of a save that did commit finds its own rows: changed (conflict) or present (duplicate id).
+            if diff.token is not None and self._applied(diff, token):
+                return replace(done, checked=True)
+            if isinstance(err, _Refused):
+                raise StoreError(REFUSED) from err
+            raise
+        return done
+
+    def _write_intents(self, diff: IntentDiff, token: SaveToken) -> None:
+        now = token.at
+        with self._tx(_Phase()) as conn:
+            touched = sorted({e.id for e in diff.edited} | {d.id for d in diff.deleted})
+            if touched and self._pg:  # lock every row first, in one order: concurrent saves cannot deadlock
+                conn.execute(sa.select(I.c.id).where(I.c.user_id == self._uid, I.c.id.in_(touched))
+                             .order_by(I.c.id).with_for_update())
             conflicts: list[str] = []
             if diff.deleted:
                 match = sa.or_(*(sa.and_(I.c.id == d.id, self._same_version(I.c.updated_at, d.updated_at))
@@ -236,12 +274,26 @@ class SqlUserStore:
                 names = {e.id: e.values.intent_name for e in diff.edited} | {d.id: d.label or d.id for d in diff.deleted}
                 raise ConflictError(conflicts, names)  # rolls the transaction back
             if diff.added:
-                conn.execute(
-                    sa.insert(I),
-                    [{"id": str(uuid.uuid4()), "user_id": self._uid, "created_at": now, "updated_at": now,
-                      **a.columns()} for a in diff.added],
-                )
-        return SaveResult(added=len(diff.added), edited=len(diff.edited), deleted=len(diff.deleted))
+                try:
+                    conn.execute(
+                        sa.insert(I),
+                        [{"id": token.added_id(n), "user_id": self._uid, "created_at": now, "updated_at": now,
+                          **a.columns()} for n, a in enumerate(diff.added)],
+                    )
+                except sa_exc.IntegrityError as err:  # an added id exists: this save (or a retry of it) is there
+                    raise _Refused() from err
+
+    def _applied(self, diff: IntentDiff, token: SaveToken) -> bool:
+        """Whether the database holds what this save writes (see lib.store.saves.applied)."""
+        found: dict[str, Found] = {}
+        with self._tx() as conn:
+            for ids in chunks(ids_to_check(diff, token), 500):
+                q = (sa.select(I.c.id, I.c.updated_at, I.c.intent_name, I.c.example_user_phrases,
+                               I.c.english_responses, I.c.russian_responses)
+                     .where(I.c.user_id == self._uid, I.c.id.in_(ids)))
+                for r in conn.execute(q):
+                    found[str(r.id)] = Found(r.updated_at, content(r._mapping))
+        return applied(diff, token, found)
 
     # -- assistants and settings ------------------------------------------------------------
 
@@ -278,8 +330,14 @@ class SqlUserStore:
         stmt = self._insert(AS).values(user_id=self._uid, is_active=bool(active), created_at=now, updated_at=now)
         stmt = stmt.on_conflict_do_update(index_elements=["user_id"],
                                           set_={"is_active": bool(active), "updated_at": now})
-        with self._tx() as conn:
-            r = conn.execute(stmt.returning(AS.c.is_active, AS.c.created_at, AS.c.updated_at)).one()
+        try:
+            with self._tx(_Phase()) as conn:
+                r = conn.execute(stmt.returning(AS.c.is_active, AS.c.created_at, AS.c.updated_at)).one()
+        except SaveOutcomeUnknown:
+            found = settle(self.get_settings)  # the row carries `now` if and only if this write committed
+            if found.updated_at != now or found.is_active != bool(active):
+                raise StoreUnavailable() from None
+            return found
         return Settings(bool(r.is_active), r.created_at, r.updated_at)
 
     # -- tests ------------------------------------------------------------------------------
@@ -429,3 +487,14 @@ class _Counted:
     language: sa.ColumnElement | None
     status: sa.ColumnElement | None
     n: sa.ColumnElement  # the count, as an aggregate
+
+
+@dataclass
+class _Phase:
+    """Where a write transaction is: ``committing`` once COMMIT is on its way."""
+
+    committing: bool = False
+
+
+class _Refused(StoreError):
+    """An added row's id exists already (internal: settled by ``save_intents``)."""
