@@ -55,3 +55,20 @@ class StoreUnavailable(StoreError):
 
 class ConfigError(StoreError):
     """The deployment is misconfigured (a setting is missing or malformed)."""
+
+
+class ExportBusy(StoreError):
+    """Every export slot of this server is taken; exports wait briefly, then give up with this."""
+
+    def __init__(self) -> None:
+        super().__init__("Too many exports are running right now. Please try again in a minute.")
+
+
+class ExportTimeout(StoreError):
+    """An export ran past EXPORT_TIMEOUT_SECONDS and was stopped; no file was kept."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            f"The export was stopped after {seconds:g} seconds, before it was complete, and no file was kept. "
+            "Choose a shorter period or fewer assistants and try again."
+        )
