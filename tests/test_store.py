@@ -436,3 +436,49 @@ def test_exported_csv_is_to_csv_of_the_rows_byte_for_byte(store, engine_for) -> 
     store.for_user(ALICE).export_tests_csv(f, filtered)
     keep = frame[(frame["language"] == "english") & frame["status"].isin(["initiated", "failed"])]
     assert len(keep) and filtered.getvalue() == export.to_csv(keep)
+
+
+def test_exports_have_bounded_slots_and_say_when_busy(store) -> None:
+    from lib.errors import ExportBusy
+
+    gate = store.export_gate
+    gate._wait = 0.05  # the test does not wait the real few seconds
+    with gate.slot(), gate.slot():
+        with pytest.raises(ExportBusy, match="Too many exports"):
+            store.for_user(ALICE).export_tests_csv(TestFilter(), io.BytesIO())
+        assert store.for_user(ALICE).count_tests(TestFilter()) == 0  # screens are not held up meanwhile
+    assert store.for_user(ALICE).export_tests_csv(TestFilter(), io.BytesIO()) == 0
+
+
+def test_an_export_past_its_time_limit_is_stopped_with_a_clear_message(pg_clean: str) -> None:
+    """PostgreSQL: the export's own statement timeout (here 0.5 s) cuts a COPY that waits on a lock; the
+    screens' pool is not used by the export, and keeps answering."""
+    import threading
+
+    from lib.errors import ExportTimeout
+    from lib.store.sql import SqlStore
+
+    store = SqlStore(pg_clean, export_timeout_ms=500)
+    owner = sa.create_engine(pg_clean)
+    seed_tests(owner, ALICE, 3)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_lock() -> None:
+        with owner.begin() as conn:
+            conn.exec_driver_sql("lock table assistant_tests in access exclusive mode")
+            locked.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold_lock)
+    holder.start()
+    try:
+        locked.wait(10)
+        with pytest.raises(ExportTimeout, match=r"stopped after 0\.5 seconds"):
+            store.for_user(ALICE).export_tests_csv(TestFilter(), io.BytesIO())
+        assert store.engine.pool.checkedout() == 0  # the export never took a screen connection
+    finally:
+        release.set()
+        holder.join()
+    assert store.for_user(ALICE).export_tests_csv(TestFilter(), io.BytesIO()) == 3
+    store.close()
+    owner.dispose()
