@@ -398,7 +398,11 @@ class SqlUserStore:
         (``COPY ... (FORMAT csv)``); SQLite formats each cell in SQL and the csv module joins them.
         """
         filters = validate_filter(filters)
-        q = self._export_select(filters, _csv_cells(self._pg))
+        # Sort the narrow rows first, then format them: formatting below the sort would make the sort
+        # carry the wide CSV text (PostgreSQL keeps the subquery's order for the outer ORDER BY: no re-sort).
+        rows = self._export_select(filters, list(T.c)).offset(0).subquery()
+        q = (sa.select(*_csv_cells(self._pg, rows.c))
+             .order_by(rows.c.created_at.asc().nulls_first(), rows.c.id))
         with self._store.export_gate.slot():
             out.write(export.header_bytes(TEST_COLUMNS))
             if self._pg:
@@ -587,11 +591,12 @@ def _uuid_cell(col: sa.ColumnElement, pg: bool) -> sa.ColumnElement:
                                                     parts[4])), else_=col)
 
 
-def _csv_cells(pg: bool) -> list[sa.ColumnElement]:
-    return [_uuid_cell(T.c.id, pg), _text_cell(T.c.assistant_id, pg),
-            _text_cell(T.c.test_phrase, pg), _text_cell(shown(T.c.language, DEFAULT_LANGUAGE), pg),
-            _text_cell(T.c.call_id, pg), _text_cell(shown(T.c.status, DEFAULT_STATUS), pg),
-            _time_cell(T.c.created_at, pg), _time_cell(T.c.updated_at, pg)]
+def _csv_cells(pg: bool, c: sa.ColumnCollection) -> list[sa.ColumnElement]:
+    """TEST_COLUMNS of the rows ``c`` as CSV cell text (the null rule applied)."""
+    return [_uuid_cell(c.id, pg), _text_cell(c.assistant_id, pg),
+            _text_cell(c.test_phrase, pg), _text_cell(shown(c.language, DEFAULT_LANGUAGE), pg),
+            _text_cell(c.call_id, pg), _text_cell(shown(c.status, DEFAULT_STATUS), pg),
+            _time_cell(c.created_at, pg), _time_cell(c.updated_at, pg)]
 
 
 class _CrlfRows:
