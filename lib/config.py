@@ -31,6 +31,12 @@ class Settings:
     supabase_url: str = _setting("", "Supabase project URL; with SUPABASE_KEY selects the Supabase REST backend.")
     supabase_key: str = _setting("", "Supabase server-side key (service role / secret key). Never a publishable key.", True)
     db_timeout_seconds: float = _setting(15.0, "Seconds a database statement or REST request may take.")
+    export_timeout_seconds: float = _setting(
+        300.0, "Seconds a test-calls CSV export may take in all (its own limit, longer than DB_TIMEOUT_SECONDS)."
+    )
+    export_concurrency: int = _setting(
+        2, "Test-calls exports one server process runs at once (each on its own connection); more wait, then are refused."
+    )
     auth_mode: str = _setting("local", "Sign-in mode: 'local' (credentials file) or 'clerk' (Clerk session tokens).")
     auth_credentials_path: str = _setting(
         ".streamlit/credentials.yaml", "Local mode: path of the credentials file (bcrypt hashes)."
@@ -57,6 +63,8 @@ class Settings:
             raise ConfigError("Set both SUPABASE_URL and SUPABASE_KEY to use the Supabase REST backend.")
         if self.supabase_url and self.database_url != DEFAULT_DATABASE_URL:
             raise ConfigError("Set either DATABASE_URL or SUPABASE_URL/SUPABASE_KEY, not both.")
+        if self.export_timeout_seconds <= 0 or self.export_concurrency < 1:
+            raise ConfigError("EXPORT_TIMEOUT_SECONDS must be positive and EXPORT_CONCURRENCY at least 1.")
         if self.auth_mode not in ("local", "clerk"):
             raise ConfigError("AUTH_MODE must be 'local' or 'clerk'.")
         if self.auth_mode == "clerk" and not (self.clerk_jwt_key or self.clerk_jwks_url):

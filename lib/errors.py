@@ -68,3 +68,20 @@ class SaveOutcomeUnknown(StoreUnavailable):
             "check whether the save went through. Your changes are kept here: save again in a moment "
             "(a save is never applied twice).",
         )
+
+
+class ExportBusy(StoreError):
+    """Every export slot of this server is taken; exports wait briefly, then give up with this."""
+
+    def __init__(self) -> None:
+        super().__init__("Too many exports are running right now. Please try again in a minute.")
+
+
+class ExportTimeout(StoreError):
+    """An export ran past EXPORT_TIMEOUT_SECONDS and was stopped; no file was kept."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            f"The export was stopped after {seconds:g} seconds, before it was complete, and no file was kept. "
+            "Choose a shorter period or fewer assistants and try again."
+        )

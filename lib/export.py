@@ -214,7 +214,8 @@ def _csv_text(rows: Iterable[Sequence[str]]) -> str:
     return buf.getvalue()
 
 
-def _header_bytes(columns: Sequence[object]) -> bytes:
+def header_bytes(columns: Sequence[object]) -> bytes:
+    """The start of every CSV: the BOM and the header row (for writers that make the rows elsewhere)."""
     return (BOM + _csv_text([[neutralize(str(c)) for c in columns]])).encode("utf-8")
 
 
@@ -242,13 +243,13 @@ def iter_csv(
     """
     header = [str(c) for c in columns] if columns is not None else None
     if header is not None:
-        yield _header_bytes(header)
+        yield header_bytes(header)
     rows = 0
     for chunk in chunks:
         names = [str(c) for c in chunk.columns]
         if header is None:
             header = names
-            yield _header_bytes(header)
+            yield header_bytes(header)
         elif names != header:
             raise ValueError(f"chunk columns {names} differ from the header {header}")
         data = _rows_bytes(chunk)

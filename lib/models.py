@@ -8,6 +8,9 @@ from datetime import UTC, date, datetime
 
 LANGUAGES = ("english", "russian")
 TEST_STATUSES = ("initiated", "in_progress", "completed", "failed", "cancelled")
+# The columns' defaults, and the one rule for a call stored without one (NULL or ''): it *is* an english /
+# initiated call in every count, filter, table row and export, on every backend.
+DEFAULT_LANGUAGE, DEFAULT_STATUS = "english", "initiated"
 SUBSCRIPTION_STATUSES = (
     "active",
     "trialing",
@@ -149,10 +152,10 @@ class TestCall:
     id: str
     assistant_id: str
     test_phrase: str
-    language: str | None
+    language: str  # DEFAULT_LANGUAGE when stored as NULL or ''
     call_id: str | None
-    status: str | None
-    created_at: datetime | None
+    status: str  # DEFAULT_STATUS when stored as NULL or ''
+    created_at: datetime | None  # NULL sorts as the oldest: last in the newest-first list, first in the export
     updated_at: datetime | None
 
 

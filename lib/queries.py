@@ -20,9 +20,10 @@ from ``st.session_state`` where only sign-in (lib.signin) puts it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import IO
 
 import pandas as pd
 import streamlit as st
@@ -255,3 +256,9 @@ def set_active(active: bool) -> Settings:
         return _writable().set_active(active)
     finally:
         _recheck()
+
+
+def export_tests_csv(filters: TestFilter, out: IO[bytes], on_progress: Callable[[int], None] | None = None) -> int:
+    """The whole filtered set as CSV into ``out`` (the database formats it where it can; never cached),
+    in one of the process's export slots and under the export time limit; returns the rows written."""
+    return _handle(current_user_id()).export_tests_csv(filters, out, on_progress=on_progress)

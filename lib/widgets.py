@@ -3,16 +3,18 @@ under the ``key`` prefix it is given and returns plain values; no data access ha
 
 from __future__ import annotations
 
-import tempfile
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 
 import streamlit as st
 
-from lib import export, queries
+from lib import queries
 from lib.errors import StoreError
+from lib.export_files import SessionFiles
 from lib.formatting import fmt_int
-from lib.models import LANGUAGES, TEST_COLUMNS, TEST_STATUSES, Assistant, TestFilter
+from lib.models import LANGUAGES, TEST_STATUSES, Assistant, TestFilter
 from lib.store.sql import utcnow
 
 PRESETS = {"7 days": 7, "30 days": 30, "90 days": 90, "All time": None}
@@ -113,25 +115,54 @@ def test_filters(key: str, assistants: list[Assistant]) -> TestFilter:
 test_filters.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
 
 
+_FILES = "export_files"  # st.session_state key of this session's SessionFiles
+
+
+def _session_files() -> SessionFiles:
+    files = st.session_state.get(_FILES)
+    if not isinstance(files, SessionFiles) or files.closed:
+        files = st.session_state[_FILES] = SessionFiles()
+    return files
+
+
+def _reader(path: str) -> Callable[[], bytes]:
+    """The file's bytes, read only when the user clicks Download (Streamlit's deferred data): a rerun
+    never loads the file into Streamlit's media store, and the callable holds only the path."""
+    return lambda: Path(path).read_bytes()
+
+
 def tests_download(filters: TestFilter, key: str) -> None:
-    """Prepare the whole filtered set as a CSV (streamed to a temporary file, with progress), then
-    offer it for download.  Never more than one chunk of rows is held in memory while preparing."""
+    """Prepare the whole filtered set as a CSV (written by the database where it can, streamed to this
+    session's export directory, with progress), then offer it for download.  The file lives only while
+    its download is offered (see lib.export_files); a busy server or a cut-off export says so."""
     total = queries.count_tests(filters)
     prepared = st.session_state.get(f"{key}_file")
+    if prepared and not Path(prepared["path"]).exists():  # swept, or the session's directory is gone
+        prepared = None
+    if prepared and prepared["filters"] != filters:  # no longer offered: don't keep 100 MB for nothing
+        _session_files().discard(key)
+        prepared = st.session_state[f"{key}_file"] = None
     if st.button(f"Prepare CSV of {fmt_int(total)} test calls", key=f"{key}_prepare", disabled=not total,
                  icon=":material/download:"):
+        files = _session_files()
+        path = files.file(key)  # replaces this screen's previous file
+        st.session_state[f"{key}_file"] = prepared = None
         bar = st.progress(0.0, text="Preparing the export…")
 
         def progress(rows: int) -> None:
             bar.progress(min(rows / total, 1.0), text=f"Prepared {fmt_int(rows)} of {fmt_int(total)} rows…")
 
-        handle = tempfile.NamedTemporaryFile(prefix="tests-", suffix=".csv", delete=False)
-        with handle:
-            rows = export.write_csv(queries.iter_tests(filters), handle, progress, columns=TEST_COLUMNS)
+        try:
+            with open(path, "wb") as out:
+                rows = queries.export_tests_csv(filters, out, progress)
+        except StoreError as err:
+            files.discard(key)
+            bar.empty()
+            st.error(str(err))
+            return
         bar.empty()
-        prepared = {"path": handle.name, "filters": filters, "rows": rows}
+        prepared = {"path": str(path), "filters": filters, "rows": rows}
         st.session_state[f"{key}_file"] = prepared
-    if prepared and prepared["filters"] == filters:
-        with open(prepared["path"], "rb") as data:
-            st.download_button(f"Download tests.csv ({fmt_int(prepared['rows'])} rows)", data=data,
-                               file_name="tests.csv", mime="text/csv", key=f"{key}_download", type="primary")
+    if prepared:
+        st.download_button(f"Download tests.csv ({fmt_int(prepared['rows'])} rows)", data=_reader(prepared["path"]),
+                           file_name="tests.csv", mime="text/csv", key=f"{key}_download", type="primary")

@@ -3,6 +3,7 @@ filters, and that no screen renders another user's rows.  Runs on SQLite and on 
 
 from __future__ import annotations
 
+import gc
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -258,3 +259,44 @@ def test_assistant_details_link_to_its_filtered_tests(app_on) -> None:
     assert at.title[0].value == "Test calls"
     assert at.multiselect(key="tests_assistants").value == [chosen.vapi_assistant_id]
     assert set(at.dataframe[0].value["Assistant"]) == {chosen.name}
+
+
+def sql_count(url: str, user_id: str, start: object, end: object) -> int:
+    """The user's test calls in [start, end), counted with SQL written here (not by the store)."""
+    engine = make_engine(url, statement_timeout_ms=0)
+    with engine.connect() as conn:
+        n = conn.execute(sa.text("select count(*) from assistant_tests where user_id = :u and created_at >= :s "
+                                 "and created_at < :e"), {"u": user_id, "s": start, "e": end}).scalar_one()
+    engine.dispose()
+    return int(n)
+
+
+def test_a_prepared_export_lives_only_while_it_is_offered(app_on, database: str) -> None:
+    """The Tests screen's CSV: in this session's own directory, replaced by the next one, deleted when
+    its filters no longer match, and the whole directory removed at sign-out."""
+    at = open_screen(app_on("alice"), "tests")
+    expected = sql_count(database, "user_demo_alice", *day_range(30))
+    next(b for b in at.button if b.label == f"Prepare CSV of {expected:,} test calls").click()
+    at.run()
+    assert not at.exception and not at.error
+    assert any(b.label == f"Download tests.csv ({expected:,} rows)" for b in at.get("download_button"))
+    folder = at.session_state["export_files"].path  # no reference to the object itself: it must be collectable
+    first = Path(at.session_state["tests_export_file"]["path"])
+    data = first.read_bytes()
+    assert first.parent == folder and data.startswith(b"\xef\xbb\xbfid,assistant_id,test_phrase,")
+    assert data.count(b"\r\n") == expected + 1  # header + rows (demo phrases hold no line breaks)
+
+    next(b for b in at.button if b.label.startswith("Prepare CSV")).click()
+    at.run()
+    assert [p.name for p in folder.iterdir()] == [first.name]  # replaced, not added
+
+    at.radio(key="tests_preset").set_value("7 days").run()
+    assert not first.exists() and not at.get("download_button")  # no longer offered: deleted
+
+    next(b for b in at.button if b.label.startswith("Prepare CSV")).click()
+    at.run()
+    assert first.exists()
+    next(b for b in at.sidebar.button if b.label == "Sign out").click()
+    at.run()
+    gc.collect()
+    assert not folder.exists()  # the session state let go of it: the directory went with it

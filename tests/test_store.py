@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import uuid
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from lib import schema
+from lib import export, schema
 from lib.errors import ConflictError, ValidationError
-from lib.models import IntentDiff, IntentEdit, IntentInput, IntentRef, TestFilter
+from lib.models import TEST_COLUMNS, IntentDiff, IntentEdit, IntentInput, IntentRef, TestFilter
 from lib.validation import MAX_INTENT_NAME, MAX_ITEM_LENGTH, MAX_LIST_ITEMS
 
 NOW = datetime(2026, 11, 25, 12, 0, 0)
@@ -338,3 +340,145 @@ def test_counts_from_the_daily_rollup_match_counting_the_calls(store, engine_for
     assert everything.tests == 40 + 9 + 1 - 11  # 'hello 1', 'hello 10'..'hello 19' deleted
     assert dict(everything.tests_per_language)["english"] >= 1  # the null language counts as english
     assert sum(d.count for d in everything.tests_per_day) == everything.tests - 1  # no day for a null created_at
+
+
+# -- one rule for NULL language/status; paging order; the export's bytes ---------------------
+
+HOSTILE_PHRASES = ("=SUM(A1:A9)", "+1", "-2", "@cmd", "\tTab", "\rCR", "'=already", "''+twice", "'", "plain",
+                   'say "hi", please', "line\nbreak", "crlf\r\ninside", "Ёлки-палки 🎙️", "", "\\.", "\\N", " space")
+
+
+def seed_hostile(engine: sa.Engine, user_id: str) -> list[dict]:
+    """Calls with every formula trigger, quotes, newlines, unicode, NULL and '' language/status, NULL
+    created_at, with and without microseconds; returned as seeded."""
+    rows = []
+    for i, phrase in enumerate(HOSTILE_PHRASES):
+        rows.append({
+            "id": str(uuid.UUID(int=i + 1)), "user_id": user_id, "assistant_id": "=asst" if i == 3 else f"asst_{i % 2}",
+            "test_phrase": phrase, "language": (None, "", "russian", "english")[i % 4],
+            "call_id": (None, "call,1", 'c"2', "")[i % 4], "status": (None, "completed", "", "failed", "initiated")[i % 5],
+            "created_at": None if i in (4, 9) else NOW - timedelta(days=i % 3, minutes=i, microseconds=0 if i % 2 else 120),
+            "updated_at": None if i == 7 else NOW - timedelta(seconds=i, microseconds=5 * (i % 3)),
+        })
+    with engine.begin() as conn:
+        conn.execute(sa.insert(schema.assistant_tests), rows)
+    return rows
+
+
+def _shown(row: dict) -> dict:
+    """A seeded row as every screen and export shows it: NULL or '' language/status is the default."""
+    return {**row, "language": row["language"] or "english", "status": row["status"] or "initiated"}
+
+
+def _newest_first(rows: list[dict]) -> list[dict]:
+    dated = sorted((r for r in rows if r["created_at"] is not None), key=lambda r: (r["created_at"], r["id"]),
+                   reverse=True)
+    return dated + sorted((r for r in rows if r["created_at"] is None), key=lambda r: r["id"], reverse=True)
+
+
+def test_null_language_and_status_are_the_defaults_everywhere(store, engine_for) -> None:
+    rows = seed_hostile(engine_for, ALICE)
+    alice = store.for_user(ALICE)
+    english = [r for r in rows if not r["language"] or r["language"] == "english"]
+    initiated = [r for r in rows if not r["status"] or r["status"] == "initiated"]
+    midnight = datetime(NOW.year, NOW.month, NOW.day)
+    for f, expected in ((TestFilter(languages=("english",)), english), (TestFilter(statuses=("initiated",)), initiated),
+                        (TestFilter(languages=("english",), search="e"), [r for r in english if "e" in r["test_phrase"].lower()]),
+                        (TestFilter(statuses=("initiated",), start=midnight - timedelta(days=5)),
+                         [r for r in initiated if r["created_at"] is not None])):
+        page = alice.list_tests(f, page=1, page_size=100)
+        assert page.total == alice.count_tests(f) == alice.stats(f).tests == len(expected), f
+        assert {r.id for r in page.rows} == {r["id"] for r in expected}, f
+        assert sum(len(c) for c in alice.iter_tests(f)) == len(expected), f
+    shown = alice.list_tests(TestFilter(), page=1, page_size=100).rows
+    assert {r.language for r in shown} == {"english", "russian"}
+    assert {r.status for r in shown} == {"initiated", "completed", "failed"}
+    exported = pd.concat(list(alice.iter_tests(TestFilter())))
+    assert set(exported["language"]) == {"english", "russian"} and set(exported["status"]) == {"initiated", "completed",
+                                                                                               "failed"}
+    stats = alice.stats(TestFilter())
+    assert dict(stats.tests_per_language)["english"] == len(english)
+
+
+def test_pages_follow_one_order_and_the_export_is_its_reverse(store, engine_for) -> None:
+    """Newest first by (created_at, id), calls without created_at last (the oldest); any page size, any
+    page, read straight or by jumping, gives the same sequence on every backend; the export is its reverse."""
+    rows = seed_hostile(engine_for, ALICE)
+    seed_tests(engine_for, ALICE, 30, every=timedelta(hours=5))
+    with engine_for.connect() as conn:
+        rows += [dict(r._mapping) for r in conn.execute(sa.select(schema.assistant_tests).where(
+            schema.assistant_tests.c.user_id == ALICE, schema.assistant_tests.c.test_phrase.like("hello %")))]
+    expected = [r["id"] for r in _newest_first(rows)]
+    alice = store.for_user(ALICE)
+    for size in (1, 7, 50):
+        pages = -(-len(expected) // size)
+        got = [r.id for p in range(1, pages + 1) for r in alice.list_tests(TestFilter(), page=p, page_size=size).rows]
+        assert got == expected, size
+        assert alice.list_tests(TestFilter(), page=pages + 1, page_size=size).rows == ()
+    last = alice.list_tests(TestFilter(), page=len(expected), page_size=1)
+    assert [r.id for r in last.rows] == expected[-1:] and last.total == len(expected)
+    exported = [i for c in alice.iter_tests(TestFilter(), chunk_size=11) for i in c["id"]]
+    assert exported == expected[::-1]
+
+
+def test_exported_csv_is_to_csv_of_the_rows_byte_for_byte(store, engine_for) -> None:
+    """Every backend's export (PostgreSQL: the database writes the CSV) equals lib.export.to_csv of the
+    seeded rows, with the null rule applied, oldest first: every hostile payload included."""
+    rows = seed_hostile(engine_for, ALICE)
+    frame = pd.DataFrame([_shown(r) for r in _newest_first(rows)[::-1]], columns=list(TEST_COLUMNS))
+    out = io.BytesIO()
+    n = store.for_user(ALICE).export_tests_csv(TestFilter(), out)
+    assert n == len(rows)
+    assert out.getvalue() == export.to_csv(frame)
+    assert store.for_user(BOB).export_tests_csv(TestFilter(), io.BytesIO()) == 0
+    filtered = io.BytesIO()
+    f = TestFilter(languages=("english",), statuses=("initiated", "failed"))
+    store.for_user(ALICE).export_tests_csv(f, filtered)
+    keep = frame[(frame["language"] == "english") & frame["status"].isin(["initiated", "failed"])]
+    assert len(keep) and filtered.getvalue() == export.to_csv(keep)
+
+
+def test_exports_have_bounded_slots_and_say_when_busy(store) -> None:
+    from lib.errors import ExportBusy
+
+    gate = store.export_gate
+    gate._wait = 0.05  # the test does not wait the real few seconds
+    with gate.slot(), gate.slot():
+        with pytest.raises(ExportBusy, match="Too many exports"):
+            store.for_user(ALICE).export_tests_csv(TestFilter(), io.BytesIO())
+        assert store.for_user(ALICE).count_tests(TestFilter()) == 0  # screens are not held up meanwhile
+    assert store.for_user(ALICE).export_tests_csv(TestFilter(), io.BytesIO()) == 0
+
+
+def test_an_export_past_its_time_limit_is_stopped_with_a_clear_message(pg_clean: str) -> None:
+    """PostgreSQL: the export's own statement timeout (here 0.5 s) cuts a COPY that waits on a lock; the
+    screens' pool is not used by the export, and keeps answering."""
+    import threading
+
+    from lib.errors import ExportTimeout
+    from lib.store.sql import SqlStore
+
+    store = SqlStore(pg_clean, export_timeout_ms=500)
+    owner = sa.create_engine(pg_clean)
+    seed_tests(owner, ALICE, 3)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_lock() -> None:
+        with owner.begin() as conn:
+            conn.exec_driver_sql("lock table assistant_tests in access exclusive mode")
+            locked.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold_lock)
+    holder.start()
+    try:
+        locked.wait(10)
+        with pytest.raises(ExportTimeout, match=r"stopped after 0\.5 seconds"):
+            store.for_user(ALICE).export_tests_csv(TestFilter(), io.BytesIO())
+        assert store.engine.pool.checkedout() == 0  # the export never took a screen connection
+    finally:
+        release.set()
+        holder.join()
+    assert store.for_user(ALICE).export_tests_csv(TestFilter(), io.BytesIO()) == 3
+    store.close()
+    owner.dispose()

@@ -6,8 +6,8 @@ SQLite (embedded default), PostgreSQL direct (RLS as role ``authenticated``) and
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Protocol
+from collections.abc import Callable, Iterator
+from typing import IO, Protocol
 
 import pandas as pd
 
@@ -37,6 +37,8 @@ class UserStore(Protocol):
     def list_tests(self, filters: TestFilter, *, page: int = 1, page_size: int = 50) -> TestPage: ...
     def iter_tests(self, filters: TestFilter, *, chunk_size: int = 20_000) -> Iterator[pd.DataFrame]: ...
     def count_tests(self, filters: TestFilter) -> int: ...
+    def export_tests_csv(self, filters: TestFilter, out: IO[bytes], *,
+                         on_progress: Callable[[int], None] | None = None) -> int: ...
     def get_subscription(self) -> Subscription | None: ...
     def stats(self, filters: TestFilter) -> Stats: ...
 
@@ -53,7 +55,9 @@ def open_store(settings: AppSettings) -> Store:
     if settings.supabase_url:
         from lib.store.rest import RestStore
 
-        return RestStore(settings.supabase_url, settings.supabase_key, timeout=settings.db_timeout_seconds)
+        return RestStore(settings.supabase_url, settings.supabase_key, timeout=settings.db_timeout_seconds,
+                         export_timeout=settings.export_timeout_seconds, exports=settings.export_concurrency)
     from lib.store.sql import SqlStore
 
-    return SqlStore(settings.database_url, statement_timeout_ms=int(settings.db_timeout_seconds * 1000))
+    return SqlStore(settings.database_url, statement_timeout_ms=int(settings.db_timeout_seconds * 1000),
+                    export_timeout_ms=int(settings.export_timeout_seconds * 1000), exports=settings.export_concurrency)

@@ -12,7 +12,9 @@ transaction, stale rows refused with SQLSTATE 40001).
 
 Hosted Supabase caps a response at 1,000 rows (``db-max-rows``), so lists are read page by page
 with ``.range()`` until the exact count is reached, and the export walks the tests with keyset
-pagination on (created_at, id).
+pagination on (created_at, id).  Test calls are never counted with ``count=exact`` (a full count of
+a million rows per request): ``dashboard_test_days`` reads the filtered set's per-day counts from
+the daily rollups, which give the total and the day where a page starts (lib/store/paging.py).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import pandas as pd
@@ -33,8 +35,11 @@ from postgrest import APIResponse, SyncSelectRequestBuilder
 from postgrest.exceptions import APIError
 from postgrest.types import CountMethod
 
+from lib import export
 from lib.errors import ConfigError, ConflictError, StoreError, StoreUnavailable
 from lib.models import (
+    DEFAULT_LANGUAGE,
+    DEFAULT_STATUS,
     TEST_COLUMNS,
     Assistant,
     DayStatusCount,
@@ -49,6 +54,8 @@ from lib.models import (
     TestFilter,
     TestPage,
 )
+from lib.store import paging
+from lib.store.exports import Deadline, ExportGate
 from lib.store.saves import Found, applied, chunks, content, ids_to_check, settle
 from lib.store.sql import like_pattern, utcnow
 from lib.validation import validate_diff, validate_filter, validate_user_id
@@ -166,7 +173,10 @@ class RestStore:
 
     backend = "supabase"
 
-    def __init__(self, url: str, key: str, *, timeout: float = 15.0) -> None:
+    def __init__(self, url: str, key: str, *, timeout: float = 15.0, export_timeout: float = 300.0,
+                 exports: int = 2) -> None:
+        self.export_timeout_s = float(export_timeout)
+        self.export_gate = ExportGate(exports)
         if not url or not key:
             raise ConfigError("The Supabase backend needs both SUPABASE_URL and SUPABASE_KEY.")
         _refuse_public_key(key)
@@ -412,10 +422,14 @@ class RestUserStore:
             q = q.lt("created_at", _wire_time(f.end))
         if f.assistant_ids:
             q = q.in_("assistant_id", list(f.assistant_ids))
-        if f.languages:
-            q = q.in_("language", list(f.languages))
-        if f.statuses:
-            q = q.in_("status", list(f.statuses))
+        for column, values, default in (("language", f.languages, DEFAULT_LANGUAGE),
+                                        ("status", f.statuses, DEFAULT_STATUS)):
+            if not values:
+                continue
+            if default in values:  # the null rule: NULL or '' is the default (as SqlUserStore's `matches`)
+                q = q.or_(f'{column}.in.({",".join(values)}),{column}.is.null,{column}.eq.""')
+            else:
+                q = q.in_(column, list(values))
         if f.search:
             if "*" in f.search:
                 # PostgREST reads '*' in a like/ilike pattern as '%', with no escape: match literally instead.
@@ -426,50 +440,84 @@ class RestUserStore:
 
     @staticmethod
     def _test(r: dict) -> TestCall:
-        return TestCall(str(r["id"]), r["assistant_id"], r["test_phrase"], r["language"], r["call_id"], r["status"],
-                        _time(r["created_at"]), _time(r["updated_at"]))
+        return TestCall(str(r["id"]), r["assistant_id"], r["test_phrase"], r["language"] or DEFAULT_LANGUAGE,
+                        r["call_id"], r["status"] or DEFAULT_STATUS, _time(r["created_at"]), _time(r["updated_at"]))
 
-    def list_tests(self, filters: TestFilter, *, page: int = 1, page_size: int = 50) -> TestPage:
-        filters = validate_filter(filters)
-        page, page_size = max(1, int(page)), min(max(1, int(page_size)), 1000)
-        offset = (page - 1) * page_size
-
-        def query(count: bool) -> SyncSelectRequestBuilder:
-            return (self._tests(TEST_SELECT, filters, count=count)
-                    .order("created_at", desc=True).order("id", desc=True))
-
-        def past_the_end(err: APIError) -> StoreError | None:
-            return _PastTheEnd() if err.code == "PGRST103" else None
-
+    def _days(self, f: TestFilter) -> list[tuple[date, int]]:
+        """The filtered set's count per day, newest first (one RPC, from the rollups when it can)."""
+        data = self._rpc("dashboard_test_days", {
+            "p_user_id": self._uid,
+            "p_start": _wire_time(f.start),
+            "p_end": _wire_time(f.end),
+            "p_assistant_ids": list(f.assistant_ids) or None,
+            "p_languages": list(f.languages) or None,
+            "p_statuses": list(f.statuses) or None,
+            "p_search": f.search or None,
+        })
         try:
-            first = self._execute(query(True).range(offset, offset + page_size - 1), past_the_end)
-        except _PastTheEnd:
-            return TestPage((), self.count_tests(filters), page, page_size)
-        rows, total = self._rows(first), first.count
-        if total is None:
-            raise StoreError("Supabase did not return a row count.")
-        while len(rows) < page_size and offset + len(rows) < total:  # a server capped below page_size
-            more = self._rows(self._execute(query(False).range(offset + len(rows), offset + page_size - 1)))
+            return paging.day_counts((_date(d["day"]), int(d["count"])) for d in data)
+        except (KeyError, TypeError, ValueError) as err:
+            raise StoreError("Supabase answered in a way this dashboard cannot read.") from err
+
+    def _range(self, make: Callable[[], SyncSelectRequestBuilder], skip: int, n: int) -> list[dict]:
+        """Rows ``skip`` .. ``skip + n - 1`` of an ordered select, also from a server capped below ``n``."""
+        rows: list[dict] = []
+        while len(rows) < n:
+            try:
+                more = self._rows(self._execute(make().range(skip + len(rows), skip + n - 1),
+                                                lambda err: _PastTheEnd() if err.code == "PGRST103" else None))
+            except _PastTheEnd:
+                break
             if not more:
                 break
             rows.extend(more)
-        return TestPage(tuple(self._test(r) for r in rows[:page_size]), int(total), page, page_size)
+        return rows[:n]
+
+    def list_tests(self, filters: TestFilter, *, page: int = 1, page_size: int = 50) -> TestPage:
+        """One page, newest first, as SqlUserStore.list_tests: the per-day counts give the total and the
+        page's first day; rows are read from there with a keyset bound and an in-day offset."""
+        filters = validate_filter(filters)
+        page, page_size = max(1, int(page)), min(max(1, int(page_size)), 1000)
+        days = self._days(filters)
+        at = paging.locate(days, (page - 1) * page_size)
+        rows: list[dict] = []
+        if at is not None and at.day != paging.NO_DAY:
+            bound = _wire_time(paging.next_midnight(at.day))
+            rows = self._range(lambda: self._tests(TEST_SELECT, filters).lt("created_at", bound)
+                               .order("created_at", desc=True).order("id", desc=True), at.skip, page_size)
+        if at is not None and at.undated and len(rows) < page_size:
+            rows += self._range(lambda: self._tests(TEST_SELECT, filters).is_("created_at", "null")
+                                .order("id", desc=True), at.skip if at.day == paging.NO_DAY else 0,
+                                page_size - len(rows))
+        return TestPage(tuple(self._test(r) for r in rows), sum(n for _, n in days), page, page_size)
 
     def count_tests(self, filters: TestFilter) -> int:
-        filters = validate_filter(filters)
-        response = self._execute(self._tests("id", filters, count=True, head=True).limit(1))
-        if response.count is None:
-            raise StoreError("Supabase did not return a row count.")
-        return int(response.count)
+        return sum(n for _, n in self._days(validate_filter(filters)))
 
-    def _keyset(self, filters: TestFilter) -> Iterator[dict]:
-        """The filtered tests oldest first (created_at, id; null created_at last), 1,000 per request.
+    def _keyset(self, filters: TestFilter, deadline: Deadline | None = None) -> Iterator[dict]:
+        """The filtered tests oldest first (null created_at first, by id; then created_at, id), 1,000
+        per request, as SqlUserStore's export orders them.
 
         Keyset pagination: each request continues after the last row of the previous one, so rows
         are neither skipped nor repeated when other rows come or go meanwhile.
         """
+        if filters.start is None and filters.end is None:  # a date range never matches a null created_at
+            last_id: str | None = None
+            while True:
+                if deadline is not None:
+                    deadline.check()
+                q = self._tests(TEST_SELECT, filters).is_("created_at", "null")
+                if last_id:
+                    q = q.gt("id", last_id)
+                rows = self._rows(self._execute(q.order("id").limit(PAGE)))
+                if not rows:
+                    break
+                yield from rows
+                last_id = rows[-1]["id"]
         cursor: tuple[str, str] | None = None
         while True:
+            if deadline is not None:
+                deadline.check()
             q = self._tests(TEST_SELECT, filters).not_.is_("created_at", "null")
             if cursor:
                 at, last = (json.dumps(v) for v in cursor)  # double-quoted for PostgREST's logic tree
@@ -479,20 +527,9 @@ class RestUserStore:
                 break
             yield from rows
             cursor = (rows[-1]["created_at"], rows[-1]["id"])
-        if filters.start is not None or filters.end is not None:
-            return  # a date range never matches a null created_at
-        last_id: str | None = None
-        while True:
-            q = self._tests(TEST_SELECT, filters).is_("created_at", "null")
-            if last_id:
-                q = q.gt("id", last_id)
-            rows = self._rows(self._execute(q.order("id").limit(PAGE)))
-            if not rows:
-                break
-            yield from rows
-            last_id = rows[-1]["id"]
 
-    def iter_tests(self, filters: TestFilter, *, chunk_size: int = 20_000) -> Iterator[pd.DataFrame]:
+    def iter_tests(self, filters: TestFilter, *, chunk_size: int = 20_000,
+                   deadline: Deadline | None = None) -> Iterator[pd.DataFrame]:
         """The whole filtered set, oldest first, in DataFrames of up to ``chunk_size`` rows."""
         filters = validate_filter(filters)
         chunk_size = max(1, int(chunk_size))
@@ -503,7 +540,7 @@ class RestUserStore:
             return df
 
         buffer: list[tuple] = []
-        for r in self._keyset(filters):
+        for r in self._keyset(filters, deadline):
             t = self._test(r)
             buffer.append((t.id, t.assistant_id, t.test_phrase, t.language, t.call_id, t.status,
                            t.created_at, t.updated_at))
@@ -512,6 +549,16 @@ class RestUserStore:
                 buffer = []
         if buffer:
             yield frame(buffer)
+
+    def export_tests_csv(self, filters: TestFilter, out: IO[bytes], *,
+                         on_progress: Callable[[int], None] | None = None) -> int:
+        """The filtered set as CSV (``export.to_csv``'s bytes) into ``out``; returns the rows.  In one of
+        the process's export slots, stopped with ExportTimeout after EXPORT_TIMEOUT_SECONDS."""
+        filters = validate_filter(filters)
+        deadline = Deadline(self._store.export_timeout_s)
+        with self._store.export_gate.slot():
+            return export.write_csv(self.iter_tests(filters, deadline=deadline), out, on_progress,
+                                    columns=TEST_COLUMNS)
 
     # -- subscription and stats -------------------------------------------------------------
 

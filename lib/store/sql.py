@@ -6,22 +6,30 @@ On PostgreSQL every user-scoped transaction first runs as role ``authenticated``
 
 from __future__ import annotations
 
+import csv
+import io
 import json
-from collections.abc import Iterator
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import IO
 
 import pandas as pd
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
-from lib import schema
-from lib.errors import ConflictError, SaveOutcomeUnknown, StoreError, StoreUnavailable
+from lib import export, schema
+from lib.errors import ConflictError, ExportTimeout, SaveOutcomeUnknown, StoreError, StoreUnavailable
 from lib.models import (
+    DEFAULT_LANGUAGE,
+    DEFAULT_STATUS,
     TEST_COLUMNS,
     Assistant,
     DayStatusCount,
@@ -36,6 +44,8 @@ from lib.models import (
     TestFilter,
     TestPage,
 )
+from lib.store import paging
+from lib.store.exports import Deadline, ExportGate
 from lib.store.saves import Found, applied, chunks, content, ids_to_check, settle
 from lib.validation import validate_diff, validate_filter, validate_user_id
 
@@ -66,6 +76,19 @@ def like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
+def shown(col: sa.ColumnElement, default: str) -> sa.ColumnElement:
+    """A language or status as every screen shows it: NULL or '' is the column's default."""
+    return sa.func.coalesce(sa.func.nullif(col, ""), default)
+
+
+def matches(col: sa.ColumnElement, values: tuple[str, ...], default: str) -> sa.ColumnElement:
+    """``shown(col) IN values``, written so an index on ``col`` (and the rollups' '' keys) still serve it."""
+    cond = col.in_(values)
+    if default in values:
+        cond = sa.or_(cond, col.is_(None), col == "")
+    return cond
+
+
 def _sqlite_on_connect(dbapi_conn: object, _record: object) -> None:
     dbapi_conn.execute("PRAGMA journal_mode=WAL")  # type: ignore[attr-defined]
     dbapi_conn.execute("PRAGMA busy_timeout=5000")  # type: ignore[attr-defined]
@@ -73,7 +96,7 @@ def _sqlite_on_connect(dbapi_conn: object, _record: object) -> None:
     dbapi_conn.create_function("lower", 1, lambda s: s.lower() if isinstance(s, str) else s, deterministic=True)  # type: ignore[attr-defined]
 
 
-def make_engine(url: str, *, statement_timeout_ms: int = 15_000) -> sa.Engine:
+def make_engine(url: str, *, statement_timeout_ms: int = 15_000, pool_size: int = 5, max_overflow: int = 5) -> sa.Engine:
     """An engine whose statements give up after ``statement_timeout_ms`` (0: no limit, for admin tools)."""
     wait = statement_timeout_ms / 1000 if statement_timeout_ms else 30.0
     if url.startswith("postgres://"):
@@ -90,8 +113,8 @@ def make_engine(url: str, *, statement_timeout_ms: int = 15_000) -> sa.Engine:
     return sa.create_engine(
         url,
         pool_pre_ping=True,
-        pool_size=5,
-        max_overflow=5,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
         pool_timeout=wait,
         connect_args={
             "connect_timeout": max(1, min(int(wait), 10)),
@@ -101,19 +124,43 @@ def make_engine(url: str, *, statement_timeout_ms: int = 15_000) -> sa.Engine:
 
 
 class SqlStore:
-    """One engine per process; ``for_user`` hands out handles bound to one user."""
+    """One engine per process; ``for_user`` hands out handles bound to one user.
 
-    def __init__(self, url: str, *, statement_timeout_ms: int = 15_000) -> None:
+    Exports get their own slots (``ExportGate``) and, on PostgreSQL, their own small engine whose
+    statement timeout is ``export_timeout_ms``: a long export never holds a connection of the pool that
+    screen renders use, and is cut off by its own limit, not by the screens' one.
+    """
+
+    def __init__(self, url: str, *, statement_timeout_ms: int = 15_000, export_timeout_ms: int = 300_000,
+                 exports: int = 2) -> None:
         self.engine = make_engine(url, statement_timeout_ms=statement_timeout_ms)
         self.backend = self.engine.dialect.name  # 'sqlite' | 'postgresql'
         if self.backend == "sqlite":
             schema.create_sqlite(self.engine)
+        self._url = url
+        self.export_timeout_s = export_timeout_ms / 1000
+        self.export_gate = ExportGate(exports)
+        self._export_engine: sa.Engine | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def export_engine(self) -> sa.Engine:
+        """PostgreSQL: a pool of ``exports`` connections with the export time limit; SQLite: the engine."""
+        if self.backend != "postgresql":
+            return self.engine
+        with self._lock:
+            if self._export_engine is None:
+                self._export_engine = make_engine(self._url, statement_timeout_ms=int(self.export_timeout_s * 1000),
+                                                  pool_size=self.export_gate.slots, max_overflow=0)
+            return self._export_engine
 
     def for_user(self, user_id: str) -> SqlUserStore:
         return SqlUserStore(self, validate_user_id(user_id))
 
     def close(self) -> None:
         self.engine.dispose()
+        if self._export_engine is not None:
+            self._export_engine.dispose()
 
 
 class SqlUserStore:
@@ -131,15 +178,16 @@ class SqlUserStore:
         return self._store.backend == "postgresql"
 
     @contextmanager
-    def _tx(self, phase: _Phase | None = None, *, as_user: bool = True) -> Iterator[sa.Connection]:
+    def _tx(self, phase: _Phase | None = None, *, as_user: bool = True,
+            engine: sa.Engine | None = None) -> Iterator[sa.Connection]:
         """One transaction as this user (RLS role and claims on PostgreSQL); errors become typed.
 
         With ``phase``, a connection lost while committing raises ``SaveOutcomeUnknown``: the
         commit may have happened, and only reading the rows back can tell (the caller settles it).
         ``as_user=False``: one statement in autocommit as the connecting role (one round trip), for
-        a read that names the user itself.
+        a read that names the user itself.  ``engine``: another pool than the screens' (exports).
         """
-        engine = self._store.engine
+        engine = engine or self._store.engine
         try:
             with (engine.begin() if as_user else engine.connect().execution_options(isolation_level="AUTOCOMMIT")
                   ) as conn:
@@ -184,9 +232,9 @@ class SqlUserStore:
         if f.assistant_ids:
             where.append(T.c.assistant_id.in_(f.assistant_ids))
         if f.languages:
-            where.append(T.c.language.in_(f.languages))
+            where.append(matches(T.c.language, f.languages, DEFAULT_LANGUAGE))
         if f.statuses:
-            where.append(T.c.status.in_(f.statuses))
+            where.append(matches(T.c.status, f.statuses, DEFAULT_STATUS))
         if f.search:
             where.append(T.c.test_phrase.ilike(like_pattern(f.search), escape="\\"))
         return where
@@ -342,33 +390,56 @@ class SqlUserStore:
 
     # -- tests ------------------------------------------------------------------------------
 
-    def _test_select(self) -> sa.Select:
-        return sa.select(*(T.c[c] for c in TEST_COLUMNS))
+    def _test_columns(self) -> list[sa.ColumnElement]:
+        """TEST_COLUMNS as the screens and exports show them (the null rule applied by the database)."""
+        return [sa.cast(T.c.id, sa.Text).label("id") if self._pg else T.c.id, T.c.assistant_id, T.c.test_phrase,
+                shown(T.c.language, DEFAULT_LANGUAGE).label("language"), T.c.call_id,
+                shown(T.c.status, DEFAULT_STATUS).label("status"), T.c.created_at, T.c.updated_at]
+
+    def _days(self, conn: sa.Connection, f: TestFilter) -> list[tuple[date, int]]:
+        """The filtered set's count per day, newest first (paging.NO_DAY last): from the rollups when
+        the filter allows, else from the calls."""
+        c = self._counted(f)
+        rows = conn.execute(sa.select(c.day, c.n).where(*c.where).group_by(c.day)).all()
+        return paging.day_counts((None if d is None else _as_date(d), n) for d, n in rows)
 
     def list_tests(self, filters: TestFilter, *, page: int = 1, page_size: int = 50) -> TestPage:
+        """One page, newest first (see lib.store.paging): per-day counts give the total and the day the
+        page starts on; the rows are read from there with a keyset bound and an in-day offset."""
         filters = validate_filter(filters)
         page, page_size = max(1, int(page)), min(max(1, int(page_size)), 1000)
         where = self._test_where(filters)
-        q = (self._test_select().where(*where).order_by(T.c.created_at.desc(), T.c.id.desc())
-             .limit(page_size).offset((page - 1) * page_size))
         with self._tx() as conn:
-            total = self._count(conn, filters)
-            rows = conn.execute(q).all() if total else []
-        return TestPage(tuple(TestCall(str(r.id), *r[1:]) for r in rows), int(total), page, page_size)
+            days = self._days(conn, filters)
+            at = paging.locate(days, (page - 1) * page_size)
+            rows: list = []
+            if at is not None and at.day != paging.NO_DAY:
+                q = (sa.select(*self._test_columns())
+                     .where(*where, T.c.created_at < paging.next_midnight(at.day))
+                     .order_by(T.c.created_at.desc(), T.c.id.desc()).offset(at.skip).limit(page_size))
+                rows = conn.execute(q).all()
+            if at is not None and at.undated and len(rows) < page_size:
+                q = (sa.select(*self._test_columns()).where(*where, T.c.created_at.is_(None))
+                     .order_by(T.c.id.desc()).offset(at.skip if at.day == paging.NO_DAY else 0)
+                     .limit(page_size - len(rows)))
+                rows += conn.execute(q).all()
+        return TestPage(tuple(TestCall(str(r.id), *r[1:]) for r in rows), sum(n for _, n in days), page, page_size)
 
     def count_tests(self, filters: TestFilter) -> int:
         filters = validate_filter(filters)
         with self._tx() as conn:
             return self._count(conn, filters)
 
+    def _export_select(self, filters: TestFilter, columns: list[sa.ColumnElement]) -> sa.Select:
+        """The whole filtered set, oldest first: calls without created_at (by id), then (created_at, id)."""
+        return (sa.select(*columns).where(*self._test_where(filters))
+                .order_by(T.c.created_at.asc().nulls_first(), T.c.id))
+
     def iter_tests(self, filters: TestFilter, *, chunk_size: int = 20_000) -> Iterator[pd.DataFrame]:
         """The whole filtered set, oldest first, in chunks, never the whole set in memory: on
         PostgreSQL through ``COPY (query) TO STDOUT`` in binary, elsewhere from a streaming cursor."""
         filters = validate_filter(filters)
-        columns = [T.c[c] for c in TEST_COLUMNS]
-        if self._pg:  # the uuid as text from the server: no uuid object per row
-            columns[0] = sa.cast(T.c.id, sa.Text).label("id")
-        q = sa.select(*columns).where(*self._test_where(filters)).order_by(T.c.created_at, T.c.id)
+        q = self._export_select(filters, self._test_columns())
         with self._tx() as conn:
             if self._pg:
                 rows = self._copy_rows(conn, q)
@@ -391,6 +462,84 @@ class SqlUserStore:
             copy.set_types(["text"] * 6 + ["timestamp"] * 2)  # TEST_COLUMNS' types
             yield from copy.rows()
 
+    def export_tests_csv(self, filters: TestFilter, out: IO[bytes], *,
+                         on_progress: Callable[[int], None] | None = None) -> int:
+        """Write the filtered set as CSV to ``out``, byte for byte what ``export.to_csv`` makes of
+        ``iter_tests``' rows, with the database formatting every cell; returns the number of rows.
+
+        Runs in one of the process's export slots (ExportBusy when none frees up in time), on the
+        export pool, under the export time limit (ExportTimeout).  PostgreSQL writes the CSV itself
+        (``COPY ... (FORMAT csv)``); SQLite formats each cell in SQL and the csv module joins them.
+        """
+        filters = validate_filter(filters)
+        # Sort the narrow rows first, then format them: formatting below the sort would make the sort
+        # carry the wide CSV text (PostgreSQL keeps the subquery's order for the outer ORDER BY: no re-sort).
+        rows = self._export_select(filters, list(T.c)).offset(0).subquery()
+        q = (sa.select(*_csv_cells(self._pg, rows.c))
+             .order_by(rows.c.created_at.asc().nulls_first(), rows.c.id))
+        with self._store.export_gate.slot():
+            out.write(export.header_bytes(TEST_COLUMNS))
+            if self._pg:
+                return self._copy_csv(q, out, on_progress)
+            return self._sqlite_csv(q, out, on_progress)
+
+    def _copy_csv(self, q: sa.Select, out: IO[bytes], on_progress: Callable[[int], None] | None) -> int:
+        crlf = _CrlfRows()
+        try:
+            with self._tx(engine=self._store.export_engine) as conn:
+                conn.exec_driver_sql("select set_config('datestyle', 'ISO', true), set_config('jit', 'off', true)")
+                compiled = q.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+                cursor = conn.connection.driver_connection.cursor()
+                with cursor, cursor.copy(f"COPY ({compiled}) TO STDOUT (FORMAT csv)", compiled.params) as copy:
+                    parts: list[bytes] = []
+                    size = 0
+                    for block in copy:
+                        parts.append(block)
+                        size += len(block)
+                        if size >= 1 << 20:
+                            out.write(crlf(b"".join(parts)))
+                            parts, size = [], 0
+                            if on_progress is not None:
+                                on_progress(crlf.rows)
+                    out.write(crlf(b"".join(parts)))
+        except psycopg.errors.QueryCanceled as err:
+            raise ExportTimeout(self._store.export_timeout_s) from err
+        except psycopg.OperationalError as err:
+            raise StoreUnavailable() from err
+        except psycopg.Error as err:
+            raise StoreError("The database refused the export.") from err
+        if on_progress is not None:
+            on_progress(crlf.rows)
+        return crlf.rows
+
+    def _sqlite_csv(self, q: sa.Select, out: IO[bytes], on_progress: Callable[[int], None] | None) -> int:
+        deadline = Deadline(self._store.export_timeout_s)
+        compiled = q.compile(dialect=self._store.engine.dialect, compile_kwargs={"render_postcompile": True})
+        params = [compiled.params[name] for name in compiled.positiontup or ()]
+        rows = 0
+        with self._tx() as conn:
+            raw = conn.connection.driver_connection
+            raw.set_progress_handler(lambda: int(deadline.passed()), 100_000)
+            try:
+                cursor = raw.execute(str(compiled), params)
+                buf = io.StringIO()
+                writer = csv.writer(buf, lineterminator="\r\n")
+                while batch := cursor.fetchmany(20_000):
+                    writer.writerows(batch)
+                    out.write(buf.getvalue().encode("utf-8"))
+                    buf.seek(0)
+                    buf.truncate()
+                    rows += len(batch)
+                    if on_progress is not None:
+                        on_progress(rows)
+            except sqlite3.OperationalError as err:
+                if deadline.passed():
+                    raise ExportTimeout(deadline.seconds) from err
+                raise
+            finally:
+                raw.set_progress_handler(None, 0)
+        return rows
+
     # -- subscription and stats -------------------------------------------------------------
 
     def get_subscription(self) -> Subscription | None:
@@ -408,8 +557,8 @@ class SqlUserStore:
         whole_days = all(t is None or t == datetime.combine(t.date(), datetime.min.time()) for t in (f.start, f.end))
         if f.search or not whole_days:
             day = self._day(T.c.created_at)
-            return _Counted(self._test_where(f), day, T.c.assistant_id, sa.func.coalesce(T.c.language, "english"),
-                            sa.func.coalesce(T.c.status, "initiated"), sa.func.count())
+            return _Counted(self._test_where(f), day, T.c.assistant_id, shown(T.c.language, DEFAULT_LANGUAGE),
+                            shown(T.c.status, DEFAULT_STATUS), sa.func.count())
         filters = {"assistant_id": f.assistant_ids, "language": f.languages, "status": f.statuses}
         needed = {k for k, v in filters.items() if v} | ({"assistant_id"} if by == "assistant" else {"language", "status"})
         r = next(t for t in reversed(schema.ROLLUPS) if needed <= set(t.c.keys()))
@@ -418,13 +567,14 @@ class SqlUserStore:
             where.append(r.c.day >= f.start.date())
         if f.end is not None:
             where.append(r.c.day < f.end.date())
-        where += [r.c[k].in_(v) for k, v in filters.items() if v]
+        defaults = {"language": DEFAULT_LANGUAGE, "status": DEFAULT_STATUS}
+        where += [matches(r.c[k], v, defaults[k]) if k in defaults else r.c[k].in_(v) for k, v in filters.items() if v]
 
-        def shown(column: str, default: str) -> sa.ColumnElement | None:
-            return sa.func.coalesce(sa.func.nullif(r.c[column], ""), default) if column in r.c else None
+        def key(column: str) -> sa.ColumnElement | None:
+            return shown(r.c[column], defaults[column]) if column in r.c else None
 
-        return _Counted(where, r.c.day, r.c.get("assistant_id"), shown("language", "english"),
-                        shown("status", "initiated"), sa.func.coalesce(sa.func.sum(r.c.tests), 0))
+        return _Counted(where, r.c.day, r.c.get("assistant_id"), key("language"), key("status"),
+                        sa.func.coalesce(sa.func.sum(r.c.tests), 0))
 
     def _count(self, conn: sa.Connection, f: TestFilter) -> int:
         c = self._counted(f)
@@ -469,6 +619,80 @@ class SqlUserStore:
         weeks = sorted((_as_date(w), int(n)) for kind, w, n in totals if kind == "week")
         return Stats(counts["intents"], counts["assistants"], sum(statuses.values()), statuses.get("completed", 0),
                      tuple(days), tuple(langs), tuple(assts), tuple(weeks))
+
+
+# Cells formatted by the database exactly as lib.export.encode_cell formats the same values.
+_TRIGGERS = [ord(c) for c in export.FORMULA_TRIGGERS]  # = + - @ tab CR, as code points
+
+
+def _cat(*parts: sa.ColumnElement | str) -> sa.ColumnElement:
+    """SQL string concatenation (``||``) of expressions and literals."""
+    out = sa.literal(parts[0]) if isinstance(parts[0], str) else parts[0]
+    for p in parts[1:]:
+        out = out.op("||")(sa.literal(p) if isinstance(p, str) else p)
+    return out
+
+
+def _text_cell(col: sa.ColumnElement, pg: bool) -> sa.ColumnElement:
+    """Formula-neutralized text; '' as NULL (PostgreSQL's CSV would quote an empty string, Python's does not)."""
+    lead = sa.func.ascii if pg else sa.func.unicode  # the first character's code point
+
+    def codes(extra: tuple[int, ...] = ()) -> list[sa.ColumnElement]:
+        return [sa.literal_column(str(c)) for c in (*_TRIGGERS, *extra)]
+
+    # '*[=+\-@\t\r] at the start: the first character is a trigger once the leading apostrophes are gone
+    formula = sa.and_(lead(col).in_(codes((ord("'"),))), lead(sa.func.ltrim(col, "'")).in_(codes()))
+    return sa.func.nullif(sa.case((formula, _cat("'", col)), else_=col), "")
+
+
+def _time_cell(col: sa.ColumnElement, pg: bool) -> sa.ColumnElement:
+    """``2026-11-25T07:40:04Z``, with ``.ffffff`` only when the microseconds are not zero."""
+    if pg:  # timestamp::text under DateStyle ISO drops zero fractions and trailing zeros: pad them back
+        t = sa.func.replace(sa.cast(col, sa.Text), " ", "T")
+        return sa.case((sa.func.length(t) == 19, _cat(t, "Z")), else_=_cat(sa.func.rpad(t, 26, "0"), "Z"))
+    t = sa.func.replace(sa.func.substr(col, 1, 26), " ", "T")  # SQLAlchemy stores 'YYYY-MM-DD HH:MM:SS.ffffff'
+    fraction = sa.func.substr(t, 21)
+    return sa.case((sa.func.rtrim(fraction, "0") == "", _cat(sa.func.substr(t, 1, 19), "Z")),
+                   else_=_cat(sa.func.substr(t, 1, 20), sa.func.substr(_cat(fraction, "000000"), 1, 6), "Z"))
+
+
+def _uuid_cell(col: sa.ColumnElement, pg: bool) -> sa.ColumnElement:
+    """The id as text with dashes (SQLAlchemy stores a uuid on SQLite as 32 hex digits)."""
+    if pg:
+        return sa.cast(col, sa.Text)
+    parts = [sa.func.substr(col, a, n) for a, n in ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))]
+    return sa.case((sa.func.length(col) == 32, _cat(parts[0], "-", parts[1], "-", parts[2], "-", parts[3], "-",
+                                                    parts[4])), else_=col)
+
+
+def _csv_cells(pg: bool, c: sa.ColumnCollection) -> list[sa.ColumnElement]:
+    """TEST_COLUMNS of the rows ``c`` as CSV cell text (the null rule applied)."""
+    return [_uuid_cell(c.id, pg), _text_cell(c.assistant_id, pg),
+            _text_cell(c.test_phrase, pg), _text_cell(shown(c.language, DEFAULT_LANGUAGE), pg),
+            _text_cell(c.call_id, pg), _text_cell(shown(c.status, DEFAULT_STATUS), pg),
+            _time_cell(c.created_at, pg), _time_cell(c.updated_at, pg)]
+
+
+class _CrlfRows:
+    """PostgreSQL's CSV ends rows with LF, the export's convention is CRLF: LFs outside quoted cells
+    become CRLF, those inside a quoted cell (part of the value) stay.  Counts the rows it has seen."""
+
+    def __init__(self) -> None:
+        self.quoted = False
+        self.rows = 0
+
+    def __call__(self, data: bytes) -> bytes:
+        if not self.quoted and b'"' not in data:
+            self.rows += data.count(b"\n")
+            return data.replace(b"\n", b"\r\n")
+        parts = data.split(b'"')
+        for i, part in enumerate(parts):
+            if not self.quoted and part:
+                self.rows += part.count(b"\n")
+                parts[i] = part.replace(b"\n", b"\r\n")
+            self.quoted = not self.quoted
+        self.quoted = not self.quoted  # n parts are separated by n - 1 quotes
+        return b'"'.join(parts)
 
 
 def _frame(rows: list) -> pd.DataFrame:

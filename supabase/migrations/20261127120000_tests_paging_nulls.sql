@@ -1,0 +1,162 @@
+-- The tests list, counts and filters for the Supabase REST backend, and one rule for calls stored
+-- without a language or status.
+--
+-- * dashboard_stats again, with the filters following the rule the charts already used: a call whose
+--   language is null or '' is an 'english' call, one whose status is null or '' an 'initiated' call,
+--   so Language = English and Status = Initiated now include them (as lib.store.sql does).
+-- * dashboard_test_days: the filtered calls' count per day, newest first, read from the daily rollups
+--   when the filter allows (whole days, no phrase search), else from the calls.  The REST backend
+--   takes the total from it (instead of a count=exact over assistant_tests on every page and export)
+--   and finds the day where a deep page starts (see lib/store/paging.py), so any page costs about
+--   what the first one does.
+
+-- Every number of the stats screen for one user, with the tests screen's filters (lib.models.TestFilter):
+-- p_start inclusive, p_end exclusive (naive UTC); an empty or null array means "any"; p_search is a
+-- case-insensitive literal substring of test_phrase (%, _ and \ match themselves).
+-- Same semantics as SqlUserStore.stats: a status stored as null or '' is 'initiated', a language
+-- 'english', in the counts and in the filters alike, an assistant is named by assistants.name on (user_id, vapi_assistant_id) when known,
+-- weeks start on Monday.
+create or replace function public.dashboard_stats(
+    p_user_id text,
+    p_start timestamp default null,
+    p_end timestamp default null,
+    p_assistant_ids text[] default null,
+    p_languages text[] default null,
+    p_statuses text[] default null,
+    p_search text default null
+) returns jsonb
+language plpgsql stable
+set search_path = ''
+as $$
+declare
+    result jsonb;
+    use_rollup boolean;
+    pattern text := case when coalesce(p_search, '') = '' then null
+                         else '%' || replace(replace(replace(p_search, '\', '\\'), '%', '\%'), '_', '\_') || '%' end;
+begin
+    perform public.dashboard_check_user(p_user_id);
+    -- Whole days and no phrase search: count from the daily rollup; otherwise from the calls.
+    use_rollup := pattern is null
+        and (p_start is null or p_start = date_trunc('day', p_start))
+        and (p_end is null or p_end = date_trunc('day', p_end));
+    with src as (
+        select r.day, r.assistant_id, r.language, r.status, r.tests as n
+        from public.assistant_test_daily r
+        where use_rollup and r.user_id = p_user_id
+          and (p_start is null or r.day >= p_start::date)
+          and (p_end is null or r.day < p_end::date)
+          and (coalesce(cardinality(p_assistant_ids), 0) = 0 or r.assistant_id = any(p_assistant_ids))
+          and (coalesce(cardinality(p_languages), 0) = 0 or coalesce(nullif(r.language, ''), 'english') = any(p_languages))
+          and (coalesce(cardinality(p_statuses), 0) = 0 or coalesce(nullif(r.status, ''), 'initiated') = any(p_statuses))
+        union all
+        select coalesce(t.created_at::date, date '0001-01-01'), t.assistant_id, coalesce(t.language, ''),
+               coalesce(t.status, ''), 1
+        from public.assistant_tests t
+        where not use_rollup and t.user_id = p_user_id
+          and (p_start is null or t.created_at >= p_start)
+          and (p_end is null or t.created_at < p_end)
+          and (coalesce(cardinality(p_assistant_ids), 0) = 0 or t.assistant_id = any(p_assistant_ids))
+          and (coalesce(cardinality(p_languages), 0) = 0 or coalesce(nullif(t.language, ''), 'english') = any(p_languages))
+          and (coalesce(cardinality(p_statuses), 0) = 0 or coalesce(nullif(t.status, ''), 'initiated') = any(p_statuses))
+          and (pattern is null or t.test_phrase ilike pattern escape '\')
+    ), by_day as (
+        select day, assistant_id, coalesce(nullif(language, ''), 'english') as language,
+               coalesce(nullif(status, ''), 'initiated') as status, sum(n) as n
+        from src group by 1, 2, 3, 4
+    )
+    select jsonb_build_object(
+        'intents', (select count(*) from public.intents where user_id = p_user_id),
+        'assistants', (select count(*) from public.assistants where user_id = p_user_id),
+        'tests', (select coalesce(sum(n), 0) from by_day),
+        'tests_completed', (select coalesce(sum(n), 0) from by_day where status = 'completed'),
+        'tests_per_day', coalesce((
+            select jsonb_agg(jsonb_build_object('day', d.day, 'status', d.status, 'count', d.n)
+                             order by d.day, d.status)
+            from (select day, status, sum(n) as n from by_day where day > date '0001-01-01'
+                  group by 1, 2 having sum(n) > 0) d), '[]'::jsonb),
+        'tests_per_language', coalesce((
+            select jsonb_agg(jsonb_build_object('language', l.language, 'count', l.n) order by l.n desc, l.language)
+            from (select language, sum(n) as n from by_day group by 1 having sum(n) > 0) l), '[]'::jsonb),
+        'tests_per_assistant', coalesce((
+            select jsonb_agg(jsonb_build_object('assistant_id', a.assistant_id, 'name', a.name, 'count', a.n)
+                             order by a.n desc, a.assistant_id)
+            from (select c.assistant_id, s.name, c.n
+                  from (select assistant_id, sum(n) as n from by_day group by 1 having sum(n) > 0) c
+                  left join public.assistants s
+                         on s.user_id = p_user_id and s.vapi_assistant_id = c.assistant_id) a), '[]'::jsonb),
+        'intents_per_week', coalesce((
+            select jsonb_agg(jsonb_build_object('week', w.week, 'count', w.n) order by w.week)
+            from (select date_trunc('week', created_at)::date as week, count(*) as n
+                  from public.intents where user_id = p_user_id and created_at is not null group by 1) w),
+            '[]'::jsonb)
+    ) into result;
+    return result;
+end
+$$;
+
+-- The filtered calls' count per day (same filters and null rule as dashboard_stats), newest day
+-- first, '0001-01-01' (calls without created_at) last: [{"day": "2026-11-25", "count": 12}, ...].
+create or replace function public.dashboard_test_days(
+    p_user_id text,
+    p_start timestamp default null,
+    p_end timestamp default null,
+    p_assistant_ids text[] default null,
+    p_languages text[] default null,
+    p_statuses text[] default null,
+    p_search text default null
+) returns jsonb
+language plpgsql stable
+set search_path = ''
+as $$
+declare
+    result jsonb;
+    any_assistant boolean := coalesce(cardinality(p_assistant_ids), 0) = 0;
+    any_language boolean := coalesce(cardinality(p_languages), 0) = 0;
+    any_status boolean := coalesce(cardinality(p_statuses), 0) = 0;
+    use_rollup boolean;
+    pattern text := case when coalesce(p_search, '') = '' then null
+                         else '%' || replace(replace(replace(p_search, '\', '\\'), '%', '\%'), '_', '\_') || '%' end;
+begin
+    perform public.dashboard_check_user(p_user_id);
+    use_rollup := pattern is null
+        and (p_start is null or p_start = date_trunc('day', p_start))
+        and (p_end is null or p_end = date_trunc('day', p_end));
+    with per_day as (
+        select r.day, r.tests as n
+        from public.assistant_test_daily_status r
+        where use_rollup and any_assistant and r.user_id = p_user_id
+          and (p_start is null or r.day >= p_start::date)
+          and (p_end is null or r.day < p_end::date)
+          and (any_language or coalesce(nullif(r.language, ''), 'english') = any(p_languages))
+          and (any_status or coalesce(nullif(r.status, ''), 'initiated') = any(p_statuses))
+        union all
+        select r.day, r.tests
+        from public.assistant_test_daily r
+        where use_rollup and not any_assistant and r.user_id = p_user_id
+          and (p_start is null or r.day >= p_start::date)
+          and (p_end is null or r.day < p_end::date)
+          and r.assistant_id = any(p_assistant_ids)
+          and (any_language or coalesce(nullif(r.language, ''), 'english') = any(p_languages))
+          and (any_status or coalesce(nullif(r.status, ''), 'initiated') = any(p_statuses))
+        union all
+        select coalesce(t.created_at::date, date '0001-01-01'), 1
+        from public.assistant_tests t
+        where not use_rollup and t.user_id = p_user_id
+          and (p_start is null or t.created_at >= p_start)
+          and (p_end is null or t.created_at < p_end)
+          and (any_assistant or t.assistant_id = any(p_assistant_ids))
+          and (any_language or coalesce(nullif(t.language, ''), 'english') = any(p_languages))
+          and (any_status or coalesce(nullif(t.status, ''), 'initiated') = any(p_statuses))
+          and (pattern is null or t.test_phrase ilike pattern escape '\')
+    )
+    select coalesce(jsonb_agg(jsonb_build_object('day', d.day, 'count', d.n) order by d.day desc), '[]'::jsonb)
+    into result
+    from (select day, sum(n) as n from per_day group by day having sum(n) > 0) d;
+    return result;
+end
+$$;
+
+revoke all on function public.dashboard_test_days(text, timestamp, timestamp, text[], text[], text[], text)
+    from public, anon;
+grant execute on function public.dashboard_test_days(text, timestamp, timestamp, text[], text[], text[], text)
+    to authenticated, service_role;
