@@ -482,3 +482,25 @@ def test_an_export_past_its_time_limit_is_stopped_with_a_clear_message(pg_clean:
     assert store.for_user(ALICE).export_tests_csv(TestFilter(), io.BytesIO()) == 3
     store.close()
     owner.dispose()
+
+
+def test_deep_pages_in_a_busy_day_with_ties(store, engine_for) -> None:
+    """Hundreds of calls on one day, some at the very same instant: a page deep into the day (where the
+    SQL store first finds the page's timestamp, lib.store.paging.DEEP_SKIP) is the same slice of the one
+    order as reading every call, ties broken by id."""
+    from lib.store import paging
+
+    day = datetime(2026, 11, 20, 23, 0)
+    seed_tests(engine_for, ALICE, 400, start=day, every=timedelta(seconds=90))
+    seed_tests(engine_for, ALICE, 40, start=day - timedelta(seconds=90 * 300), every=timedelta(0), phrase="tie {i}")
+    seed_tests(engine_for, ALICE, 20, start=day - timedelta(days=1))  # an older day after the busy one
+    with engine_for.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(
+            sa.select(schema.assistant_tests).where(schema.assistant_tests.c.user_id == ALICE))]
+    expected = [str(r["id"]).replace("-", "") for r in _newest_first(rows)]
+    assert len(expected) == 460 and paging.DEEP_SKIP < 300
+    alice = store.for_user(ALICE)
+    for size in (7, 50):
+        got = [r.id.replace("-", "") for p in range(1, -(-460 // size) + 1)
+               for r in alice.list_tests(TestFilter(), page=p, page_size=size).rows]
+        assert got == expected, size

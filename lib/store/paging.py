@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 NO_DAY = date(1, 1, 1)  # the day of a call without created_at (as the rollups store it)
+DEEP_SKIP = 200  # from this many rows into a day, the SQL store finds the page's first timestamp first
 
 
 @dataclass(frozen=True)

@@ -414,16 +414,30 @@ class SqlUserStore:
             at = paging.locate(days, (page - 1) * page_size)
             rows: list = []
             if at is not None and at.day != paging.NO_DAY:
-                q = (sa.select(*self._test_columns())
-                     .where(*where, T.c.created_at < paging.next_midnight(at.day))
-                     .order_by(T.c.created_at.desc(), T.c.id.desc()).offset(at.skip).limit(page_size))
-                rows = conn.execute(q).all()
+                rows = conn.execute(self._page_in_day(where, at, page_size)).all()
             if at is not None and at.undated and len(rows) < page_size:
                 q = (sa.select(*self._test_columns()).where(*where, T.c.created_at.is_(None))
                      .order_by(T.c.id.desc()).offset(at.skip if at.day == paging.NO_DAY else 0)
                      .limit(page_size - len(rows)))
                 rows += conn.execute(q).all()
         return TestPage(tuple(TestCall(str(r.id), *r[1:]) for r in rows), sum(n for _, n in days), page, page_size)
+
+    def _page_in_day(self, where: list[sa.ColumnElement], at: paging.PageStart, size: int) -> sa.Select:
+        """The page's rows: ``at.skip`` rows into ``at.day``, newest first.  Deep into a busy day the
+        offset is first walked over created_at alone (the (user_id, created_at) index; an index-only scan
+        once vacuumed): its timestamp t bounds the rows, and only the ties at t are still skipped by offset."""
+        before = T.c.created_at < paging.next_midnight(at.day)
+        newest_first = (T.c.created_at.desc(), T.c.id.desc())
+        if at.skip < paging.DEEP_SKIP:
+            return sa.select(*self._test_columns()).where(*where, before).order_by(*newest_first) \
+                .offset(at.skip).limit(size)
+        start = (sa.select(T.c.created_at).where(*where, before).order_by(T.c.created_at.desc())
+                 .offset(at.skip).limit(1).cte("page_start"))
+        t = sa.select(start.c.created_at).scalar_subquery()
+        # the skipped rows newer than t (the others are ties at t, skipped by the offset)
+        newer = sa.select(sa.func.count()).where(*where, before, T.c.created_at > t).scalar_subquery()
+        return sa.select(*self._test_columns()).where(*where, T.c.created_at <= t).order_by(*newest_first) \
+            .offset(at.skip - newer).limit(size)
 
     def count_tests(self, filters: TestFilter) -> int:
         filters = validate_filter(filters)
