@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from lib import export, intents_grid, queries
+from lib import importing, intents_grid, queries
 from lib.errors import ConflictError, StoreError, ValidationError
 from lib.models import IntentDiff
 from lib.validation import clean_intent
@@ -99,7 +99,7 @@ with st.expander("Import intents from CSV or JSON"):
     upload = st.file_uploader("File", type=["csv", "json"], key=f"{KEY}_upload_{state[f'{KEY}_generation']}")
     if upload is not None:
         try:
-            rows = export.read_intents(upload.getvalue(), upload.name)
+            rows = importing.read_intents(upload.getvalue(), upload.name)
         except ValidationError as err:
             st.error("This file cannot be read:\n" + "\n".join(f"- {p}" for p in err.problems))
             rows = []
