@@ -74,9 +74,7 @@ class _Problems:
         return self.total
 
     def error(self) -> ValidationError:
-        more = self.total - len(self.kept)
-        tail = [Problem("file", "rows", f"{more:,} more problem(s) not shown")] if more else []
-        return ValidationError([*self.kept, *tail])
+        return ValidationError(self.kept, more=self.total - len(self.kept))
 
 
 def _refuse(row: str, field: str, message: str) -> ValidationError:
