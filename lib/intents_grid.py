@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from lib.errors import Problem, ValidationError
+from lib.importing import gc_paused
 from lib.models import Intent, IntentDiff, IntentEdit, IntentInput, IntentRef
 from lib.validation import MAX_INTENT_NAME, MAX_ITEM_LENGTH, MAX_LIST_ITEMS, clean_intent
 
@@ -119,6 +120,8 @@ SHOWN_PROBLEMS = ValidationError.SHOWN  # problems kept for a preview's summary
 def display_text(text: str, limit: int = MAX_ITEM_LENGTH) -> str:
     """Text fit for a table cell: characters no page can encode (NUL, lone surrogates) shown as
     U+FFFD, and at most ``limit`` characters.  For display only; what is saved is checked instead."""
+    if len(text) <= limit and not _UNSHOWABLE.search(text):
+        return text
     text = _UNSHOWABLE.sub("\ufffd", text)
     return text if len(text) <= limit else text[:limit] + "…"
 
@@ -131,13 +134,20 @@ def _display_list(items: Iterable[str]) -> list[str]:
     return shown
 
 
+def _display_row(i: IntentInput) -> tuple[str, list[str], list[str], list[str]]:
+    lists = (i.example_user_phrases, i.english_responses, i.russian_responses)
+    if (len(i.intent_name) <= MAX_INTENT_NAME and all(len(v) <= MAX_LIST_ITEMS for v in lists)
+            and not _UNSHOWABLE.search("".join((i.intent_name, *lists[0], *lists[1], *lists[2])))
+            and max(map(len, (*lists[0], *lists[1], *lists[2])), default=0) <= MAX_ITEM_LENGTH):
+        return i.intent_name, list(lists[0]), list(lists[1]), list(lists[2])  # the common case, in one check
+    phrases, english, russian = (_display_list(v) for v in lists)
+    return display_text(i.intent_name, MAX_INTENT_NAME), phrases, english, russian
+
+
 def preview_frame(intents: Iterable[IntentInput]) -> pd.DataFrame:
     """An import's rows as the grid would show them (before they are saved), safe to display."""
-    intents = list(intents)
-    return pd.DataFrame({
-        "intent_name": [display_text(i.intent_name, MAX_INTENT_NAME) for i in intents],
-        **{c: [_display_list(getattr(i, c)) for i in intents] for c in EDITABLE[1:]},
-    }, columns=list(EDITABLE))
+    rows = [_display_row(i) for i in intents]
+    return pd.DataFrame(rows or None, columns=list(EDITABLE))
 
 
 def _reasons(problems: list[Problem]) -> str:
@@ -167,6 +177,11 @@ class ImportPreview:
 def import_preview(rows: Iterable[IntentInput]) -> ImportPreview:
     """Check every row of an import (``lib.validation.clean_intent``, the rules a save applies) in
     one pass: linear time, and only one short reason string is kept per row."""
+    with gc_paused():
+        return _import_preview(rows)
+
+
+def _import_preview(rows: Iterable[IntentInput]) -> ImportPreview:
     cleaned: list[IntentInput] = []
     checks: list[str] = []
     kept: list[Problem] = []
