@@ -126,26 +126,30 @@ def display_text(text: str, limit: int = MAX_ITEM_LENGTH) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def _display_list(items: Iterable[str]) -> list[str]:
-    items = list(items)
-    shown = [display_text(t) for t in items[:MAX_LIST_ITEMS]]
+def _display_list(items: Iterable[str]) -> tuple[str, ...]:
+    items = tuple(items)
+    shown = tuple(display_text(t) for t in items[:MAX_LIST_ITEMS])
     if len(items) > MAX_LIST_ITEMS:
-        shown.append(f"… and {len(items) - MAX_LIST_ITEMS:,} more")
+        shown += (f"… and {len(items) - MAX_LIST_ITEMS:,} more",)
     return shown
 
 
-def _display_row(i: IntentInput) -> tuple[str, list[str], list[str], list[str]]:
-    lists = (i.example_user_phrases, i.english_responses, i.russian_responses)
+Row = tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+
+
+def _display_row(i: IntentInput) -> Row:
+    lists = (tuple(i.example_user_phrases), tuple(i.english_responses), tuple(i.russian_responses))
     if (len(i.intent_name) <= MAX_INTENT_NAME and all(len(v) <= MAX_LIST_ITEMS for v in lists)
             and not _UNSHOWABLE.search("".join((i.intent_name, *lists[0], *lists[1], *lists[2])))
             and max(map(len, (*lists[0], *lists[1], *lists[2])), default=0) <= MAX_ITEM_LENGTH):
-        return i.intent_name, list(lists[0]), list(lists[1]), list(lists[2])  # the common case, in one check
+        return i.intent_name, *lists  # the common case, in one check, sharing the intent's own tuples
     phrases, english, russian = (_display_list(v) for v in lists)
     return display_text(i.intent_name, MAX_INTENT_NAME), phrases, english, russian
 
 
 def preview_frame(intents: Iterable[IntentInput]) -> pd.DataFrame:
-    """An import's rows as the grid would show them (before they are saved), safe to display."""
+    """An import's rows as the grid would show them (before they are saved), safe to display; list
+    cells are tuples (Arrow shows them as lists), shared with the intents rather than copied."""
     rows = [_display_row(i) for i in intents]
     return pd.DataFrame(rows or None, columns=list(EDITABLE))
 

@@ -120,7 +120,8 @@ def clean_intent(intent: IntentInput, problems: list[Problem], row: str | None =
         lists[f] = _clean_list(getattr(intent, f), row, f, problems)
         if f == "example_user_phrases" and not lists[f] and len(problems) == before:
             problems.append(Problem(row, f, "needs at least one example phrase"))
-    return IntentInput(intent_name=name, label=row, **lists)
+    cleaned = IntentInput(intent_name=name, label=row, **lists)
+    return intent if cleaned == intent else cleaned  # an import's rows are mostly clean: keep one copy
 
 
 def validate_diff(diff: IntentDiff) -> IntentDiff:
