@@ -7,6 +7,7 @@ import io
 import json
 import zipfile
 from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -63,6 +64,98 @@ def test_formula_triggers_are_neutralized_in_cells_and_header(trigger: str) -> N
 
 def test_triggers_are_the_owasp_set() -> None:
     assert set(FORMULA_TRIGGERS) == {"=", "+", "-", "@", "\t", "\r"}
+
+
+# Every formula trigger, pinned by example (the exported cell as a spreadsheet reads it), rather
+# than derived from FORMULA_TRIGGERS or left for hypothesis to find.
+NEUTRALIZED = [
+    ("=1+1", "'=1+1"),
+    ('=HYPERLINK("http://evil.example","click")', "'=HYPERLINK(\"http://evil.example\",\"click\")"),
+    ("=cmd|' /C calc'!A0", "'=cmd|' /C calc'!A0"),
+    ("=", "'="),
+    ("+1", "'+1"),
+    ("+A1+A2", "'+A1+A2"),
+    ("+", "'+"),
+    ("-1", "'-1"),
+    ("-2+3+cmd|' /C calc'!A0", "'-2+3+cmd|' /C calc'!A0"),
+    ("-", "'-"),
+    ("@SUM(1+1)*cmd|' /C calc'!A0", "'@SUM(1+1)*cmd|' /C calc'!A0"),
+    ("@", "'@"),
+    ("\t=1+1", "'\t=1+1"),
+    ("\tplain", "'\tplain"),
+    ("\t", "'\t"),
+    ("\r=1+1", "'\r=1+1"),
+    ("\rplain", "'\rplain"),
+    ("\r", "'\r"),
+    # text that already starts with apostrophes before a trigger gets one more, so the import can undo it
+    ("'=1+1", "''=1+1"),
+    ("''+1", "'" + "''+1"),
+    ("'-1", "''-1"),
+    ("'@x", "''@x"),
+    ("'\tx", "''\tx"),
+    ("'\rx", "''\rx"),
+]
+LEFT_ALONE = [
+    " =1+1",  # a leading space: spreadsheets read the cell as text
+    "  +1",
+    "\n=1+1",  # a line feed is not a trigger
+    "\u00a0=1",
+    "\uff1d1+1",  # a full-width equals sign
+    "a=1",
+    "1-2",
+    "'",
+    "'x",
+    "''",
+    "'' =1",
+    "",
+    "%1",
+    "|cmd",
+    "!A1",
+    "#REF",
+    "$A$1",
+    "[1]",
+    "{}",
+]
+
+
+@pytest.mark.parametrize(("text", "cell"), NEUTRALIZED)
+def test_every_formula_trigger_is_neutralized_on_every_path(text: str, cell: str) -> None:
+    assert neutralize(text) == cell and unneutralize(cell) == text
+    assert encode_cell(text) == cell
+    assert encode_column(pd.Series([text, "plain"], dtype="str")) == [cell, "plain"]  # the text column fast path
+    assert encode_column(pd.Series([text, 1], dtype=object)) == [cell, "1"]  # the per-cell path
+    header, row = rows_of(to_csv(pd.DataFrame({text: [text]})))
+    assert header == [cell] and row == [cell]
+
+
+@pytest.mark.parametrize("text", LEFT_ALONE)
+def test_text_without_a_leading_trigger_is_left_alone_on_every_path(text: str) -> None:
+    assert neutralize(text) == text and unneutralize(text) == text
+    assert encode_cell(text) == text
+    assert encode_column(pd.Series([text], dtype="str")) == [text]
+    assert encode_column(pd.Series([text, 1], dtype=object)) == [text, "1"]
+
+
+def test_every_first_character_but_the_six_triggers_is_left_alone() -> None:
+    triggers = {"=", "+", "-", "@", "\t", "\r"}
+    for code in range(0x250):
+        text = chr(code) + "1+1"
+        assert neutralize(text) == ("'" + text if chr(code) in triggers else text), repr(text)
+
+
+def test_non_text_values_that_print_as_formulas_are_neutralized() -> None:
+    assert encode_cell(float("-inf")) == "'-inf"
+    assert encode_cell(float("inf")) == "inf"
+    assert encode_cell(Decimal("-Infinity")) == "'-Infinity"
+    assert encode_cell(Decimal("-1.5")) == "-1.5"  # a number stays a number
+    assert encode_cell(-3) == "-3"
+
+    class Shown:
+        def __str__(self) -> str:
+            return "=1+1"
+
+    assert encode_cell(Shown()) == "'=1+1"
+    assert encode_cell(["=1+1"]) == '["=1+1"]'  # JSON text starts with a bracket
 
 
 def test_text_that_looks_safe_is_left_alone() -> None:
