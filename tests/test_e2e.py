@@ -273,3 +273,33 @@ def test_import_intents_from_a_file(page: Page) -> None:
     assert json.loads(rows["closing_time"]["example_user_phrases"]) == ["When do you close?", "Во сколько закрываетесь?"]
     assert json.loads(rows["closing_time"]["russian_responses"]) == ["Мы закрываемся в 19:00."]
     assert json.loads(rows["parking"]["english_responses"]) == []
+
+
+def test_hostile_import_files_never_break_the_page(page: Page) -> None:
+    """Files built to break the import: lone surrogates and NUL make bad rows (the grid's preview
+    used to crash on them), deep nesting and a Windows-1251 file are refused with their reason."""
+    if not open_app(page):
+        sign_in(page, "carol", "demo", "Carol")
+    open_screen(page, "Intents", "Intents")
+    page.get_by_text("Import intents from CSV or JSON").click()
+    upload = page.locator("[data-testid='stFileUploader'] input[type=file]")
+
+    odd = (b'[{"intent_name": "x\\ud800", "example_user_phrases": ["a\\u0000b"]},'
+           b' {"intent_name": "ok", "example_user_phrases": ["hi"]}]')
+    upload.set_input_files({"name": "odd.json", "mimeType": "application/json", "buffer": odd})
+    settle(page)
+    expect(page.get_by_text("1 of 2 rows have problems; fix the file and upload it again.")).to_be_visible()
+    expect(page.get_by_role("button", name="Add 2 intents")).to_have_count(0)
+    assert_no_exception(page, "import with a lone surrogate and a NUL")
+
+    upload.set_input_files({"name": "deep.json", "mimeType": "application/json",
+                            "buffer": b"[" * 5_000 + b"]" * 5_000})
+    settle(page)
+    expect(page.get_by_text("file: JSON is nested more than 32 levels deep")).to_be_visible()
+    assert_no_exception(page, "import of a deeply nested file")
+
+    ansi = 'intent_name,example_user_phrases\r\nпривет,"[""как дела?""]"\r\n'.encode("cp1251")
+    upload.set_input_files({"name": "ansi.csv", "mimeType": "text/csv", "buffer": ansi})
+    settle(page)
+    expect(page.get_by_text("it looks like Windows-1251 (Cyrillic)", exact=False)).to_be_visible()
+    assert_no_exception(page, "import of a Windows-1251 file")
