@@ -37,25 +37,30 @@ def forbidden_character(text: str) -> str | None:
     return f"contains {what} at character {found.start() + 1}, which cannot be stored; remove it"
 
 
-def _items(numbers: list[int], count: int, what: str) -> str:
+_NOT_TEXT = ("is not text", "are not text")
+_EMPTY = ("is empty", "are empty")
+_TOO_LONG = (f"is longer than {MAX_ITEM_LENGTH} characters", f"are longer than {MAX_ITEM_LENGTH} characters")
+
+
+def _items(numbers: list[int], count: int, verb: tuple[str, str]) -> str:
     """'item 3 is empty' or 'items 1, 2, 3, 4, 5 and 7 more are empty' (bounded, whatever the count)."""
     if count == 1:
-        return f"item {numbers[0]} {what[0]}"
-    shown = ", ".join(str(n) for n in numbers)
+        return f"item {numbers[0]} {verb[0]}"
     more = count - len(numbers)
-    listed = f"{shown} and {more} more" if more else shown.rsplit(", ", 1)[0] + f" and {numbers[-1]}"
-    return f"items {listed} {what[1]}"
+    listed = ", ".join(map(str, numbers if more else numbers[:-1]))
+    return f"items {listed} and {more if more else numbers[-1]}{' more' if more else ''} {verb[1]}"
 
 
 def _clean_list(value: object, row: str, field: str, problems: list[Problem]) -> tuple[str, ...]:
     """The list's items trimmed; one problem per kind of fault (not per item), so a hostile list of a
     million items costs a few problems, not a million."""
-    if not value and (value is None or type(value) in (tuple, list)):
+    is_sequence = type(value) in (tuple, list)
+    if value is None or (is_sequence and not value):
         return ()
-    if type(value) not in (tuple, list) and (isinstance(value, str) or not isinstance(value, Iterable)):
+    if not is_sequence and (isinstance(value, str) or not isinstance(value, Iterable)):
         problems.append(Problem(row, field, "must be a list of texts"))
         return ()
-    items = value if type(value) in (tuple, list) else list(value)
+    items = value if is_sequence else list(value)  # type: ignore[call-overload]
     cleaned: list[str] = []
     for item in items:  # the common case, a list that is all right, in one quick pass
         text = item.strip() if type(item) is str else ""
@@ -66,36 +71,25 @@ def _clean_list(value: object, row: str, field: str, problems: list[Problem]) ->
         if len(items) <= MAX_LIST_ITEMS and not _FORBIDDEN.search("".join(cleaned)):
             return tuple(cleaned)
     cleaned = []
-    faults: dict[tuple[str, str], list[int]] = {}
+    shown: dict[tuple[str, str], list[int]] = {}  # the first item numbers of each kind of fault
     counts: dict[tuple[str, str], int] = {}
-    first_forbidden = ""
-
-    def fault(kind: tuple[str, str], n: int) -> None:
-        counts[kind] = counts.get(kind, 0) + 1
-        shown = faults.setdefault(kind, [])
-        if len(shown) < _SHOWN_ITEMS:
-            shown.append(n)
-
+    forbidden, forbidden_count = "", 0
     for n, item in enumerate(items, start=1):
-        if not isinstance(item, str):
-            fault(("is not text", "are not text"), n)
-            continue
-        text = item.strip()
-        if not text:
-            fault(("is empty", "are empty"), n)
-        elif len(text) > MAX_ITEM_LENGTH:
-            fault((f"is longer than {MAX_ITEM_LENGTH} characters", f"are longer than {MAX_ITEM_LENGTH} characters"), n)
+        text = item.strip() if isinstance(item, str) else ""
+        kind = (_NOT_TEXT if not isinstance(item, str) else _EMPTY if not text
+                else _TOO_LONG if len(text) > MAX_ITEM_LENGTH else None)
+        if kind is not None:
+            counts[kind] = counts.get(kind, 0) + 1
+            if len(numbers := shown.setdefault(kind, [])) < _SHOWN_ITEMS:
+                numbers.append(n)
         elif (why := forbidden_character(text)) is not None:
-            first_forbidden = first_forbidden or f"item {n} {why}"
-            fault(("", ""), n)
+            forbidden, forbidden_count = forbidden or f"item {n} {why}", forbidden_count + 1
         else:
             cleaned.append(text)
-    for kind, numbers in faults.items():
-        if kind == ("", ""):
-            more = counts[kind] - 1
-            problems.append(Problem(row, field, first_forbidden + (f" ({more} more such items)" if more else "")))
-        else:
-            problems.append(Problem(row, field, _items(numbers, counts[kind], kind)))
+    problems.extend(Problem(row, field, _items(numbers, counts[kind], kind)) for kind, numbers in shown.items())
+    if forbidden:
+        more = f" ({forbidden_count - 1} more such items)" if forbidden_count > 1 else ""
+        problems.append(Problem(row, field, forbidden + more))
     if len(items) > MAX_LIST_ITEMS:
         problems.append(Problem(row, field, f"has {len(items)} items; at most {MAX_LIST_ITEMS} are allowed"))
     return tuple(cleaned)
