@@ -9,7 +9,7 @@ An upload is untrusted, so every step here is bounded, and anything wrong ends i
 
 * Size: at most ``MAX_UPLOAD_MB`` (the ``maxUploadSize`` of ``.streamlit/config.toml``; a test keeps
   the two equal) and ``MAX_ROWS`` intents; a JSON file holds at most ``MAX_JSON_VALUES`` values,
-  counted before it is parsed, so memory stays bounded (about 300 MB at most for a 20 MB file).
+  counted before it is parsed, so memory stays bounded (under 200 MB for any 20 MB file, bench/imports.py).
 * Depth: JSON -- the whole file or one CSV list cell -- may nest at most ``MAX_DEPTH`` levels; the
   depth is measured without recursion before ``json.loads`` runs, so a 2 KB ``[[[[...`` is refused
   instead of raising ``RecursionError``.
@@ -46,7 +46,7 @@ MAX_ROWS = 200_000
 MAX_DEPTH = 32  # an intents file needs 3 (list > object > list)
 MAX_JSON_VALUES = 2_000_000  # every JSON value costs up to ~70 bytes once parsed
 MAX_COLUMNS = 100
-MAX_PROBLEMS = 50
+MAX_PROBLEMS = ValidationError.SHOWN  # problems kept (a hostile file has millions)
 MAX_QUOTED = 40
 
 LIST_FIELDS = ("example_user_phrases", "english_responses", "russian_responses")
