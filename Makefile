@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 SIZE ?= S,M
 
-.PHONY: run test bench lint venv os-deps
+.PHONY: run test bench bench-import lint venv os-deps
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,9 @@ test: $(VENV)/.installed-dev os-deps
 
 bench: $(VENV)/.installed-dev os-deps
 	$(PY) -m bench --sizes $(SIZE)
+
+bench-import: $(VENV)/.installed-dev
+	$(PY) -m bench.imports
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

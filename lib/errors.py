@@ -22,12 +22,20 @@ class Problem:
 
 
 class ValidationError(StoreError):
-    """Bad input; nothing was written.  Names every offending row and field."""
+    """Bad input; nothing was written.  Names every offending row and field, up to ``SHOWN`` of
+    them, then how many ``more`` there are."""
 
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = list(problems)
+    SHOWN = 50  # problems spelled out in the message; a hostile file may have millions
+
+    def __init__(self, problems: list[Problem], more: int = 0) -> None:
+        """``more``: how many further problems were found but not kept (bounded memory)."""
+        found = list(problems)
+        self.problems = found[: self.SHOWN]
+        self.more = more + len(found) - len(self.problems)
         lines = "; ".join(str(p) for p in self.problems)
-        super().__init__(f"Nothing was saved: {len(self.problems)} problem(s): {lines}")
+        tail = f"; and {self.more:,} more" if self.more else ""
+        total = len(self.problems) + self.more
+        super().__init__(f"Nothing was saved: {total:,} problem(s): {lines}{tail}")
 
 
 class ConflictError(StoreError):

@@ -1,4 +1,4 @@
-"""Files the user downloads (CSV, Parquet, Excel, JSON) and the intents file they upload back.
+"""Files the user downloads (CSV, Parquet, Excel, JSON); ``lib.importing`` reads the intents' files back.
 
 Plain Python, no Streamlit.  One cell encoder serves every CSV, whole or streamed, so a file
 built from chunks is byte-identical to one built from the whole frame.
@@ -38,8 +38,7 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
-from lib.errors import Problem, ValidationError
-from lib.models import TEST_COLUMNS, Assistant, Intent, IntentInput, Subscription, TestCall
+from lib.models import TEST_COLUMNS, Assistant, Intent, Subscription, TestCall
 
 BOM = "\ufeff"
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -58,8 +57,6 @@ INTENT_COLUMNS = (
     "created_at",
     "updated_at",
 )
-INTENT_LIST_FIELDS = ("example_user_phrases", "english_responses", "russian_responses")
-INTENT_REQUIRED = ("intent_name", "example_user_phrases")
 ASSISTANT_COLUMNS = ("id", "vapi_assistant_id", "name", "config", "intents_used", "created_at", "updated_at")
 SUBSCRIPTION_COLUMNS = (
     "stripe_customer_id",
@@ -72,7 +69,6 @@ SUBSCRIPTION_COLUMNS = (
     "created_at",
     "updated_at",
 )
-MAX_PROBLEMS = 50
 
 
 # -- cell encoding (one way, shared by every CSV and JSON writer) -------------------------------
@@ -319,7 +315,7 @@ def _json_value(v: object) -> Any:
 
 def to_json(df: pd.DataFrame) -> bytes:
     """The frame as a UTF-8 JSON list of objects (lists as arrays, datetimes as ISO UTC, missing as
-    null); the intents' JSON is what ``read_intents`` reads back."""
+    null); the intents' JSON is what ``lib.importing.read_intents`` reads back."""
     names = [str(c) for c in df.columns]
     records = [
         {name: _json_value(v) for name, v in zip(names, row, strict=True)}
@@ -487,135 +483,3 @@ def tests_frame(rows: Iterable[TestCall]) -> pd.DataFrame:
 
 
 tests_frame.__test__ = False  # type: ignore[attr-defined]  # not a pytest test, despite its name
-
-
-# -- import ----------------------------------------------------------------------------------
-
-
-def _fail(problems: list[Problem]) -> ValidationError:
-    if len(problems) > MAX_PROBLEMS:
-        extra = len(problems) - MAX_PROBLEMS
-        problems = [*problems[:MAX_PROBLEMS], Problem("file", "rows", f"{extra} more problem(s) not shown")]
-    return ValidationError(problems)
-
-
-def _list_value(value: object, label: str, field: str, problems: list[Problem]) -> tuple[str, ...]:
-    """A decoded list field: None is empty; anything but a list of texts is a problem."""
-    if value is None:
-        return ()
-    if not isinstance(value, list):
-        problems.append(Problem(label, field, 'is not a list of texts (write it as ["first", "second"])'))
-        return ()
-    bad = [n for n, item in enumerate(value, start=1) if not isinstance(item, str)]
-    if bad:
-        problems.append(Problem(label, field, f"item {bad[0]} is not text"))
-        return ()
-    return tuple(value)
-
-
-def _csv_list(cell: str, label: str, field: str, problems: list[Problem]) -> tuple[str, ...]:
-    text = unneutralize(cell).strip()
-    if not text:
-        return ()
-    try:
-        value = json.loads(text)
-    except ValueError:
-        problems.append(Problem(label, field, 'is not a JSON array of texts (write it as ["first", "second"])'))
-        return ()
-    return _list_value(value, label, field, problems)
-
-
-def _delimiter(text: str) -> str:
-    first = text.split("\n", 1)[0]
-    counts = {d: first.count(d) for d in (",", ";", "\t")}
-    best = max(counts, key=lambda d: counts[d])
-    return best if counts[best] else ","
-
-
-def _read_csv(text: str) -> list[IntentInput]:
-    if not text.strip():
-        raise _fail([Problem("file", "header", "the file is empty")])
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text), strict=True)
-    problems: list[Problem] = []
-    intents: list[IntentInput] = []
-    line = 0
-    try:
-        header = [unneutralize(h).strip().lower() for h in next(reader)]
-        line = 1
-        for name in INTENT_REQUIRED:
-            if name not in header:
-                problems.append(Problem("line 1", name, f"column is missing (the header is: {', '.join(header)})"))
-        for name in (*INTENT_REQUIRED, *INTENT_LIST_FIELDS):
-            if header.count(name) > 1:
-                problems.append(Problem("line 1", name, "column appears more than once"))
-        if problems:
-            raise _fail(problems)
-        where = {name: header.index(name) for name in (*INTENT_REQUIRED, *INTENT_LIST_FIELDS) if name in header}
-        for row in reader:
-            line += 1
-            if not any(cell.strip() for cell in row):
-                continue  # blank line, or a spreadsheet's empty row
-            label = f"line {line}"
-            if len(row) > len(header) and not any(cell.strip() for cell in row[len(header) :]):
-                row = row[: len(header)]
-            if len(row) != len(header):
-                problems.append(Problem(label, "row", f"has {len(row)} fields; the header has {len(header)}"))
-                continue
-            lists = {f: _csv_list(row[where[f]], label, f, problems) if f in where else () for f in INTENT_LIST_FIELDS}
-            intents.append(IntentInput(intent_name=unneutralize(row[where["intent_name"]]), label=label, **lists))
-    except csv.Error as e:
-        problems.append(Problem(f"line {line + 1}", "file", f"is not valid CSV ({e})"))
-    if problems:
-        raise _fail(problems)
-    return intents
-
-
-def _read_json(text: str) -> list[IntentInput]:
-    try:
-        data = json.loads(text)
-    except ValueError as e:
-        msg = f"{e.msg} at line {e.lineno}, column {e.colno}" if isinstance(e, json.JSONDecodeError) else str(e)
-        raise _fail([Problem("file", "JSON", f"is not valid JSON: {msg}")]) from None
-    if not isinstance(data, list):
-        raise _fail([Problem("file", "JSON", "must be a list of intent objects ([{...}, {...}])")])
-    problems: list[Problem] = []
-    intents: list[IntentInput] = []
-    for n, item in enumerate(data, start=1):
-        label = f"item {n}"
-        if not isinstance(item, dict):
-            problems.append(Problem(label, "item", "is not an object with intent_name, example_user_phrases, ..."))
-            continue
-        for name in INTENT_REQUIRED:
-            if name not in item:
-                problems.append(Problem(label, name, "is missing"))
-        name = item.get("intent_name", "")
-        if not isinstance(name, str):
-            problems.append(Problem(label, "intent_name", "is not text"))
-            name = ""
-        lists = {f: _list_value(item.get(f), label, f, problems) for f in INTENT_LIST_FIELDS}
-        intents.append(IntentInput(intent_name=name, label=label, **lists))
-    if problems:
-        raise _fail(problems)
-    return intents
-
-
-def read_intents(data: bytes, filename: str) -> list[IntentInput]:
-    """Parse an uploaded intents file -- the CSV or JSON this module exports -- without judging it.
-
-    CSV: UTF-8 (BOM optional); comma, semicolon or tab separated (guessed from the header line);
-    needs the columns intent_name and example_user_phrases, english_responses and
-    russian_responses are optional, others (id, created_at, ...) are ignored; list cells are JSON
-    arrays of texts (an empty cell is an empty list); blank rows are skipped.  Labels are
-    "line N", N being the row number a spreadsheet shows (the header is line 1).
-    JSON: a list of objects; labels are "item N" (from 1).
-    Business rules (non-empty names, lengths) are checked on save by ``lib.validation``.
-    Raises ``ValidationError`` naming each bad line and field.
-    """
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise _fail([Problem("file", "encoding", "is not UTF-8 text (in Excel, save as “CSV UTF-8”)")]) from None
-    suffix = os.path.splitext(filename or "")[1].lower()
-    if suffix == ".json" or (suffix not in (".csv", ".tsv", ".txt") and text.lstrip()[:1] in ("[", "{")):
-        return _read_json(text)
-    return _read_csv(text)

@@ -1,4 +1,5 @@
-"""The intents grid as pure functions: intents -> editor frame, and editor state -> IntentDiff.
+"""The intents grid as pure functions: intents -> editor frame, editor state -> IntentDiff, and an
+imported file's rows -> a checked preview.
 
 ``st.data_editor`` reports edits by row position (``edited_rows``, ``added_rows``, ``deleted_rows``);
 positions are mapped to ids here, so the page never handles ids, and unchanged rows are left out.
@@ -6,17 +7,22 @@ positions are mapped to ids here, so the page never handles ids, and unchanged r
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
+from lib.errors import Problem, ValidationError
+from lib.importing import gc_paused
 from lib.models import Intent, IntentDiff, IntentEdit, IntentInput, IntentRef
+from lib.validation import MAX_INTENT_NAME, MAX_ITEM_LENGTH, MAX_LIST_ITEMS, clean_intent
 
 EDITABLE = ("intent_name", "example_user_phrases", "english_responses", "russian_responses")
 READ_ONLY = ("created_at", "updated_at")
 COLUMNS = EDITABLE + READ_ONLY
+_UNSHOWABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def grid_frame(intents: Iterable[Intent], search: str = "") -> pd.DataFrame:
@@ -148,10 +154,103 @@ def _same_time(a: Any, b: Any) -> bool:
     return (pd.isna(a) and pd.isna(b)) or a == b
 
 
+# -- the import preview ----------------------------------------------------------------------
+
+REASONS_PER_ROW = 3  # problems spelled out in one row's check cell before "and N more"
+SHOWN_PROBLEMS = ValidationError.SHOWN  # problems kept for a preview's summary
+
+
+def display_text(text: str, limit: int = MAX_ITEM_LENGTH) -> str:
+    """Text fit for a table cell: characters no page can encode (NUL, lone surrogates) shown as
+    U+FFFD, and at most ``limit`` characters.  For display only; what is saved is checked instead."""
+    if len(text) <= limit and not _UNSHOWABLE.search(text):
+        return text
+    text = _UNSHOWABLE.sub("\ufffd", text)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _display_list(items: Iterable[str]) -> tuple[str, ...]:
+    items = tuple(items)
+    shown = tuple(display_text(t) for t in items[:MAX_LIST_ITEMS])
+    if len(items) > MAX_LIST_ITEMS:
+        shown += (f"… and {len(items) - MAX_LIST_ITEMS:,} more",)
+    return shown
+
+
+Row = tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+
+
+def _display_row(i: IntentInput) -> Row:
+    lists = (tuple(i.example_user_phrases), tuple(i.english_responses), tuple(i.russian_responses))
+    if (len(i.intent_name) <= MAX_INTENT_NAME and all(len(v) <= MAX_LIST_ITEMS for v in lists)
+            and not _UNSHOWABLE.search("".join((i.intent_name, *lists[0], *lists[1], *lists[2])))
+            and max(map(len, (*lists[0], *lists[1], *lists[2])), default=0) <= MAX_ITEM_LENGTH):
+        return i.intent_name, *lists  # the common case, in one check, sharing the intent's own tuples
+    phrases, english, russian = (_display_list(v) for v in lists)
+    return display_text(i.intent_name, MAX_INTENT_NAME), phrases, english, russian
+
+
 def preview_frame(intents: Iterable[IntentInput]) -> pd.DataFrame:
-    """An import's rows as the grid would show them (before they are saved)."""
-    intents = list(intents)
-    return pd.DataFrame({
-        "intent_name": [i.intent_name for i in intents],
-        **{c: [list(getattr(i, c)) for i in intents] for c in EDITABLE[1:]},
-    }, columns=list(EDITABLE))
+    """An import's rows as the grid would show them (before they are saved), safe to display; list
+    cells are tuples (Arrow shows them as lists), shared with the intents rather than copied."""
+    rows = [_display_row(i) for i in intents]
+    return pd.DataFrame(rows or None, columns=list(EDITABLE))
+
+
+def _reasons(problems: list[Problem]) -> str:
+    shown = "; ".join(f"{p.field.replace('_', ' ')}: {p.message}" for p in problems[:REASONS_PER_ROW])
+    more = len(problems) - REASONS_PER_ROW
+    return "✗ " + shown + (f"; and {more} more" if more > 0 else "")
+
+
+@dataclass(frozen=True)
+class ImportPreview:
+    """What an uploaded file would add: the rows checked by the save's own rules, one reason cell
+    per row, and the cleaned intents to save when no row is bad."""
+
+    frame: pd.DataFrame  # "check" ("✓" or "✗ reasons") then the editable columns
+    intents: tuple[IntentInput, ...]
+    bad_rows: int
+    problems: tuple[Problem, ...]  # the first SHOWN_PROBLEMS, for a summary
+
+    def summary(self) -> str:
+        """One line for the user: what to do next."""
+        n = len(self.intents)
+        if self.bad_rows:
+            return f"{self.bad_rows:,} of {n:,} rows have problems; fix the file and upload it again."
+        return f"{n:,} intents ready to add."
+
+
+def import_preview(rows: Iterable[IntentInput]) -> ImportPreview:
+    """Check every row of an import (``lib.validation.clean_intent``, the rules a save applies) in
+    one pass: linear time, and only one short reason string is kept per row."""
+    with gc_paused():
+        return _import_preview(rows)
+
+
+def _import_preview(rows: Iterable[IntentInput]) -> ImportPreview:
+    cleaned: list[IntentInput] = []
+    checks: list[str] = []
+    kept: list[Problem] = []
+    bad = 0
+    for row in rows:
+        found: list[Problem] = []
+        cleaned.append(clean_intent(row, found))
+        if found:
+            bad += 1
+            checks.append(_reasons(found))
+            kept.extend(found[: SHOWN_PROBLEMS - len(kept)])
+        else:
+            checks.append("✓")
+    frame = preview_frame(cleaned)
+    frame.insert(0, "check", checks)
+    return ImportPreview(frame, tuple(cleaned), bad, tuple(kept))
+
+
+def problem_lines(err: ValidationError) -> list[str]:
+    """A refused save's or file's problems as the screens list them (at most ``ValidationError.SHOWN``,
+    then how many more)."""
+    lines = [f"{p.row}: {p.field.replace('_', ' ')} {p.message}" for p in err.problems]
+    if err.more:
+        lines.append(f"… and {err.more:,} more")
+    return lines

@@ -3,6 +3,7 @@ that names every offending row and field."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from lib.errors import Problem, ValidationError
@@ -18,44 +19,103 @@ MAX_VARCHAR = 255  # every VARCHAR(255) column
 LIST_FIELDS = ("example_user_phrases", "english_responses", "russian_responses")
 
 
+# Characters PostgreSQL ``text`` cannot hold: NUL, and UTF-16 surrogates (which only ever come
+# alone here, e.g. from a JSON "\ud800" escape, and cannot be encoded as UTF-8).  Checked for every
+# backend alike, so SQLite (which would store them) refuses them too, and nothing later (a
+# preview's Arrow encoding, a save) meets a character it cannot encode.
+_FORBIDDEN = re.compile("[\x00\ud800-\udfff]")
+_SHOWN_ITEMS = 5  # item numbers listed in one problem before "and N more"
+
+
+def forbidden_character(text: str) -> str | None:
+    """Why ``text`` cannot be stored as it is (its first forbidden character, and where), or None."""
+    found = _FORBIDDEN.search(text)
+    if found is None:
+        return None
+    char = found.group()
+    what = "a NUL character (U+0000)" if char == "\x00" else f"a lone surrogate (U+{ord(char):04X})"
+    return f"contains {what} at character {found.start() + 1}, which cannot be stored; remove it"
+
+
+_NOT_TEXT = ("is not text", "are not text")
+_EMPTY = ("is empty", "are empty")
+_TOO_LONG = (f"is longer than {MAX_ITEM_LENGTH} characters", f"are longer than {MAX_ITEM_LENGTH} characters")
+
+
+def _items(numbers: list[int], count: int, verb: tuple[str, str]) -> str:
+    """'item 3 is empty' or 'items 1, 2, 3, 4, 5 and 7 more are empty' (bounded, whatever the count)."""
+    if count == 1:
+        return f"item {numbers[0]} {verb[0]}"
+    more = count - len(numbers)
+    listed = ", ".join(map(str, numbers if more else numbers[:-1]))
+    return f"items {listed} and {more if more else numbers[-1]}{' more' if more else ''} {verb[1]}"
+
+
 def _clean_list(value: object, row: str, field: str, problems: list[Problem]) -> tuple[str, ...]:
-    if value is None:
+    """The list's items trimmed; one problem per kind of fault (not per item), so a hostile list of a
+    million items costs a few problems, not a million."""
+    is_sequence = type(value) in (tuple, list)
+    if value is None or (is_sequence and not value):
         return ()
-    if isinstance(value, str) or not isinstance(value, Iterable):
+    if not is_sequence and (isinstance(value, str) or not isinstance(value, Iterable)):
         problems.append(Problem(row, field, "must be a list of texts"))
         return ()
-    items = list(value)
+    items = value if is_sequence else list(value)  # type: ignore[call-overload]
     cleaned: list[str] = []
+    for item in items:  # the common case, a list that is all right, in one quick pass
+        text = item.strip() if type(item) is str else ""
+        if not text or len(text) > MAX_ITEM_LENGTH:
+            break
+        cleaned.append(text)
+    else:
+        if len(items) <= MAX_LIST_ITEMS and not _FORBIDDEN.search("".join(cleaned)):
+            return tuple(cleaned)
+    cleaned = []
+    shown: dict[tuple[str, str], list[int]] = {}  # the first item numbers of each kind of fault
+    counts: dict[tuple[str, str], int] = {}
+    forbidden, forbidden_count = "", 0
     for n, item in enumerate(items, start=1):
-        if not isinstance(item, str):
-            problems.append(Problem(row, field, f"item {n} is not text"))
-            continue
-        text = item.strip()
-        if not text:
-            problems.append(Problem(row, field, f"item {n} is empty"))
-        elif len(text) > MAX_ITEM_LENGTH:
-            problems.append(Problem(row, field, f"item {n} is longer than {MAX_ITEM_LENGTH} characters"))
+        text = item.strip() if isinstance(item, str) else ""
+        kind = (_NOT_TEXT if not isinstance(item, str) else _EMPTY if not text
+                else _TOO_LONG if len(text) > MAX_ITEM_LENGTH else None)
+        if kind is not None:
+            counts[kind] = counts.get(kind, 0) + 1
+            if len(numbers := shown.setdefault(kind, [])) < _SHOWN_ITEMS:
+                numbers.append(n)
+        elif (why := forbidden_character(text)) is not None:
+            forbidden, forbidden_count = forbidden or f"item {n} {why}", forbidden_count + 1
         else:
             cleaned.append(text)
+    problems.extend(Problem(row, field, _items(numbers, counts[kind], kind)) for kind, numbers in shown.items())
+    if forbidden:
+        more = f" ({forbidden_count - 1} more such items)" if forbidden_count > 1 else ""
+        problems.append(Problem(row, field, forbidden + more))
     if len(items) > MAX_LIST_ITEMS:
         problems.append(Problem(row, field, f"has {len(items)} items; at most {MAX_LIST_ITEMS} are allowed"))
     return tuple(cleaned)
 
 
 def clean_intent(intent: IntentInput, problems: list[Problem], row: str | None = None) -> IntentInput:
-    """Trim and check one intent, appending its problems; returns the cleaned intent."""
+    """Trim and check one intent, appending its problems; returns the cleaned intent.
+
+    Linear in the intent's size: it looks only at the problems it adds itself, never at those
+    already in ``problems`` (a preview checks 200,000 rows into one list)."""
     row = row or intent.label or "row"
     name = intent.intent_name.strip() if isinstance(intent.intent_name, str) else ""
     if not name:
         problems.append(Problem(row, "intent_name", "must not be empty"))
     elif len(name) > MAX_INTENT_NAME:
         problems.append(Problem(row, "intent_name", f"is longer than {MAX_INTENT_NAME} characters"))
-    lists = {f: _clean_list(getattr(intent, f), row, f, problems) for f in LIST_FIELDS}
-    if not lists["example_user_phrases"] and not any(
-        p.row == row and p.field == "example_user_phrases" for p in problems
-    ):
-        problems.append(Problem(row, "example_user_phrases", "needs at least one example phrase"))
-    return IntentInput(intent_name=name, label=row, **lists)
+    elif (why := forbidden_character(name)) is not None:
+        problems.append(Problem(row, "intent_name", why))
+    lists = {}
+    for f in LIST_FIELDS:
+        before = len(problems)
+        lists[f] = _clean_list(getattr(intent, f), row, f, problems)
+        if f == "example_user_phrases" and not lists[f] and len(problems) == before:
+            problems.append(Problem(row, f, "needs at least one example phrase"))
+    cleaned = IntentInput(intent_name=name, label=row, **lists)
+    return intent if cleaned == intent else cleaned  # an import's rows are mostly clean: keep one copy
 
 
 def validate_diff(diff: IntentDiff) -> IntentDiff:

@@ -4,10 +4,9 @@ from dataclasses import replace
 
 import streamlit as st
 
-from lib import export, intents_grid, queries
+from lib import importing, intents_grid, queries
 from lib.errors import ConflictError, StoreError, StoreUnavailable, ValidationError
 from lib.models import IntentDiff, SaveToken
-from lib.validation import clean_intent
 
 KEY = "intents"
 state = st.session_state
@@ -86,7 +85,7 @@ def save(d: IntentDiff, kind: str = "grid") -> None:
         result = queries.save_intents(replace(d, token=token))
     except ValidationError as err:
         st.error("**Nothing was saved.** Fix these and save again:\n" +
-                 "\n".join(f"- {p.row}: {p.field.replace('_', ' ')} {p.message}" for p in err.problems))
+                 "\n".join(f"- {line}" for line in intents_grid.problem_lines(err)))
         return
     except ConflictError as err:
         st.error(str(err))
@@ -122,22 +121,19 @@ if flash := state.pop(f"{KEY}_flash", None):
 with st.expander("Import intents from CSV or JSON"):
     st.caption("The same format the Export screen writes: columns intent_name, example_user_phrases, "
                "english_responses, russian_responses (lists as JSON arrays).")
-    upload = st.file_uploader("File", type=["csv", "json"], key=f"{KEY}_upload_{state[f'{KEY}_generation']}")
+    upload = st.file_uploader("File", type=["csv", "json"], max_upload_size=importing.MAX_UPLOAD_MB,
+                              key=f"{KEY}_upload_{state[f'{KEY}_generation']}")
     if upload is not None:
         try:
-            rows = export.read_intents(upload.getvalue(), upload.name)
+            preview = intents_grid.import_preview(importing.read_intents(upload.getvalue(), upload.name))
         except ValidationError as err:
-            st.error("This file cannot be read:\n" + "\n".join(f"- {p}" for p in err.problems))
-            rows = []
-        problems: list = []
-        cleaned = [clean_intent(r, problems) for r in rows]
-        if rows:
-            preview = intents_grid.preview_frame(cleaned)
-            bad = {p.row for p in problems}
-            preview.insert(0, "check", ["✗ " + "; ".join(f"{p.field}: {p.message}" for p in problems if p.row == r.label)
-                                        if r.label in bad else "✓" for r in cleaned])
-            st.dataframe(preview, hide_index=True, width="stretch")
-            if problems:
-                st.error(f"{len(bad)} of {len(rows)} rows have problems; fix the file and upload it again.")
-            elif st.button(f"Add {len(rows)} intents", type="primary", disabled=offline):
-                save(IntentDiff(added=tuple(rows)), "import")
+            st.error("This file cannot be read:\n" + "\n".join(f"- {line}" for line in intents_grid.problem_lines(err)))
+        else:
+            if not preview.intents:
+                st.info("The file holds no intents.")
+            else:
+                st.dataframe(preview.frame, hide_index=True, width="stretch")
+                if preview.bad_rows:
+                    st.error(preview.summary())
+                elif st.button(f"Add {len(preview.intents)} intents", type="primary", disabled=offline):
+                    save(IntentDiff(added=preview.intents), "import")

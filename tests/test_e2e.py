@@ -18,12 +18,15 @@ import json
 import os
 import re
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from lib.store.sql import utcnow
 from tests.e2e_support import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -275,14 +278,6 @@ def test_import_intents_from_a_file(page: Page) -> None:
     assert json.loads(rows["parking"]["english_responses"]) == []
 
 
-def _bob_db() -> tuple:
-    import sqlalchemy as sa
-
-    from lib.store.sql import utcnow
-
-    return sa, utcnow
-
-
 def metric_value(page: Page, label: str) -> str:
     card = page.get_by_test_id("stMetric").filter(has=page.get_by_text(label, exact=True))
     return card.get_by_test_id("stMetricValue").inner_text().strip()
@@ -290,9 +285,6 @@ def metric_value(page: Page, label: str) -> str:
 
 def test_tests_screen_is_live(page: Page, app: App) -> None:
     """A call webhook inserts calls while bob watches the Tests screen: they appear without a reload."""
-    import uuid
-
-    sa, utcnow = _bob_db()
     if not open_app(page):
         sign_in(page, "bob", "demo", "Bob")
     open_screen(page, "Tests", "Test calls")
@@ -315,7 +307,6 @@ def test_tests_screen_is_live(page: Page, app: App) -> None:
 def test_unsaved_grid_edits_survive_changes_underneath(page: Page, app: App) -> None:
     """bob edits two rows; between the edits another writer changes a third row.  His edits stay, he
     is told which row changed, and Save writes his two rows and keeps the other writer's change."""
-    sa, utcnow = _bob_db()
     if not open_app(page):
         sign_in(page, "bob", "demo", "Bob")
     open_screen(page, "Intents", "Intents")
@@ -349,3 +340,33 @@ def test_unsaved_grid_edits_survive_changes_underneath(page: Page, app: App) -> 
     engine.dispose()
     assert {"bob_edit_one", "bob_edit_two"} <= set(rows)
     assert json.loads(rows[other]) == ["changed elsewhere"]
+
+
+def test_hostile_import_files_never_break_the_page(page: Page) -> None:
+    """Files built to break the import: lone surrogates and NUL make bad rows (the grid's preview
+    used to crash on them), deep nesting and a Windows-1251 file are refused with their reason."""
+    if not open_app(page):
+        sign_in(page, "carol", "demo", "Carol")
+    open_screen(page, "Intents", "Intents")
+    page.get_by_text("Import intents from CSV or JSON").click()
+    upload = page.locator("[data-testid='stFileUploader'] input[type=file]")
+
+    odd = (b'[{"intent_name": "x\\ud800", "example_user_phrases": ["a\\u0000b"]},'
+           b' {"intent_name": "ok", "example_user_phrases": ["hi"]}]')
+    upload.set_input_files({"name": "odd.json", "mimeType": "application/json", "buffer": odd})
+    settle(page)
+    expect(page.get_by_text("1 of 2 rows have problems; fix the file and upload it again.")).to_be_visible()
+    expect(page.get_by_role("button", name="Add 2 intents")).to_have_count(0)
+    assert_no_exception(page, "import with a lone surrogate and a NUL")
+
+    upload.set_input_files({"name": "deep.json", "mimeType": "application/json",
+                            "buffer": b"[" * 5_000 + b"]" * 5_000})
+    settle(page)
+    expect(page.get_by_text("file: JSON is nested more than 32 levels deep")).to_be_visible()
+    assert_no_exception(page, "import of a deeply nested file")
+
+    ansi = 'intent_name,example_user_phrases\r\nпривет,"[""как дела?""]"\r\n'.encode("cp1251")
+    upload.set_input_files({"name": "ansi.csv", "mimeType": "text/csv", "buffer": ansi})
+    settle(page)
+    expect(page.get_by_text("it looks like Windows-1251 (Cyrillic)", exact=False)).to_be_visible()
+    assert_no_exception(page, "import of a Windows-1251 file")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 import zipfile
 from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -17,7 +17,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lib import export
-from lib.errors import ValidationError
 from lib.export import (
     FORMULA_TRIGGERS,
     INTENT_COLUMNS,
@@ -27,7 +26,6 @@ from lib.export import (
     intents_frame,
     iter_csv,
     neutralize,
-    read_intents,
     subscription_frame,
     to_csv,
     to_excel,
@@ -36,7 +34,7 @@ from lib.export import (
     unneutralize,
     write_csv,
 )
-from lib.models import TEST_COLUMNS, Assistant, Intent, IntentInput, Subscription, TestCall
+from lib.models import TEST_COLUMNS, Assistant, Intent, Subscription, TestCall
 
 BOM = b"\xef\xbb\xbf"
 
@@ -66,6 +64,98 @@ def test_formula_triggers_are_neutralized_in_cells_and_header(trigger: str) -> N
 
 def test_triggers_are_the_owasp_set() -> None:
     assert set(FORMULA_TRIGGERS) == {"=", "+", "-", "@", "\t", "\r"}
+
+
+# Every formula trigger, pinned by example (the exported cell as a spreadsheet reads it), rather
+# than derived from FORMULA_TRIGGERS or left for hypothesis to find.
+NEUTRALIZED = [
+    ("=1+1", "'=1+1"),
+    ('=HYPERLINK("http://evil.example","click")', "'=HYPERLINK(\"http://evil.example\",\"click\")"),
+    ("=cmd|' /C calc'!A0", "'=cmd|' /C calc'!A0"),
+    ("=", "'="),
+    ("+1", "'+1"),
+    ("+A1+A2", "'+A1+A2"),
+    ("+", "'+"),
+    ("-1", "'-1"),
+    ("-2+3+cmd|' /C calc'!A0", "'-2+3+cmd|' /C calc'!A0"),
+    ("-", "'-"),
+    ("@SUM(1+1)*cmd|' /C calc'!A0", "'@SUM(1+1)*cmd|' /C calc'!A0"),
+    ("@", "'@"),
+    ("\t=1+1", "'\t=1+1"),
+    ("\tplain", "'\tplain"),
+    ("\t", "'\t"),
+    ("\r=1+1", "'\r=1+1"),
+    ("\rplain", "'\rplain"),
+    ("\r", "'\r"),
+    # text that already starts with apostrophes before a trigger gets one more, so the import can undo it
+    ("'=1+1", "''=1+1"),
+    ("''+1", "'" + "''+1"),
+    ("'-1", "''-1"),
+    ("'@x", "''@x"),
+    ("'\tx", "''\tx"),
+    ("'\rx", "''\rx"),
+]
+LEFT_ALONE = [
+    " =1+1",  # a leading space: spreadsheets read the cell as text
+    "  +1",
+    "\n=1+1",  # a line feed is not a trigger
+    "\u00a0=1",
+    "\uff1d1+1",  # a full-width equals sign
+    "a=1",
+    "1-2",
+    "'",
+    "'x",
+    "''",
+    "'' =1",
+    "",
+    "%1",
+    "|cmd",
+    "!A1",
+    "#REF",
+    "$A$1",
+    "[1]",
+    "{}",
+]
+
+
+@pytest.mark.parametrize(("text", "cell"), NEUTRALIZED)
+def test_every_formula_trigger_is_neutralized_on_every_path(text: str, cell: str) -> None:
+    assert neutralize(text) == cell and unneutralize(cell) == text
+    assert encode_cell(text) == cell
+    assert encode_column(pd.Series([text, "plain"], dtype="str")) == [cell, "plain"]  # the text column fast path
+    assert encode_column(pd.Series([text, 1], dtype=object)) == [cell, "1"]  # the per-cell path
+    header, row = rows_of(to_csv(pd.DataFrame({text: [text]})))
+    assert header == [cell] and row == [cell]
+
+
+@pytest.mark.parametrize("text", LEFT_ALONE)
+def test_text_without_a_leading_trigger_is_left_alone_on_every_path(text: str) -> None:
+    assert neutralize(text) == text and unneutralize(text) == text
+    assert encode_cell(text) == text
+    assert encode_column(pd.Series([text], dtype="str")) == [text]
+    assert encode_column(pd.Series([text, 1], dtype=object)) == [text, "1"]
+
+
+def test_every_first_character_but_the_six_triggers_is_left_alone() -> None:
+    triggers = {"=", "+", "-", "@", "\t", "\r"}
+    for code in range(0x250):
+        text = chr(code) + "1+1"
+        assert neutralize(text) == ("'" + text if chr(code) in triggers else text), repr(text)
+
+
+def test_non_text_values_that_print_as_formulas_are_neutralized() -> None:
+    assert encode_cell(float("-inf")) == "'-inf"
+    assert encode_cell(float("inf")) == "inf"
+    assert encode_cell(Decimal("-Infinity")) == "'-Infinity"
+    assert encode_cell(Decimal("-1.5")) == "-1.5"  # a number stays a number
+    assert encode_cell(-3) == "-3"
+
+    class Shown:
+        def __str__(self) -> str:
+            return "=1+1"
+
+    assert encode_cell(Shown()) == "'=1+1"
+    assert encode_cell(["=1+1"]) == '["=1+1"]'  # JSON text starts with a bracket
 
 
 def test_text_that_looks_safe_is_left_alone() -> None:
@@ -384,146 +474,3 @@ def test_other_frames_shapes() -> None:
     t = export.tests_frame([TestCall("1", "a", "hi", "english", None, "completed", when, None)])
     assert t.columns.tolist() == list(TEST_COLUMNS)
     assert rows_of(to_csv(t))[1] == ["1", "a", "hi", "english", "", "completed", "2026-01-01T00:00:00Z", ""]
-
-
-# -- read_intents -----------------------------------------------------------------------------
-
-
-def as_inputs(intents: list[Intent], prefix: str, first: int) -> list[IntentInput]:
-    return [
-        IntentInput(i.intent_name, i.example_user_phrases, i.english_responses, i.russian_responses, f"{prefix} {n}")
-        for n, i in enumerate(intents, start=first)
-    ]
-
-
-def test_csv_export_reads_back() -> None:
-    intents = [
-        intent(1, "=greet", ("Привет", "-hi", 'say "x", y'), ("Hello",), ("Здравствуйте",)),
-        intent(2, "'=tricky", ("@a\nb",)),
-        intent(3, "plain", ()),
-    ]
-    assert read_intents(to_csv(intents_frame(intents)), "intents.csv") == as_inputs(intents, "line", 2)
-
-
-def test_json_export_reads_back() -> None:
-    intents = [intent(1, "=greet", ("Привет",), ("Hello",)), intent(2, "b", ())]
-    assert read_intents(to_json(intents_frame(intents)), "intents.json") == as_inputs(intents, "item", 1)
-
-
-texts = st.text(
-    alphabet=st.one_of(
-        st.sampled_from(list("=+-@\t\r\n'\",;[]{} \\ёЖ")),
-        st.characters(codec="utf-8", exclude_categories=("Cs",)),
-    ),
-    max_size=30,
-)
-intents_strategy = st.lists(
-    st.builds(
-        lambda n, p, e, r: (n, tuple(p), tuple(e), tuple(r)),
-        texts,
-        st.lists(texts, max_size=4),
-        st.lists(texts, max_size=3),
-        st.lists(texts, max_size=3),
-    ),
-    max_size=6,
-)
-
-
-@given(intents_strategy)
-@settings(max_examples=300, deadline=None)
-def test_csv_round_trip_of_any_text(rows) -> None:
-    intents = [intent(k, "", ()) for k in range(len(rows))]
-    intents = [
-        Intent(i.id, n, p, e, r, i.created_at, i.updated_at) for i, (n, p, e, r) in zip(intents, rows, strict=True)
-    ]
-    back = read_intents(to_csv(intents_frame(intents)), "export.csv")
-    # a row whose every cell is blank is skipped, as a spreadsheet's empty row; exported rows never are
-    assert back == as_inputs(intents, "line", 2)
-
-
-@given(intents_strategy)
-@settings(max_examples=200, deadline=None)
-def test_json_round_trip_of_any_text(rows) -> None:
-    intents = [Intent(str(k), n, p, e, r, None, None) for k, (n, p, e, r) in enumerate(rows)]
-    assert read_intents(to_json(intents_frame(intents)), "export.json") == as_inputs(intents, "item", 1)
-
-
-@given(texts)
-def test_neutralize_round_trip(text: str) -> None:
-    assert unneutralize(neutralize(text)) == text
-    assert neutralize(text)[:1] not in ("=", "+", "-", "@", "\t", "\r")
-
-
-def test_hand_written_csv_variants() -> None:
-    semicolons = b'intent_name;example_user_phrases\r\n\'=x;["a"]\r\n;;\r\nname;\r\n'
-    assert read_intents(semicolons, "mine.csv") == [
-        IntentInput("=x", ("a",), label="line 2"),
-        IntentInput("name", (), label="line 4"),
-    ]
-    # Excel's trailing empty columns; no BOM; header in any case; optional response columns absent
-    excel = b'Intent_Name,Example_User_Phrases,,\r\ngreet,"[""hi""]",,\r\n'
-    assert read_intents(excel, "book.csv") == [IntentInput("greet", ("hi",), label="line 2")]
-    # sniffed without a known suffix
-    assert read_intents(b'[{"intent_name": "a", "example_user_phrases": ["b"]}]', "upload") == [
-        IntentInput("a", ("b",), label="item 1")
-    ]
-
-
-def problems_of(data: bytes, filename: str) -> list[tuple[str, str]]:
-    with pytest.raises(ValidationError) as err:
-        read_intents(data, filename)
-    return [(p.row, p.field) for p in err.value.problems]
-
-
-@pytest.mark.parametrize(
-    ("data", "filename", "expected"),
-    [
-        (b"intent_name\r\nx\r\n", "a.csv", [("line 1", "example_user_phrases")]),
-        (b"name,phrases\r\n", "a.csv", [("line 1", "intent_name"), ("line 1", "example_user_phrases")]),
-        (b"intent_name,example_user_phrases,intent_name\r\n", "a.csv", [("line 1", "intent_name")]),
-        (
-            b'intent_name,example_user_phrases\r\na,"[""ok""]"\r\nb,hello\r\n',
-            "a.csv",
-            [("line 3", "example_user_phrases")],
-        ),
-        (b"intent_name,example_user_phrases\r\nb,[1]\r\n", "a.csv", [("line 2", "example_user_phrases")]),
-        (b'intent_name,example_user_phrases\r\nb,"{""a"": 1}"\r\n', "a.csv", [("line 2", "example_user_phrases")]),
-        (
-            b'intent_name,example_user_phrases,english_responses\r\nb,[],"[""x"""\r\n',
-            "a.csv",
-            [("line 2", "english_responses")],
-        ),
-        (b"intent_name,example_user_phrases\r\na,[],extra\r\n", "a.csv", [("line 2", "row")]),
-        (b"intent_name,example_user_phrases\r\nonly\r\n", "a.csv", [("line 2", "row")]),
-        (b'intent_name,example_user_phrases\r\n"unclosed,[]\r\n', "a.csv", [("line 2", "file")]),
-        (b"", "a.csv", [("file", "header")]),
-        (b"\xff\xfeintent_name", "a.csv", [("file", "encoding")]),
-        (b'[{"intent_name": "a"', "a.json", [("file", "JSON")]),
-        (b'{"intent_name": "a"}', "a.json", [("file", "JSON")]),
-        (b'[{"intent_name": "a", "example_user_phrases": []}, 3]', "a.json", [("item 2", "item")]),
-        (b'[{"intent_name": "a"}]', "a.json", [("item 1", "example_user_phrases")]),
-        (
-            b'[{"intent_name": 5, "example_user_phrases": "hi"}]',
-            "a.json",
-            [("item 1", "intent_name"), ("item 1", "example_user_phrases")],
-        ),
-        (
-            b'[{"intent_name": "a", "example_user_phrases": ["x", null]}]',
-            "a.json",
-            [("item 1", "example_user_phrases")],
-        ),
-    ],
-)
-def test_malformed_files_name_the_line_and_field(data: bytes, filename: str, expected) -> None:
-    assert problems_of(data, filename) == expected
-
-
-def test_problem_messages_are_readable_and_capped() -> None:
-    with pytest.raises(ValidationError) as err:
-        read_intents(b"intent_name,example_user_phrases\r\nb,hello\r\n", "a.csv")
-    assert "line 2, example_user_phrases: is not a JSON array of texts" in str(err.value)
-    many = b"intent_name,example_user_phrases\r\n" + b"x,nope\r\n" * 120
-    with pytest.raises(ValidationError) as err:
-        read_intents(many, "a.csv")
-    assert len(err.value.problems) == 51
-    assert re.search(r"70 more problem", str(err.value))

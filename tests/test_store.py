@@ -120,6 +120,12 @@ BAD_INTENTS = [
     (intent("ok", ("hi",), ("fine",), (" ",)), "russian_responses"),
     (IntentInput("ok", ("hi", 5)), "example_user_phrases"),  # type: ignore[arg-type]
     (IntentInput("ok", "hi"), "example_user_phrases"),  # type: ignore[arg-type]
+    # characters PostgreSQL text cannot hold are refused by every backend (SQLite would store them)
+    (intent("a\x00b"), "intent_name"),
+    (intent("a\ud800b"), "intent_name"),
+    (intent("ok", ("fine", "nul\x00")), "example_user_phrases"),
+    (intent("ok", ("hi",), ("\udfff",)), "english_responses"),
+    (intent("ok", ("hi",), (), ("\x00",)), "russian_responses"),
 ]
 
 
