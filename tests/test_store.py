@@ -351,7 +351,8 @@ def test_counts_from_the_daily_rollup_match_counting_the_calls(store, engine_for
 # -- one rule for NULL language/status; paging order; the export's bytes ---------------------
 
 HOSTILE_PHRASES = ("=SUM(A1:A9)", "+1", "-2", "@cmd", "\tTab", "\rCR", "'=already", "''+twice", "'", "plain",
-                   'say "hi", please', "line\nbreak", "crlf\r\ninside", "Ёлки-палки 🎙️", "", "\\.", "\\N", " space")
+                   'say "hi", please', "line\nbreak", "crlf\r\ninside", "Ёлки-палки 🎙️", "", "\\.", "\\N", " space",
+                   "back\\slash\\n and \\x41 \\101", "ctrl\x08\x0b\x0c\x01\x7f")
 
 
 def seed_hostile(engine: sa.Engine, user_id: str) -> list[dict]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import sqlite3
 import threading
@@ -178,18 +179,18 @@ class SqlUserStore:
         return self._store.backend == "postgresql"
 
     @contextmanager
-    def _tx(self, phase: _Phase | None = None, *, as_user: bool = True,
+    def _tx(self, phase: _Phase | None = None, *, as_user: bool = True, autocommit: bool = False,
             engine: sa.Engine | None = None) -> Iterator[sa.Connection]:
         """One transaction as this user (RLS role and claims on PostgreSQL); errors become typed.
 
         With ``phase``, a connection lost while committing raises ``SaveOutcomeUnknown``: the
         commit may have happened, and only reading the rows back can tell (the caller settles it).
-        ``as_user=False``: one statement in autocommit as the connecting role (one round trip), for
-        a read that names the user itself.  ``engine``: another pool than the screens' (exports).
+        ``as_user=False``: as the connecting role, for a read that names the user itself; with
+        ``autocommit``, one statement in one round trip.  ``engine``: another pool than the screens'.
         """
         engine = engine or self._store.engine
         try:
-            with (engine.begin() if as_user else engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            with (engine.connect().execution_options(isolation_level="AUTOCOMMIT") if autocommit else engine.begin()
                   ) as conn:
                 if self._pg and as_user:
                     claims = json.dumps({"sub": self._uid, "role": "authenticated"})
@@ -246,7 +247,7 @@ class SqlUserStore:
         database's triggers for every writer.  One small indexed statement: it runs on every render,
         so it skips the RLS preamble; its filter names the user and a version reveals only "changed"."""
         q = sa.select(V.c.topic, V.c.version).where(V.c.user_id == self._uid)
-        with self._tx(as_user=False) as conn:
+        with self._tx(as_user=False, autocommit=True) as conn:
             return {topic: int(version) for topic, version in conn.execute(q)}
 
     # -- intents ----------------------------------------------------------------------------
@@ -482,14 +483,15 @@ class SqlUserStore:
         ``iter_tests``' rows, with the database formatting every cell; returns the number of rows.
 
         Runs in one of the process's export slots (ExportBusy when none frees up in time), on the
-        export pool, under the export time limit (ExportTimeout).  PostgreSQL writes the CSV itself
-        (``COPY ... (FORMAT csv)``); SQLite formats each cell in SQL and the csv module joins them.
+        export pool, under the export time limit (ExportTimeout).  PostgreSQL writes the CSV lines
+        itself (``_copy_csv``); SQLite formats each cell in SQL and the csv module joins them.
         """
         filters = validate_filter(filters)
         # Sort the narrow rows first, then format them: formatting below the sort would make the sort
         # carry the wide CSV text (PostgreSQL keeps the subquery's order for the outer ORDER BY: no re-sort).
         rows = self._export_select(filters, list(T.c)).offset(0).subquery()
-        q = (sa.select(*_csv_cells(self._pg, rows.c))
+        cells = _csv_cells(self._pg, rows.c)
+        q = (sa.select(*([_csv_line(cells, _csv_raw(rows.c))] if self._pg else cells))
              .order_by(rows.c.created_at.asc().nulls_first(), rows.c.id))
         with self._store.export_gate.slot():
             out.write(export.header_bytes(TEST_COLUMNS))
@@ -498,24 +500,29 @@ class SqlUserStore:
             return self._sqlite_csv(q, out, on_progress)
 
     def _copy_csv(self, q: sa.Select, out: IO[bytes], on_progress: Callable[[int], None] | None) -> int:
-        crlf = _CrlfRows()
+        """The database writes each row as one finished CSV line (quoted, CRLF-ended: ``_csv_line``);
+        ``COPY ... (FORMAT binary)`` sends it unescaped, as one message a row: the line after a 6-byte
+        field header (plus the 19-byte file header before the first, and a 2-byte trailer message).
+        Python only slices off the headers and writes ~1 MB at a time."""
+        rows = 0
         try:
-            with self._tx(engine=self._store.export_engine) as conn:
+            # As the connecting role, the query filtering on the user itself (as on SQLite): a policy's
+            # auth.jwt() is not parallel safe, and the export's sort and formatting want the workers.
+            with self._tx(engine=self._store.export_engine, as_user=False) as conn:
                 conn.exec_driver_sql("select set_config('datestyle', 'ISO', true), set_config('jit', 'off', true)")
                 compiled = q.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
                 cursor = conn.connection.driver_connection.cursor()
-                with cursor, cursor.copy(f"COPY ({compiled}) TO STDOUT (FORMAT csv)", compiled.params) as copy:
-                    parts: list[bytes] = []
-                    size = 0
-                    for block in copy:
-                        parts.append(block)
-                        size += len(block)
-                        if size >= 1 << 20:
-                            out.write(crlf(b"".join(parts)))
-                            parts, size = [], 0
-                            if on_progress is not None:
-                                on_progress(crlf.rows)
-                    out.write(crlf(b"".join(parts)))
+                with cursor, cursor.copy(f"COPY ({compiled}) TO STDOUT (FORMAT binary)", compiled.params) as copy:
+                    messages = iter(copy)
+                    while chunk := list(itertools.islice(messages, 8192)):  # the loop over rows stays in C
+                        if rows == 0:  # the file header: signature, flags, extension length, extension
+                            chunk[0] = chunk[0][_PG_COPY_HEADER + int.from_bytes(chunk[0][15:19], "big"):]
+                        # a row: field count and length (6 bytes), then the line; the trailer: 2 bytes
+                        lines = [m[6:] for m in chunk if len(m) > 2]
+                        out.write(b"".join(lines))
+                        rows += len(lines)
+                        if on_progress is not None:
+                            on_progress(rows)
         except psycopg.errors.QueryCanceled as err:
             raise ExportTimeout(self._store.export_timeout_s) from err
         except psycopg.OperationalError as err:
@@ -523,8 +530,8 @@ class SqlUserStore:
         except psycopg.Error as err:
             raise StoreError("The database refused the export.") from err
         if on_progress is not None:
-            on_progress(crlf.rows)
-        return crlf.rows
+            on_progress(rows)
+        return rows
 
     def _sqlite_csv(self, q: sa.Select, out: IO[bytes], on_progress: Callable[[int], None] | None) -> int:
         deadline = Deadline(self._store.export_timeout_s)
@@ -662,8 +669,9 @@ def _text_cell(col: sa.ColumnElement, pg: bool) -> sa.ColumnElement:
 def _time_cell(col: sa.ColumnElement, pg: bool) -> sa.ColumnElement:
     """``2026-11-25T07:40:04Z``, with ``.ffffff`` only when the microseconds are not zero."""
     if pg:  # timestamp::text under DateStyle ISO drops zero fractions and trailing zeros: pad them back
-        t = sa.func.replace(sa.cast(col, sa.Text), " ", "T")
-        return sa.case((sa.func.length(t) == 19, _cat(t, "Z")), else_=_cat(sa.func.rpad(t, 26, "0"), "Z"))
+        t = sa.func.replace(sa.cast(col, sa.Text), " ", "T")  # one branch runs: the text is made once
+        return sa.case((sa.func.date_trunc("second", col) == col, _cat(t, "Z")),
+                       else_=_cat(sa.func.rpad(t, 26, "0"), "Z"))
     t = sa.func.replace(sa.func.substr(col, 1, 26), " ", "T")  # SQLAlchemy stores 'YYYY-MM-DD HH:MM:SS.ffffff'
     fraction = sa.func.substr(t, 21)
     return sa.case((sa.func.rtrim(fraction, "0") == "", _cat(sa.func.substr(t, 1, 19), "Z")),
@@ -687,26 +695,27 @@ def _csv_cells(pg: bool, c: sa.ColumnCollection) -> list[sa.ColumnElement]:
             _time_cell(c.created_at, pg), _time_cell(c.updated_at, pg)]
 
 
-class _CrlfRows:
-    """PostgreSQL's CSV ends rows with LF, the export's convention is CRLF: LFs outside quoted cells
-    become CRLF, those inside a quoted cell (part of the value) stay.  Counts the rows it has seen."""
+_PG_COPY_HEADER = 19  # binary COPY: 11-byte signature, 4-byte flags, 4-byte extension length (then the extension)
 
-    def __init__(self) -> None:
-        self.quoted = False
-        self.rows = 0
 
-    def __call__(self, data: bytes) -> bytes:
-        if not self.quoted and b'"' not in data:
-            self.rows += data.count(b"\n")
-            return data.replace(b"\n", b"\r\n")
-        parts = data.split(b'"')
-        for i, part in enumerate(parts):
-            if not self.quoted and part:
-                self.rows += part.count(b"\n")
-                parts[i] = part.replace(b"\n", b"\r\n")
-            self.quoted = not self.quoted
-        self.quoted = not self.quoted  # n parts are separated by n - 1 quotes
-        return b'"'.join(parts)
+def _csv_raw(c: sa.ColumnCollection) -> list[sa.ColumnElement | None]:
+    """Per cell of ``_csv_cells``, the plain value that decides its CSV quoting (None: never quoted).
+    A neutralizing apostrophe never needs quotes, so the cheap column, not the cell, is tested."""
+    return [None, c.assistant_id, c.test_phrase, shown(c.language, DEFAULT_LANGUAGE), c.call_id,
+            shown(c.status, DEFAULT_STATUS), None, None]
+
+
+def _csv_line(cells: list[sa.ColumnElement], raws: list[sa.ColumnElement | None]) -> sa.ColumnElement:
+    """One CSV row as the csv module writes it: cells joined by commas, quoted (quotes doubled) when
+    they hold a comma, quote, CR or LF, NULL as nothing, CRLF at the end (PostgreSQL only).  Each
+    cell's expression is evaluated once: CASE runs one branch."""
+    def cell(c: sa.ColumnElement, raw: sa.ColumnElement | None) -> sa.ColumnElement:
+        if raw is None:
+            return sa.func.coalesce(c, "")
+        return sa.case((raw.op("~")(sa.literal('[",\r\n]')), _cat('"', sa.func.replace(c, '"', '""'), '"')),
+                       else_=sa.func.coalesce(c, ""))
+
+    return _cat(sa.func.concat_ws(",", *(cell(c, r) for c, r in zip(cells, raws, strict=True))), "\r\n")
 
 
 def _frame(rows: list) -> pd.DataFrame:
