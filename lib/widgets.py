@@ -91,6 +91,18 @@ def live_updates(key: str, total: int) -> None:
     st.fragment(watch, run_every=seconds)()
 
 
+def intent_columns() -> dict:
+    """The intents grid's columns (pages/intents.py; the benchmark's bare-editor floor uses them too)."""
+    return {
+        "intent_name": st.column_config.TextColumn("Intent", required=True, max_chars=200, width="medium"),
+        "example_user_phrases": st.column_config.ListColumn("Example phrases", width="medium"),
+        "english_responses": st.column_config.ListColumn("English responses", width="medium"),
+        "russian_responses": st.column_config.ListColumn("Russian responses", width="medium"),
+        "created_at": st.column_config.DatetimeColumn("Created", format="MMM D, YYYY", disabled=True),
+        "updated_at": st.column_config.DatetimeColumn("Updated", format="MMM D, YYYY, HH:mm", disabled=True),
+    }
+
+
 def _label(value: str) -> str:
     return value.replace("_", " ").capitalize()
 

@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from lib import importing, intents_grid, queries
+from lib import importing, intents_grid, queries, widgets
 from lib.errors import ConflictError, StoreError, StoreUnavailable, ValidationError
 from lib.models import IntentDiff, SaveToken
 
@@ -55,14 +55,7 @@ st.data_editor(
     num_rows="dynamic",
     hide_index=True,
     width="stretch",
-    column_config={
-        "intent_name": st.column_config.TextColumn("Intent", required=True, max_chars=200, width="medium"),
-        "example_user_phrases": st.column_config.ListColumn("Example phrases", width="medium"),
-        "english_responses": st.column_config.ListColumn("English responses", width="medium"),
-        "russian_responses": st.column_config.ListColumn("Russian responses", width="medium"),
-        "created_at": st.column_config.DatetimeColumn("Created", format="MMM D, YYYY", disabled=True),
-        "updated_at": st.column_config.DatetimeColumn("Updated", format="MMM D, YYYY, HH:mm", disabled=True),
-    },
+    column_config=widgets.intent_columns(),
 )
 
 diff = intents_grid.diff_from_editor(frame, state.get(grid_key))
