@@ -1,0 +1,450 @@
+"""``make bench-load``: many users at once. A session-replay load benchmark of the real server.
+
+For each N (default 1, 10, 50, 100) a fresh ``streamlit run dashboard/app.py`` (AUTH_MODE=clerk,
+a key generated here) on a seeded PostgreSQL gets N concurrent sessions, each signed in as a
+different user with a token signed here, each replaying ``bench/journey.py`` over Streamlit's own
+websocket protocol with think time. It reports per-step latency percentiles, errors, server CPU per
+click, server RSS (total, per session), and database connections; runs the naive page under the
+same load; checks N = 1 against Chromium (Playwright) doing the same journey; and writes the
+tables and a chart into docs/benchmarks.md. ``--soak SECONDS`` keeps 50 sessions going to watch RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import platform
+import random
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench import loadenv  # noqa: E402
+from bench.journey import AUTO, NAIVE_STEPS, STEPS, Record, journey  # noqa: E402
+
+DOC = ROOT / "docs" / "benchmarks.md"
+CHART = ROOT / "docs" / "bench-load.svg"
+RAW = ROOT / "docs" / "bench-load.json"
+START, END = "<!-- bench-load:start -->", "<!-- bench-load:end -->"
+GC_ON = ["--runner.postScriptGC", "true"]  # Streamlit's default: gc.collect(2) after every run (the "before")
+
+
+@dataclass
+class Phase:
+    app: str  # "dashboard" | "naive" | "dashboard, post-run GC on"
+    n: int
+    journeys: int
+    record: Record
+    wall: float = 0.0
+    server_cpu: float = 0.0
+    client_cpu: float = 0.0
+    rss_base: float = 0.0  # MB after the warm-up, before the sessions
+    rss_end: float = 0.0  # MB with all N sessions still connected
+    rss_max: float = 0.0
+    db_open_max: int = 0
+    db_busy_max: int = 0
+    rss_series: list[tuple[float, float]] = field(default_factory=list)  # (seconds, MB) for the soak
+
+    @property
+    def clicks(self) -> int:
+        return sum(1 for s in self.record.samples if s.step != AUTO)
+
+    def latencies(self, step: str) -> list[float]:
+        return [s.latency for s in self.record.samples if s.step == step]
+
+    def step_cpu(self, step: str) -> list[float]:
+        return [s.cpu for s in self.record.samples if s.step == step and s.cpu is not None]
+
+    def to_json(self) -> dict:
+        return {"app": self.app, "n": self.n, "journeys": self.journeys, "wall": self.wall,
+                "server_cpu": self.server_cpu, "client_cpu": self.client_cpu, "rss_base": self.rss_base,
+                "rss_end": self.rss_end, "rss_max": self.rss_max, "db_open_max": self.db_open_max,
+                "db_busy_max": self.db_busy_max, "rss_series": self.rss_series,
+                "errors": self.record.errors, "completed": self.record.completed,
+                "samples": [(s.step, round(s.latency, 5), None if s.cpu is None else round(s.cpu, 5))
+                            for s in self.record.samples]}
+
+
+def pct(values: list[float], p: float) -> float | None:
+    """Nearest-rank percentile."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+# -- one phase: N sessions against one fresh server --------------------------------------------
+
+async def _phase(srv: loadenv.Server, db: str, keys: loadenv.Keys, phase: Phase, *, think: float, naive: bool,
+                 per_step_cpu: bool, soak: float = 0.0, seed: int = 1) -> None:
+    sampler = loadenv.ConnectionSampler(db)
+    stop = threading.Event()
+    t0 = time.perf_counter()
+
+    def watch() -> None:  # a thread: /proc and pg_stat_activity, twice a second
+        next_rss = 0.0
+        while not stop.is_set():
+            sampler.sample()
+            rss = srv.rss_mb()
+            phase.rss_max = max(phase.rss_max, rss)
+            now = time.perf_counter() - t0
+            if now >= next_rss:
+                phase.rss_series.append((round(now, 1), round(rss, 1)))
+                next_rss = now + (10.0 if soak else 1.0)
+            stop.wait(0.5)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    cpu0, client0 = srv.cpu_seconds(), _own_cpu()
+    watcher.start()
+    keep_open = asyncio.Event()
+    cpu: Callable[[], float] | None = srv.cpu_seconds if per_step_cpu else None
+    ramp = 0.1 * phase.n  # sessions arrive 0.1 s apart
+    deadline = time.perf_counter() + soak
+
+    async def user(i: int) -> None:
+        rng = random.Random(seed * 1000 + i)
+        await asyncio.sleep(i * ramp / phase.n)
+        uid = loadenv.user_id(i % loadenv.USERS)
+        j = 0
+        while True:
+            last = not soak and j == phase.journeys - 1
+            await journey(srv.url, keys.token(uid), phase.record, naive=naive, think_s=think, rng=rng, cpu=cpu,
+                          name=f"load {uid} {j}", keep_open=keep_open if last else None)
+            j += 1
+            if (not soak and j >= phase.journeys) or (soak and time.perf_counter() >= deadline):
+                return
+
+    users = [asyncio.create_task(user(i)) for i in range(phase.n)]
+    if not soak:  # read RSS with every session still connected, then let them go
+        while sum(t.done() for t in users) + phase.record.parked < phase.n:
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1.0)
+        phase.rss_end = srv.rss_mb()
+        keep_open.set()
+    await asyncio.gather(*users)
+    phase.wall = time.perf_counter() - t0
+    phase.server_cpu = srv.cpu_seconds() - cpu0
+    phase.client_cpu = _own_cpu() - client0
+    stop.set()
+    watcher.join()
+    if soak:
+        phase.rss_end = srv.rss_mb()
+    phase.db_open_max = max((o for o, _ in sampler.samples), default=0)
+    phase.db_busy_max = max((b for _, b in sampler.samples), default=0)
+    sampler.close()
+
+
+def _own_cpu() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+async def _warm_up(srv: loadenv.Server, keys: loadenv.Keys, *, naive: bool) -> None:
+    """One unmeasured journey as the L user: the server imports its modules, the pool opens."""
+    record = Record()
+    await journey(srv.url, keys.token(loadenv.L_USER), record, naive=naive, think_s=0.2, name="warm-up")
+    if record.errors:
+        raise RuntimeError(f"warm-up journey failed: {record.errors}")
+
+
+def run_phase(db: str, keys: loadenv.Keys, app: str, n: int, journeys: int, *, think: float,
+              extra: list[str] | None = None, soak: float = 0.0,
+              browser: int = 0) -> tuple[Phase, Phase | None]:
+    naive = app == "naive"
+    script = loadenv.NAIVE_APP if naive else loadenv.APP
+    phase = Phase(app, n, journeys, Record())
+    browser_phase = None
+    with loadenv.server(script, db, keys.public_pem, extra=extra) as srv:
+        asyncio.run(_warm_up(srv, keys, naive=naive))
+        time.sleep(1.0)
+        phase.rss_base = srv.rss_mb()
+        print(f"  {app} N={n}: server up, RSS {phase.rss_base:.0f} MB after warm-up", flush=True)
+        asyncio.run(_phase(srv, db, keys, phase, think=think, naive=naive, per_step_cpu=n == 1, soak=soak))
+        if browser:
+            from bench.browser import browser_journeys
+
+            browser_phase = Phase(f"{app} (Chromium)", 1, browser, Record())
+            browser_journeys(srv.url, keys, loadenv.L_USER, browser, browser_phase.record, think=think)
+        log = srv.log_text()
+    tracebacks = log.count("Traceback")
+    if tracebacks:
+        phase.record.errors.append(("server log", f"{tracebacks} tracebacks in the server log"))
+        print(log[-3000:], flush=True)
+    summary = ", ".join(f"{s} p50 {_ms(pct(phase.latencies(s), 50))}" for s in (NAIVE_STEPS if naive else STEPS))
+    print(f"  {app} N={n}: {phase.clicks} clicks in {phase.wall:.0f}s, {len(phase.record.errors)} errors, "
+          f"server CPU {phase.server_cpu:.1f}s ({_ms(phase.server_cpu / max(1, phase.clicks))}/click), "
+          f"RSS {phase.rss_base:.0f} → {phase.rss_end:.0f} MB, DB conns ≤{phase.db_open_max}: {summary}", flush=True)
+    for step, err in phase.record.errors[:5]:
+        print(f"    error at {step}: {err}", flush=True)
+    return phase, browser_phase
+
+
+# -- report ------------------------------------------------------------------------------------
+
+def _ms(x: float | None) -> str:
+    return "—" if x is None else f"{x * 1000:,.0f} ms"
+
+
+def _machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    import streamlit
+
+    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, Streamlit {streamlit.__version__}"
+
+
+def report(phases: list[Phase], browser: Phase | None, gc_on: Phase | None, soak: Phase | None, size: str,
+           think: float, took: float) -> str:
+    big, small = loadenv.SIZES[size]
+    lines = [START, "", "## Many users at once (`make bench-load`)", "",
+             f"Made by `make bench-load` in {took / 60:.0f} min on {_machine()}; the load client runs on the same "
+             f"machine. Data (size {size}, PostgreSQL): {loadenv.USERS} users; `{loadenv.L_USER}` has {big:,} test "
+             f"calls, {loadenv.L_INTENTS:,} intents and {loadenv.L_ASSISTANTS} assistants (the `make bench` L user), "
+             f"the other {loadenv.USERS - 1} have {small:,} calls, {loadenv.OTHER_INTENTS} intents and "
+             f"{loadenv.OTHER_ASSISTANTS} assistants each. Session *i* signs in as user *i* (session 0 is the L "
+             f"user) with a Clerk session token the benchmark signs (RS256, `AUTH_MODE=clerk`, `CLERK_JWT_KEY` "
+             f"generated per run) in the websocket request's `__session` cookie, and replays the journey over "
+             f"`/_stcore/stream` with Streamlit's protobuf messages (`bench/protocol.py`, `bench/journey.py`), "
+             f"think time uniform in {think / 2:g}–{think * 1.5:g} s, sessions arriving 0.1 s apart. Each N gets a "
+             f"fresh server and one unmeasured warm-up journey. Latency is from sending the `rerun_script` "
+             f"BackMsg to the run's final `script_finished` ForwardMsg.", "",
+             "Journey: **sign_in** (first run, shows Stats) → **stats_period** (Period radio → 90 days) → "
+             "**tests** (sidebar) → **tests_page_2** (page number input) → **tests_filter** (Status multiselect → "
+             "Failed) → **intents** (sidebar) → **intents_edit** (one grid cell, the data_editor's `edited_rows`) → "
+             "**intents_save** (Save, a trigger; the page saves and calls `st.rerun()`) → **stats** (sidebar). "
+             "Each step checks what a user would see (heading, 'Showing 51–…', 'Unsaved: … 1 changed', 'Saved: …'); "
+             "an exception, an unexpected `st.error`, a failed check, a disconnect or a 120 s timeout is an error.",
+             ""]
+    ours = [p for p in phases if p.app == "dashboard"]
+    naive = [p for p in phases if p.app == "naive"]
+    lines += ["### Latency per step (p50 / p95 / p99)", "",
+              "| N | journeys | " + " | ".join(STEPS) + " | errors |", "|---|---|" + "---|" * len(STEPS) + "---|"]
+    for p in ours:
+        cells = [f"{_ms(pct(p.latencies(s), 50))} / {_ms(pct(p.latencies(s), 95))} / {_ms(pct(p.latencies(s), 99))}"
+                 for s in STEPS]
+        lines.append(f"| {p.n} | {p.record.journeys} | " + " | ".join(cells) + f" | {len(p.record.errors)} |")
+    lines += ["", "### Server resources", "",
+              "| app | N | clicks | wall | server CPU | CPU per click (mean) | client CPU | RSS after warm-up | "
+              "RSS, N connected | RSS per session | DB connections open / busy (max) | errors |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for p in [*phases, *([gc_on] if gc_on else [])]:
+        per_session = (p.rss_end - p.rss_base) / p.n
+        lines.append(f"| {p.app} | {p.n} | {p.clicks} | {p.wall:.0f} s | {p.server_cpu:.1f} s | "
+                     f"{_ms(p.server_cpu / max(1, p.clicks))} | {p.client_cpu:.1f} s | {p.rss_base:.0f} MB | "
+                     f"{p.rss_end:.0f} MB | {per_session:.1f} MB | {p.db_open_max} / {p.db_busy_max} | "
+                     f"{len(p.record.errors)} |")
+    one = next((p for p in ours if p.n == 1), None)
+    if one:
+        lines += ["", "### N = 1: server CPU per step, and the replay against Chromium", "",
+                  "CPU per step is the server process's utime + stime (`/proc/<pid>/stat`) from the step's send to "
+                  "the next step's, so Streamlit's work after `script_finished` counts for its step. Chromium runs "
+                  "the same journey as the same user (Playwright, `bench/browser.py`; the token in the `__session` "
+                  "cookie) against the same server; its latency is taken from the websocket frames the page sends "
+                  "and receives (timestamped in the page, decoded with the same protobuf classes).", "",
+                  "| step | replay p50 | Chromium p50 | Chromium / replay | server CPU (median), post-run GC off | "
+                  "server CPU (median), post-run GC on (Streamlit default) |", "|---|---|---|---|---|---|"]
+        for s in STEPS:
+            r, b = statistics.median(one.latencies(s) or [math.nan]), None
+            if browser and browser.latencies(s):
+                b = statistics.median(browser.latencies(s))
+            ratio = f"{b / r:.2f}" if b is not None and r else "—"
+            gc_cpu = statistics.median(gc_on.step_cpu(s)) if gc_on and gc_on.step_cpu(s) else None
+            lines.append(f"| {s} | {_ms(r)} | {_ms(b)} | {ratio} | {_ms(statistics.median(one.step_cpu(s) or [math.nan]))} "
+                         f"| {_ms(gc_cpu)} |")
+    if naive:
+        lines += ["", "### The naive page under the same load", "",
+                  "`bench/naive_app.py`: the same sign-in, the Stats screen's cards and four charts, built the common "
+                  "way: every rerun reads all of the user's test calls, intents and assistants into pandas "
+                  "(`SELECT *`) and groups them there, no cache. Its journey is sign_in → stats_period (90 days) → "
+                  "stats_period_back (30 days).", "",
+                  "| N | sign_in p50 / p95 | stats_period p50 / p95 | stats_period_back p50 / p95 | errors | "
+                  "dashboard stats_period p50 / p95 |", "|---|---|---|---|---|---|"]
+        for p in naive:
+            o = next((q for q in ours if q.n == p.n), None)
+            cells = [f"{_ms(pct(p.latencies(s), 50))} / {_ms(pct(p.latencies(s), 95))}" for s in NAIVE_STEPS]
+            ref = f"{_ms(pct(o.latencies('stats_period'), 50))} / {_ms(pct(o.latencies('stats_period'), 95))}" if o else "—"
+            lines.append(f"| {p.n} | " + " | ".join(cells) + f" | {len(p.record.errors)} | {ref} |")
+    lines += ["", f"![Latency against N]({CHART.name})", ""]
+    lines += targets(ours, browser, gc_on, soak)
+    lines += notes(ours, gc_on, soak)
+    errors = [(p.app, p.n, s, e) for p in phases for s, e in p.record.errors]
+    if errors:
+        lines += ["", "Errors (first 10):", ""] + [f"- {a} N={n} at {s}: {e[:200]}" for a, n, s, e in errors[:10]]
+    lines += ["", END]
+    return "\n".join(lines) + "\n"
+
+
+def targets(ours: list[Phase], browser: Phase | None, gc_on: Phase | None, soak: Phase | None) -> list[str]:
+    rows: list[tuple[str, str, bool | None, str]] = []
+    one = next((p for p in ours if p.n == 1), None)
+    if one:
+        cpus = [c for s in STEPS for c in one.step_cpu(s)]
+        median = statistics.median(cpus) if cpus else math.nan
+        before = ""
+        if gc_on:
+            gc_cpus = [c for s in STEPS for c in gc_on.step_cpu(s)]
+            before = f" (post-run GC on: {_ms(statistics.median(gc_cpus))})" if gc_cpus else ""
+        rows.append(("server CPU per click ≤ 40 ms median (N = 1, the L user)", f"{_ms(median)}{before}",
+                     median <= 0.040, ""))
+    for n, bound in ((50, 1.0),):
+        p = next((q for q in ours if q.n == n), None)
+        if p:
+            worst = max(STEPS, key=lambda s: pct(p.latencies(s), 95) or math.inf)
+            w = pct(p.latencies(worst), 95)
+            ok = w is not None and w <= bound and not p.record.errors
+            rows.append((f"{n} sessions: p95 of every step ≤ 1 s and 0 errors",
+                         f"worst p95 {_ms(w)} ({worst}), {len(p.record.errors)} errors", ok, ""))
+    p100 = next((q for q in ours if q.n == 100), None)
+    if p100:
+        rows.append(("100 sessions: 0 errors (waiting shows as latency)",
+                     f"{len(p100.record.errors)} errors, worst p99 "
+                     f"{_ms(max(pct(p100.latencies(s), 99) or 0 for s in STEPS))}", not p100.record.errors, ""))
+    big = max(ours, key=lambda q: q.n) if ours else None
+    if big and big.n > 1:
+        per = (big.rss_end - big.rss_base) / big.n
+        rows.append(("RSS per extra session ≤ 15 MB", f"{per:.1f} MB at N = {big.n}", per <= 15, ""))
+    if soak:
+        start = next((mb for t, mb in soak.rss_series if t >= 60), soak.rss_base)
+        growth = soak.rss_end - start
+        rows.append((f"RSS stable (≤ +50 MB) over a {soak.wall / 60:.0f}-minute soak at {soak.n} sessions",
+                     f"{start:.0f} MB at 1 min → {soak.rss_end:.0f} MB at the end (max {soak.rss_max:.0f} MB), "
+                     f"{growth:+.0f} MB; {len(soak.record.errors)} errors", growth <= 50, ""))
+    if one and browser:
+        worst = 0.0
+        for s in STEPS:
+            if one.latencies(s) and browser.latencies(s):
+                r, b = statistics.median(one.latencies(s)), statistics.median(browser.latencies(s))
+                worst = max(worst, abs(b - r) / r)
+        rows.append(("N = 1 replay agrees with Chromium within 20% (per-step medians)",
+                     f"largest difference {worst:.0%}", worst <= 0.20, ""))
+    out = ["", "### Targets (issue 9)", "", "| target | measured | met |", "|---|---|---|"]
+    out += [f"| {t} | {v} | {'yes' if ok else '**no**'} |" for t, v, ok, _ in rows]
+    return out
+
+
+def notes(ours: list[Phase], gc_on: Phase | None, soak: Phase | None) -> list[str]:
+    return ["", "Notes:", "",
+            "- **CPU per click (mean)** in the resources table is the server's CPU over the whole phase divided by "
+            "the clicks; with N > 1 the steps overlap, so per-step CPU is given for N = 1 only.",
+            "- **RSS per session** is (RSS with the N sessions still connected − RSS after the warm-up) / N; it "
+            "includes each user's cached query results (one user per session).",
+            "- **DB connections** are client backends in `pg_stat_activity` (busy: not idle), sampled twice a "
+            "second; the app's pool is 5 + 5 overflow per process."]
+
+
+def svg_chart(phases: list[Phase]) -> str:
+    """Latency (p50 and p95 of stats_period, the step both apps share) against N, log-scaled y."""
+    series = []
+    for app, colour in (("dashboard", "#4F46E5"), ("naive", "#DC2626")):
+        mine = sorted((p for p in phases if p.app == app), key=lambda p: p.n)
+        for q, dash in ((50, ""), (95, "6,4")):
+            pts = [(p.n, pct(p.latencies("stats_period"), q)) for p in mine]
+            pts = [(n, v) for n, v in pts if v]
+            if pts:
+                series.append((f"{app} p{q}", colour, dash, pts))
+    w, h, left, right, top, bottom = 720, 420, 70, 170, 30, 50
+    ns = sorted({n for *_, pts in series for n, _ in pts}) or [1]
+    values = [v for *_, pts in series for _, v in pts] or [0.01]
+    lo, hi = math.log10(max(min(values), 0.005)), math.log10(max(values) * 1.2)
+    lo, hi = math.floor(lo), math.ceil(hi)
+
+    def x(n: int) -> float:
+        return left + (ns.index(n) / max(1, len(ns) - 1)) * (w - left - right)
+
+    def y(v: float) -> float:
+        return top + (hi - math.log10(v)) / max(1e-9, hi - lo) * (h - top - bottom)
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" '
+           f'font-size="12"><rect width="100%" height="100%" fill="white"/>',
+           f'<text x="{left}" y="18" font-size="14">Latency of "change the period" on Stats against concurrent '
+           f'sessions</text>']
+    for e in range(lo, hi + 1):
+        v = 10 ** e
+        label = f"{v * 1000:g} ms" if v < 1 else f"{v:g} s"
+        out.append(f'<line x1="{left}" x2="{w - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#ddd"/>'
+                   f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{label}</text>')
+    for n in ns:
+        out.append(f'<text x="{x(n):.1f}" y="{h - bottom + 18}" text-anchor="middle">{n}</text>')
+    out.append(f'<text x="{(left + w - right) / 2:.0f}" y="{h - 12}" text-anchor="middle">concurrent sessions (N)'
+               f'</text>')
+    for i, (name, colour, dash, pts) in enumerate(series):
+        path = " ".join(f"{x(n):.1f},{y(v):.1f}" for n, v in pts)
+        out.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2" '
+                   f'stroke-dasharray="{dash}"/>')
+        out += [f'<circle cx="{x(n):.1f}" cy="{y(v):.1f}" r="3" fill="{colour}"/>' for n, v in pts]
+        ly = top + 10 + i * 20
+        out.append(f'<line x1="{w - right + 15}" x2="{w - right + 45}" y1="{ly}" y2="{ly}" stroke="{colour}" '
+                   f'stroke-width="2" stroke-dasharray="{dash}"/><text x="{w - right + 50}" y="{ly + 4}">{name}</text>')
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def write_doc(section: str) -> None:
+    """Put the section between its markers in docs/benchmarks.md (``make bench`` keeps it)."""
+    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
+    if START in text and END in text:
+        head, rest = text.split(START, 1)
+        text = head + section.strip() + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip() + "\n\n" + section
+    DOC.write_text(text)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sessions", default="1,10,50,100", help="comma-separated N (default 1,10,50,100)")
+    parser.add_argument("--size", default="L", choices=list(loadenv.SIZES))
+    parser.add_argument("--think", type=float, default=2.0, help="mean think time between steps, seconds")
+    parser.add_argument("--journeys", type=int, default=0, help="journeys per session (0: 3 for N ≤ 10, else 1)")
+    parser.add_argument("--browser", type=int, default=3, help="Chromium journeys to compare with N = 1 (0: none)")
+    parser.add_argument("--naive", default="1,10,50,100", help="N for the naive page ('' for none)")
+    parser.add_argument("--gc-on", action="store_true", default=True, help="also N = 1 with the post-run GC on")
+    parser.add_argument("--no-gc-on", dest="gc_on", action="store_false")
+    parser.add_argument("--soak", type=float, default=0.0, help="seconds of a 50-session soak (0: none)")
+    parser.add_argument("--soak-sessions", type=int, default=50)
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/ alone")
+    args = parser.parse_args()
+    ns = [int(n) for n in args.sessions.split(",") if n.strip()]
+    naive_ns = [int(n) for n in args.naive.split(",") if n.strip()]
+    started = time.perf_counter()
+    phases: list[Phase] = []
+    browser = gc_on = soak = None
+    keys = loadenv.Keys()
+    with loadenv.database(args.size) as db:
+        for n in ns:
+            journeys = args.journeys or (3 if n <= 10 else 1)
+            phase, b = run_phase(db, keys, "dashboard", n, journeys, think=args.think,
+                                 browser=args.browser if n == 1 else 0)
+            phases.append(phase)
+            browser = browser or b
+            if n == 1 and args.gc_on:
+                gc_on, _ = run_phase(db, keys, "dashboard, post-run GC on", 1, journeys, think=args.think, extra=GC_ON)
+        for n in naive_ns:
+            phases.append(run_phase(db, keys, "naive", n, 3 if n <= 10 else 1, think=args.think)[0])
+        if args.soak:
+            soak, _ = run_phase(db, keys, "dashboard (soak)", args.soak_sessions, 1, think=args.think, soak=args.soak)
+    section = report(phases, browser, gc_on, soak, args.size, args.think, time.perf_counter() - started)
+    print(section)
+    if not args.no_write:
+        write_doc(section)
+        CHART.write_text(svg_chart(phases))
+        RAW.write_text(json.dumps({"phases": [p.to_json() for p in phases],
+                                   "browser": browser.to_json() if browser else None,
+                                   "gc_on": gc_on.to_json() if gc_on else None,
+                                   "soak": soak.to_json() if soak else None}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
