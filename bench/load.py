@@ -55,6 +55,7 @@ class Phase:
     db_open_max: int = 0
     db_busy_max: int = 0
     rss_series: list[tuple[float, float]] = field(default_factory=list)  # (seconds, MB) for the soak
+    in_page: Phase | None = None  # Chromium only: the same steps as the page's main thread saw them
 
     @property
     def clicks(self) -> int:
@@ -72,6 +73,7 @@ class Phase:
                 "rss_end": self.rss_end, "rss_max": self.rss_max, "db_open_max": self.db_open_max,
                 "db_busy_max": self.db_busy_max, "rss_series": self.rss_series,
                 "errors": self.record.errors, "completed": self.record.completed,
+                "in_page": self.in_page.to_json() if self.in_page else None,
                 "samples": [(s.step, round(s.latency, 5), None if s.cpu is None else round(s.cpu, 5))
                             for s in self.record.samples]}
 
@@ -87,7 +89,9 @@ def pct(values: list[float], p: float) -> float | None:
 # -- one phase: N sessions against one fresh server --------------------------------------------
 
 async def _phase(srv: loadenv.Server, db: str, keys: loadenv.Keys, phase: Phase, *, think: float, naive: bool,
-                 per_step_cpu: bool, soak: float = 0.0, seed: int = 1) -> None:
+                 per_step_cpu: bool, journeys: int, soak: float = 0.0, seed: int = 1) -> None:
+    """Run ``phase.n`` concurrent users for ``journeys`` journeys each (or ``soak`` seconds); the
+    phase's figures accumulate, so a phase may be run in several parts."""
     sampler = loadenv.ConnectionSampler(db)
     stop = threading.Event()
     t0 = time.perf_counter()
@@ -118,11 +122,11 @@ async def _phase(srv: loadenv.Server, db: str, keys: loadenv.Keys, phase: Phase,
         uid = loadenv.user_id(i % loadenv.USERS)
         j = 0
         while True:
-            last = not soak and j == phase.journeys - 1
+            last = not soak and j == journeys - 1
             await journey(srv.url, keys.token(uid), phase.record, naive=naive, think_s=think, rng=rng, cpu=cpu,
                           name=f"load {uid} {j}", keep_open=keep_open if last else None)
             j += 1
-            if (not soak and j >= phase.journeys) or (soak and time.perf_counter() >= deadline):
+            if (not soak and j >= journeys) or (soak and time.perf_counter() >= deadline):
                 return
 
     users = [asyncio.create_task(user(i)) for i in range(phase.n)]
@@ -133,15 +137,15 @@ async def _phase(srv: loadenv.Server, db: str, keys: loadenv.Keys, phase: Phase,
         phase.rss_end = srv.rss_mb()
         keep_open.set()
     await asyncio.gather(*users)
-    phase.wall = time.perf_counter() - t0
-    phase.server_cpu = srv.cpu_seconds() - cpu0
-    phase.client_cpu = _own_cpu() - client0
+    phase.wall += time.perf_counter() - t0
+    phase.server_cpu += srv.cpu_seconds() - cpu0
+    phase.client_cpu += _own_cpu() - client0
     stop.set()
     watcher.join()
     if soak:
         phase.rss_end = srv.rss_mb()
-    phase.db_open_max = max((o for o, _ in sampler.samples), default=0)
-    phase.db_busy_max = max((b for _, b in sampler.samples), default=0)
+    phase.db_open_max = max([phase.db_open_max, *(o for o, _ in sampler.samples)])
+    phase.db_busy_max = max([phase.db_busy_max, *(b for _, b in sampler.samples)])
     sampler.close()
 
 
@@ -165,17 +169,32 @@ def run_phase(db: str, keys: loadenv.Keys, app: str, n: int, journeys: int, *, t
     script = loadenv.NAIVE_APP if naive else loadenv.APP
     phase = Phase(app, n, journeys, Record())
     browser_phase = None
-    with loadenv.server(script, db, keys.public_pem, extra=extra) as srv:
+    pin = bool(browser)  # the comparison: server on core 0, the client (replay or Chromium) on core 1
+    with loadenv.server(script, db, keys.public_pem, extra=extra, cpu=0 if pin else None) as srv:
         asyncio.run(_warm_up(srv, keys, naive=naive))
         time.sleep(1.0)
         phase.rss_base = srv.rss_mb()
         print(f"  {app} N={n}: server up, RSS {phase.rss_base:.0f} MB after warm-up", flush=True)
-        asyncio.run(_phase(srv, db, keys, phase, think=think, naive=naive, per_step_cpu=n == 1, soak=soak))
-        if browser:
+        if not browser:
+            asyncio.run(_phase(srv, db, keys, phase, think=think, naive=naive, per_step_cpu=n == 1,
+                               journeys=journeys, soak=soak))
+        else:  # replay and Chromium take turns, so both see the same background load
             from bench.browser import browser_journeys
 
             browser_phase = Phase(f"{app} (Chromium)", 1, browser, Record())
-            browser_journeys(srv.url, keys, loadenv.L_USER, browser, browser_phase.record, think=think)
+            in_page = browser_phase.in_page = Phase(f"{app} (Chromium, in the page)", 1, browser, Record())
+            affinity = os.sched_getaffinity(0)
+            os.sched_setaffinity(0, {1})
+            try:
+                for j in range(max(journeys, browser)):
+                    if j < journeys:
+                        asyncio.run(_phase(srv, db, keys, phase, think=think, naive=naive, per_step_cpu=True,
+                                           journeys=1, seed=j + 1))
+                    if j < browser:
+                        browser_journeys(srv.url, keys, loadenv.L_USER, 1, browser_phase.record, in_page.record,
+                                         think=think, seed=j + 1)
+            finally:
+                os.sched_setaffinity(0, affinity)
         log = srv.log_text()
     tracebacks = log.count("Traceback")
     if tracebacks:
@@ -250,18 +269,24 @@ def report(phases: list[Phase], browser: Phase | None, gc_on: Phase | None, soak
                   "CPU per step is the server process's utime + stime (`/proc/<pid>/stat`) from the step's send to "
                   "the next step's, so Streamlit's work after `script_finished` counts for its step. Chromium runs "
                   "the same journey as the same user (Playwright, `bench/browser.py`; the token in the `__session` "
-                  "cookie) against the same server; its latency is taken from the websocket frames the page sends "
-                  "and receives (timestamped in the page, decoded with the same protobuf classes).", "",
-                  "| step | replay p50 | Chromium p50 | Chromium / replay | server CPU (median), post-run GC off | "
-                  "server CPU (median), post-run GC on (Streamlit default) |", "|---|---|---|---|---|---|"]
+                  "cookie) against the same server, taking turns with the replay journey by journey; for this "
+                  "comparison the server is pinned to core 0 and the client (replay or Chromium) to core 1. "
+                  "Chromium's latency is read from its websocket frames, decoded with the same protobuf classes: "
+                  "*at the wire* by a loopback proxy between it and the server (`bench/wiretap.py`), the replay's "
+                  "own vantage point; *in the page* from DevTools' frame events, stamped when the page's main "
+                  "thread takes each message, i.e. after the frontend has rendered the ones before it.", "",
+                  "| step | replay p50 | Chromium p50, at the wire | Chromium / replay | Chromium p50, in the page | "
+                  "server CPU (median), post-run GC off | server CPU (median), post-run GC on (Streamlit default) |",
+                  "|---|---|---|---|---|---|---|"]
         for s in STEPS:
-            r, b = statistics.median(one.latencies(s) or [math.nan]), None
-            if browser and browser.latencies(s):
-                b = statistics.median(browser.latencies(s))
+            r = statistics.median(one.latencies(s) or [math.nan])
+            b = statistics.median(browser.latencies(s)) if browser and browser.latencies(s) else None
+            seen = (statistics.median(browser.in_page.latencies(s))
+                    if browser and browser.in_page and browser.in_page.latencies(s) else None)
             ratio = f"{b / r:.2f}" if b is not None and r else "—"
             gc_cpu = statistics.median(gc_on.step_cpu(s)) if gc_on and gc_on.step_cpu(s) else None
-            lines.append(f"| {s} | {_ms(r)} | {_ms(b)} | {ratio} | {_ms(statistics.median(one.step_cpu(s) or [math.nan]))} "
-                         f"| {_ms(gc_cpu)} |")
+            lines.append(f"| {s} | {_ms(r)} | {_ms(b)} | {ratio} | {_ms(seen)} | "
+                         f"{_ms(statistics.median(one.step_cpu(s) or [math.nan]))} | {_ms(gc_cpu)} |")
     if naive:
         lines += ["", "### The naive page under the same load", "",
                   "`bench/naive_app.py`: the same sign-in, the Stats screen's cards and four charts, built the common "

@@ -124,8 +124,9 @@ class Server:
 
 @contextmanager
 def server(script: str, database_url: str, public_pem: str, *, extra: list[str] | None = None,
-           env: dict[str, str] | None = None) -> Iterator[Server]:
-    """The app (or the naive page) on a free loopback port, signing in with Clerk tokens."""
+           env: dict[str, str] | None = None, cpu: int | None = None) -> Iterator[Server]:
+    """The app (or the naive page) on a free loopback port, signing in with Clerk tokens; ``cpu``
+    pins the server process (every thread) to that core."""
     work = Path(tempfile.mkdtemp(prefix="dashboard-load-"))
     secrets = work / "secrets.toml"
     secrets.write_text("# empty: the benchmark's environment decides every setting\n")
@@ -135,7 +136,8 @@ def server(script: str, database_url: str, public_pem: str, *, extra: list[str] 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = work / "server.log"
-    cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port), "--server.address",
+    pin = ["taskset", "-c", str(cpu)] if cpu is not None and shutil.which("taskset") else []
+    cmd = [*pin, sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port), "--server.address",
            "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none", "--server.runOnSave",
            "false", "--browser.gatherUsageStats", "false", "--secrets.files", str(secrets), *(extra or [])]
     with log.open("wb") as out:
