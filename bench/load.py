@@ -18,8 +18,12 @@ import math
 import os
 import platform
 import random
+import shutil
+import signal
 import statistics
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -56,6 +60,7 @@ class Phase:
     db_busy_max: int = 0
     rss_series: list[tuple[float, float]] = field(default_factory=list)  # (seconds, MB) for the soak
     in_page: Phase | None = None  # Chromium only: the same steps as the page's main thread saw them
+    profile: dict | None = None  # py-spy summary (N = 1 phases)
 
     @property
     def clicks(self) -> int:
@@ -73,7 +78,7 @@ class Phase:
                 "rss_end": self.rss_end, "rss_max": self.rss_max, "db_open_max": self.db_open_max,
                 "db_busy_max": self.db_busy_max, "rss_series": self.rss_series,
                 "errors": self.record.errors, "completed": self.record.completed,
-                "in_page": self.in_page.to_json() if self.in_page else None,
+                "in_page": self.in_page.to_json() if self.in_page else None, "profile": self.profile,
                 "samples": [(s.step, round(s.latency, 5), None if s.cpu is None else round(s.cpu, 5))
                             for s in self.record.samples]}
 
@@ -84,6 +89,63 @@ def pct(values: list[float], p: float) -> float | None:
         return None
     ordered = sorted(values)
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+# -- py-spy: where the server's busy time goes --------------------------------------------------
+
+class Profile:
+    """``py-spy record`` of the server process: samples of whichever thread holds the GIL (Python's
+    own CPU time; a thread asleep or waiting for the database does not count), without pausing it."""
+
+    def __init__(self, pid: int) -> None:
+        self.out = Path(tempfile.mkdtemp(prefix="bench-load-pyspy-")) / "raw.txt"
+        spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+        self.proc = subprocess.Popen([spy, "record", "-p", str(pid), "-f", "raw", "-o", str(self.out), "-r", "100",
+                                      "--gil", "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) \
+            if spy else None
+
+    def stop(self) -> dict | None:
+        if self.proc is None:
+            return None
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return None
+        if not self.out.exists():
+            return None
+        return summarize_profile(self.out.read_text())
+
+
+def _frame_name(frame: str) -> str:
+    """'func (path/to/module.py:123)' -> 'func (module.py)'."""
+    name, _, where = frame.partition(" (")
+    return f"{name} ({where.rsplit('/', 1)[-1].split(':')[0]})" if where else name
+
+
+def summarize_profile(raw: str) -> dict:
+    """Shares of busy samples: the post-run collection, and the top leaf and inclusive frames."""
+    total = gc = 0
+    leaf: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
+    for line in raw.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        frames = [_frame_name(f) for f in stack.split(";") if f and not f.startswith("thread ")]
+        if not frames:
+            continue
+        total += n
+        leaf[frames[-1]] = leaf.get(frames[-1], 0) + n
+        for f in set(frames):
+            inclusive[f] = inclusive.get(f, 0) + n
+        if "._on_script_finished (script_runner.py" in frames[-1]:
+            gc += n
+    top = lambda d: [(k, round(100 * v / max(1, total), 1)) for k, v in sorted(d.items(), key=lambda kv: -kv[1])[:8]]  # noqa: E731
+    return {"samples": total, "post_run_gc_pct": round(100 * gc / max(1, total), 1), "top_leaf": top(leaf),
+            "top_inclusive": top(inclusive)}
 
 
 # -- one phase: N sessions against one fresh server --------------------------------------------
@@ -175,6 +237,7 @@ def run_phase(db: str, keys: loadenv.Keys, app: str, n: int, journeys: int, *, t
         time.sleep(1.0)
         phase.rss_base = srv.rss_mb()
         print(f"  {app} N={n}: server up, RSS {phase.rss_base:.0f} MB after warm-up", flush=True)
+        spy = Profile(srv.pid) if n == 1 else None
         if not browser:
             asyncio.run(_phase(srv, db, keys, phase, think=think, naive=naive, per_step_cpu=n == 1,
                                journeys=journeys, soak=soak))
@@ -195,6 +258,9 @@ def run_phase(db: str, keys: loadenv.Keys, app: str, n: int, journeys: int, *, t
                                          think=think, seed=j + 1)
             finally:
                 os.sched_setaffinity(0, affinity)
+        if spy:
+            phase.profile = spy.stop()
+            print(f"  {app} N={n}: py-spy {phase.profile}", flush=True)
         log = srv.log_text()
     tracebacks = log.count("Traceback")
     if tracebacks:
@@ -287,6 +353,22 @@ def report(phases: list[Phase], browser: Phase | None, gc_on: Phase | None, soak
             gc_cpu = statistics.median(gc_on.step_cpu(s)) if gc_on and gc_on.step_cpu(s) else None
             lines.append(f"| {s} | {_ms(r)} | {_ms(b)} | {ratio} | {_ms(seen)} | "
                          f"{_ms(statistics.median(one.step_cpu(s) or [math.nan]))} | {_ms(gc_cpu)} |")
+    profiled = [q for q in (gc_on, one) if q and q.profile]
+    if profiled:
+        lines += ["", "### Where the server's busy time goes (py-spy, N = 1)", "",
+                  "`py-spy record --gil --nonblocking -r 100 -f raw` on the server process during the N = 1 phase: "
+                  "samples of the thread holding the GIL, i.e. the process's Python CPU time (a thread asleep or "
+                  "waiting for the database is not sampled). *Post-run GC* is the share of samples in "
+                  "`ScriptRunner._on_script_finished`, whose only costly line is `gc.collect(2)`. Frames are "
+                  "shown as function (module); *self* is the share of samples with that frame on top, *total* "
+                  "with it anywhere on the stack.", "",
+                  "| server | GIL samples | post-run GC | top frames, self | top frames, total |", "|---|---|---|---|---|"]
+        for q in profiled:
+            pr = q.profile
+            self_top = "; ".join(f"{f} {v}%" for f, v in pr["top_leaf"][:5])
+            total_top = "; ".join(f"{f} {v}%" for f, v in pr["top_inclusive"][:8])
+            label = "post-run GC on (Streamlit default)" if q is gc_on else "post-run GC off, heap frozen (this app)"
+            lines.append(f"| {label} | {pr['samples']:,} | {pr['post_run_gc_pct']}% | {self_top} | {total_top} |")
     if naive:
         lines += ["", "### The naive page under the same load", "",
                   "`bench/naive_app.py`: the same sign-in, the Stats screen's cards and four charts, built the common "
