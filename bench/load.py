@@ -35,7 +35,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import loadenv  # noqa: E402
-from bench.journey import AUTO, NAIVE_STEPS, STEPS, Record, journey  # noqa: E402
+from bench.journey import AUTO, NAIVE_STEPS, STEPS, Record, Sample, journey  # noqa: E402
 
 DOC = ROOT / "docs" / "benchmarks.md"
 CHART = ROOT / "docs" / "bench-load.svg"
@@ -81,6 +81,18 @@ class Phase:
                 "in_page": self.in_page.to_json() if self.in_page else None, "profile": self.profile,
                 "samples": [(s.step, round(s.latency, 5), None if s.cpu is None else round(s.cpu, 5))
                             for s in self.record.samples]}
+
+
+    @classmethod
+    def from_json(cls, d: dict) -> Phase:
+        record = Record(samples=[Sample(step, lat, cpu) for step, lat, cpu in d["samples"]],
+                        errors=[tuple(e) for e in d["errors"]], journeys=d["journeys"], completed=d["completed"])
+        phase = cls(d["app"], d["n"], d["journeys"], record, d["wall"], d["server_cpu"], d["client_cpu"],
+                    d["rss_base"], d["rss_end"], d["rss_max"], d["db_open_max"], d["db_busy_max"],
+                    [tuple(x) for x in d["rss_series"]])
+        phase.in_page = cls.from_json(d["in_page"]) if d.get("in_page") else None
+        phase.profile = d.get("profile")
+        return phase
 
 
 def pct(values: list[float], p: float) -> float | None:
@@ -441,13 +453,40 @@ def targets(ours: list[Phase], browser: Phase | None, gc_on: Phase | None, soak:
 
 
 def notes(ours: list[Phase], gc_on: Phase | None, soak: Phase | None) -> list[str]:
-    return ["", "Notes:", "",
-            "- **CPU per click (mean)** in the resources table is the server's CPU over the whole phase divided by "
-            "the clicks; with N > 1 the steps overlap, so per-step CPU is given for N = 1 only.",
-            "- **RSS per session** is (RSS with the N sessions still connected − RSS after the warm-up) / N; it "
-            "includes each user's cached query results (one user per session).",
-            "- **DB connections** are client backends in `pg_stat_activity` (busy: not idle), sampled twice a "
-            "second; the app's pool is 5 + 5 overflow per process."]
+    out = ["", "Notes:", ""]
+    one = next((p for p in ours if p.n == 1), None)
+    if one and gc_on:
+        on = [c for s in STEPS for c in gc_on.step_cpu(s)]
+        off = [c for s in STEPS for c in one.step_cpu(s)]
+        gc_share = gc_on.profile["post_run_gc_pct"] if gc_on.profile else None
+        out.append(
+            "- **The post-run collection.** Streamlit runs `gc.collect(2)` after every script run (hidden option "
+            "`runner.postScriptGC`, default on). It happens after `script_finished` is sent, so a single user does "
+            "not wait for it, but it holds the GIL and is CPU every other session waits behind. "
+            f"With it on, the py-spy profile puts {gc_share}% of the server's GIL samples in it and a click costs "
+            f"{_ms(statistics.median(on))} of server CPU (median; {_ms(sum(on) / len(on))} mean); with it off and "
+            f"the start-up heap frozen, {_ms(statistics.median(off))} ({_ms(sum(off) / len(off))} mean). The app "
+            "sets `postScriptGC = false` in `.streamlit/config.toml` and `lib/memory.py` calls `gc.freeze()` once "
+            "per process after importing what the screens use, so the generational collections Python still runs "
+            "(which free what script runs leave in reference cycles) no longer walk the libraries' objects. "
+            "Whether memory stays bounded is what the RSS rows and the soak measure.")
+    out += [
+        "- **CPU per step** is read from `/proc/<pid>/stat`, in 10 ms ticks: a median is a multiple of 10 ms.",
+        "- **CPU per click (mean)** in the resources table is the server's CPU over the whole phase divided by "
+        "the clicks; with N > 1 the steps overlap, so per-step CPU is given for N = 1 only.",
+        "- **RSS per session** is (RSS with the N sessions still connected − RSS after the warm-up) / N; it "
+        "includes each user's cached query results (one user per session) and whatever the allocator keeps.",
+        "- **DB connections** are client backends in `pg_stat_activity` (busy: not idle), sampled twice a "
+        "second; the app's pool is 5 + 5 overflow per process, the naive page SQLAlchemy's default 5 + 10.",
+        "- **The machine is shared**: other work ran on its 2 cores during the run, so absolute times move "
+        "between runs; the comparisons (replay against Chromium, GC on against off) take turns or run back to "
+        "back in one run."]
+    if soak:
+        series = ", ".join(f"{t / 60:.0f} min {mb:.0f} MB" for t, mb in soak.rss_series[:: max(1, len(soak.rss_series) // 8)])
+        out.append(f"- **Soak**: {soak.n} sessions for {soak.wall / 60:.0f} min, each journey a new session "
+                   f"(sessions that end are kept {120} s by Streamlit for a reconnect); {soak.record.journeys} "
+                   f"journeys, {soak.clicks} clicks, {len(soak.record.errors)} errors. RSS over time: {series}.")
+    return out
 
 
 def svg_chart(phases: list[Phase]) -> str:
@@ -541,6 +580,11 @@ def main() -> int:
             phases.append(run_phase(db, keys, "naive", n, 3 if n <= 10 else 1, think=args.think)[0])
         if args.soak:
             soak, _ = run_phase(db, keys, "dashboard (soak)", args.soak_sessions, 1, think=args.think, soak=args.soak)
+    if not phases and soak and RAW.exists():  # a soak on its own: report it with the last full run's tables
+        last = json.loads(RAW.read_text())
+        phases = [Phase.from_json(d) for d in last["phases"]]
+        browser = Phase.from_json(last["browser"]) if last.get("browser") else None
+        gc_on = Phase.from_json(last["gc_on"]) if last.get("gc_on") else None
     section = report(phases, browser, gc_on, soak, args.size, args.think, time.perf_counter() - started)
     print(section)
     if not args.no_write:
