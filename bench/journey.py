@@ -104,7 +104,9 @@ async def _intents_edit(s: Session, ctx: dict) -> Run:
     ctx["edit"] = {"edited_rows": {"0": {"intent_name": ctx["new_name"]}}, "added_rows": [], "deleted_rows": []}
     s.set_json(grid.id, ctx["edit"])
     run = await s.rerun()
-    _need(run.has_text("Unsaved: 0 new, 1 changed, 0 to delete"), "the edit was not taken")
+    _need(run.has_text("Unsaved: 0 new, 1 changed, 0 to delete"),
+          f"the edit was not taken (page {_page_title(run)!r}, grid {_editor(run).id == grid.id}, "
+          f"{[t for t in run.texts() if 'saved' in t.lower()]})")
     return run
 
 
