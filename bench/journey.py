@@ -193,7 +193,7 @@ async def journey(base_url: str, token: str, record: Record, *, naive: bool = Fa
             record.parked += 1
             await keep_open.wait()
     except (StepFailed, ProtocolError) as err:
-        record.errors.append((step, str(err)))
+        record.errors.append((step, f"{err} [{name}]"))
         record.samples += [Sample(done, latency) for done, latency, _ in marks]  # the steps it did finish
     finally:
         await session.close()

@@ -187,7 +187,9 @@ async def _phase(srv: loadenv.Server, db: str, keys: loadenv.Keys, phase: Phase,
     watcher.start()
     keep_open = asyncio.Event()
     cpu: Callable[[], float] | None = srv.cpu_seconds if per_step_cpu else None
-    ramp = 0.1 * phase.n  # sessions arrive 0.1 s apart
+    # Sessions arrive evenly over one journey's think time, so that from then on N are active at once
+    # (a steady state), rather than N first visits in the same instant.
+    ramp = len(NAIVE_STEPS if naive else STEPS) * think
     deadline = time.perf_counter() + soak
 
     async def user(i: int) -> None:
@@ -313,7 +315,7 @@ def report(phases: list[Phase], browser: Phase | None, gc_on: Phase | None, soak
              f"user) with a Clerk session token the benchmark signs (RS256, `AUTH_MODE=clerk`, `CLERK_JWT_KEY` "
              f"generated per run) in the websocket request's `__session` cookie, and replays the journey over "
              f"`/_stcore/stream` with Streamlit's protobuf messages (`bench/protocol.py`, `bench/journey.py`), "
-             f"think time uniform in {think / 2:g}–{think * 1.5:g} s, sessions arriving 0.1 s apart. Each N gets a "
+             f"think time uniform in {think / 2:g}–{think * 1.5:g} s; the N sessions arrive evenly spread over one journey's think time ({len(STEPS) * think:g} s), so that N are active at once from then on. Each N gets a "
              f"fresh server and one unmeasured warm-up journey. Latency is from sending the `rerun_script` "
              f"BackMsg to the run's final `script_finished` ForwardMsg.", "",
              "Journey: **sign_in** (first run, shows Stats) → **stats_period** (Period radio → 90 days) → "
