@@ -200,7 +200,8 @@ async def _phase(srv: loadenv.Server, db: str, keys: loadenv.Keys, phase: Phase,
         while True:
             last = not soak and j == journeys - 1
             await journey(srv.url, keys.token(uid), phase.record, naive=naive, think_s=think, rng=rng, cpu=cpu,
-                          name=f"load {uid} {j}", keep_open=keep_open if last else None)
+                          name=f"{phase.app} N={phase.n} seed {seed} {uid} {j}",  # unique: a real change
+                          keep_open=keep_open if last else None)
             j += 1
             if (not soak and j >= journeys) or (soak and time.perf_counter() >= deadline):
                 return
