@@ -305,10 +305,10 @@ def _machine() -> str:
 
 
 def report(phases: list[Phase], browser: Phase | None, gc_on: Phase | None, soak: Phase | None, size: str,
-           think: float, took: float) -> str:
+           think: float, took: float | None) -> str:
     big, small = loadenv.SIZES[size]
     lines = [START, "", "## Many users at once (`make bench-load`)", "",
-             f"Made by `make bench-load` in {took / 60:.0f} min on {_machine()}; the load client runs on the same "
+             f"Made by `make bench-load`{f' in {took / 60:.0f} min' if took else ''} on {_machine()}; the load client runs on the same "
              f"machine. Data (size {size}, PostgreSQL): {loadenv.USERS} users; `{loadenv.L_USER}` has {big:,} test "
              f"calls, {loadenv.L_INTENTS:,} intents and {loadenv.L_ASSISTANTS} assistants (the `make bench` L user), "
              f"the other {loadenv.USERS - 1} have {small:,} calls, {loadenv.OTHER_INTENTS} intents and "
@@ -407,8 +407,13 @@ def report(phases: list[Phase], browser: Phase | None, gc_on: Phase | None, soak
     return "\n".join(lines) + "\n"
 
 
+def _median_cpu(p: Phase, step: str) -> float:
+    return statistics.median(p.step_cpu(step)) if p.step_cpu(step) else math.nan
+
+
 def targets(ours: list[Phase], browser: Phase | None, gc_on: Phase | None, soak: Phase | None) -> list[str]:
-    rows: list[tuple[str, str, bool | None, str]] = []
+    """One row per issue-9 target for this benchmark: measured, met, and for a miss the reason in figures."""
+    rows: list[tuple[str, str, bool, str]] = []
     one = next((p for p in ours if p.n == 1), None)
     if one:
         cpus = [c for s in STEPS for c in one.step_cpu(s)]
@@ -416,42 +421,61 @@ def targets(ours: list[Phase], browser: Phase | None, gc_on: Phase | None, soak:
         before = ""
         if gc_on:
             gc_cpus = [c for s in STEPS for c in gc_on.step_cpu(s)]
-            before = f" (post-run GC on: {_ms(statistics.median(gc_cpus))})" if gc_cpus else ""
+            before = f" (post-run GC on, Streamlit's default: {_ms(statistics.median(gc_cpus))})" if gc_cpus else ""
+        heavy = [f"{s} {_ms(_median_cpu(one, s))}" for s in STEPS if _median_cpu(one, s) > 0.040]
+        frames = "; ".join(f"{f} {v}%" for f, v in (one.profile or {}).get("top_leaf", [])[:4])
+        why = (f"{len(heavy)} of {len(STEPS)} steps cost more than 40 ms: {', '.join(heavy)}. With the collection "
+               f"gone the CPU is the screens' own work; py-spy's top frames: {frames}. The Intents steps carry the "
+               f"L user's 5,000-intent grid (issue 9 item 6), the Stats and Tests steps build plotly figures.")
         rows.append(("server CPU per click ≤ 40 ms median (N = 1, the L user)", f"{_ms(median)}{before}",
-                     median <= 0.040, ""))
-    for n, bound in ((50, 1.0),):
-        p = next((q for q in ours if q.n == n), None)
-        if p:
-            worst = max(STEPS, key=lambda s: pct(p.latencies(s), 95) or math.inf)
-            w = pct(p.latencies(worst), 95)
-            ok = w is not None and w <= bound and not p.record.errors
-            rows.append((f"{n} sessions: p95 of every step ≤ 1 s and 0 errors",
-                         f"worst p95 {_ms(w)} ({worst}), {len(p.record.errors)} errors", ok, ""))
+                     median <= 0.040, why))
+    p50 = next((q for q in ours if q.n == 50), None)
+    if p50:
+        over = [f"{s} {_ms(pct(p50.latencies(s), 95))}" for s in STEPS if (pct(p50.latencies(s), 95) or 0) > 1.0]
+        worst = max(STEPS, key=lambda s: pct(p50.latencies(s), 95) or 0)
+        ok = not over and not p50.record.errors
+        why = (f"p95 over 1 s: {', '.join(over) or 'none'}; errors: {len(p50.record.errors)}; server CPU "
+               f"{p50.server_cpu / max(p50.wall, 1e-9):.0%} of one core over the phase, DB connections busy ≤ "
+               f"{p50.db_busy_max} of the pool's 10")
+        rows.append(("50 sessions: p95 of every step ≤ 1 s and 0 errors",
+                     f"worst p95 {_ms(pct(p50.latencies(worst), 95))} ({worst}), {len(p50.record.errors)} errors", ok,
+                     why))
     p100 = next((q for q in ours if q.n == 100), None)
     if p100:
+        kinds = sorted({f"{s}: {e.split(' [')[0][:80]}" for s, e in p100.record.errors})
         rows.append(("100 sessions: 0 errors (waiting shows as latency)",
                      f"{len(p100.record.errors)} errors, worst p99 "
-                     f"{_ms(max(pct(p100.latencies(s), 99) or 0 for s in STEPS))}", not p100.record.errors, ""))
+                     f"{_ms(max(pct(p100.latencies(s), 99) or 0 for s in STEPS))}", not p100.record.errors,
+                     "; ".join(kinds[:3])))
     big = max(ours, key=lambda q: q.n) if ours else None
     if big and big.n > 1:
         per = (big.rss_end - big.rss_base) / big.n
-        rows.append(("RSS per extra session ≤ 15 MB", f"{per:.1f} MB at N = {big.n}", per <= 15, ""))
+        rows.append(("RSS per extra session ≤ 15 MB", f"{per:.1f} MB at N = {big.n} ({big.rss_base:.0f} → "
+                     f"{big.rss_end:.0f} MB)", per <= 15, ""))
     if soak:
         start = next((mb for t, mb in soak.rss_series if t >= 60), soak.rss_base)
         growth = soak.rss_end - start
-        rows.append((f"RSS stable (≤ +50 MB) over a {soak.wall / 60:.0f}-minute soak at {soak.n} sessions",
+        rows.append((f"RSS stable (≤ +50 MB) over a soak at {soak.n} sessions ({soak.wall / 60:.0f} min here; "
+                     f"the issue asks 20)",
                      f"{start:.0f} MB at 1 min → {soak.rss_end:.0f} MB at the end (max {soak.rss_max:.0f} MB), "
-                     f"{growth:+.0f} MB; {len(soak.record.errors)} errors", growth <= 50, ""))
+                     f"{growth:+.0f} MB; {len(soak.record.errors)} errors", growth <= 50,
+                     f"RSS grew {growth:+.0f} MB" if growth > 50 else ""))
     if one and browser:
-        worst = 0.0
+        diffs = []
         for s in STEPS:
             if one.latencies(s) and browser.latencies(s):
                 r, b = statistics.median(one.latencies(s)), statistics.median(browser.latencies(s))
-                worst = max(worst, abs(b - r) / r)
-        rows.append(("N = 1 replay agrees with Chromium within 20% (per-step medians)",
-                     f"largest difference {worst:.0%}", worst <= 0.20, ""))
-    out = ["", "### Targets (issue 9)", "", "| target | measured | met |", "|---|---|---|"]
-    out += [f"| {t} | {v} | {'yes' if ok else '**no**'} |" for t, v, ok, _ in rows]
+                diffs.append((abs(b - r) / r, s, r, b))
+        worst = max(diffs)[0] if diffs else math.nan
+        within = sum(d <= 0.20 for d, *_ in diffs)
+        off = ", ".join(f"{s} {_ms(r)} vs {_ms(b)}" for d, s, r, b in diffs if d > 0.20)
+        why = (f"{within} of {len(diffs)} steps within 20%; off: {off}. Medians of {len(browser.latencies(STEPS[0]))} "
+               f"journeys each on a machine shared with other work; the absolute gap is tens of ms")
+        rows.append(("N = 1 replay agrees with Chromium within 20% (per-step medians, at the wire)",
+                     f"largest difference {worst:.0%}", worst <= 0.20, why))
+    out = ["", "### Targets (issue 9)", "", "| target | measured | met | why not (figures from this run) |",
+           "|---|---|---|---|"]
+    out += [f"| {t} | {v} | {'yes' if ok else '**no**'} | {'' if ok else why} |" for t, v, ok, why in rows]
     return out
 
 
@@ -563,7 +587,18 @@ def main() -> int:
     parser.add_argument("--soak", type=float, default=0.0, help="seconds of a 50-session soak (0: none)")
     parser.add_argument("--soak-sessions", type=int, default=50)
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/ alone")
+    parser.add_argument("--report-only", action="store_true", help="re-render docs from docs/bench-load.json")
     args = parser.parse_args()
+    if args.report_only:
+        last = json.loads(RAW.read_text())
+        get = lambda k: Phase.from_json(last[k]) if last.get(k) else None  # noqa: E731
+        phases = [Phase.from_json(d) for d in last["phases"]]
+        section = report(phases, get("browser"), get("gc_on"), get("soak"), last.get("size", args.size),
+                         last.get("think", args.think), last.get("took"))
+        write_doc(section)
+        CHART.write_text(svg_chart(phases))
+        print(section)
+        return 0
     ns = [int(n) for n in args.sessions.split(",") if n.strip()]
     naive_ns = [int(n) for n in args.naive.split(",") if n.strip()]
     started = time.perf_counter()
@@ -596,7 +631,8 @@ def main() -> int:
         RAW.write_text(json.dumps({"phases": [p.to_json() for p in phases],
                                    "browser": browser.to_json() if browser else None,
                                    "gc_on": gc_on.to_json() if gc_on else None,
-                                   "soak": soak.to_json() if soak else None}, indent=1))
+                                   "soak": soak.to_json() if soak else None, "size": args.size,
+                                   "think": args.think, "took": time.perf_counter() - started}, indent=1))
     return 0
 
 
