@@ -488,8 +488,9 @@ def notes(ours: list[Phase], gc_on: Phase | None, soak: Phase | None) -> list[st
         gc_share = gc_on.profile["post_run_gc_pct"] if gc_on.profile else None
         out.append(
             "- **The post-run collection.** Streamlit runs `gc.collect(2)` after every script run (hidden option "
-            "`runner.postScriptGC`, default on). It happens after `script_finished` is sent, so a single user does "
-            "not wait for it, but it holds the GIL and is CPU every other session waits behind. "
+            "`runner.postScriptGC`, default on). The script thread runs it right after handing `script_finished` "
+            "to the event loop, and it holds the GIL, so the event-loop thread cannot send that message (or "
+            "anyone else's) until it ends: even one user waits for it, and every other session queues behind it. "
             f"With it on, the py-spy profile puts {gc_share}% of the server's GIL samples in it and a click costs "
             f"{_ms(statistics.median(on))} of server CPU (median; {_ms(sum(on) / len(on))} mean); with it off and "
             f"the start-up heap frozen, {_ms(statistics.median(off))} ({_ms(sum(off) / len(off))} mean). The app "
