@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 SIZE ?= S,M
 
-.PHONY: run test bench bench-import lint venv os-deps
+.PHONY: run test bench bench-import bench-load lint venv os-deps
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,14 @@ bench: $(VENV)/.installed-dev os-deps
 
 bench-import: $(VENV)/.installed-dev
 	$(PY) -m bench.imports
+
+# Many users at once: N = 1, 10, 50, 100 sessions replayed over the websocket (docs/benchmarks.md).
+# `make bench-load SOAK=1200` adds a 20-minute soak at 50 sessions; SESSIONS=1,10 or LOAD_SIZE=S for a quick run.
+SESSIONS ?= 1,10,50,100
+LOAD_SIZE ?= L
+SOAK ?= 0
+bench-load: $(VENV)/.installed-dev os-deps
+	$(PY) -m bench.load --sessions $(SESSIONS) --size $(LOAD_SIZE) --soak $(SOAK)
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

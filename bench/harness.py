@@ -500,5 +500,15 @@ def main(sizes: list[str], backends: list[str], reps: int, out: Path) -> int:
     text = report(runs, time.perf_counter() - started) + "\n".join(writer_lines) + "\n"
     print(text)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
+    out.write_text(text + _kept_load_section(out))
     return 0
+
+
+def _kept_load_section(out: Path) -> str:
+    """``make bench-load``'s section of the same file (between its markers), kept across ``make bench``."""
+    from bench.load import END, START
+
+    old = out.read_text() if out.exists() else ""
+    if START not in old or END not in old:
+        return ""
+    return "\n" + START + old.split(START, 1)[1].split(END, 1)[0] + END + "\n"

@@ -11,8 +11,10 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from lib import queries, signin  # noqa: E402
+from lib import memory, queries, signin  # noqa: E402
 from lib.errors import StoreError  # noqa: E402
+
+memory.freeze_startup_heap()  # once per process; Streamlit's post-run gc.collect(2) is off (lib/memory.py)
 
 st.set_page_config(page_title="Voice Assistant Dashboard", page_icon=":material/graphic_eq:", layout="wide")
 st.html("<style>[data-testid='stMainBlockContainer'] { padding-top: 3rem; }</style>")  # less blank space on top
