@@ -39,10 +39,11 @@ except StoreUnavailable:
     if frame is None:
         raise
     current = frame  # the database is away: keep showing the edits, to be saved when it is back
+notice = None
 if frame is None:
     frame = state[f"{KEY}_editing"] = current
-elif notice := intents_grid.underneath(frame, current).notice():
-    st.warning(notice, icon=":material/sync_problem:")
+else:
+    notice = intents_grid.underneath(frame, current).notice()  # shown below the grid: it must not move
 offline = not queries.freshness().reachable
 if frame.empty and not search:
     st.info("You have no intents yet. Add your first one in the grid below (click **+**), then Save.")
@@ -58,6 +59,8 @@ st.data_editor(
     column_config=widgets.intent_columns(),
 )
 
+if notice:
+    st.warning(notice, icon=":material/sync_problem:")
 diff = intents_grid.diff_from_editor(frame, state.get(grid_key))
 save_col, discard_col, note_col = st.columns([1, 1, 4])
 summary = f"{len(diff.added)} new, {len(diff.edited)} changed, {len(diff.deleted)} to delete"
