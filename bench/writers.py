@@ -211,6 +211,13 @@ def report(loads: list[Load], bulk: dict[str, float]) -> list[str]:
     lines.append(f"| bulk insert of {BULK:,} calls: version triggers ≤ 1.3× | {bulk['all'] * 1000:,.0f} ms with them vs "
                  f"{bulk['rollups only'] * 1000:,.0f} ms with the rollups only ({ratio:.2f}×; no triggers at all: "
                  f"{bulk['none'] * 1000:,.0f} ms) | {'yes' if ratio <= 1.3 else '**no**'} |")
+    lines += ["", "- **Where the writers' time goes.** EXPLAIN ANALYZE of single statements: the rollup trigger "
+              "takes about 45 µs per inserted call and 77 µs per status change (one net delta per rollup, three "
+              "upserts, the version bump), against about 15 µs for the statement itself; and every statement of "
+              "one user holds its version row and the day's shared rollup rows (same day and language) until it "
+              "commits, so 8 writers of one user and day take turns there. With no triggers nothing is shared. "
+              "Spreading the version row over 8 rows was tried: about 5% more throughput, within the run's "
+              "noise, not kept. The mixed load, whose statements touch more distinct keys, meets the ratio."]
     return lines
 
 
