@@ -25,6 +25,7 @@ from lib import auth, demo, queries
 from lib.config import setting_names
 from lib.pgcluster import Cluster
 from lib.store.sql import make_engine, utcnow
+from tests.test_screens import metric, signed_in
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 ALICE = "user_demo_alice"
@@ -80,26 +81,11 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp
     st.cache_data.clear()
 
 
-def signed_in(username: str = "alice") -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    next(t for t in at.text_input if t.label == "Username").input(username)
-    next(t for t in at.text_input if t.label == "Password").input("demo")
-    next(b for b in at.button if b.label == "Sign in").click()
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
 def open_screen(at: AppTest, name: str) -> AppTest:
     at.switch_page(f"../pages/{name}.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
-
-
-def metric(at: AppTest, label: str) -> str:
-    return next(m.value for m in at.metric if m.label == label)
 
 
 def count(engine: sa.Engine, sql: str, **params: object) -> int:
@@ -128,7 +114,7 @@ def thirty_days(engine: sa.Engine, extra: str = "") -> int:
 
 def test_webhook_calls_show_on_the_next_render_in_this_session_and_a_new_one(backend) -> None:
     _, engine = backend
-    at = open_screen(signed_in(), "tests")
+    at = open_screen(signed_in("alice"), "tests")
     before = thirty_days(engine)
     assert metric(at, "Matching test calls") == f"{before:,}"
     ids = webhook_calls(engine, 5)
@@ -141,14 +127,14 @@ def test_webhook_calls_show_on_the_next_render_in_this_session_and_a_new_one(bac
                      .bindparams(sa.bindparam("ids", expanding=True)), {"ids": ids[:3]})
     at.run()
     assert metric(at, "Completed") == f"{completed + 3:,}"
-    fresh = open_screen(signed_in(), "tests")  # a brand-new session
+    fresh = open_screen(signed_in("alice"), "tests")  # a brand-new session
     assert metric(fresh, "Matching test calls") == f"{before + 5:,}"
     assert metric(fresh, "Completed") == f"{completed + 3:,}"
 
 
 def test_intents_from_the_web_app_show_on_the_next_render(backend) -> None:
     _, engine = backend
-    at = open_screen(signed_in(), "intents")
+    at = open_screen(signed_in("alice"), "intents")
     assert "opening_hours_web" not in set(at.dataframe[0].value["intent_name"])
     now = utcnow()
     with engine.begin() as conn:
@@ -162,13 +148,13 @@ def test_intents_from_the_web_app_show_on_the_next_render(backend) -> None:
     at.run()
     names = list(at.dataframe[0].value["intent_name"])
     assert len(names) == expected and names[0] == "opening_hours_web"  # newest first
-    fresh = open_screen(signed_in(), "intents")
+    fresh = open_screen(signed_in("alice"), "intents")
     assert list(fresh.dataframe[0].value["intent_name"]) == names
 
 
 def test_a_warm_render_costs_one_statement(backend) -> None:
     name, _ = backend
-    at = signed_in()
+    at = signed_in("alice")
     calls: list[str] = []
     if name == "supabase":
         queries.store()._rest.session.event_hooks["request"].append(lambda req: calls.append(str(req.url.path)))
@@ -202,7 +188,7 @@ def _pg_ctl(cluster: Cluster, action: str) -> None:
 
 
 def test_unreachable_database_shows_cached_data_under_a_banner_and_pauses_saving(own_cluster: Cluster) -> None:
-    at = signed_in()
+    at = signed_in("alice")
     open_screen(at, "billing")
     plan_text = " ".join(str(m.value) for m in at.markdown)
     open_screen(at, "intents")
@@ -263,7 +249,7 @@ def _active(engine: sa.Engine) -> bool:
 
 
 def test_the_toggle_shows_a_change_made_elsewhere(sqlite_app: sa.Engine) -> None:
-    at = open_screen(signed_in(), "assistants")
+    at = open_screen(signed_in("alice"), "assistants")
     assert at.toggle(key="assistant_active").value is True
     with sqlite_app.begin() as conn:
         conn.execute(sa.text("update assistant_settings set is_active = 0 where user_id = :u"), {"u": ALICE})
@@ -272,7 +258,7 @@ def test_the_toggle_shows_a_change_made_elsewhere(sqlite_app: sa.Engine) -> None
 
 
 def test_a_failing_toggle_save_is_reported_and_the_toggle_put_back(sqlite_app: sa.Engine) -> None:
-    at = open_screen(signed_in(), "assistants")
+    at = open_screen(signed_in("alice"), "assistants")
     with sqlite_app.begin() as conn:  # the database now refuses every change of the settings
         conn.execute(sa.text("create trigger refuse before update on assistant_settings "
                              "begin select raise(abort, 'refused'); end"))
