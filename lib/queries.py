@@ -20,12 +20,11 @@ from ``st.session_state`` where only sign-in (lib.signin) puts it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO
 
-import pandas as pd
 import streamlit as st
 
 from lib.config import Settings as AppSettings
@@ -225,11 +224,6 @@ def count_tests(filters: TestFilter) -> int:
 
 def tests(filters: TestFilter, *, page: int = 1, page_size: int = 50) -> TestPage:
     return _tests(*_user(TESTS), filters, page, page_size)
-
-
-def iter_tests(filters: TestFilter, *, chunk_size: int = 20_000) -> Iterator[pd.DataFrame]:
-    """The whole filtered set for an export, streamed (never cached: it can be a million rows)."""
-    return _handle(current_user_id()).iter_tests(filters, chunk_size=chunk_size)
 
 
 # -- writes: go to the store, then read the versions again so this render's reads are fresh ------
