@@ -115,7 +115,7 @@ def _journey(page: Page, tap: Wiretap, record: Record, in_page: Record, rng: ran
     page.goto(tap.url)  # the first run starts as soon as the page connects
     wire, seen = frames.step()
     expect(page.get_by_text("Signed in as", exact=True)).to_be_visible()
-    expect(page.get_by_role("heading", name="Overview", exact=True)).to_be_visible()
+    expect(page.get_by_role("heading", name="Stats", exact=True)).to_be_visible()
     settle(page)
     record.samples.append(Sample("sign_in", wire))
     in_page.samples.append(Sample("sign_in", seen))
@@ -125,7 +125,7 @@ def _journey(page: Page, tap: Wiretap, record: Record, in_page: Record, rng: ran
     timed("stats_period", lambda: period.get_by_text("90 days", exact=True).click(),
           lambda: expect(period.get_by_role("radio", name="90 days", exact=True)).to_be_checked())
     timed("tests", lambda: sidebar_link(page, "Tests").click(),
-          lambda: expect(page.get_by_role("heading", name="Test calls", exact=True)).to_be_visible())
+          lambda: expect(page.get_by_role("heading", name="Tests", exact=True)).to_be_visible())
     timed("tests_page_2", lambda: page.get_by_test_id("stNumberInputStepUp").click(),
           lambda: expect(page.get_by_text(re.compile(r"^Showing 51–100 of"))).to_be_visible())
 
@@ -150,7 +150,7 @@ def _journey(page: Page, tap: Wiretap, record: Record, in_page: Record, rng: ran
     timed("intents_save", lambda: page.get_by_role("button", name="Save", exact=True).click(),
           lambda: expect(page.get_by_text(re.compile(r"^Saved: 0 added, 1 changed"))).to_be_visible())
     timed("stats", lambda: sidebar_link(page, "Stats").click(),
-          lambda: expect(page.get_by_role("heading", name="Overview", exact=True)).to_be_visible())
+          lambda: expect(page.get_by_role("heading", name="Stats", exact=True)).to_be_visible())
 
 
 def browser_journeys(url: str, keys: Keys, user: str, count: int, record: Record, in_page: Record, *,

@@ -56,7 +56,7 @@ def _page_title(run: Run) -> str:
 async def _sign_in(s: Session, ctx: dict) -> Run:
     run = await s.rerun()
     _need(run.has_text("Signed in as"), f"not signed in (warnings: {run.alerts('warning')})")
-    _need(_page_title(run) == "Overview", f"first screen is {_page_title(run)!r}, not Stats")
+    _need(_page_title(run) == "Stats", f"first screen is {_page_title(run)!r}, not Stats")
     return run
 
 
@@ -122,13 +122,13 @@ async def _intents_save(s: Session, ctx: dict) -> Run:
 JOURNEY: tuple[tuple[str, Callable[[Session, dict], Awaitable[Run]]], ...] = (
     ("sign_in", _sign_in),
     ("stats_period", _period),
-    ("tests", lambda s, c: _open(s, "Tests", "Test calls")),
+    ("tests", lambda s, c: _open(s, "Tests", "Tests")),
     ("tests_page_2", _tests_page_2),
     ("tests_filter", _tests_filter),
     ("intents", lambda s, c: _open(s, "Intents", "Intents")),
     ("intents_edit", _intents_edit),
     ("intents_save", _intents_save),
-    ("stats", lambda s, c: _open(s, "Stats", "Overview")),
+    ("stats", lambda s, c: _open(s, "Stats", "Stats")),
 )
 NAIVE_JOURNEY: tuple[tuple[str, Callable[[Session, dict], Awaitable[Run]]], ...] = (
     ("sign_in", _sign_in),

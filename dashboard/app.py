@@ -11,7 +11,7 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from lib import memory, queries, signin  # noqa: E402
+from lib import memory, queries, signin, widgets  # noqa: E402
 from lib.errors import StoreError  # noqa: E402
 
 memory.freeze_startup_heap()  # once per process; Streamlit's post-run gc.collect(2) is off (lib/memory.py)
@@ -47,6 +47,7 @@ navigation = st.navigation([
     st.Page(ROOT / "pages" / f"{path}.py", title=title, icon=icon, url_path=path, default=path == "stats")
     for path, (title, icon) in SCREENS.items()
 ])
+widgets.screen_frame(navigation.url_path)  # phone layout, and the subscription banner while billing needs action
 try:
     navigation.run()
 except StoreError as err:  # the database is down or refused: a clear message, never a stack trace

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pandas as pd
 import plotly.graph_objects as go
 
 from lib.formatting import fmt_date
@@ -50,6 +51,24 @@ def status_label(status: str) -> str:
 
 def language_label(language: str) -> str:
     return LANGUAGE_LABELS.get(language, language.capitalize())
+
+
+def count_step(largest: int, *, ticks: int = 5) -> int:
+    """A whole-number tick step for a count axis up to ``largest``: 1, 2, 5, 10, 20, 50, ... giving at
+    most about ``ticks`` + 1 ticks.  Plotly's own choice for small counts is 0.5, which ``,d`` prints as
+    0, 1, 1, 2, 2, 3."""
+    need = max(1, largest) / ticks
+    magnitude = 1
+    while True:
+        for m in (1, 2, 5):
+            if m * magnitude >= need:
+                return m * magnitude
+        magnitude *= 10
+
+
+def count_axis(largest: int) -> dict:
+    """An axis of counts: integer ticks from 0, thousands separated."""
+    return {"tickformat": ",d", "rangemode": "tozero", "tick0": 0, "dtick": count_step(largest)}
 
 
 def _layout(fig: go.Figure, **extra: object) -> go.Figure:
@@ -92,9 +111,11 @@ def tests_per_day(stats: Stats) -> go.Figure | None:
         fig,
         barmode="stack",
         hovermode="x unified",
+        meta={"category": "Day", "value": "Tests"},
         legend={"orientation": "h", "traceorder": "normal", "y": 1.02, "yanchor": "bottom", "x": 0},
         xaxis={"type": "date", "tickformat": "%b %d", "hoverformat": "%b %d, %Y"},
-        yaxis={"tickformat": ",d", "rangemode": "tozero"},
+        yaxis=count_axis(max(sum(per_day.get(d, 0) for per_day in counts.values())
+                             for d in {d for per_day in counts.values() for d in per_day})),
     )
 
 
@@ -116,7 +137,8 @@ def tests_by_language(stats: Stats) -> go.Figure | None:
             hovertemplate="%{label}: %{value:,d} (%{percent})<extra></extra>",
         )
     )
-    return _layout(fig, showlegend=True, legend={"orientation": "h", "y": -0.05, "x": 0.5, "xanchor": "center"})
+    return _layout(fig, showlegend=True, legend={"orientation": "h", "y": -0.05, "x": 0.5, "xanchor": "center"},
+                   meta={"category": "Language", "value": "Tests"})
 
 
 def _short(text: str) -> str:
@@ -163,7 +185,9 @@ def tests_per_assistant(stats: Stats) -> go.Figure | None:
     return _layout(
         fig,
         showlegend=False,
-        xaxis={"tickformat": ",d", "rangemode": "tozero"},
+        meta={"category": "Assistant", "value": "Tests", "labels": [name or aid for aid, name, _n in top]
+              + ([OTHER] if rest else [])},
+        xaxis=count_axis(max(values)),
         yaxis={"type": "category", "autorange": "reversed", "automargin": True},
     )
 
@@ -190,6 +214,35 @@ def intents_per_week(stats: Stats) -> go.Figure | None:
     return _layout(
         fig,
         showlegend=False,
+        meta={"category": "Week", "value": "Intents created"},
         xaxis={"type": "date", "tickformat": "%b %d"},
-        yaxis={"tickformat": ",d", "rangemode": "tozero"},
+        yaxis=count_axis(max(n for _w, n in weeks)),
     )
+
+
+def series_frame(fig: go.Figure) -> pd.DataFrame:
+    """The figure's aggregated series as a table (what its CSV download holds): one row per category
+    (day, week, language, assistant), one column per trace (a status on the stacked chart, else the
+    count).  Column names come from the builder's ``layout.meta``; full names replace shortened labels."""
+    meta = dict(fig.layout.meta or {})
+    category, value = meta.get("category", "Category"), meta.get("value", "Value")
+    columns: dict[str, dict] = {}
+    order: dict = {}  # every category, in the order first seen
+    for trace in fig.data:
+        if trace.type == "pie":
+            keys, counts = trace.labels, trace.values
+        elif trace.orientation == "h":
+            keys, counts = trace.y, trace.x
+        else:
+            keys, counts = trace.x, trace.y
+        if meta.get("labels") and len(fig.data) == 1:
+            keys = meta["labels"]
+        column = columns.setdefault(trace.name if len(fig.data) > 1 and trace.name else value, {})
+        for key, count in zip(keys, counts, strict=True):
+            order.setdefault(key)
+            column[key] = column.get(key, 0) + int(count)
+    order = sorted(order) if all(isinstance(k, date) for k in order) else list(order)
+    frame = pd.DataFrame({category: order})
+    for name, column in columns.items():
+        frame[name] = [column.get(k, 0) for k in order]
+    return frame

@@ -7,6 +7,7 @@ Secrets are never printed: ``repr(Settings)`` masks them.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -57,6 +58,8 @@ class Settings:
         5.0, "Tests and Stats screens: seconds between checks for new or updated test calls (0 turns it off).")
     pricing_url: str = _setting("", "Billing: pricing page shown to users without a subscription.")
     billing_portal_url: str = _setting("", "Billing: Stripe customer-portal URL for 'Manage billing'.")
+    support_url: str = _setting("", "Billing: where users ask for help (a contact page) when a billing link is unset.")
+    support_email: str = _setting("", "Billing: support address shown when SUPPORT_URL is unset.")
 
     def __post_init__(self) -> None:
         if bool(self.supabase_url) != bool(self.supabase_key):
@@ -65,6 +68,11 @@ class Settings:
             raise ConfigError("Set either DATABASE_URL or SUPABASE_URL/SUPABASE_KEY, not both.")
         if self.export_timeout_seconds <= 0 or self.export_concurrency < 1:
             raise ConfigError("EXPORT_TIMEOUT_SECONDS must be positive and EXPORT_CONCURRENCY at least 1.")
+        for name in ("pricing_url", "billing_portal_url", "support_url"):
+            if getattr(self, name) and not re.match(r"https?://[^\s/]+", getattr(self, name)):
+                raise ConfigError(f"{name.upper()} must be a full http(s):// address.")
+        if self.support_email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", self.support_email):
+            raise ConfigError("SUPPORT_EMAIL must be an email address such as support@example.com.")
         if self.auth_mode not in ("local", "clerk"):
             raise ConfigError("AUTH_MODE must be 'local' or 'clerk'.")
         if self.auth_mode == "clerk" and not (self.clerk_jwt_key or self.clerk_jwks_url):

@@ -30,7 +30,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import IO, Any
@@ -38,7 +38,7 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
-from lib.models import TEST_COLUMNS, Assistant, Intent, Subscription, TestCall
+from lib.models import TEST_COLUMNS, TEST_EXPORT_COLUMNS, Assistant, Intent, Subscription, TestCall
 
 BOM = "\ufeff"
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -416,6 +416,35 @@ def to_excel(df: pd.DataFrame, *, sheet_name: str = "Export") -> bytes:
 
 # -- the frames of each table ----------------------------------------------------------------
 
+# What a preview calls each column (the files keep the database's names, which an import reads back).
+PREVIEW_LABELS = {
+    "intent_name": "Intent", "example_user_phrases": "Example phrases", "english_responses": "English responses",
+    "russian_responses": "Russian responses", "name": "Name", "vapi_assistant_id": "Vapi assistant id",
+    "config": "Config", "intents_used": "Intents used", "assistant_name": "Assistant",
+    "assistant_id": "Vapi assistant id", "test_phrase": "Phrase", "language": "Language", "call_id": "Call id",
+    "status": "Status", "plan_type": "Plan", "billing_cycle": "Billing cycle",
+    "current_period_start": "Period start", "current_period_end": "Period end",
+    "stripe_customer_id": "Stripe customer", "stripe_subscription_id": "Stripe subscription",
+    "created_at": "Created", "updated_at": "Updated", "id": "Id",
+}
+PREVIEW_ORDERS = {  # a column only that table has -> what a row is about first, internal ids last
+    "test_phrase": ("created_at", "assistant_name", "test_phrase", "language", "status", "call_id", "assistant_id"),
+    "intent_name": ("intent_name", "example_user_phrases", "english_responses", "russian_responses"),
+    "vapi_assistant_id": ("name", "vapi_assistant_id", "intents_used", "config"),
+    "plan_type": ("plan_type", "status", "billing_cycle", "current_period_start", "current_period_end"),
+}
+
+
+def preview_frame(frame: pd.DataFrame, rows: int = 100) -> pd.DataFrame:
+    """The first ``rows`` rows as a preview shows them: readable column names, the columns that say what
+    a row is first (a test call's time and assistant, an intent's name), the row's id last."""
+    lead = next((order for marker, order in PREVIEW_ORDERS.items() if marker in frame.columns), ())
+    first = [c for c in lead if c in frame.columns]
+    last = [c for c in ("id",) if c in frame.columns and c not in first]
+    order = first + [c for c in frame.columns if c not in first and c not in last] + last
+    return frame.head(rows)[order].rename(columns=lambda c: PREVIEW_LABELS.get(c, c.replace("_", " ").capitalize()))
+
+
 
 def _times(values: Iterable[datetime | None]) -> pd.Series:
     return pd.Series([None if v is None else _utc_naive(v) for v in values], dtype="datetime64[us]")
@@ -472,14 +501,16 @@ def subscription_frame(subscription: Subscription | None) -> pd.DataFrame:
     return pd.DataFrame(data, columns=list(SUBSCRIPTION_COLUMNS))
 
 
-def tests_frame(rows: Iterable[TestCall]) -> pd.DataFrame:
-    """Test calls in the shape ``UserStore.iter_tests`` yields (``TEST_COLUMNS``)."""
-    rows = list(rows)
+def tests_frame(rows: Iterable[TestCall], names: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Test calls in the shape ``UserStore.iter_tests`` yields (``TEST_EXPORT_COLUMNS``); ``names`` gives
+    the assistants' names by Vapi id (missing: empty)."""
+    rows, names = list(rows), names or {}
     data = {
         name: _times(getattr(r, name) for r in rows) if name.endswith("_at") else _texts(getattr(r, name) for r in rows)
         for name in TEST_COLUMNS
     }
-    return pd.DataFrame(data, columns=list(TEST_COLUMNS))
+    data["assistant_name"] = _texts(names.get(r.assistant_id) for r in rows)
+    return pd.DataFrame(data, columns=list(TEST_EXPORT_COLUMNS))
 
 
 tests_frame.__test__ = False  # type: ignore[attr-defined]  # not a pytest test, despite its name

@@ -29,6 +29,11 @@ def fmt_int(n: int | float | None) -> str:
     return f"{round(n):,}"
 
 
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """``"1 row"``, ``"2 rows"``, ``"1,234 rows"``: the count with the word in its right number."""
+    return f"{fmt_int(n)} {one if n == 1 else (many or one + 's')}"
+
+
 def fmt_pct(x: float | None, digits: int = 1) -> str:
     """A fraction as a percentage: ``0.873`` -> ``"87.3%"``; None -> ``"—"``."""
     if _is_missing(x):

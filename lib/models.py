@@ -155,11 +155,15 @@ class TestCall:
     language: str  # DEFAULT_LANGUAGE when stored as NULL or ''
     call_id: str | None
     status: str  # DEFAULT_STATUS when stored as NULL or ''
-    created_at: datetime | None  # NULL sorts as the oldest: last in the newest-first list, first in the export
+    created_at: datetime | None  # NULL sorts as the oldest: last in the newest-first list and export
     updated_at: datetime | None
 
 
 TEST_COLUMNS = ("id", "assistant_id", "test_phrase", "language", "call_id", "status", "created_at", "updated_at")
+# The test-calls export (tests.csv, UserStore.iter_tests): TEST_COLUMNS with the assistant's name (empty when
+# no assistant of the user has that Vapi id), newest first like the Tests screen.
+TEST_EXPORT_COLUMNS = ("id", "assistant_id", "assistant_name", "test_phrase", "language", "call_id", "status",
+                       "created_at", "updated_at")
 
 
 @dataclass(frozen=True)

@@ -3,17 +3,19 @@ under the ``key`` prefix it is given and returns plain values; no data access ha
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
+import plotly.graph_objects as go
 import streamlit as st
 
-from lib import queries
+from lib import billing, charts, export, queries
 from lib.errors import StoreError
 from lib.export_files import SessionFiles
-from lib.formatting import fmt_int
+from lib.formatting import fmt_int, plural
 from lib.models import LANGUAGES, TEST_STATUSES, Assistant, TestFilter
 from lib.store.sql import utcnow
 
@@ -43,14 +45,76 @@ def date_range(key: str, *, label: str = "Period") -> tuple[datetime | None, dat
     return day_range(PRESETS[choice or DEFAULT_PRESET])
 
 
-def chart_card(title: str, fig: object | None) -> None:
-    """A bordered card with a title and a plotly figure in the Streamlit theme (or a note when empty)."""
+def chart_card(title: str, fig: go.Figure | None) -> None:
+    """A bordered card with a title and a plotly figure in the Streamlit theme (or a note when empty), and
+    the figure's aggregated series as a CSV (lib.charts.series_frame through lib.export's writer), built
+    only when clicked."""
     with st.container(border=True):
-        st.markdown(f"**{title}**")
         if fig is None:
+            st.markdown(f"**{title}**")
             st.caption("No data in this period.")
-        else:
-            st.plotly_chart(fig, theme="streamlit", width="stretch", config={"displayModeBar": False})
+            return
+        slug = re.sub(r"[^a-z0-9]+", "-", title.casefold()).strip("-")
+        head = st.container(horizontal=True, horizontal_alignment="distribute", vertical_alignment="center",
+                            wrap=False)
+        head.markdown(f"**{title}**", width="content")
+        head.download_button("CSV", data=lambda: export.to_csv(charts.series_frame(fig)), file_name=f"{slug}.csv",
+                              mime="text/csv", key=f"chart_csv_{slug}", on_click="ignore", type="tertiary",
+                              icon=":material/download:", help=f"The numbers behind “{title}” as CSV")
+        st.plotly_chart(fig, theme="streamlit", width="stretch", config={"displayModeBar": False})
+
+
+PHONE_MAX_PX = 640  # Streamlit stacks columns below this width
+_PHONE_CSS = f"""<style>
+[data-testid="stExpandSidebarButton"]::after {{ content: "Menu"; font-size: 0.9rem; margin-left: 0.25rem; }}
+@media (max-width: {PHONE_MAX_PX}px) {{
+  [data-testid="stMainBlockContainer"] {{ padding-left: 0.75rem; padding-right: 0.75rem; }}
+  .st-key-kpis [data-testid="stHorizontalBlock"] {{ flex-flow: row wrap; gap: 0.5rem; }}
+  .st-key-kpis [data-testid="stColumn"] {{ flex: 1 1 calc(33% - 0.5rem) !important;
+    min-width: calc(33% - 0.5rem) !important; width: calc(33% - 0.5rem) !important; }}
+  .st-key-kpis [data-testid="stMetricValue"] {{ font-size: 1.25rem; }}
+  .st-key-kpis [data-testid="stMetricLabel"] p {{ font-size: 0.8rem; }}
+  [class*="st-key-filters_"] [data-testid="stColumn"] {{ flex: 1 1 calc(50% - 0.5rem) !important;
+    min-width: calc(50% - 0.5rem) !important; width: calc(50% - 0.5rem) !important; }}
+  [class*="st-key-filters_"] [data-testid="stHorizontalBlock"] {{ flex-flow: row wrap; gap: 0.5rem; }}
+  h1 {{ font-size: 2rem !important; padding-top: 0.25rem !important; padding-bottom: 0.5rem !important; }}
+  .st-key-subscription_banner [data-testid="stAlertContainer"] {{ padding: 0.5rem 0.75rem; }}
+}}
+</style>"""
+# Streamlit leaves the sidebar open over the page after a link in it is tapped on a phone: close it once per
+# screen shown (the script's text names the screen, so it runs again only when the screen changes).
+_COLLAPSE_JS = """<script>/* {path} */
+if (window.innerWidth <= {width}) {{
+  const close = document.querySelector('[data-testid="stSidebarCollapseButton"] button');  // only while open
+  if (close) close.click();
+}}
+</script>"""
+
+
+def screen_frame(current_path: str) -> None:
+    """What every signed-in screen carries around its content: the phone layout (compact metric cards,
+    a labelled menu button, the sidebar closed after choosing a screen) and the subscription banner."""
+    st.html(_PHONE_CSS)
+    with st.sidebar:
+        st.html(_COLLAPSE_JS.format(path=current_path, width=PHONE_MAX_PX), unsafe_allow_javascript=True)
+    subscription_banner(current_path)
+
+
+def subscription_banner(current_path: str) -> None:
+    """A slim line on every screen while the subscription needs attention (past due, unpaid, canceled...):
+    what happened and why the assistant service is (or may be) paused, with a link to Billing.  The
+    Billing screen itself shows the full notice instead."""
+    if current_path == "billing":
+        return
+    try:
+        sub = queries.subscription()
+        text = billing.slim_banner(sub.status, queries.assistant_settings().is_active) if sub else None
+    except StoreError:
+        return  # the screen's own reads say what is wrong
+    if text:
+        with st.container(key="subscription_banner", horizontal=True, vertical_alignment="center", gap="small"):
+            st.warning(text, icon=":material/credit_card_off:", width="stretch")
+            st.page_link("../pages/billing.py", label="Billing", icon=":material/arrow_forward:", width="content")
 
 
 LIVE_FLAG = "_live_changed"  # session state: set by the live fragment just before it reruns the page
@@ -111,7 +175,7 @@ def test_filters(key: str, assistants: list[Assistant]) -> TestFilter:
     """Period, assistant, language, status and phrase search, as a TestFilter."""
     start, end = date_range(key)
     names = {a.vapi_assistant_id: a.name for a in assistants}
-    cols = st.columns([2, 1, 1, 2])
+    cols = st.container(key=f"filters_{key}").columns([2, 1, 1, 2])  # two to a row on a phone
     chosen_assistants = cols[0].multiselect("Assistant", list(names), format_func=lambda v: names.get(v, v),
                                             key=f"{key}_assistants", placeholder="All assistants")
     languages = cols[1].multiselect("Language", list(LANGUAGES), format_func=_label, key=f"{key}_languages",
@@ -154,7 +218,7 @@ def tests_download(filters: TestFilter, key: str) -> None:
     if prepared and prepared["filters"] != filters:  # no longer offered: don't keep 100 MB for nothing
         _session_files().discard(key)
         prepared = st.session_state[f"{key}_file"] = None
-    if st.button(f"Prepare CSV of {fmt_int(total)} test calls", key=f"{key}_prepare", disabled=not total,
+    if st.button(f"Prepare CSV of {plural(total, 'test call')}", key=f"{key}_prepare", disabled=not total,
                  icon=":material/download:"):
         files = _session_files()
         path = files.file(key)  # replaces this screen's previous file
@@ -176,5 +240,6 @@ def tests_download(filters: TestFilter, key: str) -> None:
         prepared = {"path": str(path), "filters": filters, "rows": rows}
         st.session_state[f"{key}_file"] = prepared
     if prepared:
-        st.download_button(f"Download tests.csv ({fmt_int(prepared['rows'])} rows)", data=_reader(prepared["path"]),
-                           file_name="tests.csv", mime="text/csv", key=f"{key}_download", type="primary")
+        st.download_button(f"Download tests.csv ({plural(prepared['rows'], 'row')})", data=_reader(prepared["path"]),
+                           file_name="tests.csv", mime="text/csv", key=f"{key}_download", type="primary",
+                           on_click="ignore")  # no rerun: a rerun would replace the button's file id mid-click

@@ -1,4 +1,4 @@
-"""Assistants: the user's Vapi assistants, one's config and test summary, and the active toggle."""
+"""Assistants: the account's assistant service switch, the user's Vapi assistants, one's config and test summary."""
 
 import json
 
@@ -22,14 +22,15 @@ def toggle() -> None:
         queries.set_active(on)
     except StoreError as err:
         st.session_state["assistant_active"] = not on
-        st.session_state["assistant_flash"] = ("error", f"The assistant was not {'activated' if on else 'paused'}. {err}")
+        st.session_state["assistant_flash"] = ("error", f"The assistant service was not {'turned on' if on else 'paused'}. {err}")
         return
-    st.session_state["assistant_flash"] = ("success", "Assistant activated: it answers calls again." if on else
-                                           "Assistant paused: it will not answer calls until you turn it back on.")
+    st.session_state["assistant_flash"] = ("success", "Assistant service on: your assistants answer calls again." if on else
+                                           "Assistant service paused: no assistant answers calls until you turn it back on.")
 
 
-st.toggle("Assistant active", key="assistant_active", on_change=toggle, disabled=not queries.freshness().reachable,
-          help="When paused, your assistants do not answer calls.")
+st.toggle("Assistant service on (all your assistants)", key="assistant_active", on_change=toggle,
+          disabled=not queries.freshness().reachable,
+          help="Your account's assistant service: when it is off, none of your assistants answers calls.")
 if flash := st.session_state.pop("assistant_flash", None):
     kind, text = flash
     if kind == "success":

@@ -13,24 +13,30 @@ sub = queries.subscription()
 if sub is None:
     with st.container(border=True):
         st.subheader("No subscription")
-        st.write("You are not subscribed to a plan yet. Pick one to unlock more assistants and test calls.")
+        st.markdown(billing.no_plan(settings))
         if settings.pricing_url:
             st.link_button("See plans and pricing", settings.pricing_url, type="primary")
     st.stop()
 
-banner = billing.banner(sub.status)
-if banner:
-    st.error(banner, icon=":material/warning:")
+if text := billing.banner(sub.status, settings):
+    with st.container(border=True):
+        st.error(text, icon=":material/warning:")
+        if fix := billing.action(sub.status, settings):
+            st.link_button(fix.label, fix.url, type="primary", icon=":material/open_in_new:")
 
 with st.container(border=True):
     left, right = st.columns([3, 1])
     left.subheader(f"{(sub.plan_type or 'Unknown').capitalize()} plan")
     left.markdown(billing.status_badge(sub.status))
-    if settings.billing_portal_url:
-        right.link_button("Manage billing", settings.billing_portal_url)
-    cols = st.columns(4)
+    if manage := billing.manage(settings):
+        right.link_button(manage.label, manage.url)
+    running = billing.shows_days_left(sub.status)
+    cols = st.columns(4 if running else 3)
     cols[0].metric("Billing cycle", (sub.billing_cycle or "—").capitalize())
     cols[1].metric("Current period start", fmt_date(sub.current_period_start))
     cols[2].metric("Current period end", fmt_date(sub.current_period_end))
-    cols[3].metric("Days left", days_left(sub.current_period_end, utcnow()) if sub.current_period_end else "—")
+    if running:
+        cols[3].metric("Days left", days_left(sub.current_period_end, utcnow()) if sub.current_period_end else "—")
     st.caption(f"Stripe customer {mask_id(sub.stripe_customer_id)} · subscription {mask_id(sub.stripe_subscription_id)}")
+    if not billing.is_troubled(sub.status) and (hint := billing.manage_hint(settings)):
+        st.caption(hint)

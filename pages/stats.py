@@ -6,7 +6,7 @@ from lib import charts, queries, widgets
 from lib.formatting import fmt_delta, fmt_int, fmt_pct
 from lib.models import TestFilter
 
-st.title("Overview")
+st.title("Stats")
 start, end = widgets.date_range("stats")
 stats = queries.stats(TestFilter(start=start, end=end))
 previous = widgets.previous_period(start, end)
@@ -27,13 +27,13 @@ if stats.is_empty:
         st.page_link("../pages/intents.py", label="Create your first intent", icon=":material/add_circle:")
     st.stop()
 
-cards = st.columns(6)
+cards = st.container(key="kpis").columns(6)  # three to a row on a phone (lib.widgets.screen_frame)
 cards[0].metric("Intents", fmt_int(stats.intents))
 cards[1].metric("Assistants", fmt_int(stats.assistants))
 cards[2].metric("Tests", fmt_int(stats.tests), delta=fmt_delta(stats.tests, before),
                 help="Test calls in the selected period, against the period of equal length before it.")
 cards[3].metric("Success rate", fmt_pct(stats.success_rate), help="Completed test calls out of all in the period.")
-cards[4].metric("Assistant", "Active" if settings.is_active else "Paused")
+cards[4].metric("Assistant service", "Active" if settings.is_active else "Paused")
 plan = (subscription.plan_type or "—").capitalize() if subscription else "No plan"
 cards[5].metric("Plan", plan, help=f"Status: {subscription.status}" if subscription else None)
 

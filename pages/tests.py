@@ -7,12 +7,12 @@ from lib.formatting import fmt_datetime, fmt_int, fmt_pct
 
 PAGE_SIZE = 50
 
-st.title("Test calls")
+st.title("Tests")
 assistants = queries.assistants()
 filters = widgets.test_filters("tests", assistants)
 stats = queries.stats(filters)
 
-cards = st.columns(3)
+cards = st.container(key="kpis").columns(3)
 cards[0].metric("Matching test calls", fmt_int(stats.tests))
 cards[1].metric("Completed", fmt_int(stats.tests_completed))
 cards[2].metric("Success rate", fmt_pct(stats.success_rate))
@@ -21,11 +21,6 @@ widgets.live_updates("tests", stats.tests)
 if not stats.tests:
     st.info("No test calls match these filters. Widen the period or clear a filter.")
     st.stop()
-
-for col, (title, fig) in zip(st.columns([2, 1]), [("Status over time", charts.tests_per_day(stats)),
-                                                 ("Languages", charts.tests_by_language(stats))], strict=True):
-    with col:
-        widgets.chart_card(title, fig)
 
 pages = max(1, -(-stats.tests // PAGE_SIZE))
 page = int(st.number_input(f"Page (of {fmt_int(pages)})", min_value=1, max_value=pages, value=1, step=1,
@@ -40,6 +35,12 @@ st.dataframe(
 )
 first = (page - 1) * PAGE_SIZE + 1
 st.caption(f"Showing {fmt_int(first)}–{fmt_int(first + len(result.rows) - 1)} of {fmt_int(result.total)}")
+
+# The charts follow the table: on a phone the calls come first.
+for col, (title, fig) in zip(st.columns([2, 1]), [("Status over time", charts.tests_per_day(stats)),
+                                                 ("Languages", charts.tests_by_language(stats))], strict=True):
+    with col:
+        widgets.chart_card(title, fig)
 
 with st.container(border=True):
     st.markdown("**Export the filtered set**")

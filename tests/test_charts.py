@@ -150,3 +150,74 @@ def test_figures_serialize_to_json() -> None:
         values = [v for axis in ("x", "y", "values", "labels") for v in (trace.get(axis) or [])]
         assert 1 in values, (build.__name__, trace)  # the one call (or intent) counted
         assert spec["layout"]
+
+
+def _tick_labels(axis: dict, largest: int) -> list[str]:
+    """The labels plotly draws on a count axis from 0 to ``largest`` with the axis' tick0/dtick and
+    ``,d`` format (d rounds a fraction to the nearest integer, as d3-format does)."""
+    step, at, labels = axis["dtick"], axis.get("tick0", 0), []
+    while at <= largest:
+        labels.append(f"{round(at):,d}")
+        at += step
+    return labels
+
+
+@pytest.mark.parametrize("largest", [1, 2, 3, 4, 5, 7, 9, 12, 37, 100, 999, 1_240, 54_321])
+def test_count_axes_have_integer_ticks_that_never_repeat(largest: int) -> None:
+    stats = make_stats(
+        tests=largest,
+        tests_per_day=(DayStatusCount(D1, "completed", largest),),
+        tests_per_assistant=(("vapi_a", "Alpha", largest),),
+        intents_per_week=((D1, largest),),
+    )
+    axes = [charts.tests_per_day(stats).to_dict()["layout"]["yaxis"],
+            charts.tests_per_assistant(stats).to_dict()["layout"]["xaxis"],
+            charts.intents_per_week(stats).to_dict()["layout"]["yaxis"]]
+    for axis in axes:
+        assert "dtick" in axis, axis  # plotly's own choice for 3 is 0.5: labels 0, 1, 1, 2, 2, 3
+        assert float(axis["dtick"]).is_integer() and axis["dtick"] >= 1
+        labels = _tick_labels(axis, largest)
+        assert len(labels) == len(set(labels)) and 2 <= len(labels) <= 7, labels
+
+
+def test_stacked_days_scale_ticks_to_the_tallest_stack() -> None:
+    stats = make_stats(tests=30, tests_per_day=(
+        DayStatusCount(D1, "completed", 10), DayStatusCount(D1, "failed", 10), DayStatusCount(D1, "cancelled", 10),
+        DayStatusCount(D2, "completed", 3)))
+    axis = charts.tests_per_day(stats).to_dict()["layout"]["yaxis"]
+    assert axis["dtick"] == 10  # 0, 10, 20, 30: the stack of 30, not the tallest single status (10)
+
+
+SERIES = make_stats(
+    tests=13,
+    tests_per_day=(DayStatusCount(D2, "failed", 1), DayStatusCount(D1, "completed", 4),
+                   DayStatusCount(D2, "completed", 2), DayStatusCount(D3, "in_progress", 6)),
+    tests_per_language=(("russian", 5), ("english", 8)),
+    tests_per_assistant=(("vapi_x", "=HYPERLINK(\"http://evil\")", 9), ("vapi_y", "Приёмная " + "x" * 60, 4)),
+    intents_per_week=((D1, 2),),
+)
+
+
+def test_each_chart_series_as_a_csv_holds_the_fixtures_numbers() -> None:
+    """The CSV of a chart card: lib.export's writer (BOM, CRLF, formula prefix) over the chart's series."""
+    from lib.export import to_csv
+
+    def csv_of(build) -> str:
+        data = to_csv(charts.series_frame(build(SERIES)))
+        assert data.startswith(b"\xef\xbb\xbf")
+        return data.decode("utf-8-sig")
+
+    assert csv_of(charts.tests_per_day) == (
+        "Day,Completed,Failed,In progress\r\n"
+        "2026-11-24,4,0,0\r\n2026-11-25,2,1,0\r\n2026-11-27,0,0,6\r\n")
+    assert csv_of(charts.tests_by_language) == "Language,Tests\r\nEnglish,8\r\nRussian,5\r\n"
+    assert csv_of(charts.tests_per_assistant) == (  # full names, not the chart's shortened labels; formula neutralized
+        "Assistant,Tests\r\n\"'=HYPERLINK(\"\"http://evil\"\")\",9\r\n" f"Приёмная {'x' * 60},4\r\n")
+    assert csv_of(charts.intents_per_week) == "Week,Intents created\r\n2026-11-24,2\r\n"
+
+
+def test_the_other_assistants_are_one_row_in_the_csv() -> None:
+    many = make_stats(tests=40, tests_per_assistant=tuple((f"v{i:02d}", f"A{i:02d}", 20 - i) for i in range(20)))
+    frame = charts.series_frame(charts.tests_per_assistant(many))
+    assert len(frame) == charts.TOP_ASSISTANTS + 1 and frame.iloc[-1].tolist() == [charts.OTHER, sum(range(1, 6))]
+    assert frame["Tests"].sum() == sum(20 - i for i in range(20))

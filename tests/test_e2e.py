@@ -64,10 +64,10 @@ TEST_HEADER = ["id", "assistant_id", "test_phrase", "language", "call_id", "stat
 NEW_NAME = "greeting_e2e"
 CYRILLIC = re.compile("[А-Яа-яЁё]")
 SCREENS = [  # sidebar link, page title, screenshot name
-    ("Stats", "Overview", "stats"),
+    ("Stats", "Stats", "stats"),
     ("Intents", "Intents", "intents"),
     ("Assistants", "Assistants", "assistants"),
-    ("Tests", "Test calls", "tests"),
+    ("Tests", "Tests", "tests"),
     ("Billing", "Billing", "billing"),
     ("Export", "Export", "export"),
 ]
@@ -287,7 +287,7 @@ def test_tests_screen_is_live(page: Page, app: App) -> None:
     """A call webhook inserts calls while bob watches the Tests screen: they appear without a reload."""
     if not open_app(page):
         sign_in(page, "bob", "demo", "Bob")
-    open_screen(page, "Tests", "Test calls")
+    open_screen(page, "Tests", "Tests")
     before = int(metric_value(page, "Matching test calls").replace(",", ""))
     engine = sa.create_engine(app.database_url)
     with engine.begin() as conn:

@@ -34,7 +34,7 @@ from lib.export import (
     unneutralize,
     write_csv,
 )
-from lib.models import TEST_COLUMNS, Assistant, Intent, Subscription, TestCall
+from lib.models import TEST_COLUMNS, TEST_EXPORT_COLUMNS, Assistant, Intent, Subscription, TestCall
 
 BOM = b"\xef\xbb\xbf"
 
@@ -471,6 +471,23 @@ def test_other_frames_shapes() -> None:
     assert len(s) == 1 and s["plan_type"].iloc[0] == "pro" and "user_id" not in s.columns
     assert len(subscription_frame(None)) == 0 and subscription_frame(None).columns.tolist() == s.columns.tolist()
 
-    t = export.tests_frame([TestCall("1", "a", "hi", "english", None, "completed", when, None)])
-    assert t.columns.tolist() == list(TEST_COLUMNS)
-    assert rows_of(to_csv(t))[1] == ["1", "a", "hi", "english", "", "completed", "2026-01-01T00:00:00Z", ""]
+    t = export.tests_frame([TestCall("1", "a", "hi", "english", None, "completed", when, None),
+                            TestCall("2", "b", "yo", "russian", "c", "failed", when, when)], {"a": "Front desk"})
+    assert t.columns.tolist() == list(TEST_EXPORT_COLUMNS)
+    assert rows_of(to_csv(t))[1] == ["1", "a", "Front desk", "hi", "english", "", "completed", "2026-01-01T00:00:00Z", ""]
+    assert rows_of(to_csv(t))[2][:3] == ["2", "b", ""]  # no assistant of the user has that id
+
+
+def test_previews_say_what_a_row_is_first_in_plain_words() -> None:
+    when = datetime(2026, 1, 1)
+    tests = export.preview_frame(export.tests_frame(
+        [TestCall("5f0c-uuid", "vapi_1", "hi", "english", None, "completed", when, None)], {"vapi_1": "Front desk"}))
+    assert tests.columns.tolist()[:5] == ["Created", "Assistant", "Phrase", "Language", "Status"]
+    assert tests.columns.tolist()[-1] == "Id" and tests.iloc[0]["Assistant"] == "Front desk"
+    intents = export.preview_frame(export.intents_frame([]))
+    assert intents.columns.tolist()[0] == "Intent" and intents.columns.tolist()[-1] == "Id"
+    assert export.preview_frame(export.assistants_frame([])).columns.tolist()[:2] == ["Name", "Vapi assistant id"]
+    assert export.preview_frame(export.subscription_frame(None)).columns.tolist()[:2] == ["Plan", "Status"]
+    for frame in (tests, intents):
+        assert not any("_" in c for c in frame.columns)
+    assert len(export.preview_frame(pd.DataFrame({"x": range(500)}))) == 100

@@ -402,7 +402,7 @@ def test_a_save_through_one_replica_shows_on_the_other(proxy: Proxy, replicas: t
         screenshot(a, "replicas-a-saved")
 
         # B's next render, on replica 2, shows it.
-        open_screen(b, "Stats", "Overview")
+        open_screen(b, "Stats", "Stats")
         open_screen(b, "Intents", "Intents")
         search(b, NEW_INTENT)
         screenshot(b, "replicas-b-after")

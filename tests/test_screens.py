@@ -138,12 +138,12 @@ def owner_counts(url: str, user_id: str, filters: TestFilter) -> int:
 def test_populated_user_sees_every_screen(app_on, database: str) -> None:
     at = app_on("alice")
     start, end = day_range(30)
-    assert at.title[0].value == "Overview"
+    assert at.title[0].value == "Stats"
     assert metric(at, "Intents") == "12"
     assert metric(at, "Assistants") == "3"
     assert metric(at, "Tests") == f"{owner_counts(database, 'user_demo_alice', TestFilter(start, end)):,}"
     assert metric(at, "Plan") == "Pro"
-    assert metric(at, "Assistant") == "Active"
+    assert metric(at, "Assistant service") == "Active"
     assert len(at.get("plotly_chart")) == 4
     for name in SCREENS:
         open_screen(at, name)
@@ -256,7 +256,7 @@ def test_assistant_details_link_to_its_filtered_tests(app_on) -> None:
     next(b for b in at.button if b.label == "See its test calls").click()
     at.run()
     assert not at.exception
-    assert at.title[0].value == "Test calls"
+    assert at.title[0].value == "Tests"
     assert at.multiselect(key="tests_assistants").value == [chosen.vapi_assistant_id]
     assert set(at.dataframe[0].value["Assistant"]) == {chosen.name}
 

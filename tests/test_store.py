@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from lib import export, schema
 from lib.errors import ConflictError, ValidationError
-from lib.models import TEST_COLUMNS, IntentDiff, IntentEdit, IntentInput, IntentRef, TestFilter
+from lib.models import TEST_EXPORT_COLUMNS, IntentDiff, IntentEdit, IntentInput, IntentRef, TestFilter
 from lib.validation import MAX_INTENT_NAME, MAX_ITEM_LENGTH, MAX_LIST_ITEMS
 
 NOW = datetime(2026, 11, 25, 12, 0, 0)
@@ -294,7 +294,7 @@ def test_paging_is_ordered_newest_first_without_overlap(store, engine_for) -> No
     assert stamps == sorted(stamps, reverse=True)
     assert len({r.id for p in pages for r in p.rows}) == 23
     exported = [row for c in alice.iter_tests(TestFilter()) for row in c["created_at"]]
-    assert exported == sorted(stamps)
+    assert exported == sorted(stamps, reverse=True)  # the export is in the screen's order
 
 
 def test_bad_filters_are_rejected(store) -> None:
@@ -407,9 +407,9 @@ def test_null_language_and_status_are_the_defaults_everywhere(store, engine_for)
     assert dict(stats.tests_per_language)["english"] == len(english)
 
 
-def test_pages_follow_one_order_and_the_export_is_its_reverse(store, engine_for) -> None:
+def test_pages_and_the_export_follow_one_order(store, engine_for) -> None:
     """Newest first by (created_at, id), calls without created_at last (the oldest); any page size, any
-    page, read straight or by jumping, gives the same sequence on every backend; the export is its reverse."""
+    page, read straight or by jumping, gives the same sequence on every backend; so does the export."""
     rows = seed_hostile(engine_for, ALICE)
     seed_tests(engine_for, ALICE, 30, every=timedelta(hours=5))
     with engine_for.connect() as conn:
@@ -425,14 +425,31 @@ def test_pages_follow_one_order_and_the_export_is_its_reverse(store, engine_for)
     last = alice.list_tests(TestFilter(), page=len(expected), page_size=1)
     assert [r.id for r in last.rows] == expected[-1:] and last.total == len(expected)
     exported = [i for c in alice.iter_tests(TestFilter(), chunk_size=11) for i in c["id"]]
-    assert exported == expected[::-1]
+    assert exported == expected
+
+
+def seed_assistant_names(engine: sa.Engine) -> dict[str, str]:
+    """Alice names one of seed_hostile's Vapi ids (a hostile name), not the others; bob names another of
+    them, which alice's export must never show.  Returns alice's names by Vapi id."""
+    now = datetime(2026, 11, 1)
+    mine = {"asst_0": '=Front desk, "main"\nline'}
+    with engine.begin() as conn:
+        conn.execute(sa.insert(schema.assistants), [
+            {"id": str(uuid.uuid4()), "user_id": user, "vapi_assistant_id": vapi_id, "name": name, "config": {},
+             "intents_used": [], "created_at": now, "updated_at": now}
+            for user, vapi_id, name in ((ALICE, "asst_0", mine["asst_0"]), (BOB, "asst_1", "Bob's own line"))])
+    return mine
 
 
 def test_exported_csv_is_to_csv_of_the_rows_byte_for_byte(store, engine_for) -> None:
     """Every backend's export (PostgreSQL: the database writes the CSV) equals lib.export.to_csv of the
-    seeded rows, with the null rule applied, oldest first: every hostile payload included."""
+    seeded rows, with the null rule applied, newest first like the screen, with the assistant's name
+    (the user's own; empty when the user has no assistant with that Vapi id): every hostile payload included."""
     rows = seed_hostile(engine_for, ALICE)
-    frame = pd.DataFrame([_shown(r) for r in _newest_first(rows)[::-1]], columns=list(TEST_COLUMNS))
+    names = seed_assistant_names(engine_for)
+    frame = pd.DataFrame([{**_shown(r), "assistant_name": names.get(r["assistant_id"])} for r in _newest_first(rows)],
+                         columns=list(TEST_EXPORT_COLUMNS))
+    assert frame["assistant_name"].notna().any() and frame["assistant_name"].isna().any()
     out = io.BytesIO()
     n = store.for_user(ALICE).export_tests_csv(TestFilter(), out)
     assert n == len(rows)

@@ -41,6 +41,7 @@ from lib.models import (
     DEFAULT_LANGUAGE,
     DEFAULT_STATUS,
     TEST_COLUMNS,
+    TEST_EXPORT_COLUMNS,
     Assistant,
     DayStatusCount,
     Intent,
@@ -495,25 +496,12 @@ class RestUserStore:
         return sum(n for _, n in self._days(validate_filter(filters)))
 
     def _keyset(self, filters: TestFilter, deadline: Deadline | None = None) -> Iterator[dict]:
-        """The filtered tests oldest first (null created_at first, by id; then created_at, id), 1,000
-        per request, as SqlUserStore's export orders them.
+        """The filtered tests newest first ((created_at, id) descending, then null created_at by id
+        descending), 1,000 per request, as SqlUserStore's export orders them.
 
         Keyset pagination: each request continues after the last row of the previous one, so rows
         are neither skipped nor repeated when other rows come or go meanwhile.
         """
-        if filters.start is None and filters.end is None:  # a date range never matches a null created_at
-            last_id: str | None = None
-            while True:
-                if deadline is not None:
-                    deadline.check()
-                q = self._tests(TEST_SELECT, filters).is_("created_at", "null")
-                if last_id:
-                    q = q.gt("id", last_id)
-                rows = self._rows(self._execute(q.order("id").limit(PAGE)))
-                if not rows:
-                    break
-                yield from rows
-                last_id = rows[-1]["id"]
         cursor: tuple[str, str] | None = None
         while True:
             if deadline is not None:
@@ -521,29 +509,50 @@ class RestUserStore:
             q = self._tests(TEST_SELECT, filters).not_.is_("created_at", "null")
             if cursor:
                 at, last = (json.dumps(v) for v in cursor)  # double-quoted for PostgREST's logic tree
-                q = q.or_(f"created_at.gt.{at},and(created_at.eq.{at},id.gt.{last})")
-            rows = self._rows(self._execute(q.order("created_at").order("id").limit(PAGE)))
+                q = q.or_(f"created_at.lt.{at},and(created_at.eq.{at},id.lt.{last})")
+            rows = self._rows(self._execute(q.order("created_at", desc=True).order("id", desc=True).limit(PAGE)))
             if not rows:
                 break
             yield from rows
             cursor = (rows[-1]["created_at"], rows[-1]["id"])
+        if filters.start is None and filters.end is None:  # a date range never matches a null created_at
+            last_id: str | None = None
+            while True:
+                if deadline is not None:
+                    deadline.check()
+                q = self._tests(TEST_SELECT, filters).is_("created_at", "null")
+                if last_id:
+                    q = q.lt("id", last_id)
+                rows = self._rows(self._execute(q.order("id", desc=True).limit(PAGE)))
+                if not rows:
+                    break
+                yield from rows
+                last_id = rows[-1]["id"]
+
+    def _assistant_names(self) -> dict[str, str]:
+        """The user's assistants' names by Vapi id (one per id: the table's unique key)."""
+        rows = self._all(lambda count: self._select("assistants", "vapi_assistant_id,name", count=count)
+                         .order("vapi_assistant_id"))
+        return {r["vapi_assistant_id"]: r["name"] for r in rows}
 
     def iter_tests(self, filters: TestFilter, *, chunk_size: int = 20_000,
                    deadline: Deadline | None = None) -> Iterator[pd.DataFrame]:
-        """The whole filtered set, oldest first, in DataFrames of up to ``chunk_size`` rows."""
+        """The whole filtered set, newest first, in DataFrames of up to ``chunk_size`` rows
+        (TEST_EXPORT_COLUMNS: the assistant's name beside its Vapi id)."""
         filters = validate_filter(filters)
         chunk_size = max(1, int(chunk_size))
+        names = self._assistant_names()
 
         def frame(records: list[tuple]) -> pd.DataFrame:
-            df = pd.DataFrame.from_records(records, columns=list(TEST_COLUMNS))
+            df = pd.DataFrame.from_records(records, columns=list(TEST_EXPORT_COLUMNS))
             df["id"] = df["id"].astype(str)
             return df
 
         buffer: list[tuple] = []
         for r in self._keyset(filters, deadline):
             t = self._test(r)
-            buffer.append((t.id, t.assistant_id, t.test_phrase, t.language, t.call_id, t.status,
-                           t.created_at, t.updated_at))
+            buffer.append((t.id, t.assistant_id, names.get(t.assistant_id), t.test_phrase, t.language, t.call_id,
+                           t.status, t.created_at, t.updated_at))
             if len(buffer) >= chunk_size:
                 yield frame(buffer)
                 buffer = []
@@ -558,7 +567,7 @@ class RestUserStore:
         deadline = Deadline(self._store.export_timeout_s)
         with self._store.export_gate.slot():
             return export.write_csv(self.iter_tests(filters, deadline=deadline), out, on_progress,
-                                    columns=TEST_COLUMNS)
+                                    columns=TEST_EXPORT_COLUMNS)
 
     # -- subscription and stats -------------------------------------------------------------
 

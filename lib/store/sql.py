@@ -31,7 +31,7 @@ from lib.errors import ConflictError, ExportTimeout, SaveOutcomeUnknown, StoreEr
 from lib.models import (
     DEFAULT_LANGUAGE,
     DEFAULT_STATUS,
-    TEST_COLUMNS,
+    TEST_EXPORT_COLUMNS,
     Assistant,
     DayStatusCount,
     Intent,
@@ -446,15 +446,23 @@ class SqlUserStore:
             return self._count(conn, filters)
 
     def _export_select(self, filters: TestFilter, columns: list[sa.ColumnElement]) -> sa.Select:
-        """The whole filtered set, oldest first: calls without created_at (by id), then (created_at, id)."""
-        return (sa.select(*columns).where(*self._test_where(filters))
-                .order_by(T.c.created_at.asc().nulls_first(), T.c.id))
+        """The whole filtered set, newest first like the Tests screen: (created_at, id) descending, then
+        calls without created_at (the oldest, by id descending).  ``columns`` may name the assistant's
+        ``A.c.name``: its row is joined (one per (user, Vapi id) at most, by the unique key)."""
+        named = sa.and_(A.c.user_id == T.c.user_id, A.c.vapi_assistant_id == T.c.assistant_id)
+        return (sa.select(*columns).select_from(T.outerjoin(A, named)).where(*self._test_where(filters))
+                .order_by(T.c.created_at.desc().nulls_last(), T.c.id.desc()))
+
+    def _export_columns(self) -> list[sa.ColumnElement]:
+        """TEST_EXPORT_COLUMNS: the screens' columns with the assistant's name after its id."""
+        cols = self._test_columns()
+        return [*cols[:2], A.c.name.label("assistant_name"), *cols[2:]]
 
     def iter_tests(self, filters: TestFilter, *, chunk_size: int = 20_000) -> Iterator[pd.DataFrame]:
-        """The whole filtered set, oldest first, in chunks, never the whole set in memory: on
+        """The whole filtered set, newest first, in chunks, never the whole set in memory: on
         PostgreSQL through ``COPY (query) TO STDOUT`` in binary, elsewhere from a streaming cursor."""
         filters = validate_filter(filters)
-        q = self._export_select(filters, self._test_columns())
+        q = self._export_select(filters, self._export_columns())
         with self._tx() as conn:
             if self._pg:
                 rows = self._copy_rows(conn, q)
@@ -474,7 +482,7 @@ class SqlUserStore:
         compiled = q.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
         cursor = conn.connection.driver_connection.cursor()
         with cursor, cursor.copy(f"COPY ({compiled}) TO STDOUT (FORMAT BINARY)", compiled.params) as copy:
-            copy.set_types(["text"] * 6 + ["timestamp"] * 2)  # TEST_COLUMNS' types
+            copy.set_types(["text"] * 7 + ["timestamp"] * 2)  # TEST_EXPORT_COLUMNS' types
             yield from copy.rows()
 
     def export_tests_csv(self, filters: TestFilter, out: IO[bytes], *,
@@ -489,12 +497,12 @@ class SqlUserStore:
         filters = validate_filter(filters)
         # Sort the narrow rows first, then format them: formatting below the sort would make the sort
         # carry the wide CSV text (PostgreSQL keeps the subquery's order for the outer ORDER BY: no re-sort).
-        rows = self._export_select(filters, list(T.c)).offset(0).subquery()
+        rows = self._export_select(filters, [*T.c, A.c.name.label("assistant_name")]).offset(0).subquery()
         cells = _csv_cells(self._pg, rows.c)
         q = (sa.select(*([_csv_line(cells, _csv_raw(rows.c))] if self._pg else cells))
-             .order_by(rows.c.created_at.asc().nulls_first(), rows.c.id))
+             .order_by(rows.c.created_at.desc().nulls_last(), rows.c.id.desc()))
         with self._store.export_gate.slot():
-            out.write(export.header_bytes(TEST_COLUMNS))
+            out.write(export.header_bytes(TEST_EXPORT_COLUMNS))
             if self._pg:
                 return self._copy_csv(q, out, on_progress)
             return self._sqlite_csv(q, out, on_progress)
@@ -693,8 +701,8 @@ def _uuid_cell(col: sa.ColumnElement, pg: bool) -> sa.ColumnElement:
 
 
 def _csv_cells(pg: bool, c: sa.ColumnCollection) -> list[sa.ColumnElement]:
-    """TEST_COLUMNS of the rows ``c`` as CSV cell text (the null rule applied)."""
-    return [_uuid_cell(c.id, pg), _text_cell(c.assistant_id, pg),
+    """TEST_EXPORT_COLUMNS of the rows ``c`` as CSV cell text (the null rule applied)."""
+    return [_uuid_cell(c.id, pg), _text_cell(c.assistant_id, pg), _text_cell(c.assistant_name, pg),
             _text_cell(c.test_phrase, pg), _text_cell(shown(c.language, DEFAULT_LANGUAGE), pg),
             _text_cell(c.call_id, pg), _text_cell(shown(c.status, DEFAULT_STATUS), pg),
             _time_cell(c.created_at, pg), _time_cell(c.updated_at, pg)]
@@ -703,7 +711,7 @@ def _csv_cells(pg: bool, c: sa.ColumnCollection) -> list[sa.ColumnElement]:
 def _csv_raw(c: sa.ColumnCollection) -> list[sa.ColumnElement | None]:
     """Per cell of ``_csv_cells``, the plain value that decides its CSV quoting (None: never quoted).
     A neutralizing apostrophe never needs quotes, so the cheap column, not the cell, is tested."""
-    return [None, c.assistant_id, c.test_phrase, shown(c.language, DEFAULT_LANGUAGE), c.call_id,
+    return [None, c.assistant_id, c.assistant_name, c.test_phrase, shown(c.language, DEFAULT_LANGUAGE), c.call_id,
             shown(c.status, DEFAULT_STATUS), None, None]
 
 
@@ -721,9 +729,10 @@ def _csv_line(cells: list[sa.ColumnElement], raws: list[sa.ColumnElement | None]
 
 
 def _frame(rows: list) -> pd.DataFrame:
-    """A chunk of test rows as a frame, built column by column (no per-row probing)."""
+    """A chunk of export rows (TEST_EXPORT_COLUMNS) as a frame, built column by column (no per-row probing)."""
     values = zip(*rows, strict=True)
-    return pd.DataFrame(dict(zip(TEST_COLUMNS, map(list, values), strict=True)), columns=list(TEST_COLUMNS))
+    return pd.DataFrame(dict(zip(TEST_EXPORT_COLUMNS, map(list, values), strict=True)),
+                        columns=list(TEST_EXPORT_COLUMNS))
 
 
 @dataclass(frozen=True)
