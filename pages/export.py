@@ -3,16 +3,26 @@
 import streamlit as st
 
 from lib import export, queries, widgets
+from lib.formatting import plural
+
+PREVIEW_ROWS = 100
 
 st.title("Export")
 st.caption("CSV is UTF-8 with a BOM (Excel shows Cyrillic), lists are JSON arrays, times are ISO 8601 UTC, "
-           "and cells a spreadsheet would run as a formula are prefixed with an apostrophe.")
+           "and cells a spreadsheet would run as a formula are prefixed with an apostrophe. The preview names columns "
+           "for reading; the files keep the database's column names.")
 
 table = st.radio("Table", ["Test calls", "Intents", "Assistants", "Subscription"], horizontal=True,
                  key="export_table")
 
 if table == "Test calls":
-    filters = widgets.test_filters("export", queries.assistants())
+    assistants = queries.assistants()
+    filters = widgets.test_filters("export", assistants)
+    first = queries.tests(filters, page=1, page_size=PREVIEW_ROWS)
+    shown = f"; the first {PREVIEW_ROWS} shown" if first.total > PREVIEW_ROWS else ""
+    st.write(f"{plural(first.total, 'row')}, newest first{shown}")
+    names = {a.vapi_assistant_id: a.name for a in assistants}
+    st.dataframe(export.preview_frame(export.tests_frame(first.rows, names)), hide_index=True, width="stretch")
     widgets.tests_download(filters, "export_tests")
     st.stop()
 
@@ -28,11 +38,12 @@ elif table == "Assistants":
 else:
     frame, name = export.subscription_frame(queries.subscription()), "subscription"
 
-st.write(f"{len(frame):,} rows")
-st.dataframe(frame.head(100), hide_index=True, width="stretch")
+st.write(plural(len(frame), "row") + (f"; the first {PREVIEW_ROWS} shown" if len(frame) > PREVIEW_ROWS else ""))
+st.dataframe(export.preview_frame(frame, PREVIEW_ROWS), hide_index=True, width="stretch")
 formats = {"CSV": (export.to_csv, "csv", "text/csv"),
            "Excel": (export.to_excel, "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
            "Parquet": (export.to_parquet, "parquet", "application/vnd.apache.parquet")}
 for col, (label, (encode, ext, mime)) in zip(st.columns(len(formats)), formats.items(), strict=True):
     col.download_button(f"Download {label}", data=lambda encode=encode: encode(frame), file_name=f"{name}.{ext}",
-                        mime=mime, key=f"export_{name}_{ext}", width="stretch")
+                        mime=mime, key=f"export_{name}_{ext}", width="stretch",
+                        on_click="ignore")  # no rerun: it would replace the other buttons' file ids mid-click

@@ -60,7 +60,8 @@ INTENT_HEADER = [
     "created_at",
     "updated_at",
 ]
-TEST_HEADER = ["id", "assistant_id", "test_phrase", "language", "call_id", "status", "created_at", "updated_at"]
+TEST_HEADER = ["id", "assistant_id", "assistant_name", "test_phrase", "language", "call_id", "status", "created_at",
+               "updated_at"]
 NEW_NAME = "greeting_e2e"
 CYRILLIC = re.compile("[А-Яа-яЁё]")
 SCREENS = [  # sidebar link, page title, screenshot name
@@ -227,7 +228,7 @@ def test_edit_intent_persists_exports_and_stays_private(page: Page) -> None:
     tests = read_csv(download(page, label))
     assert tests[0] == TEST_HEADER
     assert len(tests) - 1 == total
-    assert any(CYRILLIC.search(r[2]) for r in tests[1:]), "no Russian test phrase survived the export"
+    assert any(CYRILLIC.search(r[3]) for r in tests[1:]), "no Russian test phrase survived the export"
 
     # -- bob does not see it --------------------------------------------------------------------
     sign_out(page)

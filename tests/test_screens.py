@@ -283,7 +283,7 @@ def test_a_prepared_export_lives_only_while_it_is_offered(app_on, database: str)
     folder = at.session_state["export_files"].path  # no reference to the object itself: it must be collectable
     first = Path(at.session_state["tests_export_file"]["path"])
     data = first.read_bytes()
-    assert first.parent == folder and data.startswith(b"\xef\xbb\xbfid,assistant_id,test_phrase,")
+    assert first.parent == folder and data.startswith(b"\xef\xbb\xbfid,assistant_id,assistant_name,test_phrase,")
     assert data.count(b"\r\n") == expected + 1  # header + rows (demo phrases hold no line breaks)
 
     next(b for b in at.button if b.label.startswith("Prepare CSV")).click()
@@ -291,7 +291,8 @@ def test_a_prepared_export_lives_only_while_it_is_offered(app_on, database: str)
     assert [p.name for p in folder.iterdir()] == [first.name]  # replaced, not added
 
     at.radio(key="tests_preset").set_value("7 days").run()
-    assert not first.exists() and not at.get("download_button")  # no longer offered: deleted
+    assert not first.exists()  # no longer offered: deleted
+    assert not [b for b in at.get("download_button") if b.label.startswith("Download tests.csv")]
 
     next(b for b in at.button if b.label.startswith("Prepare CSV")).click()
     at.run()
