@@ -212,31 +212,32 @@ def open_screen(page: Page, link: str, title: str) -> None:
     assert_no_exception(page, link)
 
 
-def screenshot(page: Page, name: str) -> Path:
+def screenshot(page: Page, name: str, viewport: dict[str, int] | None = None) -> Path:
     """A full-page PNG of the current screen in test-artifacts/screenshots/.
 
     Streamlit scrolls inside its main section, not the document, so the window is made as tall as
-    the content for the shot (width stays 1400) and put back to 1400x1000 afterwards.
+    the content for the shot (the width stays) and put back to ``viewport`` (default 1400x1000) afterwards.
     """
+    viewport = viewport or VIEWPORT
     settle(page)
     assert_no_exception(page, name)
-    page.mouse.move(VIEWPORT["width"] - 5, VIEWPORT["height"] - 5)  # no hover effects in the shot
+    page.mouse.move(viewport["width"] - 5, viewport["height"] - 5)  # no hover effects in the shot
     height = page.evaluate(
         """() => Math.max(...['[data-testid="stMain"]', '[data-testid="stSidebarContent"]']
                  .map(s => document.querySelector(s)).filter(Boolean).map(e => e.scrollHeight), 0)"""
     )
-    tall = max(VIEWPORT["height"], min(int(height), 6000))
+    tall = max(viewport["height"], min(int(height), 6000))
     path = SCREENSHOTS / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        if tall != VIEWPORT["height"]:
-            page.set_viewport_size({"width": VIEWPORT["width"], "height": tall})
+        if tall != viewport["height"]:
+            page.set_viewport_size({"width": viewport["width"], "height": tall})
             page.wait_for_timeout(400)  # charts re-lay out on resize
             settle(page)
         page.screenshot(path=str(path), full_page=True, animations="disabled")
     finally:
-        if tall != VIEWPORT["height"]:
-            page.set_viewport_size(VIEWPORT)
+        if tall != viewport["height"]:
+            page.set_viewport_size(viewport)
     return path
 
 
