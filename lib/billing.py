@@ -61,13 +61,20 @@ def _todo(what: str, kind: str, settings: Settings) -> str:
     return f"To {what}, {who}." if who else ""
 
 
-def banner(status: str | None, settings: Settings | None = None) -> str | None:
-    """The Billing screen's warning above the plan, for statuses that need the user's action."""
+def banner(status: str | None, settings: Settings | None = None, assistant_active: bool | None = None) -> str | None:
+    """The Billing screen's warning above the plan, for statuses that need the user's action: what happened,
+    what it means for the assistant service (when ``assistant_active`` is known), and what to do."""
     trouble = TROUBLES.get(status or "")
     if trouble is None:
         return None
     happened, what, kind = trouble
-    return " ".join(part for part in (happened, _todo(what, kind, settings or Settings())) if part)
+    effect = None if assistant_active is None else _effect(assistant_active)
+    return " ".join(part for part in (happened, effect, _todo(what, kind, settings or Settings())) if part)
+
+
+def _effect(assistant_active: bool) -> str:
+    return ("Your assistant service is paused until this is resolved." if not assistant_active
+            else "Your assistant service may be paused if this is not resolved.")
 
 
 def action(status: str | None, settings: Settings) -> Action | None:
@@ -89,9 +96,7 @@ def slim_banner(status: str | None, assistant_active: bool) -> str | None:
     trouble = TROUBLES.get(status or "")
     if trouble is None:
         return None
-    effect = ("Your assistant service is paused until this is resolved." if not assistant_active
-              else "Your assistant service may be paused if this is not resolved.")
-    return f"{trouble[0]} {effect}"
+    return f"{trouble[0]} {_effect(assistant_active)}"
 
 
 def no_plan(settings: Settings) -> str:

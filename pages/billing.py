@@ -18,11 +18,10 @@ if sub is None:
             st.link_button("See plans and pricing", settings.pricing_url, type="primary")
     st.stop()
 
-if text := billing.banner(sub.status, settings):
-    with st.container(border=True):
-        st.error(text, icon=":material/warning:")
-        if fix := billing.action(sub.status, settings):
-            st.link_button(fix.label, fix.url, type="primary", icon=":material/open_in_new:")
+if text := billing.banner(sub.status, settings, queries.assistant_settings().is_active):
+    st.error(text, icon=":material/warning:")
+    if fix := billing.action(sub.status, settings):
+        st.link_button(fix.label, fix.url, type="primary", icon=":material/open_in_new:")
 
 with st.container(border=True):
     left, right = st.columns([3, 1])
