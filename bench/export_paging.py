@@ -1,7 +1,8 @@
 """Export and deep-page measurements at L (issue 9 items 3 and 4): ``python -m bench.export_paging``.
 
 * export: ``store.export_tests_csv`` of the measured user's 1,000,000 calls against the floor
-  (PostgreSQL: plain ``COPY (...) TO STDOUT WITH CSV``; SQLite: the csv module over a raw cursor),
+  (PostgreSQL: plain ``COPY (...) TO STDOUT WITH CSV`` of the same rows, names and order; SQLite: the csv
+  module over a raw cursor),
   each in a fresh process, interleaved, median of ``--reps``;
 * pages: ``list_tests`` pages 1, 100 and 20,000 (50 rows a page, all time), median of 7, against
   the same pages read with a plain OFFSET;

@@ -221,17 +221,20 @@ if {mode!r} == "app":
 elif {mode!r} == "copy":
     raw = store.engine.raw_connection()
     with raw.driver_connection.cursor() as cur, open({path!r}, "wb") as f:
-        with cur.copy("COPY (SELECT id, assistant_id, test_phrase, language, call_id, status, created_at, "
-                      "updated_at FROM assistant_tests WHERE user_id = %s ORDER BY created_at, id) "
-                      "TO STDOUT WITH CSV HEADER", ({user!r},)) as copy:
+        with cur.copy("COPY (SELECT t.id, t.assistant_id, a.name, t.test_phrase, t.language, t.call_id, t.status, "
+                      "t.created_at, t.updated_at FROM assistant_tests t LEFT JOIN assistants a ON a.user_id = "
+                      "t.user_id AND a.vapi_assistant_id = t.assistant_id WHERE t.user_id = %s "
+                      "ORDER BY t.created_at DESC, t.id DESC) TO STDOUT WITH CSV HEADER", ({user!r},)) as copy:
             for block in copy:
                 f.write(block)
     rows = None
 else:  # sqlite floor: the raw cursor into the csv module
     import csv, sqlite3
     con = sqlite3.connect({url!r}.removeprefix("sqlite:///"))
-    cur = con.execute("SELECT id, assistant_id, test_phrase, language, call_id, status, created_at, updated_at "
-                      "FROM assistant_tests WHERE user_id = ? ORDER BY created_at, id", ({user!r},))
+    cur = con.execute("SELECT t.id, t.assistant_id, a.name, t.test_phrase, t.language, t.call_id, t.status, "
+                      "t.created_at, t.updated_at FROM assistant_tests t LEFT JOIN assistants a ON a.user_id = "
+                      "t.user_id AND a.vapi_assistant_id = t.assistant_id WHERE t.user_id = ? "
+                      "ORDER BY t.created_at DESC, t.id DESC", ({user!r},))
     with open({path!r}, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow([d[0] for d in cur.description])
