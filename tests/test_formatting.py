@@ -78,3 +78,12 @@ def test_days_left() -> None:
     assert days_left(date(2026, 11, 30), now) == 5
     aware_now = datetime(2026, 11, 26, 1, 0, tzinfo=timezone(timedelta(hours=3)))  # still the 25th in UTC
     assert days_left(datetime(2026, 11, 26, 12, 0), aware_now) == 1
+
+
+def test_plural_agrees_with_the_count() -> None:
+    from lib.formatting import plural
+
+    assert plural(1, "row") == "1 row"
+    assert plural(0, "row") == "0 rows"
+    assert plural(1234, "test call") == "1,234 test calls"
+    assert plural(2, "entry", "entries") == "2 entries"
