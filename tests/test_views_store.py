@@ -121,3 +121,29 @@ def test_intents_per_week_follow_the_period(store, engine_for) -> None:
     recent = alice.stats(TestFilter(start=datetime(2026, 11, 1), end=datetime(2026, 12, 1)))
     assert [(w.isoformat(), n) for w, n in recent.intents_per_week] == [("2026-11-16", 1)]
     assert recent.intents == 2  # the card counts all intents (and says so)
+
+
+def test_the_drilldown_function_checks_the_caller(rest_url: str, pg_clean: str) -> None:
+    """dashboard_failure_drilldown runs with the caller's rights: anon is refused, a signed-in user may ask
+    only about themself (and RLS hides other users' rows), the server key may name any user."""
+    import httpx
+
+    from tests.postgrest_server import make_jwt
+    from tests.rest_fixtures import JWT_SECRET
+
+    engine = sa.create_engine(pg_clean)
+    seed_mixed(engine, ALICE, 80, seed=5)
+    engine.dispose()
+
+    def call(role: str, sub: str | None, user: str) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {make_jwt(JWT_SECRET, role, sub)}", "Accept": "application/json"}
+        return httpx.post(f"{rest_url}/rest/v1/rpc/dashboard_failure_drilldown", json={"p_user_id": user},
+                          headers=headers, timeout=30)
+
+    assert call("anon", None, ALICE).status_code == 401
+    refused = call("authenticated", BOB, ALICE)
+    assert refused.status_code == 403 and refused.json()["code"] == "42501"
+    own = call("authenticated", ALICE, ALICE).json()
+    server = call("service_role", None, ALICE).json()
+    assert own == server and own["phrases"] and own["assistants"]
+    assert call("authenticated", BOB, BOB).json() == {"phrases": [], "assistants": []}
