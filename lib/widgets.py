@@ -103,7 +103,7 @@ def period_control(key: str, view: urlstate.View | None = None, *, label: str = 
     if view is not None or first not in st.session_state or last not in st.session_state:
         days = shared.days(today) or (today - timedelta(days=29), today)
         st.session_state[first], st.session_state[last] = days
-    cols = st.columns([3, 1, 1, 2], vertical_alignment="bottom")
+    cols = st.columns([4, 1.3, 1.3, 1.5], vertical_alignment="top")
     choice = PRESETS.get(cols[0].radio(label, list(PRESETS), horizontal=True, key=preset), urlstate.DEFAULT_PERIOD)
     period = urlstate.Period(choice)
     if choice == "custom":
@@ -119,7 +119,7 @@ def period_control(key: str, view: urlstate.View | None = None, *, label: str = 
     st.session_state[PERIOD_KEY] = period
     start, end = period.bounds(tz, today)
     chosen = Chosen(period, start, end, period.label(tz_name, today), urlstate.comparison(period, tz, today))
-    cols[3].caption(chosen.label)
+    cols[0].caption(chosen.label)
     st.session_state[f"_label_{key}"] = chosen.label
     return chosen
 
@@ -223,7 +223,7 @@ def test_filters(key: str, assistants: list[Assistant], view: urlstate.View | No
         for k, v in values.items():
             st.session_state[f"{key}_{k}"] = v
     options = list(names) + [a for a in st.session_state.get(f"{key}_assistants") or [] if a not in names]
-    cols = st.columns([2.2, 1.6, 2.6, 2, 1], vertical_alignment="bottom")
+    cols = st.columns([2.2, 1.7, 2.8, 2.3])
     chosen_assistants = cols[0].multiselect("Assistant", options, format_func=lambda v: names.get(v, v),
                                             key=f"{key}_assistants", placeholder="All assistants")
     languages = cols[1].multiselect("Language", list(LANGUAGES), format_func=_label, key=f"{key}_languages",
@@ -234,12 +234,12 @@ def test_filters(key: str, assistants: list[Assistant], view: urlstate.View | No
                                 placeholder="e.g. opening hours")
     phrase = st.session_state.get(f"{key}_phrase") or ""
     active = bool(chosen_assistants or languages or statuses or search.strip() or phrase)
-    cols[4].button("Clear filters", key=f"{key}_clear", on_click=clear_filters, args=(key,), disabled=not active,
-                   icon=":material/filter_alt_off:", width="stretch")
+    row = st.container(horizontal=True, vertical_alignment="center")
+    row.button("Clear filters", key=f"{key}_clear", on_click=clear_filters, args=(key,), disabled=not active,
+               icon=":material/filter_alt_off:")
     if phrase:
-        note, off = st.columns([6, 1], vertical_alignment="center")
-        note.caption(f"Only calls whose phrase is exactly “{phrase}”.")
-        off.button("All phrases", key=f"{key}_phrase_off", icon=":material/close:", width="stretch",
+        row.caption(f"Only calls whose phrase is exactly “{phrase}”.")
+        row.button("All phrases", key=f"{key}_phrase_off", icon=":material/close:",
                    on_click=lambda: st.session_state.update({f"{key}_phrase": "", f"{key}_page": 1}))
     return TestFilter(start=chosen.start, end=chosen.end, assistant_ids=tuple(chosen_assistants),
                       languages=tuple(languages), statuses=tuple(statuses), search=search.strip(), phrase=phrase)
@@ -286,25 +286,19 @@ def pager(key: str, page: int, pages: int, total: int, shown: int, size: int) ->
     """First / previous / next / last, the rows line and a page box, right above the table."""
     first = (page - 1) * size + 1
     st.session_state[f"{key}_goto"] = page  # the box shows the page (set before it is drawn)
-    cols = st.columns([1, 1, 1, 1, 4, 1.4], vertical_alignment="center")
-    for col, (label, icon, target, off) in zip(cols[:4], [
+    row = st.container(horizontal=True, vertical_alignment="center")
+    for label, icon, target, off in [
         ("First", ":material/first_page:", 1, page <= 1),
         ("Previous", ":material/chevron_left:", page - 1, page <= 1),
         ("Next", ":material/chevron_right:", page + 1, page >= pages),
         ("Last", ":material/last_page:", pages, page >= pages),
-    ], strict=True):
-        col.button(label, key=f"{key}_{label.lower()}", icon=icon, disabled=off, on_click=_go,
-                   args=(key, target, pages), width="stretch")
-    cols[4].markdown(f"Rows **{fmt_int(first)}–{fmt_int(first + shown - 1)}** of **{fmt_int(total)}** "
-                     f"· page {fmt_int(page)} of {fmt_int(pages)}")
-    cols[5].number_input("Go to page", min_value=1, step=1, key=f"{key}_goto", on_change=_go,
-                         args=(key, None, pages), label_visibility="collapsed",
-                         help=f"Go to page (1 to {fmt_int(pages)}); a larger number shows the last page.")
-
-
-def table_height(rows: int) -> int:
-    """A st.dataframe height that shows ``rows`` rows without an inner scroll bar (35 px rows and header)."""
-    return (max(rows, 1) + 1) * 35 + 3
+    ]:
+        row.button(label, key=f"{key}_{label.lower()}", icon=icon, disabled=off, on_click=_go, args=(key, target, pages))
+    row.markdown(f"Rows **{fmt_int(first)}–{fmt_int(first + shown - 1)}** of **{fmt_int(total)}** "
+                 f"· page {fmt_int(page)} of {fmt_int(pages)}", width="content")
+    row.number_input("Go to page", min_value=1, step=1, key=f"{key}_goto", on_change=_go, args=(key, None, pages),
+                     label_visibility="collapsed", width=130,
+                     help=f"Go to page (1 to {fmt_int(pages)}); a larger number shows the last page.")
 
 
 # -- failure drill-down -----------------------------------------------------------------------
@@ -336,21 +330,21 @@ def failure_drilldown(key: str, filters: TestFilter) -> None:
         st.caption(f"Failed and cancelled calls by test phrase and by assistant, most first. {period_label(key)}. "
                    "Click a row to list those calls.")
         n = st.session_state.get(f"{key}_drill", 0)
-        rate = st.column_config.ProgressColumn("Failure rate", format="percent", min_value=0.0, max_value=1.0,
-                                               help="Failed and cancelled calls out of all its calls in the period.")
-        counts = {"Failed": st.column_config.NumberColumn(format="%d"),
-                  "Cancelled": st.column_config.NumberColumn(format="%d"),
-                  "Calls": st.column_config.NumberColumn(format="%d", help="All its calls in the period.")}
-        for col, (kind, title, groups) in zip(st.columns([3, 2]), [("phrase", "Test phrase", data.phrases),
+        rate = st.column_config.NumberColumn("Failure rate", format="%.1f%%", width=90,
+                                             help="Failed and cancelled calls out of all its calls in the period.")
+        counts = {"Failed": st.column_config.NumberColumn(format="%d", width=60),
+                  "Cancelled": st.column_config.NumberColumn(format="%d", width=75),
+                  "Calls": st.column_config.NumberColumn(format="%d", width=60, help="All its calls in the period.")}
+        for col, (kind, title, groups) in zip(st.columns([1.6, 1.4]), [("phrase", "Test phrase", data.phrases),
                                                                   ("assistant", "Assistant", data.assistants)],
                                               strict=True):
             widget = f"{key}_fail_{kind}_{n}"
             col.dataframe(
-                [{title: g.name, "Failed": g.failed, "Cancelled": g.cancelled, "Calls": g.total, "Failure rate": g.rate}
+                [{title: g.name, "Failure rate": round(g.rate * 100, 1), "Failed": g.failed, "Cancelled": g.cancelled, "Calls": g.total}
                  for g in groups],
-                hide_index=True, width="stretch", height=table_height(len(groups)), key=widget,
+                hide_index=True, width="stretch", height="content", key=widget,
                 on_select=partial(_pick, key, kind, widget, tuple(g.key for g in groups)), selection_mode="single-row",
-                column_config={title: st.column_config.TextColumn(width="large"), **counts, "Failure rate": rate},
+                column_config={title: st.column_config.TextColumn(), "Failure rate": rate, **counts},
             )
 
 

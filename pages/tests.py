@@ -32,7 +32,7 @@ else:
           "Phrase": r.test_phrase, "Language": (r.language or "").capitalize(),
           "Status": (r.status or "").replace("_", " ").capitalize(), "Call id": r.call_id or "—"}
          for r in result.rows],
-        hide_index=True, width="stretch", height=widgets.table_height(len(result.rows)),
+        hide_index=True, width="stretch", height="content",
     )
 
 widgets.failure_drilldown("tests", filters)
