@@ -34,13 +34,6 @@ def day_range(days: int | None, *, today: date | None = None) -> tuple[datetime 
     return start, datetime.combine(today + timedelta(days=1), time())
 
 
-def previous_period(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime] | None:
-    """The period of equal length just before [start, end)."""
-    if start is None or end is None:
-        return None
-    return start - (end - start), start
-
-
 @dataclass(frozen=True)
 class Chosen:
     """The period a screen shows: the choice, its bounds (naive UTC) and what figures say about it."""
