@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import IO
 
@@ -29,7 +29,18 @@ import streamlit as st
 
 from lib.config import Settings as AppSettings
 from lib.errors import StoreError, StoreUnavailable
-from lib.models import Assistant, Intent, IntentDiff, SaveResult, Settings, Stats, Subscription, TestFilter, TestPage
+from lib.models import (
+    Assistant,
+    FailureDrilldown,
+    Intent,
+    IntentDiff,
+    SaveResult,
+    Settings,
+    Stats,
+    Subscription,
+    TestFilter,
+    TestPage,
+)
 from lib.store import Store, UserStore, open_store
 
 USER_KEY = "user_id"  # set by lib.signin only, after verification
@@ -198,6 +209,11 @@ def _tests(user_id: str, versions: tuple[int, ...], filters: TestFilter, page: i
     return _handle(user_id).list_tests(filters, page=page, page_size=page_size)
 
 
+@st.cache_data(ttl=_TTL, max_entries=1000, show_spinner=False)
+def _failures(user_id: str, versions: tuple[int, ...], filters: TestFilter, limit: int) -> FailureDrilldown:
+    return _handle(user_id).failure_drilldown(filters, limit=limit)
+
+
 def intents() -> tuple[Intent, ...]:
     return _intents(*_user(INTENTS))
 
@@ -220,6 +236,11 @@ def stats(filters: TestFilter) -> Stats:
 
 def count_tests(filters: TestFilter) -> int:
     return _count_tests(*_user(TESTS), filters)
+
+
+def failure_drilldown(filters: TestFilter, *, limit: int = 10) -> FailureDrilldown:
+    """The phrases and assistants failing most in the filter's period (statuses and phrase ignored)."""
+    return _failures(*_user(TESTS, ASSISTANTS), replace(filters, statuses=(), phrase=""), limit)
 
 
 def tests(filters: TestFilter, *, page: int = 1, page_size: int = 50) -> TestPage:
