@@ -10,7 +10,7 @@ an empty state (e.g. ``st.info``) instead of an empty chart.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -71,6 +71,16 @@ def count_axis(largest: int) -> dict:
     return {"tickformat": ",d", "rangemode": "tozero", "tick0": 0, "dtick": count_step(largest)}
 
 
+def date_axis(first: date, last: date, *, least: timedelta, **extra: object) -> dict:
+    """A date axis that shows at least ``least`` of time: a lone day or week would otherwise be one bar
+    stretched across the whole card."""
+    axis = {"type": "date", "tickformat": "%b %d", **extra}
+    if last - first < least:
+        middle = datetime.combine(first, datetime.min.time()) + (last - first) / 2
+        axis["range"] = [(middle - least / 2).isoformat(), (middle + least / 2).isoformat()]
+    return axis
+
+
 def _layout(fig: go.Figure, **extra: object) -> go.Figure:
     fig.update_layout(
         height=HEIGHT,
@@ -113,7 +123,9 @@ def tests_per_day(stats: Stats) -> go.Figure | None:
         hovermode="x unified",
         meta={"category": "Day", "value": "Tests"},
         legend={"orientation": "h", "traceorder": "normal", "y": 1.02, "yanchor": "bottom", "x": 0},
-        xaxis={"type": "date", "tickformat": "%b %d", "hoverformat": "%b %d, %Y"},
+        xaxis=date_axis(min(min(per_day) for per_day in counts.values()),
+                        max(max(per_day) for per_day in counts.values()), least=timedelta(days=7),
+                        hoverformat="%b %d, %Y"),
         yaxis=count_axis(max(sum(per_day.get(d, 0) for per_day in counts.values())
                              for d in {d for per_day in counts.values() for d in per_day})),
     )
@@ -215,7 +227,7 @@ def intents_per_week(stats: Stats) -> go.Figure | None:
         fig,
         showlegend=False,
         meta={"category": "Week", "value": "Intents created"},
-        xaxis={"type": "date", "tickformat": "%b %d"},
+        xaxis=date_axis(weeks[0][0], weeks[-1][0], least=timedelta(weeks=6)),
         yaxis=count_axis(max(n for _w, n in weeks)),
     )
 

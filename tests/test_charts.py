@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 
 import plotly.graph_objects as go
 import pytest
@@ -221,3 +221,14 @@ def test_the_other_assistants_are_one_row_in_the_csv() -> None:
     frame = charts.series_frame(charts.tests_per_assistant(many))
     assert len(frame) == charts.TOP_ASSISTANTS + 1 and frame.iloc[-1].tolist() == [charts.OTHER, sum(range(1, 6))]
     assert frame["Tests"].sum() == sum(20 - i for i in range(20))
+
+
+def test_a_lone_day_or_week_is_not_one_bar_across_the_card() -> None:
+    lone = make_stats(tests=3, tests_per_day=(DayStatusCount(D2, "completed", 3),), intents_per_week=((D1, 2),))
+    day_axis = charts.tests_per_day(lone).to_dict()["layout"]["xaxis"]
+    week_axis = charts.intents_per_week(lone).to_dict()["layout"]["xaxis"]
+    for axis, days in ((day_axis, 7), (week_axis, 42)):
+        start, end = (datetime.fromisoformat(v) for v in axis["range"])
+        assert (end - start).days == days and start.date() <= D1 + timedelta(days=1) <= end.date()
+    many = make_stats(intents_per_week=tuple((D1 - timedelta(weeks=k), 1) for k in range(10)))
+    assert "range" not in charts.intents_per_week(many).to_dict()["layout"]["xaxis"]  # plotly fits them

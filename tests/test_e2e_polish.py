@@ -132,6 +132,11 @@ def click_downloads(page: Page, *buttons) -> list[Download]:
     return got
 
 
+def by_name(downloads: list[Download]) -> dict[str, Download]:
+    """Downloads by file name: back-to-back downloads may arrive in any order."""
+    return {d.suggested_filename: d for d in downloads}
+
+
 def last_days(days: int) -> tuple[datetime, datetime]:
     """The app's "30 days" preset: whole UTC days, today included (computed here, not by the app)."""
     today = datetime.now(UTC).date()
@@ -206,10 +211,11 @@ def test_stats_screenshot_and_chart_csv_matches_the_database(desktop: Page, app:
         DOC_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shot, DOC_SCREENSHOTS / "stats.png")
     card = desktop.get_by_test_id("stVerticalBlock").filter(has=desktop.get_by_text("Tests by language", exact=True))
-    language, assistant = click_downloads(
+    got = by_name(click_downloads(
         desktop, card.last.get_by_role("button", name=re.compile("CSV")),
         desktop.get_by_test_id("stVerticalBlock").filter(has=desktop.get_by_text("Tests per assistant", exact=True))
-        .last.get_by_role("button", name=re.compile("CSV")))
+        .last.get_by_role("button", name=re.compile("CSV"))))
+    language, assistant = got["tests-by-language.csv"], got["tests-per-assistant.csv"]
     start, end = last_days(30)
     engine = sa.create_engine(app.database_url)
     with engine.connect() as conn:
@@ -238,11 +244,13 @@ def test_back_to_back_downloads_both_arrive(desktop: Page, app: App) -> None:
     expect(desktop.get_by_role("button", name="Download CSV", exact=True)).to_be_visible()
     settle(desktop)
     expect(desktop.get_by_text("12 rows", exact=True)).to_be_visible()
-    first, second, third = click_downloads(desktop, *(desktop.get_by_role("button", name=f"Download {kind}", exact=True)
-                                                      for kind in ("CSV", "Excel", "Parquet")))
+    got = by_name(click_downloads(desktop, *(desktop.get_by_role("button", name=f"Download {kind}", exact=True)
+                                             for kind in ("CSV", "Excel", "Parquet"))))
+    assert sorted(got) == ["intents.csv", "intents.parquet", "intents.xlsx"]  # in any order
+    first = got["intents.csv"]
     assert read_csv(Path(first.path()).read_bytes())[0][:2] == ["id", "intent_name"]
-    assert Path(second.path()).read_bytes()[:2] == b"PK" and second.suggested_filename == "intents.xlsx"
-    assert Path(third.path()).read_bytes()[:4] == b"PAR1"
+    assert Path(got["intents.xlsx"].path()).read_bytes()[:2] == b"PK"
+    assert Path(got["intents.parquet"].path()).read_bytes()[:4] == b"PAR1"
     # and once more, a moment later: the buttons still work after downloads
     again = click_downloads(desktop, desktop.get_by_role("button", name="Download CSV", exact=True),
                             desktop.get_by_role("button", name="Download CSV", exact=True))
@@ -258,7 +266,8 @@ def test_back_to_back_downloads_both_arrive(desktop: Page, app: App) -> None:
     expect(download_tests).to_be_visible(timeout=30_000)
     settle(desktop)
     chart = desktop.get_by_test_id("stVerticalBlock").filter(has=desktop.get_by_text("Languages", exact=True)).last
-    tests, languages = click_downloads(desktop, download_tests, chart.get_by_role("button", name=re.compile("CSV")))
+    got = by_name(click_downloads(desktop, download_tests, chart.get_by_role("button", name=re.compile("CSV"))))
+    tests, languages = got["tests.csv"], got["languages.csv"]
     rows = read_csv(Path(tests.path()).read_bytes())
     assert rows[0] == ["id", "assistant_id", "assistant_name", "test_phrase", "language", "call_id", "status",
                        "created_at", "updated_at"]
