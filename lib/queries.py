@@ -29,7 +29,18 @@ import streamlit as st
 
 from lib.config import Settings as AppSettings
 from lib.errors import StoreError, StoreUnavailable
-from lib.models import Assistant, Intent, IntentDiff, SaveResult, Settings, Stats, Subscription, TestFilter, TestPage
+from lib.models import (
+    Assistant,
+    HistoryEntry,
+    Intent,
+    IntentDiff,
+    SaveResult,
+    Settings,
+    Stats,
+    Subscription,
+    TestFilter,
+    TestPage,
+)
 from lib.store import Store, UserStore, open_store
 
 USER_KEY = "user_id"  # set by lib.signin only, after verification
@@ -64,8 +75,8 @@ def current_user_id() -> str:
 
 # -- change versions: what each read depends on, read once per render -------------------------
 
-INTENTS, ASSISTANTS, SETTINGS, TESTS, SUBSCRIPTIONS = (
-    "intents", "assistants", "assistant_settings", "assistant_tests", "subscriptions")
+INTENTS, ASSISTANTS, SETTINGS, TESTS, SUBSCRIPTIONS, HISTORY = (
+    "intents", "assistants", "assistant_settings", "assistant_tests", "subscriptions", "intent_history")
 FRESHNESS_KEY = "_freshness"  # session state: (user id, Freshness) of this session's last check
 
 
@@ -198,8 +209,18 @@ def _tests(user_id: str, versions: tuple[int, ...], filters: TestFilter, page: i
     return _handle(user_id).list_tests(filters, page=page, page_size=page_size)
 
 
+@st.cache_data(ttl=_TTL, max_entries=1000, show_spinner=False)
+def _history(user_id: str, versions: tuple[int, ...], limit: int) -> list[HistoryEntry]:
+    return _handle(user_id).list_history(limit)
+
+
 def intents() -> tuple[Intent, ...]:
     return _intents(*_user(INTENTS))
+
+
+def history(limit: int = 20) -> list[HistoryEntry]:
+    """The latest saves of the intents (grid, import, undo), newest first."""
+    return _history(*_user(HISTORY), limit)
 
 
 def assistants() -> list[Assistant]:
@@ -245,6 +266,14 @@ def _recheck() -> None:
 def save_intents(diff: IntentDiff) -> SaveResult:
     try:
         return _writable().save_intents(diff)
+    finally:
+        _recheck()
+
+
+def undo_save(history_id: str) -> str:
+    """Undo one save of the intents (lib.store: all or nothing, refused if its intents changed since)."""
+    try:
+        return _writable().undo_save(history_id)
     finally:
         _recheck()
 
