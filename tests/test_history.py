@@ -335,3 +335,39 @@ def test_the_save_function_keeps_working_for_callers_without_a_kind(pg_clean: st
     assert set(rows(engine)) == {record["changes"][0]["id"]}
     engine.dispose()
 
+
+
+def test_sqlite_refuses_updating_a_record(tmp_path) -> None:
+    from lib.store.sql import SqlStore
+
+    store = SqlStore(f"sqlite:///{tmp_path / 'h.db'}")
+    store.for_user(ALICE).save_intents(IntentDiff(added=(intent("a"),)))
+    with pytest.raises(sa.exc.IntegrityError, match="append-only"), store.engine.begin() as conn:
+        conn.execute(sa.update(H).values(kind="import"))
+    assert records(store.engine)[0]["kind"] == "grid"
+    store.close()
+
+
+def test_over_rest_a_users_token_reads_own_records_and_cannot_change_them(pg_clean, rest_store, rest_url) -> None:
+    """What the web app's users could try with their own Supabase token, through PostgREST."""
+    import httpx
+
+    from tests.rest_fixtures import user_token
+
+    store = rest_store
+    store.for_user(ALICE).save_intents(IntentDiff(added=(intent("a"),)))
+    store.for_user(BOB).save_intents(IntentDiff(added=(intent("b"),)))
+    headers = {"Authorization": f"Bearer {user_token(ALICE)}", "Accept": "application/json"}
+    with httpx.Client(base_url=rest_url + "/rest/v1", headers=headers, timeout=10) as http:
+        got = http.get("/intent_history", params={"select": "user_id,kind"})
+        assert got.status_code == 200 and got.json() == [{"user_id": ALICE, "kind": "grid"}]
+        for method in ("PATCH", "DELETE"):
+            answer = http.request(method, "/intent_history", params={"user_id": f"eq.{ALICE}"},
+                                  json={"kind": "import"} if method == "PATCH" else None)
+            assert answer.status_code in (401, 403) and answer.json()["code"] == "42501", answer.text
+        forged = http.post("/intent_history", json={"user_id": BOB, "kind": "grid", "changes": []})
+        assert forged.status_code in (401, 403), forged.text
+        undo = http.post("/rpc/dashboard_undo_save", json={"p_user_id": BOB, "p_history_id": str(uuid.uuid4())})
+        assert undo.status_code in (401, 403), undo.text  # another user's id in the call is refused
+    assert [e.kind for e in store.for_user(ALICE).list_history()] == ["grid"]
+    assert len(store.for_user(BOB).list_history()) == 1

@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 from lib import demo, history_panel, schema
 from lib.models import IntentDiff, IntentEdit, IntentInput
 from lib.store.sql import SqlStore, make_engine
+from tests.test_fresh_data import own_cluster  # noqa: F401  (a fixture)
 from tests.test_screens import _use, credentials, open_screen, signed_in  # noqa: F401  (credentials: a fixture)
 
 ALICE = "user_demo_alice"
@@ -148,3 +149,19 @@ def test_change_rows_list_only_what_differs() -> None:
                     ("a", "deleted", "Intent", "a", ""), ("a", "deleted", "Example phrases", "hi · hello", ""),
                     ("a", "deleted", "English responses", "Hi!", ""),
                     ("a", "changed", "—", "", "(no visible change)")]
+
+
+def test_undo_is_paused_while_the_database_is_unreachable(own_cluster) -> None:  # noqa: F811
+    from tests.test_fresh_data import _pg_ctl
+
+    intent_id, _ = first_intent(own_cluster.url)
+    rename(own_cluster.url, intent_id, "renamed before the outage")
+    at = open_screen(signed_in("alice"), "intents")
+    assert not undo_buttons(at)[0].disabled
+    _pg_ctl(own_cluster, "stop")
+    at.run()  # the history it showed stays (cached), and Undo is off like Save
+    assert not at.exception
+    assert panel_titles(at) and panel_titles(at)[0].startswith("**Saved in the grid** · 0 added, 1 changed")
+    [button] = undo_buttons(at)
+    assert button.disabled
+    _pg_ctl(own_cluster, "start")
