@@ -36,7 +36,7 @@ def _text(values: IntentValues | None, field: str) -> str:
 def change_rows(changes: tuple[IntentChange, ...] | list[IntentChange]) -> list[tuple[str, str, str, str, str]]:
     """One row per field a save changed: (intent, added|changed|deleted, field, before, after).  An added
     or deleted intent lists its non-empty fields; a changed one only the fields that differ."""
-    rows = []
+    rows: list[tuple[str, str, str, str, str]] = []
     for c in changes:
         name = display_text(c.name)
         fields = [(label, _text(c.before, f), _text(c.after, f)) for f, label in FIELDS]
@@ -92,10 +92,16 @@ def _entry(entry: HistoryEntry, by_id: dict[str, HistoryEntry], now: datetime, o
         if error and error[0] == entry.id:
             st.error(error[1])
         with st.expander("What changed"):
-            rows = change_rows(entry.changes)
-            st.dataframe(pd.DataFrame(rows[:SHOWN_ROWS], columns=DETAIL_COLUMNS), hide_index=True, width="stretch")
-            if len(rows) > SHOWN_ROWS:
-                st.caption(f"… and {len(rows) - SHOWN_ROWS:,} more changed fields.")
+            rows: list[tuple[str, str, str, str, str]] = []
+            listed = 0
+            for change in entry.changes:  # an import of thousands: its first intents, then how many more
+                if len(rows) >= SHOWN_ROWS:
+                    break
+                rows += change_rows((change,))
+                listed += 1
+            st.dataframe(pd.DataFrame(rows, columns=DETAIL_COLUMNS), hide_index=True, width="stretch")
+            if listed < len(entry.changes):
+                st.caption(f"… and {len(entry.changes) - listed:,} more intents.")
 
 
 def render() -> None:

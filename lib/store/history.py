@@ -18,8 +18,8 @@ LISTS = ("example_user_phrases", "english_responses", "russian_responses")
 DEFAULT_LIMIT = 20
 
 
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
+def _iso(value: datetime | str | None) -> str | None:
+    return value.isoformat() if isinstance(value, datetime) else value
 
 
 def _time(value: object) -> datetime | None:
@@ -32,8 +32,11 @@ def _time(value: object) -> datetime | None:
 
 
 def values_json(row: Mapping[str, Any]) -> dict[str, Any]:
-    """An intent row (or the columns a save writes, with its times) as a record keeps it."""
-    return {"intent_name": row["intent_name"], **{c: list(row[c] or ()) for c in LISTS},
+    """An intent row (or the columns a save writes, with its times; a time may be given as ISO text
+    already, so a save of thousands of rows formats its one time once) as a record keeps it."""
+    return {"intent_name": row["intent_name"], "example_user_phrases": list(row["example_user_phrases"] or ()),
+            "english_responses": list(row["english_responses"] or ()),
+            "russian_responses": list(row["russian_responses"] or ()),
             "created_at": _iso(row.get("created_at")), "updated_at": _iso(row.get("updated_at"))}
 
 

@@ -317,14 +317,14 @@ class SqlUserStore:
         if not self._pg:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
-    def _current(self, conn: sa.Connection, ids: list[str]) -> dict[str, dict]:
+    def _current(self, conn: sa.Connection, ids: list[str]) -> dict[str, sa.RowMapping]:
         """These intents of the user as they are (absent ids: no row), locked on PostgreSQL in id order
         (concurrent writers cannot deadlock)."""
-        found: dict[str, dict] = {}
-        for part in chunks(sorted(ids), 500):
+        found: dict[str, sa.RowMapping] = {}
+        for part in chunks(sorted(ids), 5000):
             q = sa.select(*INTENT_VALUES).where(I.c.user_id == self._uid, I.c.id.in_(part)).order_by(I.c.id)
             for r in conn.execute(q.with_for_update() if self._pg else q):
-                found[str(r.id)] = dict(r._mapping)
+                found[str(r.id)] = r._mapping
         return found
 
     def _record(self, conn: sa.Connection, kind: str, at: datetime, changes: list[dict],
@@ -359,22 +359,20 @@ class SqlUserStore:
             if conflicts:
                 names = {e.id: e.values.intent_name for e in diff.edited} | {d.id: d.label or d.id for d in diff.deleted}
                 raise ConflictError(conflicts, names)  # rolls the transaction back
-            if diff.added:
+            added = [(token.added_id(n), a.columns()) for n, a in enumerate(diff.added)]
+            if added:
                 try:
-                    conn.execute(
-                        sa.insert(I),
-                        [{"id": token.added_id(n), "user_id": self._uid, "created_at": now, "updated_at": now,
-                          **a.columns()} for n, a in enumerate(diff.added)],
-                    )
+                    conn.execute(sa.insert(I), [{"id": i, "user_id": self._uid, "created_at": now, "updated_at": now,
+                                                 **columns} for i, columns in added])
                 except sa_exc.IntegrityError as err:  # an added id exists: this save (or a retry of it) is there
                     raise _Refused() from err
+            at = now.isoformat()
             changes = [history.change_json(d.id, before[d.id], None) for d in diff.deleted]
-            changes += [history.change_json(e.id, before[e.id], {**e.values.columns(), "updated_at": now,
+            changes += [history.change_json(e.id, before[e.id], {**e.values.columns(), "updated_at": at,
                                                                  "created_at": before[e.id]["created_at"]})
                         for e in diff.edited]
-            changes += [history.change_json(token.added_id(n), None, {**a.columns(), "created_at": now,
-                                                                      "updated_at": now})
-                        for n, a in enumerate(diff.added)]
+            changes += [{"id": i, "before": None, "after": {**columns, "created_at": at, "updated_at": at}}
+                        for i, columns in added]
             self._record(conn, diff.kind, now, changes)
 
     def _applied(self, diff: IntentDiff, token: SaveToken) -> bool:
@@ -433,7 +431,7 @@ class SqlUserStore:
             if changed := history.conflicts(record, current):
                 raise UndoConflict(changed, history.names(record))
             added = [c.id for c in record if c.before is None]
-            for part in chunks(added, 500):
+            for part in chunks(added, 5000):
                 conn.execute(sa.delete(I).where(I.c.user_id == self._uid, I.c.id.in_(part)))
             for c in record:
                 if c.before is not None and c.after is not None:
