@@ -72,14 +72,14 @@ def _entry(entry: HistoryEntry, by_id: dict[str, HistoryEntry], now: datetime, o
         if entry.undone_by:
             notes.append("undone")
         text_col.caption(" · ".join(notes))
-        why = ("Already undone." if entry.undone_by else "Nothing to undo." if not entry.changes
+        why = ("Already undone." if entry.undone_by else "Nothing to undo." if not entry.total
                else "Undo is paused while the database is unreachable." if offline else None)
         if button_col.button("Undo this save", key=f"{KEY}_undo_{entry.id}", disabled=why is not None, help=why,
                              width="stretch"):
             state[f"{KEY}_confirm"] = entry.id
             state.pop(f"{KEY}_error", None)
         if state.get(f"{KEY}_confirm") == entry.id and why is None:
-            st.warning(f"Undo this save? It puts back the {len(entry.changes):,} intent(s) it touched as they were "
+            st.warning(f"Undo this save? It puts back the {entry.total:,} intent(s) it touched as they were "
                        "before it, if none of them changed since.")
             yes, no, _ = st.columns([1, 1, 3])
             if yes.button("Yes, undo it", key=f"{KEY}_yes_{entry.id}", type="primary"):
@@ -100,8 +100,8 @@ def _entry(entry: HistoryEntry, by_id: dict[str, HistoryEntry], now: datetime, o
                 rows += change_rows((change,))
                 listed += 1
             st.dataframe(pd.DataFrame(rows, columns=DETAIL_COLUMNS), hide_index=True, width="stretch")
-            if listed < len(entry.changes):
-                st.caption(f"… and {len(entry.changes) - listed:,} more intents.")
+            if listed < entry.total:
+                st.caption(f"… and {entry.total - listed:,} more intents.")
 
 
 def render() -> None:

@@ -153,7 +153,11 @@ class IntentChange:
 
 @dataclass(frozen=True)
 class HistoryEntry:
-    """One save of the intents (grid, import) or one undo, as the append-only history keeps it."""
+    """One save of the intents (grid, import) or one undo, as the append-only history keeps it.
+
+    As listed, ``changes`` holds the record's first changes only (an import may touch thousands of
+    intents; the History panel shows the first ones), while ``counts`` counts all of them.
+    """
 
     id: str
     created_at: datetime  # naive UTC
@@ -161,9 +165,17 @@ class HistoryEntry:
     changes: tuple[IntentChange, ...]
     reverts: str | None = None  # an undo: the record it undid
     undone_by: str | None = None  # the undo of this record, once undone
+    counts: tuple[int, int, int] | None = None  # added, changed, deleted (None: count ``changes``)
 
     def count(self, kind: str) -> int:
+        if self.counts is not None:
+            return self.counts[("added", "changed", "deleted").index(kind)]
         return sum(c.kind == kind for c in self.changes)
+
+    @property
+    def total(self) -> int:
+        """How many intents the save touched (``changes`` may list fewer)."""
+        return sum(self.counts) if self.counts is not None else len(self.changes)
 
     def summary(self) -> str:
         return f"{self.count('added')} added, {self.count('changed')} changed, {self.count('deleted')} deleted"

@@ -123,26 +123,32 @@ def test_undo_puts_the_before_values_back_and_is_recorded(store, engine_for) -> 
     before, _ = mixed_save(alice, engine_for)
     saved = alice.list_history()[0]
     undo_id = alice.undo_save(saved.id)
-    now = rows(engine_for)
-    assert set(now) == set(before)  # the deleted intent is back with its id, the added one is gone
-    for key, values in before.items():
-        assert {k: v for k, v in now[key].items() if k != "updated_at"} == \
-            {k: v for k, v in values.items() if k != "updated_at"}, key
-    changed = [k for k in before if now[k]["updated_at"] != before[k]["updated_at"]]
-    assert len(changed) == 2  # the restored and the re-inserted intent carry the undo's time
+    # exactly as before the save, times included: the deleted intent is back with its id, the added one gone
+    assert rows(engine_for) == before
     record = records(engine_for)[-1]
     assert (record["id"], record["kind"], record["reverts"]) == (undo_id, "undo", saved.id)
-    assert all(now[k]["updated_at"] == record["created_at"] for k in changed)
     latest = alice.list_history()
     assert latest[0].id == undo_id and latest[0].reverts == saved.id
     assert latest[1].undone_by == undo_id
     assert latest[0].summary() == "1 added, 1 changed, 1 deleted"  # the undo re-adds b, edits a, deletes d
 
 
+def test_a_grid_loaded_before_an_undo_cannot_save_over_it(store) -> None:
+    alice = store.for_user(ALICE)
+    alice.save_intents(IntentDiff(added=(intent("a"),)))
+    [a] = alice.list_intents()
+    alice.save_intents(IntentDiff(edited=(IntentEdit(a.id, a.updated_at, intent("a2")),)))
+    [loaded] = alice.list_intents()  # another tab shows "a2"
+    alice.undo_save(alice.list_history()[0].id)
+    with pytest.raises(ConflictError):
+        alice.save_intents(IntentDiff(edited=(IntentEdit(loaded.id, loaded.updated_at, intent("a3")),)))
+    assert [i.intent_name for i in alice.list_intents()] == ["a"]
+
+
 def test_a_save_is_undone_once_and_the_undo_can_be_undone(store, engine_for) -> None:
     alice = store.for_user(ALICE)
     mixed_save(alice, engine_for)
-    after_save = {k: {f: v for f, v in r.items() if f != "updated_at"} for k, r in rows(engine_for).items()}
+    after_save = rows(engine_for)
     saved = alice.list_history()[0]
     undo_id = alice.undo_save(saved.id)
     kept = snapshot(engine_for)
@@ -150,7 +156,7 @@ def test_a_save_is_undone_once_and_the_undo_can_be_undone(store, engine_for) -> 
         alice.undo_save(saved.id)
     assert snapshot(engine_for) == kept
     alice.undo_save(undo_id)  # redo
-    assert {k: {f: v for f, v in r.items() if f != "updated_at"} for k, r in rows(engine_for).items()} == after_save
+    assert rows(engine_for) == after_save
 
 
 def test_undo_refuses_when_an_intent_changed_since_and_changes_nothing(store, engine_for) -> None:
@@ -198,6 +204,26 @@ def test_history_is_newest_first_and_limited(store) -> None:
         alice.save_intents(IntentDiff(added=(intent(f"i{n}"),)))
     shown = alice.list_history(limit=3)
     assert [e.changes[0].name for e in shown] == ["i3", "i2", "i1"]
+
+
+def test_a_large_save_is_listed_by_its_first_changes_and_counted_whole(store, engine_for) -> None:
+    from lib.store.history import SHOWN_CHANGES
+
+    alice = store.for_user(ALICE)
+    alice.save_intents(IntentDiff(added=tuple(intent(f"n{k:04d}") for k in range(SHOWN_CHANGES + 5)), kind="import"))
+    victim = alice.list_intents()[0]
+    alice.save_intents(IntentDiff(deleted=(IntentRef(victim.id, victim.updated_at),)))
+    deleted, imported = alice.list_history()
+    assert imported.summary() == f"{SHOWN_CHANGES + 5} added, 0 changed, 0 deleted"
+    assert imported.total == SHOWN_CHANGES + 5 and len(imported.changes) == SHOWN_CHANGES
+    stored_ids = [c["id"] for c in records(engine_for)[0]["changes"]]
+    assert [c.id for c in imported.changes] == stored_ids[:SHOWN_CHANGES]  # the record's order
+    assert deleted.summary() == "0 added, 0 changed, 1 deleted" and deleted.changes[0].name == victim.intent_name
+    with pytest.raises(UndoConflict):  # undo checks the whole record: one of its intents is gone since
+        alice.undo_save(imported.id)
+    alice.undo_save(deleted.id)  # the later save first: the intent is back exactly as the import left it
+    alice.undo_save(imported.id)
+    assert alice.list_intents() == []
 
 
 def test_a_history_change_advances_its_version(store) -> None:

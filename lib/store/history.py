@@ -6,6 +6,7 @@ the save left it (present with its ``after`` values, or absent when the save del
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -15,7 +16,8 @@ from lib.errors import HistoryNotFound, StoreError
 from lib.models import HistoryEntry, IntentChange, IntentValues
 
 LISTS = ("example_user_phrases", "english_responses", "russian_responses")
-DEFAULT_LIMIT = 20
+DEFAULT_LIMIT = 20  # records the History panel lists
+SHOWN_CHANGES = 100  # changes of each listed record read back (the counts cover all of them)
 
 
 def _iso(value: datetime | str | None) -> str | None:
@@ -65,13 +67,22 @@ def changes(data: object) -> tuple[IntentChange, ...]:
 
 
 def entry(row: Mapping[str, Any]) -> HistoryEntry:
-    """A history row (id, created_at, kind, reverts, changes, undone_by) as a HistoryEntry."""
+    """A listed history row as a HistoryEntry: id, created_at, kind, reverts, undone_by, changes (the first
+    ones, as JSON text or parsed) and the counts of all of them: total, added, deleted."""
     created = _time(row["created_at"])
+    listed = row["changes"]
+    if isinstance(listed, str):
+        listed = json.loads(listed)
+    try:
+        total, added, deleted = (int(row[k]) for k in ("total", "added", "deleted"))
+    except (KeyError, TypeError, ValueError):
+        created = None
     if created is None:
         raise StoreError("The history holds a record this dashboard cannot read.")
-    return HistoryEntry(str(row["id"]), created, str(row["kind"]), changes(row["changes"]),
+    return HistoryEntry(str(row["id"]), created, str(row["kind"]), changes(listed),
                         None if row.get("reverts") is None else str(row["reverts"]),
-                        None if row.get("undone_by") is None else str(row["undone_by"]))
+                        None if row.get("undone_by") is None else str(row["undone_by"]),
+                        (added, total - added - deleted, deleted))
 
 
 def still_as_left(current: Mapping[str, Any] | None, after: IntentValues | None) -> bool:
@@ -95,6 +106,13 @@ def names(record: Iterable[IntentChange]) -> dict[str, str]:
 def columns(values: IntentValues) -> dict[str, object]:
     """The intents table's editable columns holding ``values`` (what an undo writes back)."""
     return {"intent_name": values.intent_name, **{c: list(getattr(values, c)) for c in LISTS}}
+
+
+def row(values: IntentValues | None) -> dict[str, object] | None:
+    """A record's values as an intent row holds them (``values_json`` takes it)."""
+    if values is None:
+        return None
+    return {**columns(values), "created_at": values.created_at, "updated_at": values.updated_at}
 
 
 def history_id(value: str) -> str:

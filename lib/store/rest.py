@@ -79,7 +79,6 @@ SETTINGS_COLUMNS = "is_active,created_at,updated_at"
 SUBSCRIPTION_COLUMNS = ("stripe_customer_id,stripe_subscription_id,status,plan_type,billing_cycle,"
                         "current_period_start,current_period_end,created_at,updated_at")
 TEST_SELECT = ",".join(TEST_COLUMNS)
-HISTORY_COLUMNS = "id,created_at,kind,reverts,changes"
 
 # Failures on the way to the database, not answers from it: worth a retry later.
 _UNAVAILABLE_PREFIXES = ("08", "53", "57", "PGRST000", "PGRST001", "PGRST002", "PGRST003")
@@ -366,19 +365,14 @@ class RestUserStore:
     # -- history and undo -------------------------------------------------------------------
 
     def list_history(self, limit: int = history.DEFAULT_LIMIT) -> list[HistoryEntry]:
-        """The user's latest history records, newest first, each with the undo that undid it (if any):
-        two requests, the records and their undos."""
-        limit = max(1, min(int(limit), 200))
-        rows = self._rows(self._execute(self._select("intent_history", HISTORY_COLUMNS)
-                                        .order("created_at", desc=True).order("id", desc=True).limit(limit)))
-        undone: dict[str, str] = {}
-        if rows:
-            ids = [str(r["id"]) for r in rows]
-            undos = self._rows(self._execute(self._select("intent_history", "id,reverts").in_("reverts", ids)))
-            undone = {str(u["reverts"]): str(u["id"]) for u in undos}
+        """The user's latest history records, newest first (one RPC: ``dashboard_history`` counts each
+        record's changes and sends only its first ``SHOWN_CHANGES``)."""
+        params = {"p_user_id": self._uid, "p_limit": max(1, min(int(limit), 200)), "p_shown": history.SHOWN_CHANGES}
+        rows = self._rpc("dashboard_history", params, read=True)
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise _Unreadable("Supabase answered in a way this dashboard cannot read.")
         try:
-            return [history.entry({**r, "created_at": _time(r["created_at"]), "undone_by": undone.get(str(r["id"]))})
-                    for r in rows]
+            return [history.entry({**r, "created_at": _time(r["created_at"])}) for r in rows]
         except KeyError as err:
             raise StoreError("Supabase answered in a way this dashboard cannot read.") from err
 

@@ -390,9 +390,24 @@ class SqlUserStore:
     # -- history and undo -------------------------------------------------------------------
 
     def list_history(self, limit: int = history.DEFAULT_LIMIT) -> list[HistoryEntry]:
-        """The user's latest history records, newest first, each with the undo that undid it (if any)."""
+        """The user's latest history records, newest first, each with the undo that undid it (if any), its
+        first ``SHOWN_CHANGES`` changes and the counts of all: the database counts, a large import's record
+        is not shipped whole."""
         undo = H.alias("undo")
-        q = (sa.select(H.c.id, H.c.created_at, H.c.kind, H.c.reverts, H.c.changes, undo.c.id.label("undone_by"))
+        n = history.SHOWN_CHANGES
+        if self._pg:
+            head = sa.literal_column(f"jsonb_path_query_array(intent_history.changes, '$[0 to {n - 1}]')")
+            total = sa.func.jsonb_array_length(H.c.changes)
+            added, deleted = (sa.func.jsonb_array_length(sa.literal_column(
+                f"jsonb_path_query_array(intent_history.changes, '$[*] ? (@.{side} == null)')")) for side in ("before", "after"))
+        else:
+            each = "FROM json_each(intent_history.changes) AS j"
+            head = sa.literal_column(f"(SELECT json_group_array(json(j.value)) {each} WHERE j.key < {n})")
+            total = sa.func.json_array_length(H.c.changes)
+            added, deleted = (sa.literal_column(f"(SELECT count(*) {each} WHERE json_type(j.value, '$.{side}') = 'null')")
+                              for side in ("before", "after"))
+        q = (sa.select(H.c.id, H.c.created_at, H.c.kind, H.c.reverts, head.label("changes"), total.label("total"),
+                       added.label("added"), deleted.label("deleted"), undo.c.id.label("undone_by"))
              .select_from(H.outerjoin(undo, undo.c.reverts == H.c.id))
              .where(H.c.user_id == self._uid)
              .order_by(H.c.created_at.desc(), H.c.id.desc()).limit(max(1, min(int(limit), 200))))
@@ -436,16 +451,13 @@ class SqlUserStore:
             for c in record:
                 if c.before is not None and c.after is not None:
                     conn.execute(sa.update(I).where(I.c.user_id == self._uid, I.c.id == c.id)
-                                 .values(**history.columns(c.before), updated_at=at))
+                                 .values(**history.columns(c.before), updated_at=c.before.updated_at))
             deleted = [c for c in record if c.after is None and c.before is not None]
             if deleted:
                 conn.execute(sa.insert(I), [{"id": c.id, "user_id": self._uid, **history.columns(c.before),
-                                             "created_at": c.before.created_at or at, "updated_at": at}
+                                             "created_at": c.before.created_at, "updated_at": c.before.updated_at}
                                             for c in deleted])
-            changes = [history.change_json(c.id, current.get(c.id), None if c.before is None else {
-                **history.columns(c.before), "updated_at": at,
-                "created_at": c.before.created_at or at if c.after is None else current[c.id]["created_at"]})
-                for c in record]
+            changes = [history.change_json(c.id, current.get(c.id), history.row(c.before)) for c in record]
             try:
                 return self._record(conn, "undo", at, changes, reverts=history_id)
             except sa_exc.IntegrityError as err:  # another session's undo of the same save came first

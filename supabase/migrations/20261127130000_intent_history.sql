@@ -11,7 +11,8 @@
 -- 3. dashboard_undo_save(p_user_id, p_history_id, p_at) puts a save's before values back in one
 --    transaction, only if every intent it touched is still exactly as the save left it; otherwise
 --    SQLSTATE 40001 with the changed ids as detail, and nothing changes.
--- 4. Deleting an intent removes its id from assistants.intents_used of the same user, in the same
+-- 4. dashboard_history(p_user_id, p_limit, p_shown): the History panel's list for the REST backend.
+-- 5. Deleting an intent removes its id from assistants.intents_used of the same user, in the same
 --    statement (trigger intents_forget_deleted), whoever deletes: the dashboard, the web app, REST.
 
 create table if not exists public.intent_history (
@@ -179,8 +180,11 @@ grant execute on function public.dashboard_save_intents(text, jsonb, jsonb, json
     to authenticated, service_role;
 
 -- Undo one save: its touched intents must be exactly as it left them (else 40001, detail: the changed
--- ids); deleted intents come back with their ids and created_at, added ones go, edited ones get their
--- values back.  Every written row gets updated_at = p_at (an undo is a change like any other).
+-- ids); then they are put back exactly as they were before it, times included: deleted intents come
+-- back with their ids, created_at and updated_at, added ones go, edited ones get their values and
+-- updated_at back.  So an earlier save can be undone after a later one was (its intents are again as it
+-- left them), and a grid loaded after the save is still refused as a conflict (updated_at changed).
+-- The undo's own record has kind 'undo', reverts = the undone record, created_at = p_at.
 create or replace function public.dashboard_undo_save(
     p_user_id text, p_history_id uuid, p_at timestamp default null
 ) returns jsonb
@@ -224,7 +228,7 @@ begin
         example_user_phrases = array(select jsonb_array_elements_text(c->'before'->'example_user_phrases')),
         english_responses = array(select jsonb_array_elements_text(c->'before'->'english_responses')),
         russian_responses = array(select jsonb_array_elements_text(c->'before'->'russian_responses')),
-        updated_at = now_utc
+        updated_at = (c->'before'->>'updated_at')::timestamp
     from jsonb_array_elements(rec.changes) c
     where i.user_id = p_user_id and i.id = (c->>'id')::uuid
       and jsonb_typeof(c->'before') = 'object' and jsonb_typeof(c->'after') = 'object';
@@ -235,7 +239,7 @@ begin
            array(select jsonb_array_elements_text(c.e->'before'->'example_user_phrases')),
            array(select jsonb_array_elements_text(c.e->'before'->'english_responses')),
            array(select jsonb_array_elements_text(c.e->'before'->'russian_responses')),
-           coalesce((c.e->'before'->>'created_at')::timestamp, now_utc), now_utc
+           (c.e->'before'->>'created_at')::timestamp, (c.e->'before'->>'updated_at')::timestamp
     from jsonb_array_elements(rec.changes) with ordinality as c(e, ord)
     where jsonb_typeof(c.e->'before') = 'object' and jsonb_typeof(c.e->'after') is distinct from 'object'
     order by c.ord;
@@ -254,6 +258,38 @@ $$;
 
 revoke all on function public.dashboard_undo_save(text, uuid, timestamp) from public, anon;
 grant execute on function public.dashboard_undo_save(text, uuid, timestamp) to authenticated, service_role;
+
+-- The History panel's list for the REST backend: the latest p_limit records, newest first, each with its
+-- first p_shown changes, the counts of all of them (a large import's record is not shipped whole) and
+-- the id of the undo that undid it.
+create or replace function public.dashboard_history(p_user_id text, p_limit int default 20, p_shown int default 100)
+returns jsonb
+language plpgsql stable
+set search_path = ''
+as $$
+declare
+    result jsonb;
+    head jsonpath := format('$[0 to %s]', greatest(p_shown, 1) - 1)::jsonpath;
+begin
+    perform public.dashboard_check_user(p_user_id);
+    select coalesce(jsonb_agg(jsonb_build_object(
+               'id', h.id, 'created_at', h.created_at, 'kind', h.kind, 'reverts', h.reverts,
+               'changes', jsonb_path_query_array(h.changes, head),
+               'total', jsonb_array_length(h.changes),
+               'added', jsonb_array_length(jsonb_path_query_array(h.changes, '$[*] ? (@.before == null)')),
+               'deleted', jsonb_array_length(jsonb_path_query_array(h.changes, '$[*] ? (@.after == null)')),
+               'undone_by', (select u.id from public.intent_history u where u.reverts = h.id))
+               order by h.created_at desc, h.id desc), '[]'::jsonb) into result
+    from (select * from public.intent_history h
+          where h.user_id = p_user_id
+          order by h.created_at desc, h.id desc
+          limit least(greatest(p_limit, 1), 200)) h;
+    return result;
+end
+$$;
+
+revoke all on function public.dashboard_history(text, int, int) from public, anon;
+grant execute on function public.dashboard_history(text, int, int) to authenticated, service_role;
 
 -- A deleted intent leaves no dangling id: its id goes from every assistant of the same user that used
 -- it, in the deleting statement's transaction (the assistants' updated_at and change version advance).
