@@ -4,6 +4,7 @@ made through the store as another session would; what the database holds is read
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,6 +67,15 @@ def rename(url: str, intent_id: str, new: str) -> None:
     store.close()
 
 
+def latest_record(url: str) -> str:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        found = conn.execute(sa.select(schema.intent_history.c.id).where(schema.intent_history.c.user_id == ALICE)
+                             .order_by(schema.intent_history.c.created_at.desc()).limit(1)).scalar_one()
+    engine.dispose()
+    return str(uuid.UUID(str(found)))
+
+
 def panel_titles(at: AppTest) -> list[str]:
     return [m.value for m in at.markdown if str(m.value).startswith("**") and " · " in str(m.value)]
 
@@ -86,6 +96,9 @@ def test_a_save_is_listed_with_its_fields(url: str) -> None:
     rename(url, intent_id, "renamed by the test")
     at = open_screen(signed_in("alice"), "intents")
     assert panel_titles(at) == ["**Saved in the grid** · 0 added, 1 changed, 0 deleted · just now"]
+    assert len(at.dataframe) == 1  # the fields are read only when asked for
+    at.session_state[f"history_fields_{latest_record(url)}"] = True  # the user opens "What changed"
+    at.run()
     detail = at.dataframe[1].value  # the grid is the first frame
     assert detail.to_dict("records") == [{"Intent": "renamed by the test", "Change": "changed", "Field": "Intent",
                                           "Before": old, "After": "renamed by the test"}]
