@@ -114,7 +114,7 @@ def test_save_then_undo_from_the_history_panel(page: Page, app: App) -> None:
     settle(page)
     assert_no_exception(page, "after Undo")
     assert old_name in names_in_db(app) and NEW_NAME not in names_in_db(app)
-    expect(grid_cell(page, 1, 0)).to_have_text(old_name)
+    expect(grid.get_by_test_id("glide-cell-1-0")).to_have_text(old_name)  # the grid, not the open field table
     expect(page.get_by_text(re.compile(r"^Undo · 0 added, 1 changed, 0 deleted · "))).to_be_visible()
     buttons = page.get_by_role("button", name="Undo this save", exact=True)
     expect(buttons).to_have_count(2)
