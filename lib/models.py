@@ -266,6 +266,37 @@ class TestFilter:
     languages: tuple[str, ...] = ()
     statuses: tuple[str, ...] = ()
     search: str = ""
+    phrase: str = ""  # exactly this test phrase (the failure drill-down's click); "" means any
+
+
+FAILURE_STATUSES = ("failed", "cancelled")
+
+
+@dataclass(frozen=True)
+class FailureGroup:
+    """Failed and cancelled calls of one test phrase (or one assistant) in a period, out of all its calls."""
+
+    key: str  # the test phrase, or the Vapi assistant id
+    name: str  # what the screen shows: the phrase, or the assistant's name (its id when unknown)
+    total: int
+    failed: int
+    cancelled: int
+
+    @property
+    def failures(self) -> int:
+        return self.failed + self.cancelled
+
+    @property
+    def rate(self) -> float:
+        return self.failures / self.total if self.total else 0.0
+
+
+@dataclass(frozen=True)
+class FailureDrilldown:
+    """The phrases and assistants whose calls fail most, counted by the database (most failures first)."""
+
+    phrases: tuple[FailureGroup, ...] = ()
+    assistants: tuple[FailureGroup, ...] = ()
 
 
 @dataclass(frozen=True)

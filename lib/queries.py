@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import IO
 
@@ -31,6 +31,7 @@ from lib.config import Settings as AppSettings
 from lib.errors import StoreError, StoreUnavailable
 from lib.models import (
     Assistant,
+    FailureDrilldown,
     HistoryEntry,
     Intent,
     IntentDiff,
@@ -214,6 +215,11 @@ def _history(user_id: str, versions: tuple[int, ...], limit: int) -> list[Histor
     return _handle(user_id).list_history(limit)
 
 
+@st.cache_data(ttl=_TTL, max_entries=1000, show_spinner=False)
+def _failures(user_id: str, versions: tuple[int, ...], filters: TestFilter, limit: int) -> FailureDrilldown:
+    return _handle(user_id).failure_drilldown(filters, limit=limit)
+
+
 def intents() -> tuple[Intent, ...]:
     return _intents(*_user(INTENTS))
 
@@ -241,6 +247,11 @@ def stats(filters: TestFilter) -> Stats:
 
 def count_tests(filters: TestFilter) -> int:
     return _count_tests(*_user(TESTS), filters)
+
+
+def failure_drilldown(filters: TestFilter, *, limit: int = 10) -> FailureDrilldown:
+    """The phrases and assistants failing most in the filter's period (statuses and phrase ignored)."""
+    return _failures(*_user(TESTS, ASSISTANTS), replace(filters, statuses=(), phrase=""), limit)
 
 
 def tests(filters: TestFilter, *, page: int = 1, page_size: int = 50) -> TestPage:

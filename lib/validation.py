@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 
 from lib.errors import Problem, ValidationError
 from lib.models import LANGUAGES, SAVE_KINDS, TEST_STATUSES, IntentDiff, IntentEdit, IntentInput, TestFilter
@@ -14,6 +15,7 @@ MAX_INTENT_NAME = 200
 MAX_LIST_ITEMS = 100
 MAX_ITEM_LENGTH = 1000
 MAX_SEARCH_LENGTH = 200
+MAX_PHRASE_LENGTH = 2000  # an exact test phrase (the drill-down filter): longer than a typed search
 MAX_VARCHAR = 255  # every VARCHAR(255) column
 
 LIST_FIELDS = ("example_user_phrases", "english_responses", "russian_responses")
@@ -154,13 +156,15 @@ def validate_filter(filters: TestFilter) -> TestFilter:
     search = filters.search.strip()
     if len(search) > MAX_SEARCH_LENGTH:
         problems.append(Problem("filter", "search", f"is longer than {MAX_SEARCH_LENGTH} characters"))
+    if len(filters.phrase) > MAX_PHRASE_LENGTH:
+        problems.append(Problem("filter", "phrase", f"is longer than {MAX_PHRASE_LENGTH} characters"))
     if filters.start and filters.end and filters.start >= filters.end:
         problems.append(Problem("filter", "date range", "the start must be before the end"))
     if problems:
         raise ValidationError(problems)
     if search == filters.search:
         return filters
-    return TestFilter(filters.start, filters.end, filters.assistant_ids, filters.languages, filters.statuses, search)
+    return replace(filters, search=search)
 
 
 def validate_user_id(user_id: str) -> str:

@@ -14,6 +14,7 @@ import pandas as pd
 from lib.config import Settings as AppSettings
 from lib.models import (
     Assistant,
+    FailureDrilldown,
     HistoryEntry,
     Intent,
     IntentDiff,
@@ -44,6 +45,7 @@ class UserStore(Protocol):
                          on_progress: Callable[[int], None] | None = None) -> int: ...
     def get_subscription(self) -> Subscription | None: ...
     def stats(self, filters: TestFilter) -> Stats: ...
+    def failure_drilldown(self, filters: TestFilter, *, limit: int = 10) -> FailureDrilldown: ...
 
 
 class Store(Protocol):

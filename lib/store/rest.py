@@ -51,6 +51,8 @@ from lib.models import (
     TEST_COLUMNS,
     Assistant,
     DayStatusCount,
+    FailureDrilldown,
+    FailureGroup,
     HistoryEntry,
     Intent,
     IntentDiff,
@@ -506,6 +508,8 @@ class RestUserStore:
                 q = q.filter("test_phrase", "imatch", regex_literal(f.search))
             else:
                 q = q.ilike("test_phrase", like_pattern(f.search))
+        if f.phrase:
+            q = q.eq("test_phrase", f.phrase)
         return q
 
     @staticmethod
@@ -523,6 +527,7 @@ class RestUserStore:
             "p_languages": list(f.languages) or None,
             "p_statuses": list(f.statuses) or None,
             "p_search": f.search or None,
+            "p_phrase": f.phrase or None,
         })
         try:
             return paging.day_counts((_date(d["day"]), int(d["count"])) for d in data)
@@ -652,6 +657,7 @@ class RestUserStore:
             "p_languages": list(filters.languages) or None,
             "p_statuses": list(filters.statuses) or None,
             "p_search": filters.search or None,
+            "p_phrase": filters.phrase or None,
         })
         try:
             days = tuple(DayStatusCount(_date(d["day"]), d["status"], int(d["count"]))
@@ -663,6 +669,27 @@ class RestUserStore:
             weeks = tuple((_date(w["week"]), int(w["count"])) for w in data["intents_per_week"])
             return Stats(int(data["intents"]), int(data["assistants"]), int(data["tests"]),
                          int(data["tests_completed"]), days, tuple(langs), tuple(assts), weeks)
+        except (KeyError, TypeError, ValueError) as err:
+            raise StoreError("Supabase answered in a way this dashboard cannot read.") from err
+
+    def failure_drilldown(self, filters: TestFilter, *, limit: int = 10) -> FailureDrilldown:
+        """As SqlUserStore.failure_drilldown, counted by the database in one RPC (dashboard_failure_drilldown)."""
+        filters = validate_filter(replace(filters, statuses=(), phrase=""))
+        data = self._rpc("dashboard_failure_drilldown", read=True, params={
+            "p_user_id": self._uid,
+            "p_start": _wire_time(filters.start),
+            "p_end": _wire_time(filters.end),
+            "p_assistant_ids": list(filters.assistant_ids) or None,
+            "p_languages": list(filters.languages) or None,
+            "p_search": filters.search or None,
+            "p_limit": min(max(1, int(limit)), 100),
+        })
+        try:
+            def groups(rows: list[dict]) -> tuple[FailureGroup, ...]:
+                return tuple(FailureGroup(str(g["key"]), str(g["name"] or g["key"]), int(g["total"]), int(g["failed"]),
+                                          int(g["cancelled"])) for g in rows)
+
+            return FailureDrilldown(groups(data["phrases"]), groups(data["assistants"]))
         except (KeyError, TypeError, ValueError) as err:
             raise StoreError("Supabase answered in a way this dashboard cannot read.") from err
 

@@ -44,6 +44,8 @@ from lib.models import (
     TEST_COLUMNS,
     Assistant,
     DayStatusCount,
+    FailureDrilldown,
+    FailureGroup,
     HistoryEntry,
     Intent,
     IntentDiff,
@@ -252,6 +254,8 @@ class SqlUserStore:
             where.append(matches(T.c.status, f.statuses, DEFAULT_STATUS))
         if f.search:
             where.append(T.c.test_phrase.ilike(like_pattern(f.search), escape="\\"))
+        if f.phrase:
+            where.append(T.c.test_phrase == f.phrase)
         return where
 
     # -- change versions --------------------------------------------------------------------
@@ -698,9 +702,10 @@ class SqlUserStore:
     def _counted(self, f: TestFilter, *, by: str = "status") -> _Counted:
         """Where the filtered tests are counted, for aggregates by day/language/status (``by="status"``)
         or by assistant (``by="assistant"``): for whole days without a phrase search, the narrowest
-        daily rollup that has every dimension needed (a day's rows, not every call); else the calls."""
+        daily rollup that has every dimension needed (a day's rows, not every call); else the calls
+        (a phrase search, an exact phrase, or bounds that are not UTC midnights: a user's local days)."""
         whole_days = all(t is None or t == datetime.combine(t.date(), datetime.min.time()) for t in (f.start, f.end))
-        if f.search or not whole_days:
+        if f.search or f.phrase or not whole_days:
             day = self._day(T.c.created_at)
             return _Counted(self._test_where(f), day, T.c.assistant_id, shown(T.c.language, DEFAULT_LANGUAGE),
                             shown(T.c.status, DEFAULT_STATUS), sa.func.count())
@@ -725,6 +730,44 @@ class SqlUserStore:
         c = self._counted(f)
         return int(conn.execute(sa.select(c.n).where(*c.where)).scalar_one())
 
+    def _intents_in(self, f: TestFilter) -> list[sa.ColumnElement]:
+        """The user's intents created in the filter's period (the "created per week" chart follows it)."""
+        where = [I.c.user_id == self._uid, I.c.created_at.is_not(None)]
+        if f.start is not None:
+            where.append(I.c.created_at >= f.start)
+        if f.end is not None:
+            where.append(I.c.created_at < f.end)
+        return where
+
+    def failure_drilldown(self, filters: TestFilter, *, limit: int = 10) -> FailureDrilldown:
+        """The test phrases and the assistants with the most failed or cancelled calls in the filter's
+        period (and assistant, language, search), each with its total calls there; the filter's statuses
+        and exact phrase are ignored (they are what a row of the drill-down sets).  Counted by the
+        database: two grouped statements, ``limit`` rows each."""
+        filters = validate_filter(replace(filters, statuses=(), phrase=""))
+        limit = min(max(1, int(limit)), 100)
+        status = shown(T.c.status, DEFAULT_STATUS)
+        failed = sa.func.coalesce(sa.func.sum(sa.case((status == "failed", 1), else_=0)), 0)
+        cancelled = sa.func.coalesce(sa.func.sum(sa.case((status == "cancelled", 1), else_=0)), 0)
+        fails = failed + cancelled
+        where = self._test_where(filters)
+        phrases = (sa.select(T.c.test_phrase, sa.func.count(), failed, cancelled).where(*where)
+                   .group_by(T.c.test_phrase).having(fails > 0)
+                   .order_by(fails.desc(), T.c.test_phrase).limit(limit))
+        per_asst = (sa.select(T.c.assistant_id.label("assistant_id"), sa.func.count().label("total"),
+                              failed.label("failed"), cancelled.label("cancelled")).where(*where)
+                    .group_by(T.c.assistant_id).having(fails > 0)
+                    .order_by(fails.desc(), T.c.assistant_id).limit(limit).subquery())
+        assistants = (sa.select(per_asst.c.assistant_id, A.c.name, per_asst.c.total, per_asst.c.failed,
+                                per_asst.c.cancelled)
+                      .select_from(per_asst.outerjoin(A, sa.and_(A.c.user_id == self._uid,
+                                                                 A.c.vapi_assistant_id == per_asst.c.assistant_id))))
+        with self._tx() as conn:
+            by_phrase = [FailureGroup(p, p, int(n), int(f), int(c)) for p, n, f, c in conn.execute(phrases)]
+            by_asst = [FailureGroup(a, name or a, int(n), int(f), int(c)) for a, name, n, f, c in conn.execute(assistants)]
+        by_asst.sort(key=lambda g: (-g.failures, g.key))
+        return FailureDrilldown(tuple(by_phrase), tuple(by_asst))
+
     def stats(self, filters: TestFilter) -> Stats:
         """Every number of the stats screen, counted by the database in two statements.  Status
         totals add up the (day, status) groups, those of calls without a created_at included."""
@@ -745,7 +788,7 @@ class SqlUserStore:
             sa.select(sa.literal("intents"), day, sa.func.count()).where(I.c.user_id == self._uid),
             sa.select(sa.literal("assistants"), day, sa.func.count()).where(A.c.user_id == self._uid),
             sa.select(sa.literal("week"), week, sa.func.count())
-            .where(I.c.user_id == self._uid, I.c.created_at.is_not(None)).group_by(week),
+            .where(*self._intents_in(filters)).group_by(week),
         )
         with self._tx() as conn:
             rows = [(kind, d, key, name, int(count)) for kind, d, key, name, count in conn.execute(groups) if count]
