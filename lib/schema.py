@@ -140,7 +140,8 @@ intent_history = sa.Table(
     sa.Index("idx_intent_history_reverts", "reverts", unique=True),
 )
 
-USER_TABLES = (subscriptions, intents, assistant_settings, assistants, assistant_tests, intent_history)
+USER_TABLES = (subscriptions, intents, assistant_settings, assistants, assistant_tests)  # the reference's five
+VERSIONED = (*USER_TABLES, intent_history)  # tables whose writes advance a change version
 
 # Per-user change versions (migration 20261127100000): every write to a user table advances the
 # (user, table) version, whoever writes; the cached query helper keys its results on them.
@@ -153,7 +154,7 @@ user_data_versions = sa.Table(
     sa.PrimaryKeyConstraint("user_id", "topic", name="user_data_versions_pkey"),
     sqlite_with_rowid=False,
 )
-ALL_TABLES = (*USER_TABLES, *ROLLUPS, user_data_versions)
+ALL_TABLES = (*VERSIONED, *ROLLUPS, user_data_versions)
 
 
 def _sqlite_triggers() -> tuple[str, ...]:
@@ -185,7 +186,7 @@ def _sqlite_version_triggers() -> tuple[str, ...]:
                 f"WHERE {when} ON CONFLICT (user_id, topic) DO UPDATE SET version = version + 1;")
 
     ddl = []
-    for t in USER_TABLES:
+    for t in VERSIONED:
         ddl += [
             f"CREATE TRIGGER IF NOT EXISTS {t.name}_version_insert AFTER INSERT ON {t.name} BEGIN {bump(t.name, 'NEW')} END",
             f"CREATE TRIGGER IF NOT EXISTS {t.name}_version_delete AFTER DELETE ON {t.name} BEGIN {bump(t.name, 'OLD')} END",
