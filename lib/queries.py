@@ -32,6 +32,7 @@ from lib.errors import StoreError, StoreUnavailable
 from lib.models import (
     Assistant,
     FailureDrilldown,
+    HistoryEntry,
     Intent,
     IntentDiff,
     SaveResult,
@@ -75,8 +76,8 @@ def current_user_id() -> str:
 
 # -- change versions: what each read depends on, read once per render -------------------------
 
-INTENTS, ASSISTANTS, SETTINGS, TESTS, SUBSCRIPTIONS = (
-    "intents", "assistants", "assistant_settings", "assistant_tests", "subscriptions")
+INTENTS, ASSISTANTS, SETTINGS, TESTS, SUBSCRIPTIONS, HISTORY = (
+    "intents", "assistants", "assistant_settings", "assistant_tests", "subscriptions", "intent_history")
 FRESHNESS_KEY = "_freshness"  # session state: (user id, Freshness) of this session's last check
 
 
@@ -210,12 +211,22 @@ def _tests(user_id: str, versions: tuple[int, ...], filters: TestFilter, page: i
 
 
 @st.cache_data(ttl=_TTL, max_entries=1000, show_spinner=False)
+def _history(user_id: str, versions: tuple[int, ...], limit: int) -> list[HistoryEntry]:
+    return _handle(user_id).list_history(limit)
+
+
+@st.cache_data(ttl=_TTL, max_entries=1000, show_spinner=False)
 def _failures(user_id: str, versions: tuple[int, ...], filters: TestFilter, limit: int) -> FailureDrilldown:
     return _handle(user_id).failure_drilldown(filters, limit=limit)
 
 
 def intents() -> tuple[Intent, ...]:
     return _intents(*_user(INTENTS))
+
+
+def history(limit: int = 20) -> list[HistoryEntry]:
+    """The latest saves of the intents (grid, import, undo), newest first."""
+    return _history(*_user(HISTORY), limit)
 
 
 def assistants() -> list[Assistant]:
@@ -266,6 +277,14 @@ def _recheck() -> None:
 def save_intents(diff: IntentDiff) -> SaveResult:
     try:
         return _writable().save_intents(diff)
+    finally:
+        _recheck()
+
+
+def undo_save(history_id: str) -> str:
+    """Undo one save of the intents (lib.store: all or nothing, refused if its intents changed since)."""
+    try:
+        return _writable().undo_save(history_id)
     finally:
         _recheck()
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from lib.errors import Problem, ValidationError
-from lib.models import LANGUAGES, TEST_STATUSES, IntentDiff, IntentEdit, IntentInput, TestFilter
+from lib.models import LANGUAGES, SAVE_KINDS, TEST_STATUSES, IntentDiff, IntentEdit, IntentInput, TestFilter
 
 # Caps for TEXT columns (the database would take more; people and screens would not).
 MAX_INTENT_NAME = 200
@@ -130,9 +130,11 @@ def validate_diff(diff: IntentDiff) -> IntentDiff:
     ids = [e.id for e in diff.edited] + [d.id for d in diff.deleted]
     if len(ids) != len(set(ids)):
         problems.append(Problem("grid", "id", "a row is edited or deleted twice"))
+    if diff.kind not in SAVE_KINDS:
+        problems.append(Problem("save", "kind", f"must be one of {', '.join(SAVE_KINDS)}"))
     if problems:
         raise ValidationError(problems)
-    return IntentDiff(added=added, edited=edited, deleted=diff.deleted, token=diff.token)
+    return IntentDiff(added=added, edited=edited, deleted=diff.deleted, token=diff.token, kind=diff.kind)
 
 
 def check_varchar(value: str | None, row: str, field: str, problems: list[Problem], limit: int = MAX_VARCHAR) -> None:

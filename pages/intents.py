@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from lib import importing, intents_grid, queries, widgets
+from lib import history_panel, importing, intents_grid, queries, widgets
 from lib.errors import ConflictError, StoreError, StoreUnavailable, ValidationError
 from lib.models import IntentDiff, SaveToken
 
@@ -78,7 +78,7 @@ def save(d: IntentDiff, kind: str = "grid") -> None:
     # One token per pending edits (lib.models.SaveToken): saving them again never applies them twice.
     token = state.setdefault(f"{KEY}_{kind}_token", SaveToken.new())
     try:
-        result = queries.save_intents(replace(d, token=token))
+        result = queries.save_intents(replace(d, token=token, kind=kind))
     except ValidationError as err:
         st.error("**Nothing was saved.** Fix these and save again:\n" +
                  "\n".join(f"- {line}" for line in intents_grid.problem_lines(err)))
@@ -133,3 +133,5 @@ with st.expander("Import intents from CSV or JSON"):
                     st.error(preview.summary())
                 elif st.button(f"Add {len(preview.intents)} intents", type="primary", disabled=offline):
                     save(IntentDiff(added=preview.intents), "import")
+
+history_panel.render()

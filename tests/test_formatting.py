@@ -87,3 +87,16 @@ def test_plural_agrees_with_the_count() -> None:
     assert plural(0, "row") == "0 rows"
     assert plural(1234, "test call") == "1,234 test calls"
     assert plural(2, "entry", "entries") == "2 entries"
+
+
+def test_fmt_ago_uses_the_largest_whole_unit() -> None:
+    from datetime import datetime, timedelta
+
+    from lib.formatting import fmt_ago
+
+    now = datetime(2026, 11, 27, 12, 0)
+    cases = [(timedelta(seconds=5), "just now"), (timedelta(minutes=5, seconds=59), "5 min ago"),
+             (timedelta(hours=3, minutes=59), "3 h ago"), (timedelta(days=1, hours=23), "1 day ago"),
+             (timedelta(days=400), "400 days ago"), (timedelta(seconds=-30), "just now")]
+    for ago, text in cases:
+        assert fmt_ago(now - ago, now) == text, ago
