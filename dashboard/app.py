@@ -43,10 +43,9 @@ except StoreError:
 if notice:
     st.warning(notice, icon=":material/cloud_off:")
 
-navigation = st.navigation([
-    st.Page(ROOT / "pages" / f"{path}.py", title=title, icon=icon, url_path=path, default=path == "stats")
-    for path, (title, icon) in SCREENS.items()
-])
+navigation = signin.screen_navigation({  # "/" and unknown paths show Stats, never "Page not found"
+    path: (ROOT / "pages" / f"{path}.py", title, icon) for path, (title, icon) in SCREENS.items()
+})
 try:
     navigation.run()
 except StoreError as err:  # the database is down or refused: a clear message, never a stack trace
