@@ -234,7 +234,7 @@ def _page_url() -> str | None:
     base = url.rstrip("/")
     if asked and not base.endswith("/" + asked):
         base = f"{base}/{asked}"
-    return base if asked else base + "/"
+    return base if urllib.parse.urlsplit(base).path else base + "/"
 
 
 def _query_items() -> list[tuple[str, str]]:

@@ -11,6 +11,7 @@ import os
 import stat
 import threading
 import time
+import urllib.parse
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -626,3 +627,60 @@ def test_dummy_check_takes_a_real_bcrypt_check():
     auth.dummy_password_check("whatever")
     auth.dummy_password_check("")
     assert time.perf_counter() - started > 0.01
+
+
+# -- the sign-in round trip ------------------------------------------------------------------------
+
+DASH = "https://app.example.com"
+
+
+@pytest.mark.parametrize(("headers", "page", "origin"), [
+    ({"Origin": "https://app.example.com"}, "https://app.example.com/dashboard/stats", DASH),
+    ({"origin": "http://127.0.0.1:8501"}, "http://127.0.0.1:8501/", "http://127.0.0.1:8501"),
+    ({"Host": "app.example.com"}, "https://app.example.com/x", DASH),  # no Origin: Host and the page's scheme
+    ({"Origin": "null"}, "https://app.example.com/", None),
+    ({"Origin": "https://app.example.com/path"}, "https://app.example.com/", None),
+    ({}, "https://app.example.com/", None),
+])
+def test_own_origin(headers, page, origin):
+    assert auth.own_origin(headers, page) == origin
+
+
+def test_return_url_is_the_exact_page_and_query_on_the_own_origin():
+    query = [("period", "7d"), ("language", "english"), ("language", "russian"), ("q", "a b&c")]
+    assert auth.return_url(f"{DASH}/dashboard/tests", query, DASH) == (
+        f"{DASH}/dashboard/tests?period=7d&language=english&language=russian&q=a+b%26c")
+    assert auth.return_url(DASH, [], DASH) == DASH + "/"
+
+
+@pytest.mark.parametrize("page", [
+    "https://evil.example.com/stats",  # another host
+    "http://app.example.com/stats",  # another scheme
+    "https://app.example.com:8443/stats",  # another port
+    "https://user:pw@app.example.com/stats",  # credentials
+    "javascript:alert(1)//app.example.com",
+    "//app.example.com/stats",  # scheme-relative
+    "https://app.example.com\\@evil.example.com/",
+    "https://app.example.com:99999/",
+    "",
+    None,
+])
+def test_return_url_refuses_anything_off_the_own_origin(page):
+    assert auth.return_url(page, [], DASH) is None
+
+
+def test_sign_in_redirect_sets_redirect_url_and_keeps_other_parameters():
+    back = f"{DASH}/dashboard/intents?search=hi&tag=a&tag=b"
+    url = auth.sign_in_redirect("https://app.example.com/sign-in?lang=en&redirect_url=https://evil.example.com", back)
+    parts = urllib.parse.urlsplit(url)
+    assert (parts.scheme, parts.netloc, parts.path) == ("https", "app.example.com", "/sign-in")
+    assert urllib.parse.parse_qs(parts.query) == {"lang": ["en"], "redirect_url": [back]}
+    assert auth.sign_in_redirect("https://app.example.com/sign-in", None) == "https://app.example.com/sign-in"
+
+
+def test_a_recent_trip_is_not_repeated():
+    now = 1_800_000_000.0
+    assert auth.recent_trip({auth.TRIP_COOKIE: str(int(now - 10))}, now)
+    assert not auth.recent_trip({auth.TRIP_COOKIE: str(int(now - auth.TRIP_SECONDS - 1))}, now)
+    assert not auth.recent_trip({auth.TRIP_COOKIE: "soon"}, now)
+    assert not auth.recent_trip({}, now)

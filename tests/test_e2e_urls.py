@@ -9,10 +9,18 @@ ever appeared, even for a moment.
 
 from __future__ import annotations
 
+import re
+import threading
+import time
+import urllib.parse
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from tests.e2e_support import (
@@ -23,6 +31,7 @@ from tests.e2e_support import (
     assert_no_exception,
     running_app,
     screenshot,
+    serving_app,
     settle,
     sign_in,
     wait_for_gate,
@@ -140,3 +149,138 @@ def test_a_reload_keeps_the_screen_and_its_query(context: BrowserContext) -> Non
         assert wait_for_gate(page) is True
         expect_screen(page, path, "search=greet")
         assert url_path(page) == path
+
+
+# -- Clerk mode: the round trip to the sign-in page ---------------------------------------------------
+
+USER = "user_demo_alice"  # the demo data's alice
+
+
+class StubSignIn:
+    """A stand-in for Clerk's sign-in page on loopback: records each ``redirect_url`` it is sent, then
+    sends the browser back there, with a fresh ``__session`` cookie when ``give_token`` is set (a
+    cookie of 127.0.0.1 reaches the dashboard on its own port: same site, as with Clerk)."""
+
+    def __init__(self, key: rsa.RSAPrivateKey) -> None:
+        self.key = key
+        self.give_token = True
+        self.lifetime = 60
+        self.redirects: list[str] = []
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+                back = query.get("redirect_url", [""])[0]
+                stub.redirects.append(back)
+                self.send_response(302)
+                if stub.give_token:
+                    self.send_header("Set-Cookie", f"__session={stub.token()}; Path=/; SameSite=Lax")
+                self.send_header("Location", back or "about:blank")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/sign-in"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def token(self, *, lifetime: float | None = None) -> str:
+        now = int(time.time())
+        exp = now + int(self.lifetime if lifetime is None else lifetime)
+        return jwt.encode({"sub": USER, "name": "Alice", "iat": now, "nbf": now - 1, "exp": exp}, self.key,
+                          algorithm="RS256")
+
+
+@pytest.fixture(scope="module")
+def clerk_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="module")
+def stub(clerk_key: rsa.RSAPrivateKey) -> Iterator[StubSignIn]:
+    server = StubSignIn(clerk_key)
+    yield server
+    server.server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def clerk_app(tmp_path_factory: pytest.TempPathFactory, clerk_key: rsa.RSAPrivateKey, stub: StubSignIn,
+              app: App) -> Iterator[App]:
+    pem = clerk_key.public_key().public_bytes(serialization.Encoding.PEM,
+                                              serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    env = {"AUTH_MODE": "clerk", "CLERK_JWT_KEY": pem, "CLERK_SIGN_IN_URL": stub.url, "CLERK_LEEWAY_SECONDS": "0"}
+    with serving_app(tmp_path_factory.mktemp("e2e-clerk"), app.database_url, env=env) as running:
+        yield running
+    tracebacks = [line for line in running.log_text().splitlines() if "Traceback" in line]
+    assert not tracebacks, f"the app logged tracebacks:\n{running.log_text()[-4000:]}"
+
+
+@pytest.fixture
+def clerk_context(browser: Browser, clerk_app: App, stub: StubSignIn) -> Iterator[BrowserContext]:
+    stub.redirects.clear()
+    stub.give_token = True
+    stub.lifetime = 60
+    ctx = browser.new_context(viewport=VIEWPORT, locale="en-US", timezone_id="UTC", base_url=clerk_app.url)
+    ctx.set_default_timeout(20_000)
+    ctx.add_init_script(WATCH_NOT_FOUND)
+    yield ctx
+    ctx.close()
+
+
+def expect_signed_in(page: Page) -> None:
+    expect(page.locator('[data-testid="stSidebar"]').get_by_text("Signed in as", exact=True)).to_be_visible(
+        timeout=30_000)
+
+
+def test_an_expired_clerk_token_makes_one_round_trip_back_to_the_exact_url(
+        clerk_context: BrowserContext, clerk_app: App, stub: StubSignIn) -> None:
+    clerk_context.add_cookies([{"name": "__session", "value": stub.token(lifetime=-120), "url": clerk_app.url}])
+    page = clerk_context.new_page()
+    asked = "/intents?search=greet&tag=a&tag=b"
+    page.goto(asked)
+    expect_signed_in(page)
+    expect_screen(page, "intents", asked.partition("?")[2])
+    assert url_path(page) == "intents"
+    assert stub.redirects == [clerk_app.url + asked]
+    screenshot(page, "clerk-round-trip")
+
+
+def test_a_round_trip_that_brings_no_token_shows_the_card_with_the_reason(
+        clerk_context: BrowserContext, clerk_app: App, stub: StubSignIn) -> None:
+    stub.give_token = False
+    page = clerk_context.new_page()
+    page.goto("/tests?page=2")
+    card = page.get_by_text("Reason: no token", exact=True)
+    expect(card).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Signing in did not bring back a valid session.")).to_be_visible()
+    page.wait_for_timeout(1500)  # no second trip
+    assert stub.redirects == [clerk_app.url + "/tests?page=2"]
+    assert page.url == clerk_app.url + "/tests?page=2"
+    assert page.evaluate("window.__pageNotFound") is False
+    link = page.get_by_role("link", name=re.compile("Sign in")).first.get_attribute("href")
+    assert link and urllib.parse.parse_qs(urllib.parse.urlsplit(link).query)["redirect_url"] == [
+        clerk_app.url + "/tests?page=2"]
+    screenshot(page, "clerk-round-trip-failed")
+
+
+def test_the_session_ends_with_the_token_and_is_verified_again(
+        clerk_context: BrowserContext, clerk_app: App, stub: StubSignIn) -> None:
+    stub.lifetime = 4  # the round trip's token lives 4 s
+    page = clerk_context.new_page()
+    page.goto("/billing")
+    expect_signed_in(page)
+    expect_screen(page, "billing")
+    assert len(stub.redirects) == 1
+    stub.lifetime = 60
+    page.wait_for_timeout(5000)
+    page.get_by_role("heading", name="Billing", exact=True).first.click()  # focus the page, not an input
+    page.keyboard.press("r")  # Streamlit's rerun shortcut: the next run finds the identity expired
+    expect(page).to_have_url(clerk_app.url + "/billing", timeout=30_000)
+    deadline = time.monotonic() + 30
+    while len(stub.redirects) < 2 and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+    assert stub.redirects == [clerk_app.url + "/billing"] * 2
+    expect_signed_in(page)
+    expect_screen(page, "billing")
