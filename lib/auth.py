@@ -570,7 +570,7 @@ def load_credentials(path: str | os.PathLike[str], *, create_demo: bool = True) 
         return credentials
 
 
-# -- per-session sign-in throttle ------------------------------------------------------------
+# -- sign-in throttle ------------------------------------------------------------
 
 
 @dataclass
@@ -606,6 +606,65 @@ class LoginThrottle:
     def record_success(self) -> None:
         self.failures = 0
         self.locked_until = 0.0
+
+
+class SignInThrottles:
+    """Failed sign-ins of the whole process, one ``LoginThrottle`` per (username, client address):
+    a reload or a new tab starts no fresh count.  Bounded: past ``max_entries`` the entries that
+    are not locked are dropped, least recently used first."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic, max_entries: int = 10_000) -> None:
+        self._clock = clock
+        self._max_entries = max_entries
+        self._lock = threading.Lock()
+        self._entries: dict[tuple[str, str], LoginThrottle] = {}
+
+    @staticmethod
+    def key(username: str | None, client: str | None) -> tuple[str, str]:
+        return (str(username or "").strip().lower()[:128], str(client or "unknown")[:64])
+
+    def wait_seconds(self, username: str | None, client: str | None) -> int:
+        with self._lock:
+            entry = self._entries.get(self.key(username, client))
+            return entry.wait_seconds() if entry else 0
+
+    def record_failure(self, username: str | None, client: str | None, *, max_attempts: int,
+                       lockout_seconds: float) -> int:
+        """Count a failed sign-in; the wait it starts (0 while attempts are left)."""
+        key = self.key(username, client)
+        with self._lock:
+            entry = self._entries.pop(key, None) or LoginThrottle(clock=self._clock)
+            entry.max_attempts, entry.lockout_seconds = max_attempts, lockout_seconds
+            self._entries[key] = entry  # most recently used last
+            self._prune()
+            return entry.record_failure()
+
+    def record_success(self, username: str | None, client: str | None) -> None:
+        with self._lock:
+            self._entries.pop(self.key(username, client), None)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def locked(self, client: str | None) -> tuple[str, int] | None:
+        """A username this client address is locked out of, with the seconds left, if any."""
+        wanted = self.key("", client)[1]
+        with self._lock:
+            waits = [(user, e.wait_seconds()) for (user, c), e in self._entries.items() if c == wanted]
+        waits = [w for w in waits if w[1] > 0]
+        return max(waits, key=lambda w: w[1]) if waits else None
+
+    def _prune(self) -> None:
+        if len(self._entries) <= self._max_entries:
+            return
+        for key in [k for k, e in self._entries.items() if not e.wait_seconds()]:
+            del self._entries[key]
+            if len(self._entries) <= self._max_entries // 2:
+                break
+
+
+THROTTLES = SignInThrottles()  # the process's failed sign-ins (lib.signin)
 
 
 def lockout_message(seconds: int) -> str:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 import streamlit_authenticator as stauth
@@ -39,7 +40,9 @@ COOKIE_EXPIRY_DAYS = 7.0
 _PROCESS_COOKIE_KEY = secrets.token_urlsafe(32)  # when AUTH_COOKIE_KEY is unset: dies with the process
 
 _IDENTITY = "_signin_identity"  # the verified Identity; set only by this module
-_THROTTLE = "_signin_throttle"  # LoginThrottle: survives sign-out on purpose
+_TRIED = "_signin_tried"  # the username of this run's sign-in attempt (for the throttle)
+_THROTTLED = "_signin_throttled"  # this run's attempt was refused by the throttle, unchecked
+_EMPTY_SUBMIT = "_signin_empty"  # this run's submit lacked "username" or "password"
 _COOKIE_TODO = "_signin_cookie_todo"  # "set" | "delete", done in the next complete run
 _CLERK_REASON = "_signin_clerk_reason"  # why this session's one token check failed
 _CLERK_EXPIRED_USER = "_signin_clerk_expired"  # the identity just expired: forget its session state
@@ -47,7 +50,7 @@ _TRIP_DONE = "_signin_trip_seen"  # the request's round-trip marker was read (on
 _CLEAR_TRIP = "_signin_trip_clear"  # delete the browser's trip marker in this run
 _TRIP_FAILED = "_signin_trip_failed"  # back from sign-in without a valid token: no second trip
 _LIB_LOGOUT = "logout"  # streamlit-authenticator's flag: True blocks re-login from its cookie
-_KEEP_ON_SIGN_OUT = frozenset({_THROTTLE, _COOKIE_TODO, _CLERK_REASON, _LIB_LOGOUT, _TRIP_DONE, _TRIP_FAILED})
+_KEEP_ON_SIGN_OUT = frozenset({_COOKIE_TODO, _CLERK_REASON, _LIB_LOGOUT, _TRIP_DONE, _TRIP_FAILED})
 
 SIGNED_OUT = "signed out"
 _REASON_TEXT = {
@@ -294,7 +297,6 @@ def _local_gate(settings: Settings) -> str | None:
         return None
 
     authenticator = _authenticator(settings, credentials)  # once per run (one cookie component)
-    throttle = _throttle(settings)
 
     identity = st.session_state.get(_IDENTITY)
     if isinstance(identity, Identity):
@@ -318,7 +320,7 @@ def _local_gate(settings: Settings) -> str | None:
         st.session_state.pop(USER_KEY, None)
         if todo == "delete":
             authenticator.cookie_controller.delete_cookie()
-        _sign_in_navigation(lambda: _local_sign_in_card(authenticator, credentials, throttle))
+        _sign_in_navigation(lambda: _local_sign_in_card(authenticator, credentials, settings))
         return None
     if todo == "set":  # after the sign-in run's st.rerun(), in a run that completes
         authenticator.cookie_controller.set_cookie()
@@ -339,29 +341,46 @@ def _authenticator(settings: Settings, credentials: auth.Credentials) -> stauth.
 
 
 def _equalize_unknown_usernames(authenticator: stauth.Authenticate) -> None:
-    """Make an unknown username cost a bcrypt check too, so timing does not tell which names exist."""
-    model = getattr(getattr(authenticator, "authentication_controller", None), "authentication_model", None)
+    """Make an unknown username cost a bcrypt check too, so timing does not tell which names exist;
+    refuse a locked-out (username, client address) without checking the password at all; note the
+    username tried (for the throttle) and a submit with an empty field (to say what is missing)."""
+    controller = getattr(authenticator, "authentication_controller", None)
+    model = getattr(controller, "authentication_model", None)
     check = getattr(model, "check_credentials", None)
     if model is None or check is None:
         return
 
     def check_credentials(username: str, password: str) -> bool | None:
+        st.session_state[_TRIED] = username
+        if auth.THROTTLES.wait_seconds(username, _client_address()):
+            st.session_state[_THROTTLED] = True
+            return False
         if username not in model.credentials.get("usernames", {}):
             auth.dummy_password_check(password)
             return False
         return check(username, password)
 
     model.check_credentials = check_credentials
+    login = getattr(controller, "login", None)
+    if login is None:
+        return
+
+    def guarded_login(username: str | None = None, password: str | None = None, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("token") is None and not (username and username.strip() and password):
+            st.session_state[_EMPTY_SUBMIT] = "username" if not (username and username.strip()) else "password"
+            return None
+        return login(username, password, *args, **kwargs)
+
+    controller.login = guarded_login
 
 
-def _throttle(settings: Settings) -> auth.LoginThrottle:
-    throttle = st.session_state.get(_THROTTLE)
-    if not isinstance(throttle, auth.LoginThrottle):
-        throttle = auth.LoginThrottle()
-        st.session_state[_THROTTLE] = throttle
-    throttle.max_attempts = settings.auth_max_attempts
-    throttle.lockout_seconds = settings.auth_lockout_seconds
-    return throttle
+def _client_address() -> str:
+    """The address the session's request came from (behind a proxy: the proxy's)."""
+    try:
+        address = st.context.ip_address
+    except Exception:  # no browser context (AppTest)
+        address = None
+    return address or "unknown"
 
 
 def _accepted(credentials: auth.Credentials) -> Identity | None:
@@ -377,16 +396,16 @@ def _accepted(credentials: auth.Credentials) -> Identity | None:
     return identity
 
 
-def _local_sign_in_card(
-    authenticator: stauth.Authenticate, credentials: auth.Credentials, throttle: auth.LoginThrottle
-) -> None:
+def _local_sign_in_card(authenticator: stauth.Authenticate, credentials: auth.Credentials, settings: Settings) -> None:
+    client = _client_address()
     with _card():
-        wait = throttle.wait_seconds()
-        if wait:
-            st.error(auth.lockout_message(wait), icon=":material/timer:")
+        if auth.THROTTLES.locked(client):
+            _lockout_countdown(client)
             st.button("Try again", key="signin-try-again", width="stretch")
         else:
             st.session_state["authentication_status"] = None
+            for key in (_TRIED, _THROTTLED, _EMPTY_SUBMIT):
+                st.session_state.pop(key, None)
             try:
                 authenticator.login(
                     location="main",
@@ -397,17 +416,34 @@ def _local_sign_in_card(
                 log.info("Sign-in refused by streamlit-authenticator: %s", type(err).__name__)
                 st.session_state["authentication_status"] = False
             status = st.session_state.get("authentication_status")
+            tried = st.session_state.pop(_TRIED, None)
             if status is True and _accepted(credentials) is not None:
-                throttle.record_success()
+                auth.THROTTLES.record_success(tried, client)
                 st.session_state[_COOKIE_TODO] = "set"
                 st.rerun()
+            missing = st.session_state.pop(_EMPTY_SUBMIT, None)
+            if missing:
+                what = "your username and password" if missing == "username" else "your password"
+                st.warning(f"Enter {what} to sign in.", icon=":material/edit:")
             if status is not None:
                 st.session_state["authentication_status"] = None
-                if throttle.record_failure():
+                throttled = st.session_state.pop(_THROTTLED, None)
+                if throttled or auth.THROTTLES.record_failure(
+                    tried, client, max_attempts=settings.auth_max_attempts, lockout_seconds=settings.auth_lockout_seconds
+                ):
                     st.rerun()  # show the wait instead of the form
                 st.error(WRONG_CREDENTIALS, icon=":material/error:")
         if credentials.demo:
             st.caption(DEMO_HINT)
+
+
+@st.fragment(run_every=1)
+def _lockout_countdown(client: str) -> None:
+    """The wait, counted down every second; the form comes back when it is over."""
+    locked = auth.THROTTLES.locked(client)
+    if locked is None:
+        st.rerun(scope="app")
+    st.error(auth.lockout_message(locked[1]), icon=":material/timer:")
 
 
 def _error_card(message: str) -> None:
@@ -508,7 +544,7 @@ def _signed_in(identity: Identity, on_sign_out: Callable[[], None]) -> str:
 
 
 def _sign_out(*, authenticator: stauth.Authenticate | None = None, clerk: bool = False) -> None:
-    """Forget the user and everything the session held for them; keep the sign-in throttle."""
+    """Forget the user and everything the session held for them (the sign-in throttle is process-wide)."""
     if authenticator is not None:
         try:
             authenticator.authentication_controller.logout()  # its own keys; sets its logout flag

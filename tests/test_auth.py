@@ -684,3 +684,29 @@ def test_a_recent_trip_is_not_repeated():
     assert not auth.recent_trip({auth.TRIP_COOKIE: str(int(now - auth.TRIP_SECONDS - 1))}, now)
     assert not auth.recent_trip({auth.TRIP_COOKIE: "soon"}, now)
     assert not auth.recent_trip({}, now)
+
+
+def test_process_wide_throttle_is_per_username_and_client_address():
+    now = [1000.0]
+    throttles = auth.SignInThrottles(clock=lambda: now[0])
+    limits = {"max_attempts": 2, "lockout_seconds": 60}
+    assert throttles.record_failure("Alice", "10.0.0.1", **limits) == 0
+    assert throttles.record_failure("alice ", "10.0.0.1", **limits) == 60  # same account, case and spaces aside
+    assert throttles.wait_seconds("alice", "10.0.0.1") == 60
+    assert throttles.wait_seconds("alice", "10.0.0.2") == 0  # another address
+    assert throttles.wait_seconds("bob", "10.0.0.1") == 0  # another account
+    assert throttles.locked("10.0.0.1") == ("alice", 60)
+    now[0] += 59.5
+    assert throttles.locked("10.0.0.1") == ("alice", 1)  # counts down, never "0 seconds" while locked
+    now[0] += 1
+    assert throttles.locked("10.0.0.1") is None
+    throttles.record_failure("bob", "10.0.0.1", **limits)
+    throttles.record_success("bob", "10.0.0.1")
+    assert throttles.record_failure("bob", "10.0.0.1", **limits) == 0  # success started a fresh count
+
+
+def test_process_wide_throttle_stays_bounded():
+    throttles = auth.SignInThrottles(max_entries=100)
+    for n in range(1000):
+        throttles.record_failure(f"user{n}", "10.0.0.1", max_attempts=5, lockout_seconds=60)
+    assert len(throttles._entries) <= 100

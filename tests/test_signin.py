@@ -56,8 +56,10 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[dict[str, s
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     queries.settings.clear()
+    auth.THROTTLES.reset()  # process-wide: each test starts with no failed sign-ins
     yield values
     queries.settings.clear()
+    auth.THROTTLES.reset()
 
 
 @pytest.fixture
@@ -196,7 +198,6 @@ def test_sign_out_clears_the_user_and_their_state(local_env):
     assert signed_out(at)
     assert shows_sign_in_form(at)
     assert "stats_filters" not in at.session_state
-    assert signin._THROTTLE in at.session_state  # the failed-attempt counter survives sign-out
     at.run()  # the re-login cookie must not sign the session back in
     assert signed_out(at)
     sign_in(at, "bob", "demo")
@@ -213,6 +214,55 @@ def test_failed_attempts_survive_sign_out(local_env):
     assert signed_out(at)
     sign_in(at, "alice", "nope")
     assert texts(at.error) == ["Too many failed sign-in attempts. Try again in 60 seconds."]
+
+
+def test_a_new_session_does_not_start_a_fresh_count(local_env):
+    """A reload or a new tab is a new session: the failed sign-ins are the process's, per username
+    and client address, so the lockout is still there (and the right password is not even checked)."""
+    first = run_app()
+    for _ in range(3):
+        sign_in(first, "alice", "nope")
+    assert texts(first.error) == ["Too many failed sign-in attempts. Try again in 60 seconds."]
+    reloaded = run_app()
+    assert texts(reloaded.error) == ["Too many failed sign-in attempts. Try again in 60 seconds."]
+    assert not reloaded.text_input
+    assert signed_out(reloaded)
+
+
+def test_the_count_is_per_username(local_env):
+    at = run_app()
+    sign_in(at, "alice", "nope")
+    sign_in(at, "alice", "nope")
+    sign_in(at, "bob", "nope")  # bob's first failure: alice's two do not lock him out
+    assert texts(at.error) == ["wrong username or password"]
+    sign_in(at, "alice", "demo")
+    assert at.session_state["user_id"] == "user_demo_alice"
+
+
+def test_a_locked_account_is_refused_without_checking_the_password(local_env, monkeypatch):
+    monkeypatch.setenv("AUTH_LOCKOUT_SECONDS", "1")
+    queries.settings.clear()
+    at = run_app()
+    for _ in range(3):
+        sign_in(at, "alice", "nope")
+    other = run_app()  # another tab, already showing the form? it shows the wait
+    assert texts(other.error)[0].startswith("Too many failed sign-in attempts")
+    time.sleep(1.1)
+    other.run()
+    sign_in(other, "alice", "demo")
+    assert other.session_state["user_id"] == "user_demo_alice"
+
+
+@pytest.mark.parametrize(("username", "password", "message"), [
+    ("", "", "Enter your username and password to sign in."),
+    ("alice", "", "Enter your password to sign in."),
+    ("   ", "demo", "Enter your username and password to sign in."),
+])
+def test_an_empty_form_says_what_is_missing(local_env, username, password, message):
+    at = sign_in(run_app(), username, password)
+    assert texts(at.warning) == [message]
+    assert not at.error  # not counted as a failed sign-in
+    assert shows_sign_in_form(at) and signed_out(at)
 
 
 def test_query_parameter_does_not_choose_the_user(local_env):
