@@ -647,14 +647,6 @@ class SignInThrottles:
         with self._lock:
             self._entries.clear()
 
-    def locked(self, client: str | None) -> tuple[str, int] | None:
-        """A username this client address is locked out of, with the seconds left, if any."""
-        wanted = self.key("", client)[1]
-        with self._lock:
-            waits = [(user, e.wait_seconds()) for (user, c), e in self._entries.items() if c == wanted]
-        waits = [w for w in waits if w[1] > 0]
-        return max(waits, key=lambda w: w[1]) if waits else None
-
     def _prune(self) -> None:
         if len(self._entries) <= self._max_entries:
             return

@@ -37,11 +37,19 @@ SESSION_COOKIE = "__session"  # Clerk's same-site session cookie
 
 COOKIE_NAME = "voice_dashboard_auth"  # streamlit-authenticator's re-login cookie (local mode)
 COOKIE_EXPIRY_DAYS = 7.0
+# streamlit-authenticator's cookie component (extra_streamlit_components' CookieManager) is an
+# iframe that shows nothing but takes a row (a grey loading bar) above the sign-in card: keep it
+# running, out of the layout.
+COOKIE_COMPONENT_CSS = (
+    ".stElementContainer:has(iframe[title='extra_streamlit_components.CookieManager.cookie_manager'])"
+    " { position: absolute; width: 0; height: 0; overflow: hidden; margin: 0; padding: 0; }"
+)
 _PROCESS_COOKIE_KEY = secrets.token_urlsafe(32)  # when AUTH_COOKIE_KEY is unset: dies with the process
 
 _IDENTITY = "_signin_identity"  # the verified Identity; set only by this module
 _TRIED = "_signin_tried"  # the username of this run's sign-in attempt (for the throttle)
 _THROTTLED = "_signin_throttled"  # this run's attempt was refused by the throttle, unchecked
+_LOCKED = "_signin_locked"  # the username this session was told to wait for
 _EMPTY_SUBMIT = "_signin_empty"  # this run's submit lacked "username" or "password"
 _COOKIE_TODO = "_signin_cookie_todo"  # "set" | "delete", done in the next complete run
 _CLERK_REASON = "_signin_clerk_reason"  # why this session's one token check failed
@@ -50,7 +58,7 @@ _TRIP_DONE = "_signin_trip_seen"  # the request's round-trip marker was read (on
 _CLEAR_TRIP = "_signin_trip_clear"  # delete the browser's trip marker in this run
 _TRIP_FAILED = "_signin_trip_failed"  # back from sign-in without a valid token: no second trip
 _LIB_LOGOUT = "logout"  # streamlit-authenticator's flag: True blocks re-login from its cookie
-_KEEP_ON_SIGN_OUT = frozenset({_COOKIE_TODO, _CLERK_REASON, _LIB_LOGOUT, _TRIP_DONE, _TRIP_FAILED})
+_KEEP_ON_SIGN_OUT = frozenset({_LOCKED, _COOKIE_TODO, _CLERK_REASON, _LIB_LOGOUT, _TRIP_DONE, _TRIP_FAILED})
 
 SIGNED_OUT = "signed out"
 _REASON_TEXT = {
@@ -319,7 +327,7 @@ def _local_gate(settings: Settings) -> str | None:
     if identity is None:
         st.session_state.pop(USER_KEY, None)
         if todo == "delete":
-            authenticator.cookie_controller.delete_cookie()
+            _delete_cookie(authenticator)
         _sign_in_navigation(lambda: _local_sign_in_card(authenticator, credentials, settings))
         return None
     if todo == "set":  # after the sign-in run's st.rerun(), in a run that completes
@@ -374,6 +382,16 @@ def _equalize_unknown_usernames(authenticator: stauth.Authenticate) -> None:
     controller.login = guarded_login
 
 
+def _delete_cookie(authenticator: stauth.Authenticate) -> None:
+    """Delete the re-login cookie; the component's own bookkeeping would print a KeyError to the log
+    when its first read has not returned yet, so the name is made known to it first."""
+    manager = getattr(getattr(authenticator.cookie_controller, "cookie_model", None), "cookie_manager", None)
+    known = getattr(manager, "cookies", None)
+    if isinstance(known, dict):
+        known.setdefault(COOKIE_NAME, "")
+    authenticator.cookie_controller.delete_cookie()
+
+
 def _client_address() -> str:
     """The address the session's request came from (behind a proxy: the proxy's)."""
     try:
@@ -399,10 +417,12 @@ def _accepted(credentials: auth.Credentials) -> Identity | None:
 def _local_sign_in_card(authenticator: stauth.Authenticate, credentials: auth.Credentials, settings: Settings) -> None:
     client = _client_address()
     with _card():
-        if auth.THROTTLES.locked(client):
-            _lockout_countdown(client)
+        locked = st.session_state.get(_LOCKED)
+        if locked is not None and auth.THROTTLES.wait_seconds(locked, client):
+            _lockout_countdown(locked, client)
             st.button("Try again", key="signin-try-again", width="stretch")
         else:
+            st.session_state.pop(_LOCKED, None)
             st.session_state["authentication_status"] = None
             for key in (_TRIED, _THROTTLED, _EMPTY_SUBMIT):
                 st.session_state.pop(key, None)
@@ -431,6 +451,7 @@ def _local_sign_in_card(authenticator: stauth.Authenticate, credentials: auth.Cr
                 if throttled or auth.THROTTLES.record_failure(
                     tried, client, max_attempts=settings.auth_max_attempts, lockout_seconds=settings.auth_lockout_seconds
                 ):
+                    st.session_state[_LOCKED] = tried or ""
                     st.rerun()  # show the wait instead of the form
                 st.error(WRONG_CREDENTIALS, icon=":material/error:")
         if credentials.demo:
@@ -438,12 +459,12 @@ def _local_sign_in_card(authenticator: stauth.Authenticate, credentials: auth.Cr
 
 
 @st.fragment(run_every=1)
-def _lockout_countdown(client: str) -> None:
+def _lockout_countdown(username: str, client: str) -> None:
     """The wait, counted down every second; the form comes back when it is over."""
-    locked = auth.THROTTLES.locked(client)
-    if locked is None:
+    wait = auth.THROTTLES.wait_seconds(username, client)
+    if not wait:
         st.rerun(scope="app")
-    st.error(auth.lockout_message(locked[1]), icon=":material/timer:")
+    st.error(auth.lockout_message(wait), icon=":material/timer:")
 
 
 def _error_card(message: str) -> None:

@@ -151,6 +151,57 @@ def test_a_reload_keeps_the_screen_and_its_query(context: BrowserContext) -> Non
         assert url_path(page) == path
 
 
+# -- the sign-in card ---------------------------------------------------------------------------------
+
+LOCKOUT = re.compile(r"Too many failed sign-in attempts\. Try again in (\d+) seconds?\.")
+
+
+def lockout_seconds(page: Page) -> int:
+    message = page.get_by_text(LOCKOUT)
+    expect(message).to_be_visible(timeout=20_000)
+    found = LOCKOUT.search(message.inner_text())
+    assert found, message.inner_text()
+    return int(found.group(1))
+
+
+def submit(page: Page, username: str, password: str) -> None:
+    page.get_by_label("Username", exact=True).fill(username)
+    page.locator("input[type=password]").fill(password)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    settle(page)
+
+
+def test_the_sign_in_card_as_a_new_user_meets_it(context: BrowserContext, app: App) -> None:
+    page = context.new_page()
+    failed: list[str] = []
+    page.on("requestfailed", lambda r: failed.append(r.url))
+    page.goto("/")
+    assert wait_for_gate(page) is False
+    # the favicon is the app's own, not a font CDN's; the cookie component takes no room above the card
+    icons = page.evaluate("() => [...document.querySelectorAll('link[rel*=icon]')].map(l => l.href)")
+    assert icons and all(i.startswith(app.url) for i in icons), icons
+    heights = page.evaluate("""() => [...document.querySelectorAll('iframe')]
+        .map(f => f.closest('[data-testid="stElementContainer"], .stElementContainer').getBoundingClientRect().height)""")
+    assert heights and all(h == 0 for h in heights), heights
+    assert not [u for u in failed if "gstatic" in u or "googleapis" in u]
+    # an empty form says what is missing
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page.get_by_text("Enter your username and password to sign in.")).to_be_visible()
+    # five wrong passwords: the wait, counting down live
+    for _ in range(5):
+        submit(page, "dora", "wrong")
+    first = lockout_seconds(page)
+    assert 55 <= first <= 60
+    page.wait_for_timeout(2500)
+    assert lockout_seconds(page) <= first - 2
+    screenshot(page, "signin-lockout")
+    # a reload does not start a fresh count: the same account is still refused, mid-countdown
+    page.reload()
+    assert wait_for_gate(page) is False
+    submit(page, "dora", "wrong")
+    assert lockout_seconds(page) <= first - 2
+
+
 # -- Clerk mode: the round trip to the sign-in page ---------------------------------------------------
 
 USER = "user_demo_alice"  # the demo data's alice
