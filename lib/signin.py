@@ -207,9 +207,10 @@ def _round_trip_target(settings: Settings, reason: str) -> str | None:
     url = settings.clerk_sign_in_url.strip()
     if reason not in auth.ROUND_TRIP_REASONS or not _is_web_url(url):
         return None
-    cookies, headers = _request_context()
+    headers = None
     if not st.session_state.get(_TRIP_DONE):
         st.session_state[_TRIP_DONE] = True
+        cookies, headers = _request_context()
         if auth.recent_trip(cookies, time.time()):
             log.info("Back from sign-in without a valid token (%s): showing the sign-in card", reason)
             st.session_state[_CLERK_REASON] = reason

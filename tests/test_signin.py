@@ -473,3 +473,37 @@ def test_clerk_sign_out(clerk_env, clerk_key, monkeypatch):
     at.run()  # the token is still in the (frozen) request, but this session does not reuse it
     assert signed_out(at)
     assert request.reads == 1
+
+
+def test_clerk_identity_ends_with_the_token_and_is_verified_again(clerk_env, clerk_key, monkeypatch):
+    """Past the token's exp the session is checked again; the frozen request's token has expired by
+    then, so the user is signed out (in a browser: sent on the round trip) and their state forgotten."""
+    monkeypatch.setenv("CLERK_LEEWAY_SECONDS", "0")
+    queries.settings.clear()
+    request = Request(cookies={"__session": clerk_token(clerk_key, exp=int(time.time()) + 2)})
+    monkeypatch.setattr(signin, "_request_context", request)
+    at = run_app()
+    assert at.session_state["user_id"] == "user_2clerkXYZ"
+    at.session_state["stats_filters"] = {"assistant": "a1"}  # what a page keeps for its user
+    at.run()
+    assert at.session_state["user_id"] == "user_2clerkXYZ" and request.reads == 1  # still within exp
+    time.sleep(max(0.0, at.session_state[signin._IDENTITY].expires_at - time.time()) + 0.2)
+    at.run()
+    assert signed_out(at)
+    assert "Reason: expired" in main_texts(at)
+    assert "stats_filters" not in at.session_state
+    assert request.reads == 2  # verified again, from the request
+
+
+def test_clerk_a_fresh_token_past_expiry_keeps_the_session(clerk_env, clerk_key, monkeypatch):
+    monkeypatch.setenv("CLERK_LEEWAY_SECONDS", "0")
+    queries.settings.clear()
+    request = Request(cookies={"__session": clerk_token(clerk_key, exp=int(time.time()) + 1)})
+    monkeypatch.setattr(signin, "_request_context", request)
+    at = run_app()
+    first = at.session_state[signin._IDENTITY].expires_at
+    request.cookies = {"__session": clerk_token(clerk_key, exp=int(time.time()) + 60)}  # e.g. a proxy's header
+    time.sleep(max(0.0, first - time.time()) + 0.2)
+    at.run()
+    assert at.session_state["user_id"] == "user_2clerkXYZ"
+    assert at.session_state[signin._IDENTITY].expires_at > first
