@@ -345,11 +345,11 @@ def _authenticator(settings: Settings, credentials: auth.Credentials) -> stauth.
         auto_hash=False,
         login_sleep_time=0,
     )
-    _equalize_unknown_usernames(authenticator)
+    _guard_credentials(authenticator)
     return authenticator
 
 
-def _equalize_unknown_usernames(authenticator: stauth.Authenticate) -> None:
+def _guard_credentials(authenticator: stauth.Authenticate) -> None:
     """Make an unknown username cost a bcrypt check too, so timing does not tell which names exist;
     refuse a locked-out (username, client address) without checking the password at all; note the
     username tried (for the throttle) and a submit with an empty field (to say what is missing)."""
