@@ -40,10 +40,10 @@ from tests.e2e_support import (
 pytestmark = pytest.mark.browser
 
 HEADINGS = {  # url path -> the screen's heading
-    "stats": "Overview",
+    "stats": "Stats",
     "intents": "Intents",
     "assistants": "Assistants",
-    "tests": "Test calls",
+    "tests": "Tests",
     "billing": "Billing",
     "export": "Export",
 }
