@@ -42,11 +42,11 @@ def test_valid_edit_writes_only_the_changed_row(alice) -> None:
     other = list(frame["intent_name"]).index("goodbye")
     state = {"edited_rows": {pos: {"intent_name": "prices", "example_user_phrases": ["how much", "cost?"]},
                              other: {"intent_name": "goodbye"}},  # edited back to the same value
-             "added_rows": [{"intent_name": "hours", "example_user_phrases": ["when open"]}, {}],
+             "added_rows": [{"intent_name": "hours", "example_user_phrases": ["when open"]}],
              "deleted_rows": []}
     diff = diff_from_editor(frame, state)
     assert [e.values.intent_name for e in diff.edited] == ["prices"]
-    assert [a.intent_name for a in diff.added] == ["hours"]  # the empty added row is ignored
+    assert [a.intent_name for a in diff.added] == ["hours"]
     result = alice.save_intents(diff)
     assert (result.added, result.edited, result.deleted) == (1, 1, 0)
     after = {i.intent_name: i for i in alice.list_intents()}
@@ -71,7 +71,21 @@ def test_invalid_edit_names_rows_and_fields_and_writes_nothing(alice, engine_for
     with pytest.raises(ValidationError) as err:
         alice.save_intents(diff_from_editor(frame, state))
     found = {(p.row, p.field) for p in err.value.problems}
-    assert found == {("row 2", "intent_name"), ("row 3", "english_responses"), ("new row 1", "example_user_phrases")}
+    names = list(frame["intent_name"])  # problems name the row as the user finds it: by its intent name
+    assert found == {(f"“{names[1]}”", "intent_name"), (f"“{names[2]}”", "english_responses"),
+                     ("new row 1", "example_user_phrases")}
+    assert snapshot(engine_for) == before
+
+
+def test_a_blank_new_row_is_counted_and_named_not_dropped(alice, engine_for) -> None:
+    """Issue 13.3: a row added and left blank is a new row; Save names it instead of dropping it."""
+    frame = grid_frame(alice.list_intents())
+    diff = diff_from_editor(frame, {"added_rows": [{}]})
+    assert len(diff.added) == 1
+    before = snapshot(engine_for)
+    with pytest.raises(ValidationError) as err:
+        alice.save_intents(diff)
+    assert ("new row 1", "intent_name") in {(p.row, p.field) for p in err.value.problems}
     assert snapshot(engine_for) == before
 
 

@@ -1,0 +1,191 @@
+"""What an intent still needs: language coverage, phrase clashes, duplicate names and usage by assistants.
+
+Plain Python over the rows the cached helper already holds (``queries.intents()``, ``queries.assistants()``):
+no query of its own.  The Intents screen shows it per row and filters on it ("Needs attention"); the Stats
+screen shows the coverage card.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from lib.models import Assistant, Intent
+from lib.validation import name_key
+
+MIN_PHRASES = 3  # fewer example phrases than this and an intent needs attention
+ATTENTION_VIEW = "attention"  # ?view=attention on the Intents screen (the coverage card links to it)
+
+
+@lru_cache(maxsize=65536)
+def phrase_key(text: str) -> str:
+    """How phrases are compared: case-, space- and punctuation-insensitively ("Hello, there!" is
+    "hello there" is "HELLO THERE"); compatibility forms folded (NFKC), so full-width letters match too."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return "".join(ch for ch in folded if not ch.isspace() and not unicodedata.category(ch).startswith("P"))
+
+
+@dataclass(frozen=True)
+class Coverage:
+    phrases: int
+    english: int
+    russian: int
+
+    @property
+    def both_languages(self) -> bool:
+        return self.english > 0 and self.russian > 0
+
+    def counts(self) -> str:
+        """Phrases · English · Russian, as the grid's column shows it."""
+        return f"{self.phrases} · {self.english} · {self.russian}"
+
+
+def coverage(intent: Intent) -> Coverage:
+    return Coverage(len(intent.example_user_phrases), len(intent.english_responses), len(intent.russian_responses))
+
+
+@dataclass(frozen=True)
+class Clash:
+    """One example phrase (as first written) held by two or more intents."""
+
+    phrase: str
+    intents: tuple[tuple[str, str], ...]  # (id, name), in the order the intents are listed
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(name for _, name in self.intents)
+
+
+@dataclass(frozen=True)
+class IntentCheck:
+    coverage: Coverage
+    reasons: tuple[str, ...]  # why it needs attention; empty when it does not
+    used_by: tuple[str, ...]  # names of the assistants that use it
+
+
+@dataclass(frozen=True)
+class Report:
+    """Checks of all of a user's intents, by intent id."""
+
+    checks: Mapping[str, IntentCheck]
+    clashes: tuple[Clash, ...]
+    duplicates: tuple[tuple[str, ...], ...]  # groups of ids that share a name
+    names: Mapping[str, str] = field(default_factory=dict)  # id -> name
+
+    @property
+    def total(self) -> int:
+        return len(self.checks)
+
+    @property
+    def ready(self) -> int:
+        """Intents with English and Russian responses."""
+        return sum(1 for c in self.checks.values() if c.coverage.both_languages)
+
+    @property
+    def attention(self) -> tuple[str, ...]:
+        return tuple(i for i, c in self.checks.items() if c.reasons)
+
+    @property
+    def unused(self) -> tuple[str, ...]:
+        return tuple(i for i, c in self.checks.items() if not c.used_by)
+
+    def readiness(self) -> str:
+        return f"{self.ready:,} of {self.total:,} intents ready in both languages"
+
+
+def clashes(intents: Sequence[tuple[str, str, Iterable[str]]]) -> tuple[Clash, ...]:
+    """Phrases held by two or more intents, from (id, name, phrases) rows; a phrase repeated within one
+    intent is not a clash.  Linear in the number of phrases."""
+    holders: dict[str, list[tuple[str, str]]] = {}
+    first: dict[str, str] = {}
+    for ident, name, phrases in intents:
+        for phrase in phrases:
+            key = phrase_key(phrase)
+            if not key:
+                continue
+            held = holders.setdefault(key, [])
+            if not held or all(h[0] != ident for h in held):
+                held.append((ident, name))
+            first.setdefault(key, phrase)
+    return tuple(Clash(first[k], tuple(h)) for k, h in holders.items() if len(h) > 1)
+
+
+def _usage(intents: Sequence[Intent], assistants: Iterable[Assistant]) -> dict[str, list[str]]:
+    """Assistant names per intent id: by the ids an assistant stores, or (older rows) by name."""
+    by_name: dict[str, list[str]] = {}
+    for i in intents:
+        by_name.setdefault(i.intent_name, []).append(i.id)
+    known = {i.id for i in intents}
+    used: dict[str, list[str]] = {}
+    for a in assistants:
+        ids = [i for i in getattr(a, "intent_ids", ()) if i in known]
+        if not ids:
+            ids = [i for n in a.intents_used for i in by_name.get(n, ())]
+        for i in dict.fromkeys(ids):
+            used.setdefault(i, []).append(a.name)
+    return used
+
+
+def _names(names: Iterable[str], shown: int = 3) -> str:
+    names = list(names)
+    listed = ", ".join(f"“{n}”" for n in names[:shown])
+    return listed + (f" and {len(names) - shown} more" if len(names) > shown else "")
+
+
+def check(intents: Sequence[Intent], assistants: Iterable[Assistant] = ()) -> Report:
+    """Coverage, needs-attention reasons, phrase clashes, duplicate names and usage of every intent."""
+    found = clashes([(i.id, i.intent_name, i.example_user_phrases) for i in intents])
+    shared: dict[str, list[str]] = {}
+    for c in found:
+        for ident, _ in c.intents:
+            shared.setdefault(ident, []).extend(n for j, n in c.intents if j != ident)
+    same_name: dict[str, list[str]] = {}
+    for i in intents:
+        same_name.setdefault(name_key(i.intent_name), []).append(i.id)
+    duplicates = tuple(tuple(ids) for ids in same_name.values() if len(ids) > 1)
+    used = _usage(intents, assistants)
+    checks: dict[str, IntentCheck] = {}
+    for i in intents:
+        cov = coverage(i)
+        reasons: list[str] = []
+        if not cov.english:
+            reasons.append("no English responses")
+        if not cov.russian:
+            reasons.append("no Russian responses")
+        if cov.phrases < MIN_PHRASES:
+            reasons.append(f"{cov.phrases} example phrase{'s' if cov.phrases != 1 else ''} (needs {MIN_PHRASES})")
+        if i.id in shared:
+            reasons.append(f"shares a phrase with {_names(dict.fromkeys(shared[i.id]))}")
+        if len(same_name[name_key(i.intent_name)]) > 1:
+            reasons.append("another intent has the same name")
+        checks[i.id] = IntentCheck(cov, tuple(reasons), tuple(used.get(i.id, ())))
+    return Report(checks, found, duplicates, {i.id: i.intent_name for i in intents})
+
+
+_last: tuple | None = None  # (intents, assistants, report) of the last call, replaced in one assignment
+
+
+def check_cached(intents: Sequence[Intent], assistants: Sequence[Assistant]) -> Report:
+    """``check``, reused while the rows are the same: the cached helper hands out the very same intents
+    tuple until the data changes (it is held here, so its identity cannot be reused by another), and a
+    user's few assistants compare equal.  Otherwise computed again."""
+    global _last
+    hit = _last
+    if hit is not None and hit[0] is intents and hit[1] == list(assistants):
+        return hit[2]
+    report = check(intents, assistants)
+    _last = (intents, list(assistants), report)
+    return report
+
+
+def new_clashes(before: Sequence[tuple[str, str, Iterable[str]]],
+                after: Sequence[tuple[str, str, Iterable[str]]]) -> tuple[Clash, ...]:
+    """Clashes in ``after`` (the intents as a pending save would leave them) that ``before`` (as stored)
+    does not have: a phrase newly held by two intents, or by one more intent than before."""
+    old = {phrase_key(c.phrase): {i for i, _ in c.intents} for c in clashes(before)}
+    return tuple(c for c in clashes(after) if not {i for i, _ in c.intents} <= old.get(phrase_key(c.phrase), set()))
+
+
+def clash_line(c: Clash) -> str:
+    return f"“{c.phrase}” is an example phrase of {_names(c.names(), shown=5)}"
