@@ -23,8 +23,15 @@ ATTENTION_VIEW = "attention"  # ?view=attention on the Intents screen (the cover
 def phrase_key(text: str) -> str:
     """How phrases are compared: case-, space- and punctuation-insensitively ("Hello, there!" is
     "hello there" is "HELLO THERE"); compatibility forms folded (NFKC), so full-width letters match too."""
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    return "".join(ch for ch in folded if not ch.isspace() and not unicodedata.category(ch).startswith("P"))
+    key = text
+    for _ in range(4):  # to a fixed point: folding can make spaces ("¨" is " ̈") and removing them composes
+        folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", key).casefold())
+        kept = unicodedata.normalize(
+            "NFKC", "".join(ch for ch in folded if not ch.isspace() and not unicodedata.category(ch).startswith("P")))
+        if kept == key:
+            break
+        key = kept
+    return key
 
 
 @dataclass(frozen=True)
