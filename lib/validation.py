@@ -150,24 +150,23 @@ def duplicate_problems(diff: IntentDiff, stored: Iterable[tuple[str, str]]) -> l
         old_key[ident] = name_key(name)
         if ident not in deleted and ident not in edited:
             final.setdefault(name_key(name), []).append(f"saved intent “{name.strip()}”")
-    changed: list[tuple[str, str, str]] = []  # (key, label, name)
+    changed: list[tuple[str, str]] = []  # (key, label)
     for e in diff.edited:
         key, label = name_key(e.values.intent_name), e.values.label or "row"
         final.setdefault(key, []).append(label)
         if key != old_key.get(e.id):
-            changed.append((key, label, e.values.intent_name.strip()))
+            changed.append((key, label))
     for a in diff.added:
         key, label = name_key(a.intent_name), a.label or "new row"
         final.setdefault(key, []).append(label)
-        changed.append((key, label, a.intent_name.strip()))
+        changed.append((key, label))
     problems = []
-    for key, label, name in changed:
+    for key, label in changed:
         others = [o for o in final.get(key, ()) if o != label]
         if key and others:
             shown = ", ".join(others[:_SHOWN_ITEMS]) + (f" and {len(others) - _SHOWN_ITEMS} more"
                                                       if len(others) > _SHOWN_ITEMS else "")
-            problems.append(Problem(label, "intent_name", f"“{name}” is already taken by {shown}; "
-                                                          "choose another name"))
+            problems.append(Problem(label, "intent_name", f"is already taken by {shown}; choose another name"))
     return problems
 
 

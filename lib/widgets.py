@@ -101,15 +101,15 @@ INTENT_TITLES = {  # the grid's column titles; the import preview uses them too
 
 def intent_columns() -> dict:
     """The intents grid's columns (pages/intents.py; the benchmark's bare-editor floor uses them too), sized
-    to fit a 1400 px window beside the sidebar; the name stays pinned when the grid scrolls sideways."""
+    so that all of them fit a 1400 px window beside the sidebar (pages/intents.py narrows the side margins)."""
     text = st.column_config.TextColumn
     return {
-        "problems": text("Fix before saving", disabled=True, width=200, pinned=True),
-        "intent_name": text(INTENT_TITLES["intent_name"], required=True, max_chars=200, width=140, pinned=True),
-        **{c: st.column_config.ListColumn(INTENT_TITLES[c], width=150) for c in list(INTENT_TITLES)[1:]},
-        "counts": text("Coverage", disabled=True, width=80,
+        "problems": text("Fix before saving", disabled=True, width=260),
+        "intent_name": text(INTENT_TITLES["intent_name"], required=True, max_chars=200, width=140),
+        **{c: st.column_config.ListColumn(INTENT_TITLES[c], width=145) for c in list(INTENT_TITLES)[1:]},
+        "counts": text("Coverage", disabled=True, width=72,
                        help="Example phrases · English responses · Russian responses"),
-        "attention": text("Needs attention", disabled=True, width=150),
+        "attention": text("Needs attention", disabled=True, width=145),
         "used_by": text("Used by", disabled=True, width=110, help="The assistants that use this intent"),
         "created_at": st.column_config.DatetimeColumn("Created", format="MMM D, YYYY", disabled=True),
         "updated_at": st.column_config.DatetimeColumn("Updated", format="MMM D, HH:mm", disabled=True, width=100),
@@ -119,7 +119,7 @@ def intent_columns() -> dict:
 def preview_columns() -> dict:
     """The import preview's columns: the grid's titles, and the check of each row first."""
     return {
-        "check": st.column_config.TextColumn("Check", width="medium"),
+        "check": st.column_config.TextColumn("Check", width="large"),
         **{c: (st.column_config.TextColumn if c == "intent_name" else st.column_config.ListColumn)(title)
            for c, title in INTENT_TITLES.items()},
     }
@@ -130,7 +130,7 @@ def coverage_card() -> None:
     from lib import intent_checks
 
     report = intent_checks.check_cached(queries.intents(), queries.assistants())
-    with st.container(border=True):
+    with st.container(border=True, key="coverage_card"):
         st.markdown("**Language coverage**")
         if not report.total:
             st.caption("No intents yet: coverage shows how many have English and Russian responses.")

@@ -57,6 +57,9 @@ def cancel_delete() -> None:
     rebuild(intents_grid.restore_deleted(state[BASE], shown_rows()))
 
 
+# The grid has eight columns: on a wide window, narrower side margins let all of them fit beside the sidebar.
+st.html("<style>@media (min-width: 1200px) { [data-testid='stMainBlockContainer'] "
+        "{ padding-left: 2rem; padding-right: 2rem; } }</style>")
 st.title("Intents")
 st.caption("What callers say and how your assistant answers, in English and Russian. Lists hold one phrase or "
            "response per item; new rows appear at the top.")
@@ -131,7 +134,8 @@ if kept:
     st.info(f"{kept} unsaved change{'s' if kept != 1 else ''} kept from before you left this screen.",
             icon=":material/history:")
 if report is not None and report.total:
-    shown = f"Showing {len(working):,} of {report.total:,} intents" if len(working) != report.total or view != "all" \
+    saved_rows = sum(1 for i in working.index if not str(i).startswith(intents_grid.NEW))
+    shown = f"Showing {saved_rows:,} of {report.total:,} intents" if saved_rows != report.total or view != "all" \
         else f"{report.total:,} intents"
     st.caption(f"{shown} · {report.readiness()} · {attention_count:,} need attention · "
                f"{len(report.unused):,} not used by any assistant")
@@ -156,7 +160,7 @@ if not working.empty:
         num_rows="delete",  # rows are added with "Add intent", on top, where the user is looking
         hide_index=True,
         width="stretch",
-        height=min(36 * (len(working) + 1) + 3, 600),
+        height=min(35 * (len(working) + 1) + 3, 600),  # about 16 rows, then it scrolls
         column_config=widgets.intent_columns(),
     )
     state[SHOWN] = rows_now  # restored after a visit to another screen
@@ -267,7 +271,8 @@ with st.expander("Import intents from CSV or JSON"):
             else:
                 st.dataframe(preview.frame, hide_index=True, width="stretch", column_config=widgets.preview_columns())
                 if preview.bad_rows:
-                    st.error(preview.summary())
+                    st.error(preview.summary() + "\n" + "\n".join(
+                        f"- {p.row}: {p.field.replace('_', ' ')} {p.message}" for p in preview.problems))
                 elif st.button(f"Add {len(preview.intents)} intents", type="primary", disabled=offline):
                     save(IntentDiff(added=preview.intents), "import")
 
