@@ -74,9 +74,14 @@ def _as_text(value: Any) -> str:
     return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
 
 
-def _content(frame: pd.DataFrame, pos: int) -> tuple:
-    row = frame.iloc[pos]
-    return (_as_text(row["intent_name"]), *(_as_list(row[c]) for c in EDITABLE[1:]))
+def _same_cell(a: Any, b: Any) -> bool:
+    """Cheap identity-or-equality of two cells (the common case: the very same object, unchanged)."""
+    if a is b:
+        return True
+    try:
+        return bool(a == b) if not isinstance(a, (list, tuple)) else list(a) == list(b)
+    except (TypeError, ValueError):
+        return False
 
 
 def _input(content: tuple, label: str) -> IntentInput:
@@ -191,17 +196,22 @@ def pending(base: pd.DataFrame, effective: pd.DataFrame) -> Pending:
         IntentRef(str(i), _updated_at(base, base_pos[i]), label=label(f"“{base.iloc[base_pos[i]]['intent_name']}”", i))
         for i in base.index if i not in eff_ids
     )
+    # Whole columns as Python lists: one pass, no per-row pandas access (thousands of rows per rerun).
+    before_cols = [base[c].tolist() for c in EDITABLE]
+    after_cols = [effective[c].tolist() for c in EDITABLE]
     added: list[IntentInput] = []
     edited: list[IntentEdit] = []
     for pos, ident in enumerate(effective.index):
-        after = _content(effective, pos)
+        bpos = base_pos.get(ident)
+        if bpos is not None and all(_same_cell(a[pos], b[bpos]) for a, b in zip(after_cols, before_cols, strict=True)):
+            continue
+        after = (_as_text(after_cols[0][pos]), *(_as_list(col[pos]) for col in after_cols[1:]))
         if str(ident).startswith(NEW):
             added.append(_input(after, label(f"new row {len(added) + 1}", ident)))
             continue
-        bpos = base_pos.get(ident)
         if bpos is None:
             continue
-        before = _content(base, bpos)
+        before = (_as_text(before_cols[0][bpos]), *(_as_list(col[bpos]) for col in before_cols[1:]))
         if after != before:
             name = after[0].strip() or before[0]
             edited.append(IntentEdit(str(ident), _updated_at(base, bpos), _input(after, label(f"“{name}”", ident))))
@@ -235,14 +245,10 @@ def mark_problems(frame: pd.DataFrame, p: Pending, problems: Iterable[Problem]) 
     return out
 
 
-def stored_after(intents: Iterable[Intent], diff: IntentDiff) -> list[tuple[str, str, tuple[str, ...]]]:
-    """(id, name, phrases) of every intent as the pending save would leave them (for new clashes)."""
-    gone = {d.id for d in diff.deleted}
-    edited = {e.id: e.values for e in diff.edited}
-    rows = [(i.id, edited[i.id].intent_name if i.id in edited else i.intent_name,
-             edited[i.id].example_user_phrases if i.id in edited else i.example_user_phrases)
-            for i in intents if i.id not in gone]
-    return rows + [(f"{NEW}{n}", a.intent_name, a.example_user_phrases) for n, a in enumerate(diff.added)]
+def changed_rows(diff: IntentDiff) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(id, name, phrases) of the rows a pending save adds or edits (for the clashes it would create)."""
+    return ([(e.id, e.values.intent_name, e.values.example_user_phrases) for e in diff.edited]
+            + [(f"{NEW}{n}", a.intent_name, a.example_user_phrases) for n, a in enumerate(diff.added)])
 
 
 @dataclass(frozen=True)

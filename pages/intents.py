@@ -170,9 +170,8 @@ else:
 if notice:
     st.warning(notice, icon=":material/sync_problem:")
 diff = pend.diff
-if intents is not None and (diff.added or diff.edited):
-    before = [(i.id, i.intent_name, i.example_user_phrases) for i in intents]
-    if clashes := intent_checks.new_clashes(before, intents_grid.stored_after(intents, diff)):
+if report is not None and (diff.added or diff.edited):
+    if clashes := intent_checks.new_clashes(report, intents_grid.changed_rows(diff), [d.id for d in diff.deleted]):
         st.warning("Your changes give intents a phrase that another intent has (you can still save):\n" +
                    "\n".join(f"- {intent_checks.clash_line(c)}" for c in clashes[:10]), icon=":material/call_split:")
 

@@ -110,10 +110,11 @@ def test_empty() -> None:
 
 
 def test_new_clashes_are_only_those_a_save_creates() -> None:
-    before = [("1", "a", ["hi there", "x"]), ("2", "b", ["Hi there!"]), ("3", "c", ["bye"])]
-    assert new_clashes(before, before) == ()
-    after = [("1", "a", ["hi there", "x"]), ("2", "b", ["Hi there!"]), ("3", "c", ["bye", "X."])]
-    assert [(c.phrase, c.names()) for c in new_clashes(before, after)] == [("x", ("a", "c"))]
+    report = check([intent("1", "a", ["hi there", "x"]), intent("2", "b", ["Hi there!"]), intent("3", "c", ["bye"])])
+    assert new_clashes(report, [("1", "a", ["hi there", "x", "new"])]) == ()  # an existing clash is not new
+    found = new_clashes(report, [("3", "c", ["bye", "X."]), ("new:0", "d", ["BYE"])])
+    assert sorted((c.phrase, c.names()) for c in found) == [("X.", ("a", "c")), ("bye", ("c", "d"))]
+    assert new_clashes(report, [("new:0", "d", ["x"])], gone=["1"]) == ()  # the other holder is deleted
 
 
 # -- duplicate names at the save's edge --------------------------------------------------------------
