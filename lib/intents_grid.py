@@ -32,6 +32,12 @@ CHECKS = ("counts", "attention", "used_by")  # read-only columns from lib.intent
 PROBLEMS = "problems"  # read-only column added after a refused Save: what to fix in that row
 
 
+def shown(frame: pd.DataFrame) -> pd.DataFrame:
+    """What the editor is given: rows by position (no id column), without the raw version column."""
+    return frame.drop(columns=["updated_at"]).reset_index(drop=True) if "updated" in frame.columns \
+        else frame.reset_index(drop=True)
+
+
 def grid_frame(intents: Iterable[Intent], search: str = "", report: Report | None = None, *,
                attention_only: bool = False) -> pd.DataFrame:
     """The editor's frame, indexed by intent id (hidden in the grid), filtered by name or phrase (and to
@@ -55,7 +61,9 @@ def grid_frame(intents: Iterable[Intent], search: str = "", report: Report | Non
         data["counts"] = pd.Series([c.coverage.counts() for c in checks], dtype="str")
         data["attention"] = pd.Series(["; ".join(c.reasons) for c in checks], dtype="str")
         data["used_by"] = pd.Series([", ".join(c.used_by) or "— unused" for c in checks], dtype="str")
-        columns = [*EDITABLE, *CHECKS, "updated_at"]
+        # shown as text (UTC), so that a new row's cell is empty rather than "None"; updated_at stays the version
+        data["updated"] = pd.Series([f"{i.updated_at:%b %-d, %H:%M}" if i.updated_at else "" for i in rows], dtype="str")
+        columns = [*EDITABLE, *CHECKS, "updated", "updated_at"]
     frame = pd.DataFrame({c: data[c] for c in columns}, columns=columns)
     frame.index = pd.Index([i.id for i in rows], name="id", dtype=object)
     return frame
@@ -101,7 +109,7 @@ def has_edits(state: Mapping[str, Any] | None) -> bool:
 
 def blank_row(frame: pd.DataFrame) -> pd.DataFrame:
     """One empty new row (as the grid shows it: empty cells, not "None") with the frame's columns."""
-    row = {c: ("" if c in ("intent_name", *CHECKS, PROBLEMS) else [] if c in EDITABLE else pd.NaT)
+    row = {c: ("" if c in ("intent_name", *CHECKS, PROBLEMS, "updated") else [] if c in EDITABLE else pd.NaT)
            for c in frame.columns}
     if "attention" in row:
         row["attention"] = "new: not saved yet"

@@ -111,6 +111,7 @@ def intent_columns() -> dict:
                        help="Example phrases · English responses · Russian responses"),
         "attention": text("Needs attention", disabled=True, width=145),
         "used_by": text("Used by", disabled=True, width=110, help="The assistants that use this intent"),
+        "updated": text("Updated", disabled=True, width=100, help="Last saved (UTC)"),
         "created_at": st.column_config.DatetimeColumn("Created", format="MMM D, YYYY", disabled=True),
         "updated_at": st.column_config.DatetimeColumn("Updated", format="MMM D, HH:mm", disabled=True, width=100),
     }

@@ -174,8 +174,9 @@ def test_a_new_row_is_on_top_and_a_blank_one_is_named_on_save(page: Page) -> Non
     open_screen(page, "Intents", "Intents")
     page.get_by_role("button", name="Add intent").click()
     settle(page)
-    expect(grid_cell(page, 1, 0)).to_have_text("")  # empty, not "None"
-    expect(grid_cell(page, 2, 0)).to_have_text("")
+    for column in range(1, 9):  # empty cells, not "None"
+        expect(grid_cell(page, column, 0)).not_to_have_text(re.compile("None"))
+    expect(grid_cell(page, 1, 0)).to_have_text("")
     expect(page.get_by_text("Unsaved: 1 new, 0 changed, 0 to delete", exact=True)).to_be_visible()
     page.get_by_role("button", name="Save", exact=True).click()
     settle(page)
@@ -284,3 +285,26 @@ def test_the_intents_screen_on_a_phone(browser: Browser, app: App) -> None:
         page.screenshot(path=str(SCREENSHOTS / "intents-phone.png"), full_page=True)
     finally:
         page.context.close()
+
+
+def test_a_phrase_clash_made_in_the_grid_is_warned_before_save(page: Page) -> None:
+    signed_in(page)
+    open_screen(page, "Intents", "Intents")
+    page.get_by_role("button", name="Add intent").click()
+    settle(page)
+    box = grid_box(page)
+    edit_text_cell(page, box["x"] + 90, box["y"] + ROW_HEIGHT * 1.5, "farewell", column=1, row=0)
+    page.mouse.click(box["x"] + 35 + 140 + 60, box["y"] + ROW_HEIGHT * 1.5)  # Example phrases of the new row
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(500)
+    page.keyboard.type("good-bye!", delay=20)
+    page.wait_for_timeout(300)
+    page.keyboard.press("Enter")  # adds the item
+    page.wait_for_timeout(300)
+    page.get_by_role("heading", name="Intents", exact=True).click()  # closes the list editor
+    settle(page)
+    screenshot(page, "intents-clash-warning")
+    expect(page.get_by_text("Your changes give intents a phrase that another intent has")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"“good-bye!” is an example phrase of “goodbye”, “farewell”"))).to_be_visible()
+    page.get_by_role("button", name="Discard", exact=True).click()
+    settle(page)
