@@ -278,6 +278,8 @@ def test_the_intents_screen_on_a_phone(browser: Browser, app: App) -> None:
         expect(page.get_by_role("heading", name="Intents", exact=True)).to_be_visible()
         settle(page)
         assert_no_exception(page, "Intents on a phone")
+        expect(page.get_by_text(re.compile(r"^Showing 6 of 12 intents"))).to_be_visible()
+        expect(page.get_by_role("button", name="Add intent")).to_be_visible()
         expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
         box = grid_box(page)
         assert box["width"] <= PHONE["width"], box

@@ -144,3 +144,23 @@ def test_a_row_edited_before_is_saved_against_its_updated_at(alice, engine_for) 
     diff = diff_from_editor(frame, {"edited_rows": {pos: {"intent_name": "prices"}}})
     assert alice.save_intents(diff).edited == 1
     assert "prices" in {i.intent_name for i in alice.list_intents()}
+
+
+def test_assistants_carry_the_ids_of_the_intents_they_use(store, alice, engine_for) -> None:
+    """The Intents screen's "Used by" matches by id (names can repeat): every backend hands the ids over."""
+    import uuid
+    from datetime import datetime
+
+    import sqlalchemy as sa
+
+    from lib import schema
+
+    ids = {i.intent_name: i.id for i in alice.list_intents()}
+    now = datetime(2026, 11, 1, 12, 0)
+    with engine_for.begin() as conn:
+        conn.execute(sa.insert(schema.assistants).values(
+            id=str(uuid.uuid4()), user_id="user_grid_alice", vapi_assistant_id="vapi_grid", name="Front desk",
+            config={}, intents_used=[ids["pricing"], ids["goodbye"]], created_at=now, updated_at=now))
+    (assistant,) = alice.list_assistants()
+    assert assistant.intent_ids == (ids["pricing"], ids["goodbye"])
+    assert assistant.intents_used == ("pricing", "goodbye")

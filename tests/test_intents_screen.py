@@ -182,3 +182,33 @@ def test_empty_states(app_on) -> None:
     at = intents_screen(at, view="attention")
     assert "No intent needs attention" in all_text(at)
     assert "Phrase clashes" not in all_text(at)
+
+
+def _save_through_the_app() -> None:
+    """Runs inside AppTest: a save by the signed-in user through the one save path (lib.queries)."""
+    import streamlit as st
+
+    from lib import queries
+    from lib.errors import ValidationError
+    from lib.models import IntentDiff, IntentInput
+
+    try:
+        queries.save_intents(IntentDiff(added=(IntentInput(" REFUND ", ("give my money back",), label="new row 1"),)))
+    except ValidationError as err:
+        st.error(str(err))
+    else:
+        st.success("saved")
+
+
+def test_every_save_path_refuses_a_name_the_user_has(app_on, database: str) -> None:
+    """The rule sits in lib.queries.save_intents (the grid and the import both save through it), before the
+    store is called, so every backend refuses alike; nothing is written."""
+    app_on("alice")  # settings and caches for this database
+    at = AppTest.from_function(_save_through_the_app, default_timeout=60)
+    at.session_state["user_id"] = ALICE
+    before = rows(database, ALICE)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [e.value for e in at.error] and "new row 1, intent_name: is already taken by saved intent “refund”" \
+        in at.error[0].value
+    assert rows(database, ALICE) == before
