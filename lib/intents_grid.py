@@ -394,11 +394,12 @@ def _import_preview(rows: Iterable[IntentInput], row_problems: Mapping[str, list
             clean = clean_intent(row, found)
             cleaned.append(clean)
             key = name_key(clean.intent_name)
+            shown = display_text(clean.intent_name, 60)
             if key and key in stored:
-                found.append(Problem(row.label, "intent_name", f"“{clean.intent_name}” is already the name of one "
+                found.append(Problem(row.label, "intent_name", f"“{shown}” is already the name of one "
                                                               "of your intents; rename it here or in the grid"))
             elif key and key in seen:
-                found.append(Problem(row.label, "intent_name", f"“{clean.intent_name}” is also the name on {seen[key]}"))
+                found.append(Problem(row.label, "intent_name", f"“{shown}” is also the name on {seen[key]}"))
             elif key:
                 seen[key] = row.label
         if found:

@@ -28,7 +28,7 @@ from lib.importing import (
 )
 from lib.intents_grid import import_preview, problem_lines
 from lib.models import Intent, IntentDiff, IntentInput
-from lib.validation import MAX_LIST_ITEMS, clean_intent, validate_diff
+from lib.validation import MAX_LIST_ITEMS, clean_intent, refuse_new_duplicates, validate_diff
 
 
 def intent(n: int, name: str = "", phrases: tuple[str, ...] = ("hi",), en=(), ru=()) -> Intent:
@@ -562,12 +562,15 @@ def assert_rows_with_reasons(rows: list[IntentInput]) -> None:
     assert sum(c != "✓" for c in checks) == preview.bad_rows
     convert_pandas_df_to_arrow_bytes(preview.frame)  # st.dataframe's own encoding: no UnicodeEncodeError
     preview.summary().encode("utf-8")
-    # the preview and the save apply the same rules
+    # the preview and the save apply the same rules (the store's, and lib.queries' duplicate names)
+    diff = IntentDiff(added=tuple(rows))
     if preview.bad_rows:
         with pytest.raises(ValidationError):
-            validate_diff(IntentDiff(added=tuple(rows)))
+            validate_diff(diff)
+            refuse_new_duplicates(diff, [])
     elif rows:
-        assert validate_diff(IntentDiff(added=tuple(rows))).added == preview.intents
+        assert validate_diff(diff).added == preview.intents
+        refuse_new_duplicates(diff, [])
 
 
 def import_any(data: bytes, filename: str) -> None:
