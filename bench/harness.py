@@ -19,6 +19,8 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
+from bench import quiet
+
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "dashboard" / "app.py")
 SIZES = {"S": 1_000, "M": 100_000, "L": 1_000_000}
@@ -71,8 +73,7 @@ def dataset(backend: str, n_tests: int) -> Iterator[str]:
         else:
             url = f"sqlite:///{tmp / 'bench.db'}"
         engine = make_engine(url, statement_timeout_ms=0)
-        t0 = time.perf_counter()
-        counts = demo.seed(engine, plans(n_tests))
+        demo.seed(engine, plans(n_tests))
         if backend == "sqlite":
             with engine.connect() as conn:
                 conn.exec_driver_sql("ANALYZE")
@@ -80,7 +81,6 @@ def dataset(backend: str, n_tests: int) -> Iterator[str]:
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.exec_driver_sql("VACUUM (ANALYZE)")
         engine.dispose()
-        print(f"  seeded {backend}: {counts['assistant_tests']:,} tests in {time.perf_counter() - t0:.1f}s", flush=True)
         yield url
     finally:
         if cluster is not None:
@@ -307,29 +307,43 @@ def measure(backend: str, size: str, reps: int, creds: Path) -> Run:
     n = SIZES[size]
     run = Run(backend, size, n)
     reps = min(reps, 3) if size == "L" else reps
+    full = size == "L" or size == max(SIZES_RUN, key=lambda s: SIZES[s])
+    stages = ["seed", "stats", "SQL per screen", "tests", "intents", "assistants", "empty account", "save"]
+    if full:
+        stages += ["export", *(["pages", "concurrent exports"] if size == "L" else []), "naive dashboard"]
+    step = quiet.Progress(f"{backend} {size}", stages)
+    step("seed")
     with dataset(backend, n) as url:
+        step("stats")
         app = App(url, creds, "alice")
         _, stats_sql = app.render("stats", cold=True)
         run.m["floor"] = median_time(replay(url, stats_sql), reps)
         run.m["stats_cold"] = app.median_render("stats", cold=True, reps=reps)
         run.m["stats_warm"] = app.median_render("stats", cold=False, reps=reps)
+        step("SQL per screen")
         for screen in SCREENS:
             run.m[f"sql_{screen}"] = len(app.render(screen, cold=True)[1])
             app.render(screen, cold=False)  # the screen's cache filled (and its settings row created)
             warm = app.render(screen, cold=False)[1]
             run.m[f"sql_warm_{screen}"] = len(warm)
             run.notes.setdefault("warm_sql", " ".join(warm[0][0].split()[:6]) if warm else "")
+        step("tests")
         run.m["tests_cold"] = app.median_render("tests", cold=True, reps=reps)
+        step("intents")
         run.m["intents_cold"] = app.median_render("intents", cold=True, reps=reps)
         run.m["intents_warm"] = app.median_render("intents", cold=False, reps=reps)
         run.m["intents_floor"] = intents_floor(url, reps)
+        step("assistants")
         run.m["assistants_cold"] = app.median_render("assistants", cold=True, reps=reps)
+        step("empty account")
         empty = App(url, creds, "carol")
         run.m["empty_cold"] = empty.median_render("stats", cold=True, reps=reps)
+        step("save")
         saved = save_one_edit(url)
         run.m["save_updates"] = sum(1 for s in saved if s == "UPDATE")
         run.notes["save_statements"] = " + ".join(saved)
-        if size == "L" or size == max(SIZES_RUN, key=lambda s: SIZES[s]):
+        if full:
+            step("export")
             ours = export_run(url, "app")
             floor = export_run(url, "copy" if backend == "postgresql" else "sqlite-floor")
             run.m["export"], run.m["export_rss_mb"] = ours["seconds"], ours["rss_growth_mb"]
@@ -338,8 +352,10 @@ def measure(backend: str, size: str, reps: int, creds: Path) -> Run:
             if size == "L":
                 from bench import export_paging
 
+                step("pages")
                 for p, t in export_paging.pages(url).items():
                     run.m[f"page_{p}"], run.m[f"page_{p}_offset"] = t["keyset_ms"] / 1000, t["offset_ms"] / 1000
+                step("concurrent exports")
                 for slots in (2, 10) if backend == "postgresql" else (2,):
                     c = export_paging.concurrent_exports(url, slots)
                     run.m[f"exports_{slots}_rss_mb"] = c["rss_peak_mb"] - c["rss_base_mb"]
@@ -348,11 +364,12 @@ def measure(backend: str, size: str, reps: int, creds: Path) -> Run:
                         f"{slots} slots: {c['completed']} done, {c['refused']} refused; RSS {c['rss_base_mb']:,.0f} → "
                         f"{c['rss_peak_mb']:,.0f} MB; open files {c['fds_base']} → {c['fds_peak']}; a screen query "
                         f"meanwhile {c['screen_query_p50_ms']:,.0f} ms median, {c['screen_query_max_ms']:,.0f} ms max")
+            step("naive dashboard")
             naive = naive_dashboard(url)
             run.m["naive"] = median_time(naive, 1 if size == "L" else reps)
             if backend == "postgresql":
                 run.m.update(rest_comparison(url))
-    print(f"  {backend} {size}: " + ", ".join(f"{k}={v:.3f}" for k, v in run.m.items()), flush=True)
+    step.close()
     return run
 
 
@@ -516,13 +533,19 @@ def notes(runs: list[Run]) -> list[str]:
 
 
 def main(sizes: list[str], backends: list[str], reps: int, out: Path) -> int:
-    from lib import auth
 
     bad = [s for s in sizes if s not in SIZES]
     if bad:
         print(f"unknown size {bad}; choose from {list(SIZES)}", file=sys.stderr)
         return 2
     SIZES_RUN[:] = sizes
+    with quiet.libraries_quiet():
+        return _main(sizes, backends, reps, out)
+
+
+def _main(sizes: list[str], backends: list[str], reps: int, out: Path) -> int:
+    from lib import auth
+
     started = time.perf_counter()
     runs: list[Run] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -530,16 +553,13 @@ def main(sizes: list[str], backends: list[str], reps: int, out: Path) -> int:
         auth.ensure_credentials_file(creds)
         for backend in backends:
             for size in sizes:
-                print(f"{backend} {size} ({SIZES[size]:,} tests)...", flush=True)
                 runs.append(measure(backend, size, reps, creds))
     if "postgresql" in backends:
         from bench import writers
 
-        print("concurrent writers (postgresql)...", flush=True)
         writer_lines = writers.report(*writers.measure())
         from bench import idle
 
-        print("idle live sessions (postgresql)...", flush=True)
         writer_lines += idle.report(idle.measure())
     else:
         writer_lines = []

@@ -20,7 +20,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import loadenv  # noqa: E402
+from bench import loadenv, quiet  # noqa: E402
 from bench.protocol import Session  # noqa: E402
 from lib.pgcluster import libpq_url  # noqa: E402
 
@@ -83,13 +83,14 @@ def measure(n: int = SESSIONS, window: float = WINDOW) -> list[Idle]:
     keys = loadenv.Keys()
     out = []
     with loadenv.database("S") as db:
+        step = quiet.Progress("idle sessions", [f"live {INTERVAL:g} s", "live off"])
         for live in (INTERVAL, 0.0):
+            step(f"live {live:g} s" if live else "live off")
             env = {"LIVE_REFRESH_SECONDS": str(live)}
             with loadenv.server(loadenv.APP, db, keys.public_pem, env=env) as srv:
                 xacts, cpu, runs = asyncio.run(_measure(srv, db, keys, n, window))
                 out.append(Idle(live, n, window, xacts / window, cpu / window, runs, srv.rss_mb()))
-                print(f"  idle: {n} sessions, live refresh {live:g} s: {xacts / window:.1f} statements/s, "
-                      f"server CPU {cpu / window * 100:.1f}% of a core, {runs} fragment runs", flush=True)
+        step.close()
     return out
 
 

@@ -26,6 +26,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import quiet  # noqa: E402
 from lib.pgcluster import MIGRATIONS, Cluster, libpq_url, pg_bindir  # noqa: E402
 
 CLIENTS, SECONDS, BULK = 8, 5, 100_000
@@ -135,22 +136,25 @@ def writers(url: str, reps: int = 3) -> list[Load]:
     loads: list[Load] = []
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
         conn.execute("create index if not exists bench_call_id on public.assistant_tests (call_id)")
+        order = ["current", "none"] * reps + ["first release"]
+        step = quiet.Progress("writers", [f"{name}: {which} ({i})" for name in ("webhook", "mixed")
+                                          for i, which in enumerate(order)])
         for name, script in (("webhook", WEBHOOK), ("mixed", MIXED)):
             runs: dict[str, list[tuple[float, int, int, int, bool | None]]] = {}
-            for which in ["current", "none"] * reps + ["first release"]:
+            for i, which in enumerate(order):
+                step(f"{name}: {which} ({i})")
                 _set_triggers(conn, which)
                 _reset(conn)
                 rate, done, failed, deadlocks = _pgbench(url, script, SECONDS)
                 exact = None if which == "none" else _rollups_exact(conn)
                 runs.setdefault(which, []).append((rate, done, failed, deadlocks, exact))
-                print(f"  writers {name} / {which}: {rate:,.0f} sequences/s, {done:,} done, {failed} failed "
-                      f"({deadlocks} deadlocks), rollups exact: {exact}", flush=True)
             for which, rs in runs.items():
                 loads.append(Load(name, which, statistics.median(r[0] for r in rs), sum(r[1] for r in rs),
                                   sum(r[2] for r in rs), sum(r[3] for r in rs),
                                   None if which == "none" else all(r[4] for r in rs)))
         _set_triggers(conn, "current")
         _reset(conn)
+        step.close()
     return loads
 
 
@@ -158,7 +162,10 @@ def bulk_insert(url: str, reps: int = 5) -> dict[str, float]:
     """Median seconds to insert BULK calls in one statement, with each set of triggers."""
     times: dict[str, list[float]] = {}
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
-        for which in ("all", "rollups only", "none") * reps:  # interleaved: a busy moment hits each alike
+        order = ("all", "rollups only", "none") * reps  # interleaved: a busy moment hits each alike
+        step = quiet.Progress("bulk insert", [f"{which} ({i})" for i, which in enumerate(order)])
+        for i, which in enumerate(order):
+            step(f"{which} ({i})")
             _set_triggers(conn, "current" if which == "all" else which)
             _reset(conn)
             conn.execute("vacuum analyze public.assistant_tests")
@@ -171,9 +178,9 @@ def bulk_insert(url: str, reps: int = 5) -> dict[str, float]:
                 "timestamp '2026-09-01' + (g %% 90) * interval '1 day' + (g %% 86400) * interval '1 second' "
                 "from generate_series(1, %s) g", (BULK,))
             times.setdefault(which, []).append(time.perf_counter() - t0)
-            print(f"  bulk insert of {BULK:,} calls, triggers {which}: {times[which][-1] * 1000:,.0f} ms", flush=True)
         _set_triggers(conn, "current")
         _reset(conn)
+        step.close()
     return {which: statistics.median(t) for which, t in times.items()}
 
 

@@ -245,7 +245,7 @@ def seed(engine: sa.Engine, plans: list[UserPlan], *, seed: int = 42, now: datet
     with engine.begin() as conn:
         if reset:
             ids = [p.user_id for p in plans]
-            for table in schema.USER_TABLES:
+            for table in schema.VERSIONED:  # the five tables and the intents' history
                 conn.execute(sa.delete(table).where(table.c.user_id.in_(ids)))
         for plan in plans:
             gen = Generator(plan, seed=seed, now=now)

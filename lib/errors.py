@@ -51,6 +51,32 @@ class ConflictError(StoreError):
         )
 
 
+class UndoConflict(ConflictError):
+    """An undo found intents changed since the save it would undo; nothing was changed."""
+
+    def __init__(self, ids: list[str], names: dict[str, str] | None = None) -> None:
+        self.ids = list(ids)
+        names = names or {}
+        shown = ", ".join(repr(names.get(i, i)) for i in self.ids)
+        StoreError.__init__(
+            self,
+            f"Nothing was undone: {len(self.ids)} intent(s) changed after this save ({shown}). Undo puts a save "
+            "back only while its intents are still exactly as it left them; edit them in the grid instead.",
+        )
+
+
+class AlreadyUndone(StoreError):
+    """A save is undone at most once (its undo can itself be undone, which redoes it)."""
+
+    def __init__(self) -> None:
+        super().__init__("Nothing was changed: this save was already undone. To bring it back, undo the undo.")
+
+
+class HistoryNotFound(StoreError):
+    def __init__(self) -> None:
+        super().__init__("Nothing was changed: this save is not in your history.")
+
+
 class StoreUnavailable(StoreError):
     """The database is down, unreachable or too slow; the user may retry later."""
 

@@ -78,3 +78,16 @@ def days_left(period_end: date | datetime, now: datetime) -> int:
     counts 1, today 0.  Compares UTC calendar dates, so the answer is stable through the day."""
     end = _utc(period_end).date() if isinstance(period_end, datetime) else period_end
     return max(0, (end - _utc(now).date()).days)
+
+
+def fmt_ago(dt: datetime, now: datetime) -> str:
+    """How long ago, in the largest whole unit: ``"just now"``, ``"5 min ago"``, ``"3 h ago"``, ``"2 days ago"``."""
+    seconds = max(0, int((_utc(now) - _utc(dt)).total_seconds()))
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    if seconds < 86400:
+        return f"{seconds // 3600} h ago"
+    days = seconds // 86400
+    return "1 day ago" if days == 1 else f"{days:,} days ago"

@@ -95,6 +95,7 @@ class IntentDiff:
     edited: tuple[IntentEdit, ...] = ()
     deleted: tuple[IntentRef, ...] = ()
     token: SaveToken | None = field(default=None, compare=False)
+    kind: str = field(default="grid", compare=False)  # what the history record says: "grid" or "import"
 
     def is_empty(self) -> bool:
         return not (self.added or self.edited or self.deleted)
@@ -115,6 +116,69 @@ class SaveResult:
         if self.checked:
             return f"Checked after a dropped connection: saved ({self.summary()})."
         return f"Saved: {self.summary()}."
+
+
+SAVE_KINDS = ("grid", "import")  # what a save can be; an undo is the third kind of history record
+
+
+@dataclass(frozen=True)
+class IntentValues:
+    """An intent's values as a history record keeps them."""
+
+    intent_name: str
+    example_user_phrases: tuple[str, ...]
+    english_responses: tuple[str, ...]
+    russian_responses: tuple[str, ...]
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class IntentChange:
+    """One intent in a history record: ``before`` None means the save added it, ``after`` None deleted it."""
+
+    id: str
+    before: IntentValues | None
+    after: IntentValues | None
+
+    @property
+    def kind(self) -> str:
+        return "added" if self.before is None else "deleted" if self.after is None else "changed"
+
+    @property
+    def name(self) -> str:
+        shown = self.after or self.before
+        return shown.intent_name if shown else self.id
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One save of the intents (grid, import) or one undo, as the append-only history keeps it.
+
+    As listed, ``changes`` holds the record's first changes only (an import may touch thousands of
+    intents; the History panel shows the first ones), while ``counts`` counts all of them.
+    """
+
+    id: str
+    created_at: datetime  # naive UTC
+    kind: str  # "grid" | "import" | "undo"
+    changes: tuple[IntentChange, ...]
+    reverts: str | None = None  # an undo: the record it undid
+    undone_by: str | None = None  # the undo of this record, once undone
+    counts: tuple[int, int, int] | None = None  # added, changed, deleted (None: count ``changes``)
+
+    def count(self, kind: str) -> int:
+        if self.counts is not None:
+            return self.counts[("added", "changed", "deleted").index(kind)]
+        return sum(c.kind == kind for c in self.changes)
+
+    @property
+    def total(self) -> int:
+        """How many intents the save touched (``changes`` may list fewer)."""
+        return sum(self.counts) if self.counts is not None else len(self.changes)
+
+    def summary(self) -> str:
+        return f"{self.count('added')} added, {self.count('changed')} changed, {self.count('deleted')} deleted"
 
 
 @dataclass(frozen=True)
@@ -203,6 +267,37 @@ class TestFilter:
     languages: tuple[str, ...] = ()
     statuses: tuple[str, ...] = ()
     search: str = ""
+    phrase: str = ""  # exactly this test phrase (the failure drill-down's click); "" means any
+
+
+FAILURE_STATUSES = ("failed", "cancelled")
+
+
+@dataclass(frozen=True)
+class FailureGroup:
+    """Failed and cancelled calls of one test phrase (or one assistant) in a period, out of all its calls."""
+
+    key: str  # the test phrase, or the Vapi assistant id
+    name: str  # what the screen shows: the phrase, or the assistant's name (its id when unknown)
+    total: int
+    failed: int
+    cancelled: int
+
+    @property
+    def failures(self) -> int:
+        return self.failed + self.cancelled
+
+    @property
+    def rate(self) -> float:
+        return self.failures / self.total if self.total else 0.0
+
+
+@dataclass(frozen=True)
+class FailureDrilldown:
+    """The phrases and assistants whose calls fail most, counted by the database (most failures first)."""
+
+    phrases: tuple[FailureGroup, ...] = ()
+    assistants: tuple[FailureGroup, ...] = ()
 
 
 @dataclass(frozen=True)

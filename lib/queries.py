@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import IO
 
@@ -29,7 +29,19 @@ import streamlit as st
 
 from lib.config import Settings as AppSettings
 from lib.errors import StoreError, StoreUnavailable
-from lib.models import Assistant, Intent, IntentDiff, SaveResult, Settings, Stats, Subscription, TestFilter, TestPage
+from lib.models import (
+    Assistant,
+    FailureDrilldown,
+    HistoryEntry,
+    Intent,
+    IntentDiff,
+    SaveResult,
+    Settings,
+    Stats,
+    Subscription,
+    TestFilter,
+    TestPage,
+)
 from lib.store import Store, UserStore, open_store
 from lib.validation import refuse_new_duplicates
 
@@ -65,8 +77,8 @@ def current_user_id() -> str:
 
 # -- change versions: what each read depends on, read once per render -------------------------
 
-INTENTS, ASSISTANTS, SETTINGS, TESTS, SUBSCRIPTIONS = (
-    "intents", "assistants", "assistant_settings", "assistant_tests", "subscriptions")
+INTENTS, ASSISTANTS, SETTINGS, TESTS, SUBSCRIPTIONS, HISTORY = (
+    "intents", "assistants", "assistant_settings", "assistant_tests", "subscriptions", "intent_history")
 FRESHNESS_KEY = "_freshness"  # session state: (user id, Freshness) of this session's last check
 
 
@@ -199,8 +211,23 @@ def _tests(user_id: str, versions: tuple[int, ...], filters: TestFilter, page: i
     return _handle(user_id).list_tests(filters, page=page, page_size=page_size)
 
 
+@st.cache_data(ttl=_TTL, max_entries=1000, show_spinner=False)
+def _history(user_id: str, versions: tuple[int, ...], limit: int) -> list[HistoryEntry]:
+    return _handle(user_id).list_history(limit)
+
+
+@st.cache_data(ttl=_TTL, max_entries=1000, show_spinner=False)
+def _failures(user_id: str, versions: tuple[int, ...], filters: TestFilter, limit: int) -> FailureDrilldown:
+    return _handle(user_id).failure_drilldown(filters, limit=limit)
+
+
 def intents() -> tuple[Intent, ...]:
     return _intents(*_user(INTENTS))
+
+
+def history(limit: int = 20) -> list[HistoryEntry]:
+    """The latest saves of the intents (grid, import, undo), newest first."""
+    return _history(*_user(HISTORY), limit)
 
 
 def assistants() -> list[Assistant]:
@@ -221,6 +248,11 @@ def stats(filters: TestFilter) -> Stats:
 
 def count_tests(filters: TestFilter) -> int:
     return _count_tests(*_user(TESTS), filters)
+
+
+def failure_drilldown(filters: TestFilter, *, limit: int = 10) -> FailureDrilldown:
+    """The phrases and assistants failing most in the filter's period (statuses and phrase ignored)."""
+    return _failures(*_user(TESTS, ASSISTANTS), replace(filters, statuses=(), phrase=""), limit)
 
 
 def tests(filters: TestFilter, *, page: int = 1, page_size: int = 50) -> TestPage:
@@ -250,6 +282,14 @@ def save_intents(diff: IntentDiff) -> SaveResult:
     refuse_new_duplicates(diff, [(i.id, i.intent_name) for i in intents()])
     try:
         return handle.save_intents(diff)
+    finally:
+        _recheck()
+
+
+def undo_save(history_id: str) -> str:
+    """Undo one save of the intents (lib.store: all or nothing, refused if its intents changed since)."""
+    try:
+        return _writable().undo_save(history_id)
     finally:
         _recheck()
 

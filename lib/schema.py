@@ -122,7 +122,26 @@ assistant_test_daily_assistant = _rollup("assistant_test_daily_assistant", "assi
 ROLLUPS = (assistant_test_daily, assistant_test_daily_status, assistant_test_daily_assistant)
 NO_DAY = date(1, 1, 1)
 
-USER_TABLES = (subscriptions, intents, assistant_settings, assistants, assistant_tests)
+# The intents' edit history (migration 20261127130000): one record per save of the grid, import or undo,
+# written in the save's transaction; append-only for users.  changes: [{id, before, after}], where before
+# and after are the intent's values (lib.store.history.values) or null (added / deleted).
+intent_history = sa.Table(
+    "intent_history",
+    metadata,
+    sa.Column("id", Uuid, primary_key=True),
+    sa.Column("user_id", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False, server_default=_now()),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("reverts", Uuid, sa.ForeignKey("intent_history.id")),
+    sa.Column("changes", Jsonb, nullable=False),
+    sa.CheckConstraint("kind in ('grid', 'import', 'undo')", name="intent_history_kind_check"),
+    sa.CheckConstraint("(kind = 'undo') = (reverts is not null)", name="intent_history_undo_check"),
+    sa.Index("idx_intent_history_user_created", "user_id", sa.text("created_at DESC")),
+    sa.Index("idx_intent_history_reverts", "reverts", unique=True),
+)
+
+USER_TABLES = (subscriptions, intents, assistant_settings, assistants, assistant_tests)  # the reference's five
+VERSIONED = (*USER_TABLES, intent_history)  # tables whose writes advance a change version
 
 # Per-user change versions (migration 20261127100000): every write to a user table advances the
 # (user, table) version, whoever writes; the cached query helper keys its results on them.
@@ -135,7 +154,7 @@ user_data_versions = sa.Table(
     sa.PrimaryKeyConstraint("user_id", "topic", name="user_data_versions_pkey"),
     sqlite_with_rowid=False,
 )
-ALL_TABLES = (*USER_TABLES, *ROLLUPS, user_data_versions)
+ALL_TABLES = (*VERSIONED, *ROLLUPS, user_data_versions)
 
 
 def _sqlite_triggers() -> tuple[str, ...]:
@@ -167,7 +186,7 @@ def _sqlite_version_triggers() -> tuple[str, ...]:
                 f"WHERE {when} ON CONFLICT (user_id, topic) DO UPDATE SET version = version + 1;")
 
     ddl = []
-    for t in USER_TABLES:
+    for t in VERSIONED:
         ddl += [
             f"CREATE TRIGGER IF NOT EXISTS {t.name}_version_insert AFTER INSERT ON {t.name} BEGIN {bump(t.name, 'NEW')} END",
             f"CREATE TRIGGER IF NOT EXISTS {t.name}_version_delete AFTER DELETE ON {t.name} BEGIN {bump(t.name, 'OLD')} END",
@@ -177,7 +196,26 @@ def _sqlite_version_triggers() -> tuple[str, ...]:
     return tuple(ddl)
 
 
-SQLITE_TRIGGERS = _sqlite_triggers() + _sqlite_version_triggers()
+def _sqlite_history_triggers() -> tuple[str, ...]:
+    """As the migration's: a deleted intent's id leaves its user's assistants' intents_used (a JSON array
+    of ids with dashes, while SQLAlchemy keeps the uuid column as 32 hex digits), and the history is
+    append-only (an update is refused)."""
+    def hex_id(expr: str) -> str:
+        return f"lower(replace({expr}, '-', ''))"
+
+    return (
+        "CREATE TRIGGER IF NOT EXISTS intents_forget_deleted AFTER DELETE ON intents BEGIN "
+        "UPDATE assistants SET intents_used = (SELECT json_group_array(u.value) FROM (SELECT j.value FROM "
+        f"json_each(assistants.intents_used) j WHERE {hex_id('j.value')} <> {hex_id('OLD.id')} ORDER BY j.key) u), "
+        "updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now') || '000' "
+        "WHERE user_id = OLD.user_id AND EXISTS (SELECT 1 FROM json_each(assistants.intents_used) j "
+        f"WHERE {hex_id('j.value')} = {hex_id('OLD.id')}); END",
+        "CREATE TRIGGER IF NOT EXISTS intent_history_append_only BEFORE UPDATE ON intent_history BEGIN "
+        "SELECT RAISE(ABORT, 'intent_history is append-only'); END",
+    )
+
+
+SQLITE_TRIGGERS = _sqlite_triggers() + _sqlite_version_triggers() + _sqlite_history_triggers()
 
 
 def create_sqlite(engine: sa.Engine) -> None:

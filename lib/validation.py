@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 
 from lib.errors import Problem, ValidationError
-from lib.models import LANGUAGES, TEST_STATUSES, IntentDiff, IntentEdit, IntentInput, TestFilter
+from lib.models import LANGUAGES, SAVE_KINDS, TEST_STATUSES, IntentDiff, IntentEdit, IntentInput, TestFilter
 
 # Caps for TEXT columns (the database would take more; people and screens would not).
 MAX_INTENT_NAME = 200
 MAX_LIST_ITEMS = 100
 MAX_ITEM_LENGTH = 1000
 MAX_SEARCH_LENGTH = 200
+MAX_PHRASE_LENGTH = 2000  # an exact test phrase (the drill-down filter): longer than a typed search
 MAX_VARCHAR = 255  # every VARCHAR(255) column
 
 LIST_FIELDS = ("example_user_phrases", "english_responses", "russian_responses")
@@ -128,9 +130,11 @@ def validate_diff(diff: IntentDiff) -> IntentDiff:
     ids = [e.id for e in diff.edited] + [d.id for d in diff.deleted]
     if len(ids) != len(set(ids)):
         problems.append(Problem("grid", "id", "a row is edited or deleted twice"))
+    if diff.kind not in SAVE_KINDS:
+        problems.append(Problem("save", "kind", f"must be one of {', '.join(SAVE_KINDS)}"))
     if problems:
         raise ValidationError(problems)
-    return IntentDiff(added=added, edited=edited, deleted=diff.deleted, token=diff.token)
+    return IntentDiff(added=added, edited=edited, deleted=diff.deleted, token=diff.token, kind=diff.kind)
 
 
 def name_key(name: object) -> str:
@@ -195,13 +199,15 @@ def validate_filter(filters: TestFilter) -> TestFilter:
     search = filters.search.strip()
     if len(search) > MAX_SEARCH_LENGTH:
         problems.append(Problem("filter", "search", f"is longer than {MAX_SEARCH_LENGTH} characters"))
+    if len(filters.phrase) > MAX_PHRASE_LENGTH:
+        problems.append(Problem("filter", "phrase", f"is longer than {MAX_PHRASE_LENGTH} characters"))
     if filters.start and filters.end and filters.start >= filters.end:
         problems.append(Problem("filter", "date range", "the start must be before the end"))
     if problems:
         raise ValidationError(problems)
     if search == filters.search:
         return filters
-    return TestFilter(filters.start, filters.end, filters.assistant_ids, filters.languages, filters.statuses, search)
+    return replace(filters, search=search)
 
 
 def validate_user_id(user_id: str) -> str:

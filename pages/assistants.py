@@ -4,7 +4,7 @@ import json
 
 import streamlit as st
 
-from lib import queries
+from lib import queries, urlstate, widgets
 from lib.errors import StoreError
 from lib.formatting import fmt_date, fmt_int, fmt_pct
 from lib.models import TestFilter
@@ -42,6 +42,14 @@ if not assistants:
     st.info("You have no assistants yet. Assistants are created on Vapi and appear here with the intents they use.")
     st.stop()
 
+view = widgets.url_view("assistants")
+if view is not None:
+    st.session_state["assistants_search"] = view.q
+    known = {a.vapi_assistant_id: a for a in assistants}
+    if view.assistants and view.assistants[0] in known:
+        st.session_state["assistants_chosen_id"] = view.assistants[0]
+    elif view.assistants:
+        st.info("The assistant in this link is not one of yours: showing your first one.", icon=":material/link_off:")
 search = st.text_input("Search by name, Vapi id or intent", key="assistants_search", placeholder="e.g. front desk")
 needle = search.strip().casefold()
 shown = [a for a in assistants if not needle or needle in a.name.casefold()
@@ -57,18 +65,28 @@ st.caption(f"{fmt_int(len(shown))} of {fmt_int(len(assistants))} assistants")
 if not shown:
     st.stop()
 
-chosen = st.selectbox("Details for", shown, format_func=lambda a: a.name, key="assistants_chosen")
-summary = queries.stats(TestFilter(assistant_ids=(chosen.vapi_assistant_id,)))
+ids = [a.vapi_assistant_id for a in shown]
+if st.session_state.get("assistants_chosen_id") not in ids:
+    st.session_state["assistants_chosen_id"] = ids[0]
+by_id = {a.vapi_assistant_id: a for a in shown}
+chosen = by_id[st.selectbox("Details for", ids, format_func=lambda i: by_id[i].name, key="assistants_chosen_id")]
+period = widgets.period_control("assistants", view, label="Test history period")
+widgets.write_url("assistants", urlstate.to_params(
+    urlstate.View(period.period, assistants=(chosen.vapi_assistant_id,), q=search.strip()),
+    fields=("period", "assistant", "q")))
+summary = queries.stats(TestFilter(start=period.start, end=period.end, assistant_ids=(chosen.vapi_assistant_id,)))
 left, right = st.columns([1, 2])
 with left.container(border=True):
     st.markdown(f"**{chosen.name}** — test history")
-    st.metric("Test calls", fmt_int(summary.tests))
-    st.metric("Success rate", fmt_pct(summary.success_rate))
+    st.caption(period.label)
+    st.metric("Test calls", fmt_int(summary.tests), help=f"Its test calls, {period.label}.")
+    st.metric("Success rate", fmt_pct(summary.success_rate), help=f"Completed out of all, {period.label}.")
     last = max((d.day for d in summary.tests_per_day), default=None)
-    st.caption(f"Last test: {last:%b %d, %Y}" if last else "No test calls yet.")
+    st.caption(f"Last test in the period: {last:%b %d, %Y}" if last else "No test calls in this period.")
     if st.button("See its test calls", icon=":material/call:", key="assistants_to_tests"):
-        st.session_state["tests_assistants"] = [chosen.vapi_assistant_id]  # the Tests screen's filter
-        st.switch_page("../pages/tests.py")
+        # the same period and this assistant, as a link would carry them
+        st.switch_page("../pages/tests.py", query_params=urlstate.to_params(
+            urlstate.View(period.period, assistants=(chosen.vapi_assistant_id,)), fields=("period", "assistant")))
 with right.container(border=True):
     st.markdown("**Configuration**")
     st.code(json.dumps(chosen.config, indent=2, ensure_ascii=False, sort_keys=True), language="json", wrap_lines=True)

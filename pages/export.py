@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from lib import export, queries, widgets
+from lib import export, queries, urlstate, widgets
 
 st.title("Export")
 st.caption("CSV is UTF-8 with a BOM (Excel shows Cyrillic), lists are JSON arrays, times are ISO 8601 UTC, "
@@ -11,11 +11,19 @@ st.caption("CSV is UTF-8 with a BOM (Excel shows Cyrillic), lists are JSON array
 table = st.radio("Table", ["Test calls", "Intents", "Assistants", "Subscription"], horizontal=True,
                  key="export_table")
 
+view = widgets.url_view("export")
 if table == "Test calls":
-    filters = widgets.test_filters("export", queries.assistants())
+    filters = widgets.test_filters("export", queries.assistants(), view)
+    widgets.write_url("export", urlstate.to_params(widgets.filters_view("export", filters), fields=(
+        "period", "assistant", "language", "status", "q", "phrase")))
     widgets.tests_download(filters, "export_tests")
     st.stop()
 
+search_key = f"export_{'intents' if table == 'Intents' else 'assistants'}_search"
+if view is not None:
+    st.session_state[search_key] = view.q
+if table != "Subscription":
+    widgets.write_url("export", {"q": st.session_state[search_key]} if st.session_state.get(search_key) else {})
 if table == "Intents":
     search = st.text_input("Name or phrase contains", key="export_intents_search").strip().casefold()
     rows = [i for i in queries.intents() if not search or search in i.intent_name.casefold()

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from lib import importing, intent_checks, intents_grid, queries, widgets
+from lib import history_panel, importing, intent_checks, intents_grid, queries, widgets
 from lib.errors import StoreError, StoreUnavailable, ValidationError
 from lib.importing import quoted
 from lib.models import IntentDiff, SaveToken
@@ -193,7 +193,7 @@ def save(d: IntentDiff, kind: str = "grid") -> None:
     # One token per pending edits (lib.models.SaveToken): saving them again never applies them twice.
     token = state.setdefault(f"{KEY}_{kind}_token", SaveToken.new())
     try:
-        result = queries.save_intents(replace(d, token=token))
+        result = queries.save_intents(replace(d, token=token, kind=kind))
     except ValidationError as err:
         st.error("**Nothing was saved.** Fix these and save again:\n" +
                  "\n".join(f"- {line}" for line in intents_grid.problem_lines(err)))
@@ -275,4 +275,4 @@ with st.expander("Import intents from CSV or JSON"):
                 elif st.button(f"Add {len(preview.intents)} intents", type="primary", disabled=offline):
                     save(IntentDiff(added=preview.intents), "import")
 
-# (The History panel goes here, as one call at the end of the page.)
+history_panel.render()

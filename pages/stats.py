@@ -2,15 +2,17 @@
 
 import streamlit as st
 
-from lib import charts, queries, widgets
+from lib import charts, queries, urlstate, widgets
 from lib.formatting import fmt_delta, fmt_int, fmt_pct
 from lib.models import TestFilter
 
 st.title("Overview")
-start, end = widgets.date_range("stats")
-stats = queries.stats(TestFilter(start=start, end=end))
-previous = widgets.previous_period(start, end)
-before = queries.count_tests(TestFilter(start=previous[0], end=previous[1])) if previous else None
+period = widgets.period_control("stats", widgets.url_view("stats"))
+widgets.write_url("stats", urlstate.to_params(urlstate.View(period.period), fields=("period",)))
+stats = queries.stats(TestFilter(start=period.start, end=period.end))
+fair = period.comparison  # whole days only: today, not over yet, is left out of both sides
+now, before = ((queries.count_tests(TestFilter(*fair.current)), queries.count_tests(TestFilter(*fair.previous)))
+               if fair else (None, None))
 settings = queries.assistant_settings()
 subscription = queries.subscription()
 widgets.live_updates("stats", stats.tests)
@@ -28,15 +30,18 @@ if stats.is_empty:
     st.stop()
 
 cards = st.columns(6)
-cards[0].metric("Intents", fmt_int(stats.intents))
-cards[1].metric("Assistants", fmt_int(stats.assistants))
-cards[2].metric("Tests", fmt_int(stats.tests), delta=fmt_delta(stats.tests, before),
-                help="Test calls in the selected period, against the period of equal length before it.")
-cards[3].metric("Success rate", fmt_pct(stats.success_rate), help="Completed test calls out of all in the period.")
+cards[0].metric("Intents", fmt_int(stats.intents), help="All time: every intent you have.")
+cards[1].metric("Assistants", fmt_int(stats.assistants), help="All time: every assistant you have.")
+cards[2].metric("Tests", fmt_int(stats.tests), delta=fmt_delta(now, before),
+                help=f"Test calls, {period.label}. " + (fair.help if fair else "No whole day to compare yet."))
+cards[3].metric("Success rate", fmt_pct(stats.success_rate),
+                help=f"Completed test calls out of all, {period.label}.")
 cards[4].metric("Assistant", "Active" if settings.is_active else "Paused")
 plan = (subscription.plan_type or "—").capitalize() if subscription else "No plan"
 cards[5].metric("Plan", plan, help=f"Status: {subscription.status}" if subscription else None)
 widgets.coverage_card()
+
+st.caption(f"Intents and assistants: all time. Tests, success rate and every chart: {period.label}.")
 
 figures = [
     ("Tests per day", charts.tests_per_day(stats)),

@@ -78,3 +78,16 @@ def test_days_left() -> None:
     assert days_left(date(2026, 11, 30), now) == 5
     aware_now = datetime(2026, 11, 26, 1, 0, tzinfo=timezone(timedelta(hours=3)))  # still the 25th in UTC
     assert days_left(datetime(2026, 11, 26, 12, 0), aware_now) == 1
+
+
+def test_fmt_ago_uses_the_largest_whole_unit() -> None:
+    from datetime import datetime, timedelta
+
+    from lib.formatting import fmt_ago
+
+    now = datetime(2026, 11, 27, 12, 0)
+    cases = [(timedelta(seconds=5), "just now"), (timedelta(minutes=5, seconds=59), "5 min ago"),
+             (timedelta(hours=3, minutes=59), "3 h ago"), (timedelta(days=1, hours=23), "1 day ago"),
+             (timedelta(days=400), "400 days ago"), (timedelta(seconds=-30), "just now")]
+    for ago, text in cases:
+        assert fmt_ago(now - ago, now) == text, ago

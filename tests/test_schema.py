@@ -68,8 +68,9 @@ def test_columns_types_and_nullability_match_the_seed(pg) -> None:
     for table, column, typ, nullable in rows:
         found.setdefault(table, {})[column] = (typ, nullable)
     assert {t: found[t] for t in SEED} == SEED
-    # additions listed in the README: the rollups and the change versions
-    assert set(found) == {*SEED, *(t.name for t in schema.ROLLUPS), schema.user_data_versions.name}
+    # additions listed in the README: the rollups, the change versions and the intents' history
+    assert set(found) == {*SEED, *(t.name for t in schema.ROLLUPS), schema.user_data_versions.name,
+                          schema.intent_history.name}
 
 
 def test_seed_defaults_unique_and_primary_keys(pg) -> None:

@@ -252,13 +252,14 @@ def test_empty_user_gets_friendly_empty_states(empty_app: AppTest) -> None:
 
 def test_assistant_details_link_to_its_filtered_tests(app_on) -> None:
     at = open_screen(app_on("alice"), "assistants")
-    chosen = at.selectbox(key="assistants_chosen").value
+    box = at.selectbox(key="assistants_chosen_id")
+    chosen, name = box.value, box.options[box.index]  # a Vapi assistant id, shown by name
     next(b for b in at.button if b.label == "See its test calls").click()
     at.run()
     assert not at.exception
     assert at.title[0].value == "Test calls"
-    assert at.multiselect(key="tests_assistants").value == [chosen.vapi_assistant_id]
-    assert set(at.dataframe[0].value["Assistant"]) == {chosen.name}
+    assert at.multiselect(key="tests_assistants").value == [chosen]
+    assert set(at.dataframe[0].value["Assistant"]) == {name}
 
 
 def sql_count(url: str, user_id: str, start: object, end: object) -> int:

@@ -36,13 +36,24 @@ from postgrest.exceptions import APIError
 from postgrest.types import CountMethod
 
 from lib import export
-from lib.errors import ConfigError, ConflictError, StoreError, StoreUnavailable
+from lib.errors import (
+    AlreadyUndone,
+    ConfigError,
+    ConflictError,
+    HistoryNotFound,
+    StoreError,
+    StoreUnavailable,
+    UndoConflict,
+)
 from lib.models import (
     DEFAULT_LANGUAGE,
     DEFAULT_STATUS,
     TEST_COLUMNS,
     Assistant,
     DayStatusCount,
+    FailureDrilldown,
+    FailureGroup,
+    HistoryEntry,
     Intent,
     IntentDiff,
     SaveResult,
@@ -54,7 +65,7 @@ from lib.models import (
     TestFilter,
     TestPage,
 )
-from lib.store import paging
+from lib.store import history, paging
 from lib.store.exports import Deadline, ExportGate
 from lib.store.saves import Found, applied, chunks, content, ids_to_check, settle
 from lib.store.sql import like_pattern, utcnow
@@ -326,6 +337,7 @@ class RestUserStore:
                          for e in diff.edited],
             "p_deleted": [{"id": d.id, "updated_at": _wire_time(d.updated_at)} for d in diff.deleted],
             "p_at": _wire_time(token.at),
+            "p_kind": diff.kind,
         }
         try:
             answer = self._rpc("dashboard_save_intents", params, refused)
@@ -351,6 +363,66 @@ class RestUserStore:
             for r in rows:
                 found[str(r["id"])] = Found(_time(r["updated_at"]), content(r))
         return applied(diff, token, found)
+
+    # -- history and undo -------------------------------------------------------------------
+
+    def list_history(self, limit: int = history.DEFAULT_LIMIT) -> list[HistoryEntry]:
+        """The user's latest history records, newest first (one RPC: ``dashboard_history`` counts each
+        record's changes and sends only its first ``SHOWN_CHANGES``)."""
+        params = {"p_user_id": self._uid, "p_limit": max(1, min(int(limit), 200)), "p_shown": history.SHOWN_CHANGES}
+        rows = self._rpc("dashboard_history", params, read=True)
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise _Unreadable("Supabase answered in a way this dashboard cannot read.")
+        try:
+            return [history.entry({**r, "created_at": _time(r["created_at"])}) for r in rows]
+        except KeyError as err:
+            raise StoreError("Supabase answered in a way this dashboard cannot read.") from err
+
+    def _record(self, history_id: str) -> list:
+        rows = self._rows(self._execute(self._select("intent_history", "changes").eq("id", history_id)))
+        return list(history.changes(rows[0]["changes"])) if rows else []
+
+    def undo_save(self, history_id: str) -> str:
+        """Put back what one save changed (one RPC, one transaction) if none of its intents changed since
+        (else UndoConflict, nothing changed); returns the undo's own history record id.  A lost answer
+        is settled by reading back the undo's record (it carries this call's time)."""
+        history_id = history.history_id(history_id)
+        at = utcnow()
+
+        def refused(err: APIError) -> StoreError | None:
+            if err.code == "P0002":
+                return HistoryNotFound()
+            if err.code == "23505":
+                return AlreadyUndone()
+            if err.code != "40001":
+                return None
+            try:
+                ids = json.loads(err.details or "")
+            except (TypeError, ValueError):
+                return None
+            if not isinstance(ids, list) or not ids:
+                return None
+            try:
+                names = history.names(self._record(history_id))
+            except StoreError:
+                names = {}
+            return UndoConflict([str(i) for i in ids], names)
+
+        params = {"p_user_id": self._uid, "p_history_id": history_id, "p_at": _wire_time(at)}
+        try:
+            answer = self._rpc("dashboard_undo_save", params, refused)
+            if not isinstance(answer, dict) or not answer.get("history_id"):
+                raise _Unsettled()
+        except _Unsettled:
+            undone = settle(lambda: self._undone_at(history_id))
+            if undone is None or undone[1] != at:
+                raise StoreUnavailable() from None  # checked: the undo did not happen
+            return undone[0]
+        return str(answer["history_id"])
+
+    def _undone_at(self, history_id: str) -> tuple[str, datetime | None] | None:
+        rows = self._rows(self._execute(self._select("intent_history", "id,created_at").eq("reverts", history_id)))
+        return (str(rows[0]["id"]), _time(rows[0]["created_at"])) if rows else None
 
     # -- assistants and settings ------------------------------------------------------------
 
@@ -437,6 +509,8 @@ class RestUserStore:
                 q = q.filter("test_phrase", "imatch", regex_literal(f.search))
             else:
                 q = q.ilike("test_phrase", like_pattern(f.search))
+        if f.phrase:
+            q = q.eq("test_phrase", f.phrase)
         return q
 
     @staticmethod
@@ -454,6 +528,7 @@ class RestUserStore:
             "p_languages": list(f.languages) or None,
             "p_statuses": list(f.statuses) or None,
             "p_search": f.search or None,
+            "p_phrase": f.phrase or None,
         })
         try:
             return paging.day_counts((_date(d["day"]), int(d["count"])) for d in data)
@@ -583,6 +658,7 @@ class RestUserStore:
             "p_languages": list(filters.languages) or None,
             "p_statuses": list(filters.statuses) or None,
             "p_search": filters.search or None,
+            "p_phrase": filters.phrase or None,
         })
         try:
             days = tuple(DayStatusCount(_date(d["day"]), d["status"], int(d["count"]))
@@ -594,6 +670,27 @@ class RestUserStore:
             weeks = tuple((_date(w["week"]), int(w["count"])) for w in data["intents_per_week"])
             return Stats(int(data["intents"]), int(data["assistants"]), int(data["tests"]),
                          int(data["tests_completed"]), days, tuple(langs), tuple(assts), weeks)
+        except (KeyError, TypeError, ValueError) as err:
+            raise StoreError("Supabase answered in a way this dashboard cannot read.") from err
+
+    def failure_drilldown(self, filters: TestFilter, *, limit: int = 10) -> FailureDrilldown:
+        """As SqlUserStore.failure_drilldown, counted by the database in one RPC (dashboard_failure_drilldown)."""
+        filters = validate_filter(replace(filters, statuses=(), phrase=""))
+        data = self._rpc("dashboard_failure_drilldown", read=True, params={
+            "p_user_id": self._uid,
+            "p_start": _wire_time(filters.start),
+            "p_end": _wire_time(filters.end),
+            "p_assistant_ids": list(filters.assistant_ids) or None,
+            "p_languages": list(filters.languages) or None,
+            "p_search": filters.search or None,
+            "p_limit": min(max(1, int(limit)), 100),
+        })
+        try:
+            def groups(rows: list[dict]) -> tuple[FailureGroup, ...]:
+                return tuple(FailureGroup(str(g["key"]), str(g["name"] or g["key"]), int(g["total"]), int(g["failed"]),
+                                          int(g["cancelled"])) for g in rows)
+
+            return FailureDrilldown(groups(data["phrases"]), groups(data["assistants"]))
         except (KeyError, TypeError, ValueError) as err:
             raise StoreError("Supabase answered in a way this dashboard cannot read.") from err
 

@@ -12,6 +12,7 @@ import itertools
 import json
 import sqlite3
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -27,13 +28,25 @@ from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from lib import export, schema
-from lib.errors import ConflictError, ExportTimeout, SaveOutcomeUnknown, StoreError, StoreUnavailable
+from lib.errors import (
+    AlreadyUndone,
+    ConflictError,
+    ExportTimeout,
+    HistoryNotFound,
+    SaveOutcomeUnknown,
+    StoreError,
+    StoreUnavailable,
+    UndoConflict,
+)
 from lib.models import (
     DEFAULT_LANGUAGE,
     DEFAULT_STATUS,
     TEST_COLUMNS,
     Assistant,
     DayStatusCount,
+    FailureDrilldown,
+    FailureGroup,
+    HistoryEntry,
     Intent,
     IntentDiff,
     SaveResult,
@@ -45,7 +58,7 @@ from lib.models import (
     TestFilter,
     TestPage,
 )
-from lib.store import paging
+from lib.store import history, paging
 from lib.store.exports import Deadline, ExportGate
 from lib.store.saves import Found, applied, chunks, content, ids_to_check, settle
 from lib.validation import validate_diff, validate_filter, validate_user_id
@@ -56,6 +69,9 @@ T = schema.assistant_tests
 S = schema.subscriptions
 AS = schema.assistant_settings
 V = schema.user_data_versions
+H = schema.intent_history
+INTENT_VALUES = (I.c.id, I.c.intent_name, I.c.example_user_phrases, I.c.english_responses, I.c.russian_responses,
+                 I.c.created_at, I.c.updated_at)
 REFUSED = "The database refused the request. Nothing was changed."
 
 
@@ -238,6 +254,8 @@ class SqlUserStore:
             where.append(matches(T.c.status, f.statuses, DEFAULT_STATUS))
         if f.search:
             where.append(T.c.test_phrase.ilike(like_pattern(f.search), escape="\\"))
+        if f.phrase:
+            where.append(T.c.test_phrase == f.phrase)
         return where
 
     # -- change versions --------------------------------------------------------------------
@@ -297,13 +315,36 @@ class SqlUserStore:
             raise
         return done
 
+    def _write_lock(self, conn: sa.Connection) -> None:
+        """SQLite: take the database's write lock before the first read, so what a write transaction
+        reads (the history's before values, an undo's check) stays true until it commits."""
+        if not self._pg:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    def _current(self, conn: sa.Connection, ids: list[str]) -> dict[str, sa.RowMapping]:
+        """These intents of the user as they are (absent ids: no row), locked on PostgreSQL in id order
+        (concurrent writers cannot deadlock)."""
+        found: dict[str, sa.RowMapping] = {}
+        for part in chunks(sorted(ids), 5000):
+            q = sa.select(*INTENT_VALUES).where(I.c.user_id == self._uid, I.c.id.in_(part)).order_by(I.c.id)
+            for r in conn.execute(q.with_for_update() if self._pg else q):
+                found[str(r.id)] = r._mapping
+        return found
+
+    def _record(self, conn: sa.Connection, kind: str, at: datetime, changes: list[dict],
+                reverts: str | None = None) -> str:
+        """Append the history record of a save (or an undo) in the save's transaction."""
+        record_id = str(uuid.uuid4())
+        conn.execute(sa.insert(H).values(id=record_id, user_id=self._uid, created_at=at, kind=kind, reverts=reverts,
+                                         changes=changes))
+        return record_id
+
     def _write_intents(self, diff: IntentDiff, token: SaveToken) -> None:
         now = token.at
         with self._tx(_Phase()) as conn:
-            touched = sorted({e.id for e in diff.edited} | {d.id for d in diff.deleted})
-            if touched and self._pg:  # lock every row first, in one order: concurrent saves cannot deadlock
-                conn.execute(sa.select(I.c.id).where(I.c.user_id == self._uid, I.c.id.in_(touched))
-                             .order_by(I.c.id).with_for_update())
+            self._write_lock(conn)
+            # every touched row first, locked in one order (concurrent saves cannot deadlock): the record's before values
+            before = self._current(conn, [e.id for e in diff.edited] + [d.id for d in diff.deleted])
             conflicts: list[str] = []
             if diff.deleted:
                 match = sa.or_(*(sa.and_(I.c.id == d.id, self._same_version(I.c.updated_at, d.updated_at))
@@ -322,15 +363,21 @@ class SqlUserStore:
             if conflicts:
                 names = {e.id: e.values.intent_name for e in diff.edited} | {d.id: d.label or d.id for d in diff.deleted}
                 raise ConflictError(conflicts, names)  # rolls the transaction back
-            if diff.added:
+            added = [(token.added_id(n), a.columns()) for n, a in enumerate(diff.added)]
+            if added:
                 try:
-                    conn.execute(
-                        sa.insert(I),
-                        [{"id": token.added_id(n), "user_id": self._uid, "created_at": now, "updated_at": now,
-                          **a.columns()} for n, a in enumerate(diff.added)],
-                    )
+                    conn.execute(sa.insert(I), [{"id": i, "user_id": self._uid, "created_at": now, "updated_at": now,
+                                                 **columns} for i, columns in added])
                 except sa_exc.IntegrityError as err:  # an added id exists: this save (or a retry of it) is there
                     raise _Refused() from err
+            at = now.isoformat()
+            changes = [history.change_json(d.id, before[d.id], None) for d in diff.deleted]
+            changes += [history.change_json(e.id, before[e.id], {**e.values.columns(), "updated_at": at,
+                                                                 "created_at": before[e.id]["created_at"]})
+                        for e in diff.edited]
+            changes += [{"id": i, "before": None, "after": {**columns, "created_at": at, "updated_at": at}}
+                        for i, columns in added]
+            self._record(conn, diff.kind, now, changes)
 
     def _applied(self, diff: IntentDiff, token: SaveToken) -> bool:
         """Whether the database holds what this save writes (see lib.store.saves.applied)."""
@@ -343,6 +390,82 @@ class SqlUserStore:
                 for r in conn.execute(q):
                     found[str(r.id)] = Found(r.updated_at, content(r._mapping))
         return applied(diff, token, found)
+
+    # -- history and undo -------------------------------------------------------------------
+
+    def list_history(self, limit: int = history.DEFAULT_LIMIT) -> list[HistoryEntry]:
+        """The user's latest history records, newest first, each with the undo that undid it (if any), its
+        first ``SHOWN_CHANGES`` changes and the counts of all: the database counts, a large import's record
+        is not shipped whole."""
+        undo = H.alias("undo")
+        n = history.SHOWN_CHANGES
+        if self._pg:
+            head = sa.literal_column(f"jsonb_path_query_array(intent_history.changes, '$[0 to {n - 1}]')")
+            total = sa.func.jsonb_array_length(H.c.changes)
+            added, deleted = (sa.func.jsonb_array_length(sa.literal_column(
+                f"jsonb_path_query_array(intent_history.changes, '$[*] ? (@.{side} == null)')")) for side in ("before", "after"))
+        else:
+            each = "FROM json_each(intent_history.changes) AS j"
+            head = sa.literal_column(f"(SELECT json_group_array(json(j.value)) {each} WHERE j.key < {n})")
+            total = sa.func.json_array_length(H.c.changes)
+            added, deleted = (sa.literal_column(f"(SELECT count(*) {each} WHERE json_type(j.value, '$.{side}') = 'null')")
+                              for side in ("before", "after"))
+        q = (sa.select(H.c.id, H.c.created_at, H.c.kind, H.c.reverts, head.label("changes"), total.label("total"),
+                       added.label("added"), deleted.label("deleted"), undo.c.id.label("undone_by"))
+             .select_from(H.outerjoin(undo, undo.c.reverts == H.c.id))
+             .where(H.c.user_id == self._uid)
+             .order_by(H.c.created_at.desc(), H.c.id.desc()).limit(max(1, min(int(limit), 200))))
+        with self._tx() as conn:
+            return [history.entry(r._mapping) for r in conn.execute(q)]
+
+    def undo_save(self, history_id: str) -> str:
+        """Put back what one save changed, in one transaction, if none of its intents changed since
+        (else UndoConflict, nothing changed); returns the undo's own history record id."""
+        history_id = history.history_id(history_id)
+        at = utcnow()
+        try:
+            return self._undo(history_id, at)
+        except SaveOutcomeUnknown:
+            undone = settle(lambda: self._undone_at(history_id))
+            if undone is None or undone[1] != at:
+                raise StoreUnavailable() from None  # checked: the undo did not happen
+            return undone[0]
+
+    def _undone_at(self, history_id: str) -> tuple[str, datetime] | None:
+        q = sa.select(H.c.id, H.c.created_at).where(H.c.user_id == self._uid, H.c.reverts == history_id)
+        with self._tx() as conn:
+            r = conn.execute(q).first()
+        return None if r is None else (str(r.id), r.created_at)
+
+    def _undo(self, history_id: str, at: datetime) -> str:
+        with self._tx(_Phase()) as conn:
+            self._write_lock(conn)
+            row = conn.execute(sa.select(H.c.changes).where(H.c.user_id == self._uid, H.c.id == history_id)).first()
+            if row is None:
+                raise HistoryNotFound()
+            if conn.execute(sa.select(H.c.id).where(H.c.reverts == history_id)).first():
+                raise AlreadyUndone()
+            record = history.changes(row.changes)
+            current = self._current(conn, [c.id for c in record])
+            if changed := history.conflicts(record, current):
+                raise UndoConflict(changed, history.names(record))
+            added = [c.id for c in record if c.before is None]
+            for part in chunks(added, 5000):
+                conn.execute(sa.delete(I).where(I.c.user_id == self._uid, I.c.id.in_(part)))
+            for c in record:
+                if c.before is not None and c.after is not None:
+                    conn.execute(sa.update(I).where(I.c.user_id == self._uid, I.c.id == c.id)
+                                 .values(**history.columns(c.before), updated_at=c.before.updated_at))
+            deleted = [c for c in record if c.after is None and c.before is not None]
+            if deleted:
+                conn.execute(sa.insert(I), [{"id": c.id, "user_id": self._uid, **history.columns(c.before),
+                                             "created_at": c.before.created_at, "updated_at": c.before.updated_at}
+                                            for c in deleted])
+            changes = [history.change_json(c.id, current.get(c.id), history.row(c.before)) for c in record]
+            try:
+                return self._record(conn, "undo", at, changes, reverts=history_id)
+            except sa_exc.IntegrityError as err:  # another session's undo of the same save came first
+                raise AlreadyUndone() from err
 
     # -- assistants and settings ------------------------------------------------------------
 
@@ -579,9 +702,10 @@ class SqlUserStore:
     def _counted(self, f: TestFilter, *, by: str = "status") -> _Counted:
         """Where the filtered tests are counted, for aggregates by day/language/status (``by="status"``)
         or by assistant (``by="assistant"``): for whole days without a phrase search, the narrowest
-        daily rollup that has every dimension needed (a day's rows, not every call); else the calls."""
+        daily rollup that has every dimension needed (a day's rows, not every call); else the calls
+        (a phrase search, an exact phrase, or bounds that are not UTC midnights: a user's local days)."""
         whole_days = all(t is None or t == datetime.combine(t.date(), datetime.min.time()) for t in (f.start, f.end))
-        if f.search or not whole_days:
+        if f.search or f.phrase or not whole_days:
             day = self._day(T.c.created_at)
             return _Counted(self._test_where(f), day, T.c.assistant_id, shown(T.c.language, DEFAULT_LANGUAGE),
                             shown(T.c.status, DEFAULT_STATUS), sa.func.count())
@@ -606,6 +730,44 @@ class SqlUserStore:
         c = self._counted(f)
         return int(conn.execute(sa.select(c.n).where(*c.where)).scalar_one())
 
+    def _intents_in(self, f: TestFilter) -> list[sa.ColumnElement]:
+        """The user's intents created in the filter's period (the "created per week" chart follows it)."""
+        where = [I.c.user_id == self._uid, I.c.created_at.is_not(None)]
+        if f.start is not None:
+            where.append(I.c.created_at >= f.start)
+        if f.end is not None:
+            where.append(I.c.created_at < f.end)
+        return where
+
+    def failure_drilldown(self, filters: TestFilter, *, limit: int = 10) -> FailureDrilldown:
+        """The test phrases and the assistants with the most failed or cancelled calls in the filter's
+        period (and assistant, language, search), each with its total calls there; the filter's statuses
+        and exact phrase are ignored (they are what a row of the drill-down sets).  Counted by the
+        database: two grouped statements, ``limit`` rows each."""
+        filters = validate_filter(replace(filters, statuses=(), phrase=""))
+        limit = min(max(1, int(limit)), 100)
+        status = shown(T.c.status, DEFAULT_STATUS)
+        failed = sa.func.coalesce(sa.func.sum(sa.case((status == "failed", 1), else_=0)), 0)
+        cancelled = sa.func.coalesce(sa.func.sum(sa.case((status == "cancelled", 1), else_=0)), 0)
+        fails = failed + cancelled
+        where = self._test_where(filters)
+        phrases = (sa.select(T.c.test_phrase, sa.func.count(), failed, cancelled).where(*where)
+                   .group_by(T.c.test_phrase).having(fails > 0)
+                   .order_by(fails.desc(), T.c.test_phrase).limit(limit))
+        per_asst = (sa.select(T.c.assistant_id.label("assistant_id"), sa.func.count().label("total"),
+                              failed.label("failed"), cancelled.label("cancelled")).where(*where)
+                    .group_by(T.c.assistant_id).having(fails > 0)
+                    .order_by(fails.desc(), T.c.assistant_id).limit(limit).subquery())
+        assistants = (sa.select(per_asst.c.assistant_id, A.c.name, per_asst.c.total, per_asst.c.failed,
+                                per_asst.c.cancelled)
+                      .select_from(per_asst.outerjoin(A, sa.and_(A.c.user_id == self._uid,
+                                                                 A.c.vapi_assistant_id == per_asst.c.assistant_id))))
+        with self._tx() as conn:
+            by_phrase = [FailureGroup(p, p, int(n), int(f), int(c)) for p, n, f, c in conn.execute(phrases)]
+            by_asst = [FailureGroup(a, name or a, int(n), int(f), int(c)) for a, name, n, f, c in conn.execute(assistants)]
+        by_asst.sort(key=lambda g: (-g.failures, g.key))
+        return FailureDrilldown(tuple(by_phrase), tuple(by_asst))
+
     def stats(self, filters: TestFilter) -> Stats:
         """Every number of the stats screen, counted by the database in two statements.  Status
         totals add up the (day, status) groups, those of calls without a created_at included."""
@@ -626,7 +788,7 @@ class SqlUserStore:
             sa.select(sa.literal("intents"), day, sa.func.count()).where(I.c.user_id == self._uid),
             sa.select(sa.literal("assistants"), day, sa.func.count()).where(A.c.user_id == self._uid),
             sa.select(sa.literal("week"), week, sa.func.count())
-            .where(I.c.user_id == self._uid, I.c.created_at.is_not(None)).group_by(week),
+            .where(*self._intents_in(filters)).group_by(week),
         )
         with self._tx() as conn:
             rows = [(kind, d, key, name, int(count)) for kind, d, key, name, count in conn.execute(groups) if count]

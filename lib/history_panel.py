@@ -1,0 +1,130 @@
+"""The Intents screen's History panel: the latest saves of the intents (grid, import, undo), what each
+changed, and "Undo this save" with a confirm step.  ``render()`` is called at the end of pages/intents.py;
+the rows of a save's detail table come from ``change_rows`` (plain Python, tested without Streamlit)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+import streamlit as st
+
+from lib import queries
+from lib.errors import StoreError
+from lib.formatting import fmt_ago, fmt_datetime
+from lib.intents_grid import display_text
+from lib.models import HistoryEntry, IntentChange, IntentValues
+
+KEY = "history"
+EMPTY = "No saves yet — changes you save here or import appear in this list."
+KINDS = {"grid": "Saved in the grid", "import": "Imported", "undo": "Undo"}
+FIELDS = (("intent_name", "Intent"), ("example_user_phrases", "Example phrases"),
+          ("english_responses", "English responses"), ("russian_responses", "Russian responses"))
+SHOWN_ROWS = 500  # detail rows per save; an import of thousands says how many more there are
+DETAIL_COLUMNS = ["Intent", "Change", "Field", "Before", "After"]
+
+
+def _text(values: IntentValues | None, field: str) -> str:
+    if values is None:
+        return ""
+    value = getattr(values, field)
+    if isinstance(value, tuple):
+        return " · ".join(display_text(v) for v in value)
+    return display_text(value)
+
+
+def change_rows(changes: tuple[IntentChange, ...] | list[IntentChange]) -> list[tuple[str, str, str, str, str]]:
+    """One row per field a save changed: (intent, added|changed|deleted, field, before, after).  An added
+    or deleted intent lists its non-empty fields; a changed one only the fields that differ."""
+    rows: list[tuple[str, str, str, str, str]] = []
+    for c in changes:
+        name = display_text(c.name)
+        fields = [(label, _text(c.before, f), _text(c.after, f)) for f, label in FIELDS]
+        shown = [(name, c.kind, label, b, a) for label, b, a in fields if b != a]
+        rows += shown or [(name, c.kind, "—", "", "(no visible change)")]
+    return rows
+
+
+def title(entry: HistoryEntry, now: datetime) -> str:
+    return f"**{KINDS.get(entry.kind, entry.kind)}** · {entry.summary()} · {fmt_ago(entry.created_at, now)}"
+
+
+def _undo(entry: HistoryEntry) -> None:
+    try:
+        queries.undo_save(entry.id)
+    except StoreError as err:  # UndoConflict, AlreadyUndone, unreachable: the message says what to do
+        st.session_state[f"{KEY}_error"] = (entry.id, str(err))
+        return
+    st.session_state[f"{KEY}_flash"] = (f"Undone: the save of {fmt_datetime(entry.created_at)} "
+                                        f"({entry.summary()}) is reverted.")
+    st.rerun()
+
+
+def _entry(entry: HistoryEntry, by_id: dict[str, HistoryEntry], now: datetime, offline: bool) -> None:
+    state = st.session_state
+    with st.container(border=True):
+        text_col, button_col = st.columns([4, 1], vertical_alignment="center")
+        text_col.markdown(title(entry, now))
+        notes = [fmt_datetime(entry.created_at)]
+        if entry.reverts:
+            undone = by_id.get(entry.reverts)
+            notes.append(f"undid the save of {fmt_datetime(undone.created_at)}" if undone else "undid an earlier save")
+        if entry.undone_by:
+            notes.append("undone")
+        text_col.caption(" · ".join(notes))
+        why = ("Already undone." if entry.undone_by else "Nothing to undo." if not entry.total
+               else "Undo is paused while the database is unreachable." if offline else None)
+        if button_col.button("Undo this save", key=f"{KEY}_undo_{entry.id}", disabled=why is not None, help=why,
+                             width="stretch"):
+            state[f"{KEY}_confirm"] = entry.id
+            state.pop(f"{KEY}_error", None)
+        if state.get(f"{KEY}_confirm") == entry.id and why is None:
+            st.warning(f"Undo this save? It puts back the {entry.total:,} intent(s) it touched as they were "
+                       "before it, if none of them changed since.")
+            yes, no, _ = st.columns([1, 1, 3])
+            if yes.button("Yes, undo it", key=f"{KEY}_yes_{entry.id}", type="primary"):
+                state.pop(f"{KEY}_confirm", None)
+                _undo(entry)
+            if no.button("Cancel", key=f"{KEY}_no_{entry.id}"):
+                state.pop(f"{KEY}_confirm", None)
+                st.rerun()
+        error = state.get(f"{KEY}_error")
+        if error and error[0] == entry.id:
+            st.error(error[1])
+            del state[f"{KEY}_error"]  # said once: the next click clears it
+        details = st.expander("What changed", key=f"{KEY}_fields_{entry.id}", on_change="rerun")
+        if not details.open:  # the table is built only when asked for: 20 of them cost a rerun ~17 ms
+            return
+        with details:
+            rows: list[tuple[str, str, str, str, str]] = []
+            listed = 0
+            for change in entry.changes:  # an import of thousands: its first intents, then how many more
+                if len(rows) >= SHOWN_ROWS:
+                    break
+                rows += change_rows((change,))
+                listed += 1
+            st.dataframe(pd.DataFrame(rows, columns=DETAIL_COLUMNS), hide_index=True, width="stretch")
+            if listed < entry.total:
+                st.caption(f"… and {entry.total - listed:,} more intents.")
+
+
+def render() -> None:
+    """The History panel (pages/intents.py calls it last)."""
+    st.subheader("History")
+    st.caption("Your latest saves of the intents, newest first. Undo puts a save back while its intents are "
+               "still as it left them.")
+    if flash := st.session_state.pop(f"{KEY}_flash", None):
+        st.success(flash)
+    try:
+        entries = queries.history()
+    except StoreError as err:
+        st.error(str(err))
+        return
+    if not entries:
+        st.info(EMPTY)
+        return
+    offline = not queries.freshness().reachable
+    now = datetime.now(UTC).replace(tzinfo=None)
+    by_id = {e.id: e for e in entries}
+    for entry in entries:
+        _entry(entry, by_id, now, offline)

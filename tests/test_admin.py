@@ -1,0 +1,151 @@
+"""`python -m lib.admin orphans`: rows with user_id = '' counted, assigned or deleted in one transaction,
+a dry run unless --yes; the dashboard never reaches them.  Run as the real command (a subprocess) on
+SQLite and PostgreSQL; every expected figure comes from the seed below or an independent count."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from lib import schema
+from lib.errors import ValidationError
+from lib.store.sql import SqlStore
+
+ROOT = Path(__file__).resolve().parent.parent
+ALICE = "user_admin_alice"
+DAY = datetime(2026, 11, 20, 9, 30)
+SEEDED = {"subscriptions": 1, "assistant_settings": 1, "intents": 2, "assistants": 1, "assistant_tests": 3}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'admin.db'}"
+        SqlStore(url).close()  # creates the schema
+        return url
+    return request.getfixturevalue("pg_clean")
+
+
+def seed(url: str, *, alice_settings: bool = False) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.insert(schema.subscriptions), [{"id": str(uuid.uuid4()), "user_id": "", "status": "active",
+                                                        "plan_type": "starter"}])
+        conn.execute(sa.insert(schema.assistant_settings), [{"user_id": "", "is_active": False}]
+                     + ([{"user_id": ALICE, "is_active": True}] if alice_settings else []))
+        conn.execute(sa.insert(schema.intents), [
+            {"id": str(uuid.uuid4()), "user_id": user, "intent_name": name, "example_user_phrases": ["hi"],
+             "english_responses": ["Hello"], "russian_responses": ["Привет"]}
+            for user, name in [("", "old greeting"), ("", "old refund"), (ALICE, "greeting")]])
+        conn.execute(sa.insert(schema.assistants), [{"id": str(uuid.uuid4()), "user_id": "", "vapi_assistant_id": "va_old",
+                                                     "name": "Legacy", "config": {}, "intents_used": []}])
+        conn.execute(sa.insert(schema.assistant_tests), [
+            {"id": str(uuid.uuid4()), "user_id": user, "assistant_id": "va_old", "test_phrase": "hi",
+             "language": "english", "status": "completed", "created_at": DAY}
+            for user in ["", "", "", ALICE]])
+    engine.dispose()
+
+
+def counts(url: str, user: str) -> dict[str, int]:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        found = {t: conn.execute(sa.text(f"select count(*) from {t} where user_id = :u"), {"u": user}).scalar_one()
+                 for t in SEEDED}
+        found["rollup"] = conn.execute(sa.text(
+            "select coalesce(sum(tests), 0) from assistant_test_daily where user_id = :u"), {"u": user}).scalar_one()
+    engine.dispose()
+    return found
+
+
+def admin(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": url}
+    env.pop("SUPABASE_URL", None)
+    return subprocess.run([sys.executable, "-m", "lib.admin", "orphans", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def printed_counts(stdout: str) -> dict[str, int]:
+    rows = [line.split() for line in stdout.splitlines() if line.startswith("  ")]
+    return {table: int(n.replace(",", "")) for table, n in rows}
+
+
+def test_counts_orphans_per_table(db: str) -> None:
+    seed(db)
+    run = admin(db)
+    assert run.returncode == 0, run.stderr
+    assert printed_counts(run.stdout) == SEEDED
+    assert counts(db, "") == {**SEEDED, "rollup": 3}  # nothing changed
+
+
+def test_dry_run_changes_nothing_and_yes_assigns_in_one_go(db: str) -> None:
+    seed(db)
+    before_alice = counts(db, ALICE)
+    dry = admin(db, "--assign-to", ALICE)
+    assert dry.returncode == 0, dry.stderr
+    assert "Dry run: 8 rows would be assigned" in dry.stdout
+    assert counts(db, "") == {**SEEDED, "rollup": 3}
+    assert counts(db, ALICE) == before_alice
+
+    done = admin(db, "--assign-to", ALICE, "--yes")
+    assert done.returncode == 0, done.stderr
+    assert "8 rows assigned" in done.stdout
+    assert counts(db, "") == dict.fromkeys(SEEDED, 0) | {"rollup": 0}
+    after = counts(db, ALICE)
+    assert after == {t: before_alice[t] + n for t, n in SEEDED.items()} | {"rollup": before_alice["rollup"] + 3}
+    assert printed_counts(admin(db).stdout) == dict.fromkeys(SEEDED, 0)
+
+
+def test_delete_removes_only_orphans(db: str) -> None:
+    seed(db)
+    alice = counts(db, ALICE)
+    run = admin(db, "--delete", "--yes")
+    assert run.returncode == 0, run.stderr
+    assert "8 rows deleted" in run.stdout
+    assert counts(db, "") == dict.fromkeys(SEEDED, 0) | {"rollup": 0}
+    assert counts(db, ALICE) == alice
+
+
+def test_a_taken_unique_row_refuses_the_whole_fix(db: str) -> None:
+    seed(db, alice_settings=True)
+    run = admin(db, "--assign-to", ALICE, "--yes")
+    assert run.returncode == 1
+    assert "Nothing was changed" in run.stderr and "assistant_settings" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert counts(db, "") == {**SEEDED, "rollup": 3}  # not even the other tables moved
+    # ...and the way out it names works: delete that table's orphan, then assign the rest.
+    assert admin(db, "--delete", "--table", "assistant_settings", "--yes").returncode == 0
+    assert admin(db, "--assign-to", ALICE, "--yes").returncode == 0
+    assert counts(db, "")["intents"] == 0 and counts(db, ALICE)["intents"] == 3
+
+
+@pytest.mark.parametrize("bad", ["", "alice", "user_", "user_ x", "user_2abc;drop table intents", "' or 1=1 --"])
+def test_refuses_an_invalid_user_id(db: str, bad: str) -> None:
+    seed(db)
+    run = admin(db, "--assign-to", bad, "--yes")
+    assert run.returncode == 1
+    assert "is not a Clerk user id" in run.stderr
+    assert counts(db, "") == {**SEEDED, "rollup": 3}
+
+
+def test_assign_and_delete_together_is_a_usage_error(db: str) -> None:
+    run = admin(db, "--assign-to", ALICE, "--delete")
+    assert run.returncode == 2 and "not allowed with" in run.stderr
+
+
+def test_the_dashboard_never_reaches_orphans(db: str) -> None:
+    seed(db)
+    store = SqlStore(db)
+    try:
+        with pytest.raises(ValidationError):
+            store.for_user("")
+        names = [i.intent_name for i in store.for_user(ALICE).list_intents()]
+        assert names == ["greeting"]
+    finally:
+        store.close()
