@@ -39,9 +39,9 @@ cards[3].metric("Success rate", fmt_pct(stats.success_rate),
 cards[4].metric("Assistant", "Active" if settings.is_active else "Paused")
 plan = (subscription.plan_type or "—").capitalize() if subscription else "No plan"
 cards[5].metric("Plan", plan, help=f"Status: {subscription.status}" if subscription else None)
-widgets.coverage_card()
 
 st.caption(f"Intents and assistants: all time. Tests, success rate and every chart: {period.label}.")
+widgets.coverage_card()
 
 figures = [
     ("Tests per day", charts.tests_per_day(stats)),
