@@ -18,7 +18,7 @@ from lib.validation import MAX_SEARCH_LENGTH
 
 KEY = "intents"
 BASE, WORKING, SHOWN, FILTERS = f"{KEY}_editing", f"{KEY}_working", f"{KEY}_shown", f"{KEY}_filters"
-CONFIRM, PROBLEMS, URL = f"{KEY}_confirm", f"{KEY}_problems", f"{KEY}_url"
+CONFIRM, PROBLEMS, URL, SOURCE = f"{KEY}_confirm", f"{KEY}_problems", f"{KEY}_url", f"{KEY}_source"
 VIEWS = {"all": "All intents", intent_checks.ATTENTION_VIEW: "Needs attention"}
 state = st.session_state
 state.setdefault(f"{KEY}_generation", 0)  # bumped whenever the grid is rebuilt: a fresh editor
@@ -120,12 +120,19 @@ state[URL] = (view, search)
 # and drop them); the user is told what changed underneath, and Save's conflict check decides.
 notice = None
 if report is not None:
-    current = intents_grid.grid_frame(intents, search, report, attention_only=view == intent_checks.ATTENTION_VIEW)
+    # The frame is rebuilt only when the rows or the filters changed (the cached helper hands out the very
+    # same intents tuple until then): a click elsewhere on the screen does not pay for 5,000 rows again.
+    made = state.get(SOURCE)
+    if made is not None and made[0] is intents and made[1] is report and made[2:4] == (search, view):
+        current = made[4]
+    else:
+        current = intents_grid.grid_frame(intents, search, report, attention_only=view == intent_checks.ATTENTION_VIEW)
+        state[SOURCE] = (intents, report, search, view, current)
     if not locked:
         base = state[BASE] = state[WORKING] = rows_now = current
         state[FILTERS] = (view, search)
         pend = intents_grid.Pending(IntentDiff(), {})
-    else:
+    elif current is not base:
         notice = intents_grid.underneath(base, current).notice()  # shown below the grid: it must not move
 offline = not queries.freshness().reachable
 working = state[WORKING]
