@@ -16,8 +16,12 @@ from lib.errors import StoreError  # noqa: E402
 
 memory.freeze_startup_heap()  # once per process; Streamlit's post-run gc.collect(2) is off (lib/memory.py)
 
-st.set_page_config(page_title="Voice Assistant Dashboard", page_icon=":material/graphic_eq:", layout="wide")
-st.html("<style>[data-testid='stMainBlockContainer'] { padding-top: 3rem; }</style>")  # less blank space on top
+# The favicon ships with the app (a :material/ icon would be fetched from a font CDN, failing offline).
+st.set_page_config(page_title="Voice Assistant Dashboard", page_icon=str(ROOT / "dashboard" / "favicon.png"), layout="wide")
+st.html(  # less blank space on top; the sign-in cookie component works unseen (no grey bar over the card)
+    "<style>[data-testid='stMainBlockContainer'] { padding-top: 3rem; }"
+    f" {signin.COOKIE_COMPONENT_CSS}</style>"
+)
 
 try:
     settings = queries.settings()
@@ -43,10 +47,9 @@ except StoreError:
 if notice:
     st.warning(notice, icon=":material/cloud_off:")
 
-navigation = st.navigation([
-    st.Page(ROOT / "pages" / f"{path}.py", title=title, icon=icon, url_path=path, default=path == "stats")
-    for path, (title, icon) in SCREENS.items()
-])
+navigation = signin.screen_navigation({  # "/" and unknown paths show Stats, never "Page not found"
+    path: (ROOT / "pages" / f"{path}.py", title, icon) for path, (title, icon) in SCREENS.items()
+})
 try:
     navigation.run()
 except StoreError as err:  # the database is down or refused: a clear message, never a stack trace

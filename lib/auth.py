@@ -175,6 +175,85 @@ def _pem_public_key(pem: str) -> RSAPublicKey:
     return key
 
 
+# -- the sign-in round trip ------------------------------------------------------------------------
+
+# Only a missing or an expired token is worth a trip to the sign-in page (Clerk sends a signed-in
+# browser straight back with a fresh one); any other refusal would come back the same.
+ROUND_TRIP_REASONS = frozenset({NO_TOKEN, EXPIRED})
+TRIP_COOKIE = "voice_dashboard_signin_trip"  # set by the browser just before it leaves for sign-in
+TRIP_SECONDS = 300  # a trip started this recently that still brought no token is not retried
+
+
+def own_origin(headers: Mapping[str, str], page_url: str | None) -> str | None:
+    """The dashboard's origin (``scheme://host[:port]``), from the browser's ``Origin`` header on the
+    session's request, else from ``Host`` with the page URL's scheme."""
+    origin = _get(headers, "Origin")
+    if origin:
+        parts = urllib.parse.urlsplit(origin.strip())
+        if parts.scheme in ("http", "https") and parts.netloc and not parts.path.strip("/"):
+            return f"{parts.scheme}://{parts.netloc}".lower()
+        return None
+    host = _get(headers, "Host")
+    scheme = urllib.parse.urlsplit(page_url or "").scheme
+    if host and scheme in ("http", "https") and "/" not in host and "@" not in host:
+        return f"{scheme}://{host.strip()}".lower()
+    return None
+
+
+def return_url(page_url: str | None, query: Sequence[tuple[str, str]], origin: str | None) -> str | None:
+    """The exact page to come back to after sign-in (path and query), or None unless it is on the
+    dashboard's own origin: an absolute http(s) URL with that scheme and host, no credentials."""
+    if not page_url or not origin:
+        return None
+    try:
+        parts = urllib.parse.urlsplit(page_url.strip())
+        if parts.port == 0:  # .port raises ValueError for a malformed one
+            return None
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or parts.username is not None or parts.password is not None:
+        return None
+    if f"{parts.scheme}://{parts.netloc}".lower() != origin.lower():
+        return None
+    if "\\" in page_url or any(ord(c) < 0x20 for c in page_url):
+        return None
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path or "/",
+                                    urllib.parse.urlencode(list(query)), ""))
+
+
+def sign_in_redirect(sign_in_url: str, back_to: str | None) -> str:
+    """``sign_in_url`` with ``redirect_url`` set to ``back_to`` (its other parameters kept)."""
+    parts = urllib.parse.urlsplit(sign_in_url.strip())
+    params = [(k, v) for k, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True) if k != "redirect_url"]
+    if back_to:
+        params.append(("redirect_url", back_to))
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, urllib.parse.urlencode(params),
+                                    parts.fragment))
+
+
+def recent_trip(cookies: Mapping[str, str], now: float) -> bool:
+    """True when the browser left for sign-in less than ``TRIP_SECONDS`` ago (its marker cookie)."""
+    value = cookies.get(TRIP_COOKIE) if cookies else None
+    try:
+        started = float(value) if value is not None else None
+    except ValueError:
+        return False
+    return started is not None and 0 <= now - started < TRIP_SECONDS
+
+
+def _get(headers: Mapping[str, str], name: str) -> str | None:
+    if not headers:
+        return None
+    try:
+        value = headers.get(name)
+    except Exception:
+        value = None
+    if value is None:
+        wanted = name.lower()
+        value = next((v for k, v in headers.items() if str(k).lower() == wanted), None)
+    return value if isinstance(value, str) and value.strip() else None
+
+
 # -- JWKS ------------------------------------------------------------------------------------
 
 MAX_JWKS_BYTES = 1_000_000
@@ -491,7 +570,7 @@ def load_credentials(path: str | os.PathLike[str], *, create_demo: bool = True) 
         return credentials
 
 
-# -- per-session sign-in throttle ------------------------------------------------------------
+# -- sign-in throttle ------------------------------------------------------------
 
 
 @dataclass
@@ -527,6 +606,57 @@ class LoginThrottle:
     def record_success(self) -> None:
         self.failures = 0
         self.locked_until = 0.0
+
+
+class SignInThrottles:
+    """Failed sign-ins of the whole process, one ``LoginThrottle`` per (username, client address):
+    a reload or a new tab starts no fresh count.  Bounded: past ``max_entries`` the entries that
+    are not locked are dropped, least recently used first."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic, max_entries: int = 10_000) -> None:
+        self._clock = clock
+        self._max_entries = max_entries
+        self._lock = threading.Lock()
+        self._entries: dict[tuple[str, str], LoginThrottle] = {}
+
+    @staticmethod
+    def key(username: str | None, client: str | None) -> tuple[str, str]:
+        return (str(username or "").strip().lower()[:128], str(client or "unknown")[:64])
+
+    def wait_seconds(self, username: str | None, client: str | None) -> int:
+        with self._lock:
+            entry = self._entries.get(self.key(username, client))
+            return entry.wait_seconds() if entry else 0
+
+    def record_failure(self, username: str | None, client: str | None, *, max_attempts: int,
+                       lockout_seconds: float) -> int:
+        """Count a failed sign-in; the wait it starts (0 while attempts are left)."""
+        key = self.key(username, client)
+        with self._lock:
+            entry = self._entries.pop(key, None) or LoginThrottle(clock=self._clock)
+            entry.max_attempts, entry.lockout_seconds = max_attempts, lockout_seconds
+            self._entries[key] = entry  # most recently used last
+            self._prune()
+            return entry.record_failure()
+
+    def record_success(self, username: str | None, client: str | None) -> None:
+        with self._lock:
+            self._entries.pop(self.key(username, client), None)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def _prune(self) -> None:
+        if len(self._entries) <= self._max_entries:
+            return
+        for key in [k for k, e in self._entries.items() if not e.wait_seconds()]:
+            del self._entries[key]
+            if len(self._entries) <= self._max_entries // 2:
+                break
+
+
+THROTTLES = SignInThrottles()  # the process's failed sign-ins (lib.signin)
 
 
 def lockout_message(seconds: int) -> str:

@@ -8,12 +8,17 @@ from it, so neither a query parameter, a widget nor a header can choose the user
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import secrets
+import time
 import urllib.parse
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import streamlit as st
 import streamlit_authenticator as stauth
@@ -32,14 +37,28 @@ SESSION_COOKIE = "__session"  # Clerk's same-site session cookie
 
 COOKIE_NAME = "voice_dashboard_auth"  # streamlit-authenticator's re-login cookie (local mode)
 COOKIE_EXPIRY_DAYS = 7.0
+# streamlit-authenticator's cookie component (extra_streamlit_components' CookieManager) is an
+# iframe that shows nothing but takes a row (a grey loading bar) above the sign-in card: keep it
+# running, out of the layout.
+COOKIE_COMPONENT_CSS = (
+    ".stElementContainer:has(iframe[title='extra_streamlit_components.CookieManager.cookie_manager'])"
+    " { position: absolute; width: 0; height: 0; overflow: hidden; margin: 0; padding: 0; }"
+)
 _PROCESS_COOKIE_KEY = secrets.token_urlsafe(32)  # when AUTH_COOKIE_KEY is unset: dies with the process
 
 _IDENTITY = "_signin_identity"  # the verified Identity; set only by this module
-_THROTTLE = "_signin_throttle"  # LoginThrottle: survives sign-out on purpose
+_TRIED = "_signin_tried"  # the username of this run's sign-in attempt (for the throttle)
+_THROTTLED = "_signin_throttled"  # this run's attempt was refused by the throttle, unchecked
+_LOCKED = "_signin_locked"  # the username this session was told to wait for
+_EMPTY_SUBMIT = "_signin_empty"  # this run's submit lacked "username" or "password"
 _COOKIE_TODO = "_signin_cookie_todo"  # "set" | "delete", done in the next complete run
 _CLERK_REASON = "_signin_clerk_reason"  # why this session's one token check failed
+_CLERK_EXPIRED_USER = "_signin_clerk_expired"  # the identity just expired: forget its session state
+_TRIP_DONE = "_signin_trip_seen"  # the request's round-trip marker was read (once per session)
+_CLEAR_TRIP = "_signin_trip_clear"  # delete the browser's trip marker in this run
+_TRIP_FAILED = "_signin_trip_failed"  # back from sign-in without a valid token: no second trip
 _LIB_LOGOUT = "logout"  # streamlit-authenticator's flag: True blocks re-login from its cookie
-_KEEP_ON_SIGN_OUT = frozenset({_THROTTLE, _COOKIE_TODO, _CLERK_REASON, _LIB_LOGOUT})
+_KEEP_ON_SIGN_OUT = frozenset({_LOCKED, _COOKIE_TODO, _CLERK_REASON, _LIB_LOGOUT, _TRIP_DONE, _TRIP_FAILED})
 
 SIGNED_OUT = "signed out"
 _REASON_TEXT = {
@@ -65,6 +84,7 @@ class Identity:
     user_id: str
     name: str
     username: str | None = None  # local mode: the account; clerk mode: None
+    expires_at: float | None = None  # clerk mode: the token's expiry (epoch seconds); verified again past it
 
 
 # -- public entry ------------------------------------------------------------------------------
@@ -126,37 +146,144 @@ def clerk_identity(settings: Settings, cookies: Mapping[str, str], headers: Mapp
     )
     user_id = claims["sub"]
     shown = next((claims[c] for c in ("name", "email") if isinstance(claims.get(c), str) and claims[c].strip()), None)
-    return Identity(user_id=user_id, name=(shown or user_id).strip())
+    # the identity lasts as long as the token did (verify_clerk_claims accepted it up to exp + leeway)
+    expires_at = float(claims["exp"]) + max(0.0, float(settings.clerk_leeway_seconds))
+    return Identity(user_id=user_id, name=(shown or user_id).strip(), expires_at=expires_at)
 
 
 def _clerk_gate(settings: Settings) -> str | None:
     identity = st.session_state.get(_IDENTITY)
+    if isinstance(identity, Identity) and identity.expires_at is not None and time.time() >= identity.expires_at:
+        # Past the token's expiry: verify again (a fresh token from the request, else the round trip),
+        # so signing out of the web app or a ban ends this session too.
+        log.info("Clerk session token expired: verifying again")
+        st.session_state.pop(_IDENTITY, None)
+        st.session_state.pop(_CLERK_REASON, None)
+        identity = None
+        st.session_state[_CLERK_EXPIRED_USER] = True
     if not isinstance(identity, Identity):
         identity = None
         if _CLERK_REASON not in st.session_state:  # once per session: a refresh is a new session
+            cookies, headers = _request_context()
             try:
-                identity = clerk_identity(settings, *_request_context())
+                identity = clerk_identity(settings, cookies, headers)
             except auth.AuthError as err:
                 log.info("Clerk sign-in refused: %s", err.reason)
                 st.session_state[_CLERK_REASON] = err.reason
             else:
+                previous = st.session_state.get(USER_KEY)
+                if previous is not None and previous != identity.user_id:
+                    _forget_session()  # another user's token: nothing of the previous one stays
                 st.session_state[_IDENTITY] = identity
+                st.session_state.pop(_CLERK_EXPIRED_USER, None)
+                if not st.session_state.get(_TRIP_DONE):
+                    st.session_state[_TRIP_DONE] = True
+                    if cookies and auth.TRIP_COOKIE in cookies:  # back from a successful round trip: end it
+                        st.session_state[_CLEAR_TRIP] = True
     if identity is None:
+        if st.session_state.pop(_CLERK_EXPIRED_USER, None):
+            _forget_session()  # the expired user's data goes with the identity
         st.session_state.pop(USER_KEY, None)
         reason = st.session_state.get(_CLERK_REASON, auth.NO_TOKEN)
-        _sign_in_navigation(lambda: _clerk_sign_in_card(settings, reason))
+        target = _round_trip_target(settings, reason)
+        if target:
+            _sign_in_navigation(lambda: _redirect_card(target))
+        else:
+            _sign_in_navigation(lambda: _clerk_sign_in_card(settings, reason))
         return None
+    if st.session_state.pop(_CLEAR_TRIP, None):
+        _run_js(f"document.cookie = {_js(auth.TRIP_COOKIE + '=; Max-Age=0; Path=/; SameSite=Lax')};")
     return _signed_in(identity, on_sign_out=lambda: _sign_out(clerk=True))
+
+
+def _round_trip_target(settings: Settings, reason: str) -> str | None:
+    """Where to send the browser to get a token, or None to show the sign-in card instead.
+
+    Only for a missing or expired token, only with a web ``CLERK_SIGN_IN_URL``, only when the page
+    to come back to is on the dashboard's own origin, and only once: a browser back from a trip
+    that started less than ``auth.TRIP_SECONDS`` ago (its marker cookie, read once per session)
+    gets the card and the reason, never another redirect.
+    """
+    url = settings.clerk_sign_in_url.strip()
+    if reason not in auth.ROUND_TRIP_REASONS or not _is_web_url(url):
+        return None
+    headers = None
+    if not st.session_state.get(_TRIP_DONE):
+        st.session_state[_TRIP_DONE] = True
+        cookies, headers = _request_context()
+        if auth.recent_trip(cookies, time.time()):
+            log.info("Back from sign-in without a valid token (%s): showing the sign-in card", reason)
+            st.session_state[_CLERK_REASON] = reason
+            st.session_state[_TRIP_FAILED] = True
+            return None
+    if st.session_state.get(_TRIP_FAILED):
+        return None
+    return _sign_in_link(url, headers, required=True)
+
+
+def _sign_in_link(url: str, headers: Mapping[str, str] | None = None, *, required: bool = False) -> str | None:
+    """``CLERK_SIGN_IN_URL`` with ``redirect_url`` back to this exact page (path and query) when that
+    page is on the dashboard's own origin; else the plain URL, or None when ``required``."""
+    page_url = _page_url()
+    back = None
+    if page_url:
+        if headers is None:
+            headers = _request_context()[1]
+        back = auth.return_url(page_url, _query_items(), auth.own_origin(headers, page_url))
+    if back is None:
+        return None if required else url
+    return auth.sign_in_redirect(url, back)
+
+
+def _page_url() -> str | None:
+    try:
+        url = st.context.url
+    except Exception:  # no browser context (AppTest)
+        return None
+    if not isinstance(url, str) or not url:
+        return None
+    asked = requested_page_name()  # the page path this run was asked for (st.context.url may lack it)
+    base = url.rstrip("/")
+    if asked and not base.endswith("/" + asked):
+        base = f"{base}/{asked}"
+    return base if urllib.parse.urlsplit(base).path else base + "/"
+
+
+def _query_items() -> list[tuple[str, str]]:
+    return [(key, value) for key in st.query_params for value in st.query_params.get_all(key)]
+
+
+def _redirect_card(target: str) -> None:
+    """Send the browser to sign in (marking the trip), with a link in case scripts are blocked."""
+    stamp = "String(Math.floor(Date.now() / 1000))"
+    cookie = _js(f"{auth.TRIP_COOKIE}=")
+    attrs = _js(f"; Max-Age={auth.TRIP_SECONDS}; Path=/; SameSite=Lax")
+    with _card():
+        st.markdown("Taking you to sign in…")
+        st.link_button("Sign in", target, type="primary", icon=":material/login:", width="stretch")
+    _run_js(f"document.cookie = {cookie} + {stamp} + {attrs}; window.location.replace({_js(target)});")
+
+
+def _run_js(code: str) -> None:
+    st.html(f"<script>{code}</script>", unsafe_allow_javascript=True, width="content")
+
+
+def _js(value: str) -> str:
+    """A JavaScript string literal that is safe inside a <script> element."""
+    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def _clerk_sign_in_card(settings: Settings, reason: str) -> None:
     with _card():
         url = settings.clerk_sign_in_url.strip()
         if _is_web_url(url):
-            st.markdown(f"Sign in through [{_escape_md(url)}]({url}), then reload this page.")
-            st.link_button("Sign in", url, type="primary", icon=":material/login:", width="stretch")
+            link = _sign_in_link(url)
+            st.markdown(f"Sign in through [{_escape_md(url)}]({link}), then reload this page.")
+            st.link_button("Sign in", link, type="primary", icon=":material/login:", width="stretch")
         else:
             st.markdown("Sign in through the Voice Assistant app, then reload this page.")
+        if st.session_state.get(_TRIP_FAILED):
+            st.caption("Signing in did not bring back a valid session.")
         st.warning(_REASON_TEXT.get(reason, "You are not signed in."), icon=":material/lock:")
         st.caption(f"Reason: {reason}")
 
@@ -179,7 +306,6 @@ def _local_gate(settings: Settings) -> str | None:
         return None
 
     authenticator = _authenticator(settings, credentials)  # once per run (one cookie component)
-    throttle = _throttle(settings)
 
     identity = st.session_state.get(_IDENTITY)
     if isinstance(identity, Identity):
@@ -202,8 +328,8 @@ def _local_gate(settings: Settings) -> str | None:
     if identity is None:
         st.session_state.pop(USER_KEY, None)
         if todo == "delete":
-            authenticator.cookie_controller.delete_cookie()
-        _sign_in_navigation(lambda: _local_sign_in_card(authenticator, credentials, throttle))
+            _delete_cookie(authenticator)
+        _sign_in_navigation(lambda: _local_sign_in_card(authenticator, credentials, settings))
         return None
     if todo == "set":  # after the sign-in run's st.rerun(), in a run that completes
         authenticator.cookie_controller.set_cookie()
@@ -219,34 +345,61 @@ def _authenticator(settings: Settings, credentials: auth.Credentials) -> stauth.
         auto_hash=False,
         login_sleep_time=0,
     )
-    _equalize_unknown_usernames(authenticator)
+    _guard_credentials(authenticator)
     return authenticator
 
 
-def _equalize_unknown_usernames(authenticator: stauth.Authenticate) -> None:
-    """Make an unknown username cost a bcrypt check too, so timing does not tell which names exist."""
-    model = getattr(getattr(authenticator, "authentication_controller", None), "authentication_model", None)
+def _guard_credentials(authenticator: stauth.Authenticate) -> None:
+    """Make an unknown username cost a bcrypt check too, so timing does not tell which names exist;
+    refuse a locked-out (username, client address) without checking the password at all; note the
+    username tried (for the throttle) and a submit with an empty field (to say what is missing)."""
+    controller = getattr(authenticator, "authentication_controller", None)
+    model = getattr(controller, "authentication_model", None)
     check = getattr(model, "check_credentials", None)
     if model is None or check is None:
         return
 
     def check_credentials(username: str, password: str) -> bool | None:
+        st.session_state[_TRIED] = username
+        if auth.THROTTLES.wait_seconds(username, _client_address()):
+            st.session_state[_THROTTLED] = True
+            return False
         if username not in model.credentials.get("usernames", {}):
             auth.dummy_password_check(password)
             return False
         return check(username, password)
 
     model.check_credentials = check_credentials
+    login = getattr(controller, "login", None)
+    if login is None:
+        return
+
+    def guarded_login(username: str | None = None, password: str | None = None, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("token") is None and not (username and username.strip() and password):
+            st.session_state[_EMPTY_SUBMIT] = "username" if not (username and username.strip()) else "password"
+            return None
+        return login(username, password, *args, **kwargs)
+
+    controller.login = guarded_login
 
 
-def _throttle(settings: Settings) -> auth.LoginThrottle:
-    throttle = st.session_state.get(_THROTTLE)
-    if not isinstance(throttle, auth.LoginThrottle):
-        throttle = auth.LoginThrottle()
-        st.session_state[_THROTTLE] = throttle
-    throttle.max_attempts = settings.auth_max_attempts
-    throttle.lockout_seconds = settings.auth_lockout_seconds
-    return throttle
+def _delete_cookie(authenticator: stauth.Authenticate) -> None:
+    """Delete the re-login cookie; the component's own bookkeeping would print a KeyError to the log
+    when its first read has not returned yet, so the name is made known to it first."""
+    manager = getattr(getattr(authenticator.cookie_controller, "cookie_model", None), "cookie_manager", None)
+    known = getattr(manager, "cookies", None)
+    if isinstance(known, dict):
+        known.setdefault(COOKIE_NAME, "")
+    authenticator.cookie_controller.delete_cookie()
+
+
+def _client_address() -> str:
+    """The address the session's request came from (behind a proxy: the proxy's)."""
+    try:
+        address = st.context.ip_address
+    except Exception:  # no browser context (AppTest)
+        address = None
+    return address or "unknown"
 
 
 def _accepted(credentials: auth.Credentials) -> Identity | None:
@@ -262,16 +415,18 @@ def _accepted(credentials: auth.Credentials) -> Identity | None:
     return identity
 
 
-def _local_sign_in_card(
-    authenticator: stauth.Authenticate, credentials: auth.Credentials, throttle: auth.LoginThrottle
-) -> None:
+def _local_sign_in_card(authenticator: stauth.Authenticate, credentials: auth.Credentials, settings: Settings) -> None:
+    client = _client_address()
     with _card():
-        wait = throttle.wait_seconds()
-        if wait:
-            st.error(auth.lockout_message(wait), icon=":material/timer:")
+        locked = st.session_state.get(_LOCKED)
+        if locked is not None and auth.THROTTLES.wait_seconds(locked, client):
+            _lockout_countdown(locked, client)
             st.button("Try again", key="signin-try-again", width="stretch")
         else:
+            st.session_state.pop(_LOCKED, None)
             st.session_state["authentication_status"] = None
+            for key in (_TRIED, _THROTTLED, _EMPTY_SUBMIT):
+                st.session_state.pop(key, None)
             try:
                 authenticator.login(
                     location="main",
@@ -282,17 +437,35 @@ def _local_sign_in_card(
                 log.info("Sign-in refused by streamlit-authenticator: %s", type(err).__name__)
                 st.session_state["authentication_status"] = False
             status = st.session_state.get("authentication_status")
+            tried = st.session_state.pop(_TRIED, None)
             if status is True and _accepted(credentials) is not None:
-                throttle.record_success()
+                auth.THROTTLES.record_success(tried, client)
                 st.session_state[_COOKIE_TODO] = "set"
                 st.rerun()
+            missing = st.session_state.pop(_EMPTY_SUBMIT, None)
+            if missing:
+                what = "your username and password" if missing == "username" else "your password"
+                st.warning(f"Enter {what} to sign in.", icon=":material/edit:")
             if status is not None:
                 st.session_state["authentication_status"] = None
-                if throttle.record_failure():
+                throttled = st.session_state.pop(_THROTTLED, None)
+                if throttled or auth.THROTTLES.record_failure(
+                    tried, client, max_attempts=settings.auth_max_attempts, lockout_seconds=settings.auth_lockout_seconds
+                ):
+                    st.session_state[_LOCKED] = tried or ""
                     st.rerun()  # show the wait instead of the form
                 st.error(WRONG_CREDENTIALS, icon=":material/error:")
         if credentials.demo:
             st.caption(DEMO_HINT)
+
+
+@st.fragment(run_every=1)
+def _lockout_countdown(username: str, client: str) -> None:
+    """The wait, counted down every second; the form comes back when it is over."""
+    wait = auth.THROTTLES.wait_seconds(username, client)
+    if not wait:
+        st.rerun(scope="app")
+    st.error(auth.lockout_message(wait), icon=":material/timer:")
 
 
 def _error_card(message: str) -> None:
@@ -306,16 +479,69 @@ def _error_card(message: str) -> None:
 # The screens' URL paths (dashboard/app.py): while signed out each shows the sign-in form, so a
 # bookmark or a reload of /intents after the session ended asks to sign in instead of "Page not found".
 SCREEN_PATHS = ("stats", "intents", "assistants", "tests", "billing", "export")
+DEFAULT_SCREEN = "stats"
+_URL_PATH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,99}$")
+
+
+def requested_page_name() -> str:
+    """The URL path the browser asked this session's run for ("" for the app's root).
+
+    Streamlit resolves it inside ``st.navigation`` and, when no page has that path, shows its
+    "Page not found" dialog; reading it first lets every URL resolve to a page (internal API of
+    Streamlit 1.67's pages manager, read defensively).
+    """
+    try:
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+        ctx = get_script_run_ctx()
+        name = ctx.pages_manager.intended_page_name if ctx is not None else None
+    except Exception:  # another Streamlit: no catch-all page, Streamlit's own fallback applies
+        return ""
+    return name.strip("/") if isinstance(name, str) else ""
+
+
+def _free_url_path(taken: Sequence[str], preferred: str) -> str:
+    """``preferred``, or a variant no page and no request uses (a default page still reserves its path)."""
+    candidate, n = preferred, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{preferred}-{n}"
+    return candidate
+
+
+def catch_all_pages(render: Callable[[], None] | Path, known: Sequence[str], *, title: str,
+                    root: str) -> list[st.Page]:
+    """Hidden pages showing ``render`` (a page script or a function): the default one, served at the
+    app's root ("/"), and, when this run was asked for a path no page has, one at that path, so it
+    resolves without Streamlit's "Page not found" dialog.  ``root`` names the default page's
+    reserved path.  They render in place rather than switch pages: a switch would end the run
+    before the re-login cookie of a fresh sign-in is written."""
+    asked = requested_page_name()
+    unknown = asked if asked and asked not in known and _URL_PATH.match(asked) else ""
+    pages = [st.Page(render, title=title, url_path=_free_url_path([*known, unknown], root), default=True,
+                     visibility="hidden")]
+    if unknown:
+        pages.append(st.Page(render, title=title, url_path=unknown, visibility="hidden"))
+    return pages
+
+
+def screen_navigation(screens: Mapping[str, tuple[Path, str, str]]) -> st.navigation:
+    """The signed-in navigation over ``{url path: (script, title, icon)}``: each screen at its path,
+    and "/" or any unknown path showing the default screen (Stats), query string untouched."""
+    pages = [st.Page(script, title=title, icon=icon, url_path=path) for path, (script, title, icon) in screens.items()]
+    hidden = catch_all_pages(screens[DEFAULT_SCREEN][0], tuple(screens), title=screens[DEFAULT_SCREEN][1], root="home")
+    return st.navigation([*pages, *hidden])
 
 
 def _sign_in_navigation(render: Callable[[], None]) -> None:
-    """Only the sign-in form exists until a user is verified: no URL reaches a screen."""
+    """Only the sign-in form exists until a user is verified: every URL (each screen's, "/", any
+    other) shows it, and keeps its path and query for after the sign-in."""
 
     def sign_in() -> None:
         render()
 
-    pages = [st.Page(sign_in, title="Sign in", icon=":material/login:", url_path="sign-in", default=True)]
-    pages += [st.Page(sign_in, title="Sign in", url_path=path) for path in SCREEN_PATHS]
+    pages = [st.Page(sign_in, title="Sign in", url_path=path) for path in SCREEN_PATHS]
+    pages += catch_all_pages(sign_in, SCREEN_PATHS, title="Sign in", root="sign-in")
     st.navigation(pages, position="hidden").run()
 
 
@@ -340,21 +566,26 @@ def _signed_in(identity: Identity, on_sign_out: Callable[[], None]) -> str:
 
 
 def _sign_out(*, authenticator: stauth.Authenticate | None = None, clerk: bool = False) -> None:
-    """Forget the user and everything the session held for them; keep the sign-in throttle."""
+    """Forget the user and everything the session held for them (the sign-in throttle is process-wide)."""
     if authenticator is not None:
         try:
             authenticator.authentication_controller.logout()  # its own keys; sets its logout flag
         except Exception as err:  # the session is cleared below either way
             log.info("streamlit-authenticator logout failed: %s", type(err).__name__)
-    for key in list(st.session_state.keys()):
-        if key not in _KEEP_ON_SIGN_OUT:
-            del st.session_state[key]
+    _forget_session()
     if authenticator is not None:
         st.session_state[_LIB_LOGOUT] = True  # its cookie (frozen in st.context) must not sign back in
         st.session_state[_COOKIE_TODO] = "delete"  # in the next run, which completes
     if clerk:
         st.session_state[_CLERK_REASON] = SIGNED_OUT  # the token stays in st.context: don't reuse it
     st.rerun()
+
+
+def _forget_session() -> None:
+    """Drop everything the session held for its user; keep only the sign-in bookkeeping."""
+    for key in list(st.session_state.keys()):
+        if key not in _KEEP_ON_SIGN_OUT:
+            del st.session_state[key]
 
 
 def _escape_md(text: str) -> str:

@@ -11,6 +11,7 @@ import os
 import stat
 import threading
 import time
+import urllib.parse
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -626,3 +627,85 @@ def test_dummy_check_takes_a_real_bcrypt_check():
     auth.dummy_password_check("whatever")
     auth.dummy_password_check("")
     assert time.perf_counter() - started > 0.01
+
+
+# -- the sign-in round trip ------------------------------------------------------------------------
+
+DASH = "https://app.example.com"
+
+
+@pytest.mark.parametrize(("headers", "page", "origin"), [
+    ({"Origin": "https://app.example.com"}, "https://app.example.com/dashboard/stats", DASH),
+    ({"origin": "http://127.0.0.1:8501"}, "http://127.0.0.1:8501/", "http://127.0.0.1:8501"),
+    ({"Host": "app.example.com"}, "https://app.example.com/x", DASH),  # no Origin: Host and the page's scheme
+    ({"Origin": "null"}, "https://app.example.com/", None),
+    ({"Origin": "https://app.example.com/path"}, "https://app.example.com/", None),
+    ({}, "https://app.example.com/", None),
+])
+def test_own_origin(headers, page, origin):
+    assert auth.own_origin(headers, page) == origin
+
+
+def test_return_url_is_the_exact_page_and_query_on_the_own_origin():
+    query = [("period", "7d"), ("language", "english"), ("language", "russian"), ("q", "a b&c")]
+    assert auth.return_url(f"{DASH}/dashboard/tests", query, DASH) == (
+        f"{DASH}/dashboard/tests?period=7d&language=english&language=russian&q=a+b%26c")
+    assert auth.return_url(DASH, [], DASH) == DASH + "/"
+
+
+@pytest.mark.parametrize("page", [
+    "https://evil.example.com/stats",  # another host
+    "http://app.example.com/stats",  # another scheme
+    "https://app.example.com:8443/stats",  # another port
+    "https://user:pw@app.example.com/stats",  # credentials
+    "javascript:alert(1)//app.example.com",
+    "//app.example.com/stats",  # scheme-relative
+    "https://app.example.com\\@evil.example.com/",
+    "https://app.example.com:99999/",
+    "",
+    None,
+])
+def test_return_url_refuses_anything_off_the_own_origin(page):
+    assert auth.return_url(page, [], DASH) is None
+
+
+def test_sign_in_redirect_sets_redirect_url_and_keeps_other_parameters():
+    back = f"{DASH}/dashboard/intents?search=hi&tag=a&tag=b"
+    url = auth.sign_in_redirect("https://app.example.com/sign-in?lang=en&redirect_url=https://evil.example.com", back)
+    parts = urllib.parse.urlsplit(url)
+    assert (parts.scheme, parts.netloc, parts.path) == ("https", "app.example.com", "/sign-in")
+    assert urllib.parse.parse_qs(parts.query) == {"lang": ["en"], "redirect_url": [back]}
+    assert auth.sign_in_redirect("https://app.example.com/sign-in", None) == "https://app.example.com/sign-in"
+
+
+def test_a_recent_trip_is_not_repeated():
+    now = 1_800_000_000.0
+    assert auth.recent_trip({auth.TRIP_COOKIE: str(int(now - 10))}, now)
+    assert not auth.recent_trip({auth.TRIP_COOKIE: str(int(now - auth.TRIP_SECONDS - 1))}, now)
+    assert not auth.recent_trip({auth.TRIP_COOKIE: "soon"}, now)
+    assert not auth.recent_trip({}, now)
+
+
+def test_process_wide_throttle_is_per_username_and_client_address():
+    now = [1000.0]
+    throttles = auth.SignInThrottles(clock=lambda: now[0])
+    limits = {"max_attempts": 2, "lockout_seconds": 60}
+    assert throttles.record_failure("Alice", "10.0.0.1", **limits) == 0
+    assert throttles.record_failure("alice ", "10.0.0.1", **limits) == 60  # same account, case and spaces aside
+    assert throttles.wait_seconds("alice", "10.0.0.1") == 60
+    assert throttles.wait_seconds("alice", "10.0.0.2") == 0  # another address
+    assert throttles.wait_seconds("bob", "10.0.0.1") == 0  # another account
+    now[0] += 59.5
+    assert throttles.wait_seconds("alice", "10.0.0.1") == 1  # counts down, never "0 seconds" while locked
+    now[0] += 1
+    assert throttles.wait_seconds("alice", "10.0.0.1") == 0
+    throttles.record_failure("bob", "10.0.0.1", **limits)
+    throttles.record_success("bob", "10.0.0.1")
+    assert throttles.record_failure("bob", "10.0.0.1", **limits) == 0  # success started a fresh count
+
+
+def test_process_wide_throttle_stays_bounded():
+    throttles = auth.SignInThrottles(max_entries=100)
+    for n in range(1000):
+        throttles.record_failure(f"user{n}", "10.0.0.1", max_attempts=5, lockout_seconds=60)
+    assert len(throttles._entries) <= 100

@@ -56,8 +56,10 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[dict[str, s
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     queries.settings.clear()
+    auth.THROTTLES.reset()  # process-wide: each test starts with no failed sign-ins
     yield values
     queries.settings.clear()
+    auth.THROTTLES.reset()
 
 
 @pytest.fixture
@@ -196,7 +198,6 @@ def test_sign_out_clears_the_user_and_their_state(local_env):
     assert signed_out(at)
     assert shows_sign_in_form(at)
     assert "stats_filters" not in at.session_state
-    assert signin._THROTTLE in at.session_state  # the failed-attempt counter survives sign-out
     at.run()  # the re-login cookie must not sign the session back in
     assert signed_out(at)
     sign_in(at, "bob", "demo")
@@ -213,6 +214,59 @@ def test_failed_attempts_survive_sign_out(local_env):
     assert signed_out(at)
     sign_in(at, "alice", "nope")
     assert texts(at.error) == ["Too many failed sign-in attempts. Try again in 60 seconds."]
+
+
+def test_a_new_session_does_not_start_a_fresh_count(local_env):
+    """A reload or a new tab is a new session: the failed sign-ins are the process's, per username
+    and client address, so the lockout is still there and not even the right password is checked."""
+    first = run_app()
+    for _ in range(3):
+        sign_in(first, "alice", "nope")
+    assert texts(first.error) == ["Too many failed sign-in attempts. Try again in 60 seconds."]
+    reloaded = run_app()
+    assert shows_sign_in_form(reloaded)  # other accounts may still sign in from here
+    sign_in(reloaded, "alice", "demo")
+    assert texts(reloaded.error) == ["Too many failed sign-in attempts. Try again in 60 seconds."]
+    assert not reloaded.text_input
+    assert signed_out(reloaded)
+
+
+def test_the_count_is_per_username(local_env):
+    at = run_app()
+    sign_in(at, "alice", "nope")
+    sign_in(at, "alice", "nope")
+    sign_in(at, "bob", "nope")  # bob's first failure: alice's two do not lock him out
+    assert texts(at.error) == ["wrong username or password"]
+    sign_in(at, "alice", "demo")
+    assert at.session_state["user_id"] == "user_demo_alice"
+
+
+def test_the_lockout_ends_for_every_session(local_env, monkeypatch):
+    monkeypatch.setenv("AUTH_LOCKOUT_SECONDS", "1")
+    queries.settings.clear()
+    at = run_app()
+    for _ in range(3):
+        sign_in(at, "alice", "nope")
+    other = run_app()  # another tab
+    sign_in(other, "alice", "demo")
+    assert texts(other.error)[0].startswith("Too many failed sign-in attempts")
+    time.sleep(1.1)
+    button(other, "Try again").click()
+    other.run()
+    sign_in(other, "alice", "demo")
+    assert other.session_state["user_id"] == "user_demo_alice"
+
+
+@pytest.mark.parametrize(("username", "password", "message"), [
+    ("", "", "Enter your username and password to sign in."),
+    ("alice", "", "Enter your password to sign in."),
+    ("   ", "demo", "Enter your username and password to sign in."),
+])
+def test_an_empty_form_says_what_is_missing(local_env, username, password, message):
+    at = sign_in(run_app(), username, password)
+    assert texts(at.warning) == [message]
+    assert not at.error  # not counted as a failed sign-in
+    assert shows_sign_in_form(at) and signed_out(at)
 
 
 def test_query_parameter_does_not_choose_the_user(local_env):
@@ -419,3 +473,37 @@ def test_clerk_sign_out(clerk_env, clerk_key, monkeypatch):
     at.run()  # the token is still in the (frozen) request, but this session does not reuse it
     assert signed_out(at)
     assert request.reads == 1
+
+
+def test_clerk_identity_ends_with_the_token_and_is_verified_again(clerk_env, clerk_key, monkeypatch):
+    """Past the token's exp the session is checked again; the frozen request's token has expired by
+    then, so the user is signed out (in a browser: sent on the round trip) and their state forgotten."""
+    monkeypatch.setenv("CLERK_LEEWAY_SECONDS", "0")
+    queries.settings.clear()
+    request = Request(cookies={"__session": clerk_token(clerk_key, exp=int(time.time()) + 2)})
+    monkeypatch.setattr(signin, "_request_context", request)
+    at = run_app()
+    assert at.session_state["user_id"] == "user_2clerkXYZ"
+    at.session_state["stats_filters"] = {"assistant": "a1"}  # what a page keeps for its user
+    at.run()
+    assert at.session_state["user_id"] == "user_2clerkXYZ" and request.reads == 1  # still within exp
+    time.sleep(max(0.0, at.session_state[signin._IDENTITY].expires_at - time.time()) + 0.2)
+    at.run()
+    assert signed_out(at)
+    assert "Reason: expired" in main_texts(at)
+    assert "stats_filters" not in at.session_state
+    assert request.reads == 2  # verified again, from the request
+
+
+def test_clerk_a_fresh_token_past_expiry_keeps_the_session(clerk_env, clerk_key, monkeypatch):
+    monkeypatch.setenv("CLERK_LEEWAY_SECONDS", "0")
+    queries.settings.clear()
+    request = Request(cookies={"__session": clerk_token(clerk_key, exp=int(time.time()) + 1)})
+    monkeypatch.setattr(signin, "_request_context", request)
+    at = run_app()
+    first = at.session_state[signin._IDENTITY].expires_at
+    request.cookies = {"__session": clerk_token(clerk_key, exp=int(time.time()) + 60)}  # e.g. a proxy's header
+    time.sleep(max(0.0, first - time.time()) + 0.2)
+    at.run()
+    assert at.session_state["user_id"] == "user_2clerkXYZ"
+    assert at.session_state[signin._IDENTITY].expires_at > first

@@ -1,0 +1,334 @@
+"""End to end, in a real Chromium: every screen's URL works, signed out, signed in, and after a reload.
+
+A bookmark of any screen (``/stats`` included), ``/`` and an unknown path never show Streamlit's
+"Page not found" dialog: signed out they ask to sign in and then show the screen that was asked for,
+query string kept; signed in (the re-login cookie) they show that screen at once; an unknown path
+shows Stats.  A MutationObserver installed before the page's own scripts records whether the dialog
+ever appeared, even for a moment.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+
+from tests.e2e_support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    VIEWPORT,
+    App,
+    assert_no_exception,
+    running_app,
+    screenshot,
+    serving_app,
+    settle,
+    sign_in,
+    wait_for_gate,
+)
+
+pytestmark = pytest.mark.browser
+
+HEADINGS = {  # url path -> the screen's heading
+    "stats": "Overview",
+    "intents": "Intents",
+    "assistants": "Assistants",
+    "tests": "Test calls",
+    "billing": "Billing",
+    "export": "Export",
+}
+WATCH_NOT_FOUND = """
+window.__pageNotFound = false;
+new MutationObserver(() => {
+    for (const d of document.querySelectorAll('[role="dialog"]')) {
+        if (d.textContent.includes('Page not found')) window.__pageNotFound = true;
+    }
+}).observe(document, {subtree: true, childList: true, characterData: true});
+"""
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    with running_app(tmp_path_factory.mktemp("e2e-urls")) as running:
+        yield running
+    tracebacks = [line for line in running.log_text().splitlines() if "Traceback" in line]
+    assert not tracebacks, f"the app logged tracebacks:\n{running.log_text()[-4000:]}"
+
+
+@pytest.fixture(scope="module")
+def browser(app: App) -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def context(browser: Browser, app: App) -> Iterator[BrowserContext]:
+    """A fresh browser profile (no cookies) per test, watching for the "Page not found" dialog."""
+    ctx = browser.new_context(viewport=VIEWPORT, locale="en-US", timezone_id="UTC", base_url=app.url)
+    ctx.set_default_timeout(20_000)
+    ctx.add_init_script(WATCH_NOT_FOUND)
+    yield ctx
+    ctx.close()
+
+
+def expect_screen(page: Page, path: str, query: str = "") -> None:
+    """The screen of ``path`` is shown at its own URL, query kept, and no dialog ever appeared."""
+    expect(page.get_by_role("heading", name=HEADINGS[path], exact=True).first).to_be_visible(timeout=20_000)
+    settle(page)
+    assert_no_exception(page, path)
+    assert page.evaluate("window.__pageNotFound") is False, f"/{path}: the 'Page not found' dialog appeared"
+    assert page.url.split("?", 1)[1:] == ([query] if query else []), page.url
+
+
+def url_path(page: Page) -> str:
+    return page.url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+
+
+@pytest.mark.parametrize("asked, shown", [
+    ("/stats?period=7d&language=english&language=russian", "stats"),  # the default screen's own path
+    ("/no-such-screen?period=30d", "stats"),
+])
+def test_a_bookmark_while_signed_out_signs_in_to_the_screen_asked_for(context: BrowserContext, asked: str,
+                                                                      shown: str) -> None:
+    page = context.new_page()
+    page.goto(asked)
+    assert wait_for_gate(page) is False
+    assert page.evaluate("window.__pageNotFound") is False, f"{asked}: 'Page not found' over the sign-in form"
+    sign_in(page, "alice", "demo", "Alice")
+    expect_screen(page, shown, asked.partition("?")[2])
+    if asked.startswith("/stats"):
+        assert url_path(page) == "stats"
+        screenshot(page, "url-signed-out-stats")
+
+
+def test_every_screen_url_opens_in_a_new_tab_when_signed_in(context: BrowserContext) -> None:
+    first = context.new_page()
+    first.goto("/")
+    assert wait_for_gate(first) is False
+    sign_in(first, "alice", "demo", "Alice")
+    expect_screen(first, "stats")  # "/" signs in to the default screen
+    assert any(c["name"] == "voice_dashboard_auth" for c in context.cookies()), "no re-login cookie"
+    for path in ["stats", "assistants", "billing", "export", "", "no-such-screen"]:
+        tab = context.new_page()
+        tab.goto(f"/{path}?from=bookmark")
+        assert wait_for_gate(tab) is True, f"/{path}: not signed in from the cookie"
+        expect_screen(tab, path if path in HEADINGS else "stats", "from=bookmark")
+        if path in HEADINGS:
+            assert url_path(tab) == path
+        if path == "stats":
+            screenshot(tab, "url-bookmark-stats")
+        tab.close()
+
+
+def test_a_reload_keeps_the_screen_and_its_query(context: BrowserContext) -> None:
+    page = context.new_page()
+    page.goto("/tests?page=3&search=hello")  # signed out: sign in, then this very screen
+    assert wait_for_gate(page) is False
+    sign_in(page, "alice", "demo", "Alice")
+    expect_screen(page, "tests", "page=3&search=hello")
+    page.goto("/intents?search=greet")
+    assert wait_for_gate(page) is True
+    page.reload()
+    assert wait_for_gate(page) is True
+    expect_screen(page, "intents", "search=greet")
+    assert url_path(page) == "intents"
+
+
+# -- the sign-in card ---------------------------------------------------------------------------------
+
+LOCKOUT = re.compile(r"Too many failed sign-in attempts\. Try again in (\d+) seconds?\.")
+
+
+def lockout_seconds(page: Page) -> int:
+    message = page.get_by_text(LOCKOUT)
+    expect(message).to_be_visible(timeout=20_000)
+    found = LOCKOUT.search(message.inner_text())
+    assert found, message.inner_text()
+    return int(found.group(1))
+
+
+def submit(page: Page, username: str, password: str) -> None:
+    page.get_by_label("Username", exact=True).fill(username)
+    page.locator("input[type=password]").fill(password)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    settle(page)
+
+
+def test_the_sign_in_card_as_a_new_user_meets_it(context: BrowserContext, app: App) -> None:
+    page = context.new_page()
+    failed: list[str] = []
+    page.on("requestfailed", lambda r: failed.append(r.url))
+    page.goto("/")
+    assert wait_for_gate(page) is False
+    # the favicon is the app's own, not a font CDN's; the cookie component takes no room above the card
+    icons = page.evaluate("() => [...document.querySelectorAll('link[rel*=icon]')].map(l => l.href)")
+    assert icons and all(i.startswith(app.url) for i in icons), icons
+    heights = page.evaluate("""() => [...document.querySelectorAll('iframe')]
+        .map(f => f.closest('[data-testid="stElementContainer"], .stElementContainer').getBoundingClientRect().height)""")
+    assert heights and all(h == 0 for h in heights), heights
+    assert not [u for u in failed if "gstatic" in u or "googleapis" in u]
+    # an empty form says what is missing
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page.get_by_text("Enter your username and password to sign in.")).to_be_visible()
+    # five wrong passwords: the wait, counting down live
+    for _ in range(5):
+        submit(page, "dora", "wrong")
+    first = lockout_seconds(page)
+    assert 55 <= first <= 60
+    page.wait_for_timeout(2500)
+    assert lockout_seconds(page) <= first - 2
+    screenshot(page, "signin-lockout")
+    # a reload does not start a fresh count: the same account is still refused, mid-countdown
+    page.reload()
+    assert wait_for_gate(page) is False
+    submit(page, "dora", "wrong")
+    assert lockout_seconds(page) <= first - 2
+
+
+# -- Clerk mode: the round trip to the sign-in page ---------------------------------------------------
+
+USER = "user_demo_alice"  # the demo data's alice
+
+
+class StubSignIn:
+    """A stand-in for Clerk's sign-in page on loopback: records each ``redirect_url`` it is sent, then
+    sends the browser back there, with a fresh ``__session`` cookie when ``give_token`` is set (a
+    cookie of 127.0.0.1 reaches the dashboard on its own port: same site, as with Clerk)."""
+
+    def __init__(self, key: rsa.RSAPrivateKey) -> None:
+        self.key = key
+        self.give_token = True
+        self.lifetime = 60
+        self.redirects: list[str] = []
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+                back = query.get("redirect_url", [""])[0]
+                stub.redirects.append(back)
+                self.send_response(302)
+                if stub.give_token:
+                    self.send_header("Set-Cookie", f"__session={stub.token()}; Path=/; SameSite=Lax")
+                self.send_header("Location", back or "about:blank")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/sign-in"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def token(self, *, lifetime: float | None = None) -> str:
+        now = int(time.time())
+        exp = now + int(self.lifetime if lifetime is None else lifetime)
+        return jwt.encode({"sub": USER, "name": "Alice", "iat": now, "nbf": now - 1, "exp": exp}, self.key,
+                          algorithm="RS256")
+
+
+@pytest.fixture(scope="module")
+def clerk_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="module")
+def stub(clerk_key: rsa.RSAPrivateKey) -> Iterator[StubSignIn]:
+    server = StubSignIn(clerk_key)
+    yield server
+    server.server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def clerk_app(tmp_path_factory: pytest.TempPathFactory, clerk_key: rsa.RSAPrivateKey, stub: StubSignIn,
+              app: App) -> Iterator[App]:
+    pem = clerk_key.public_key().public_bytes(serialization.Encoding.PEM,
+                                              serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    env = {"AUTH_MODE": "clerk", "CLERK_JWT_KEY": pem, "CLERK_SIGN_IN_URL": stub.url, "CLERK_LEEWAY_SECONDS": "0"}
+    with serving_app(tmp_path_factory.mktemp("e2e-clerk"), app.database_url, env=env) as running:
+        yield running
+    tracebacks = [line for line in running.log_text().splitlines() if "Traceback" in line]
+    assert not tracebacks, f"the app logged tracebacks:\n{running.log_text()[-4000:]}"
+
+
+@pytest.fixture
+def clerk_context(browser: Browser, clerk_app: App, stub: StubSignIn) -> Iterator[BrowserContext]:
+    stub.redirects.clear()
+    stub.give_token = True
+    stub.lifetime = 60
+    ctx = browser.new_context(viewport=VIEWPORT, locale="en-US", timezone_id="UTC", base_url=clerk_app.url)
+    ctx.set_default_timeout(20_000)
+    ctx.add_init_script(WATCH_NOT_FOUND)
+    yield ctx
+    ctx.close()
+
+
+def expect_signed_in(page: Page) -> None:
+    expect(page.locator('[data-testid="stSidebar"]').get_by_text("Signed in as", exact=True)).to_be_visible(
+        timeout=30_000)
+
+
+def test_an_expired_clerk_token_makes_one_round_trip_back_to_the_exact_url(
+        clerk_context: BrowserContext, clerk_app: App, stub: StubSignIn) -> None:
+    clerk_context.add_cookies([{"name": "__session", "value": stub.token(lifetime=-120), "url": clerk_app.url}])
+    page = clerk_context.new_page()
+    asked = "/intents?search=greet&tag=a&tag=b"
+    page.goto(asked)
+    expect_signed_in(page)
+    expect_screen(page, "intents", asked.partition("?")[2])
+    assert url_path(page) == "intents"
+    assert stub.redirects == [clerk_app.url + asked]
+    screenshot(page, "clerk-round-trip")
+
+
+def test_a_round_trip_that_brings_no_token_shows_the_card_with_the_reason(
+        clerk_context: BrowserContext, clerk_app: App, stub: StubSignIn) -> None:
+    stub.give_token = False
+    page = clerk_context.new_page()
+    page.goto("/tests?page=2")
+    card = page.get_by_text("Reason: no token", exact=True)
+    expect(card).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Signing in did not bring back a valid session.")).to_be_visible()
+    page.wait_for_timeout(1500)  # no second trip
+    assert stub.redirects == [clerk_app.url + "/tests?page=2"]
+    assert page.url == clerk_app.url + "/tests?page=2"
+    assert page.evaluate("window.__pageNotFound") is False
+    link = page.get_by_role("link", name=re.compile("Sign in")).first.get_attribute("href")
+    assert link and urllib.parse.parse_qs(urllib.parse.urlsplit(link).query)["redirect_url"] == [
+        clerk_app.url + "/tests?page=2"]
+    screenshot(page, "clerk-round-trip-failed")
+
+
+def test_the_session_ends_with_the_token_and_is_verified_again(
+        clerk_context: BrowserContext, clerk_app: App, stub: StubSignIn) -> None:
+    stub.lifetime = 2  # the round trip's token lives 2 s
+    page = clerk_context.new_page()
+    page.goto("/billing")
+    expect_signed_in(page)
+    expect_screen(page, "billing")
+    assert len(stub.redirects) == 1
+    stub.lifetime = 60
+    page.wait_for_timeout(2500)
+    page.get_by_role("heading", name="Billing", exact=True).first.click()  # focus the page, not an input
+    page.keyboard.press("r")  # Streamlit's rerun shortcut: the next run finds the identity expired
+    expect(page).to_have_url(clerk_app.url + "/billing", timeout=30_000)
+    deadline = time.monotonic() + 30
+    while len(stub.redirects) < 2 and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+    assert stub.redirects == [clerk_app.url + "/billing"] * 2
+    expect_signed_in(page)
+    expect_screen(page, "billing")
