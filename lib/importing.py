@@ -66,11 +66,16 @@ class _Problems:
     def __init__(self) -> None:
         self.kept: list[Problem] = []
         self.total = 0
+        self.by_row: dict[str, list[Problem]] = {}  # every row's own problems (a preview shows them all)
 
     def append(self, problem: Problem) -> None:
         self.total += 1
         if len(self.kept) < MAX_PROBLEMS:
             self.kept.append(problem)
+        if problem.row.startswith(("line ", "item ")) and problem.row != "line 1":
+            found = self.by_row.setdefault(problem.row, [])
+            if len(found) < 10:
+                found.append(problem)
 
     def __len__(self) -> int:
         return self.total
@@ -242,9 +247,12 @@ def _delimiter(first: str) -> str:
 
 
 def _list_value(value: object, label: str, field: str, problems: _Problems) -> tuple[str, ...]:
-    """A decoded list field: None is empty; anything but a list of texts is a problem."""
+    """A decoded list field: None is empty, a plain text is a list of one; anything but a list of
+    texts is a problem."""
     if value is None:
         return ()
+    if isinstance(value, str):
+        return (value,) if value.strip() else ()
     if not isinstance(value, list):
         problems.append(Problem(label, field, f"is not a list of texts {LIST_HINT}"))
         return ()
@@ -259,6 +267,8 @@ def _csv_list(cell: str, label: str, field: str, problems: _Problems) -> tuple[s
     text = unneutralize(cell).strip()
     if not text or text == "[]":
         return ()
+    if not text.startswith(("[", "{", '"')):
+        return (text,)  # a plain value (`hi`) is a list of one item
     try:
         value = load_json(text, "the cell")
     except ValueError as e:
@@ -279,7 +289,7 @@ def _csv_error(e: csv.Error) -> str:
     return f"is not valid CSV ({text[:200]})"
 
 
-def _read_csv(text: str) -> list[IntentInput]:
+def _read_csv(text: str) -> tuple[list[IntentInput], _Problems]:
     if not text.strip():
         raise _refuse("file", "header", "the file is empty")
     first = _first_line(text)
@@ -312,6 +322,7 @@ def _read_csv(text: str) -> list[IntentInput]:
                 row = row[: len(header)]
             if len(row) != len(header):
                 problems.append(Problem(label, "row", f"has {len(row):,} fields; the header has {len(header)}"))
+                intents.append(IntentInput(intent_name="", label=label))  # shown in the preview with its problem
                 continue
             if len(intents) == MAX_ROWS:
                 raise _refuse("file", "rows", f"has more than {MAX_ROWS:,} intents; split it into smaller files")
@@ -319,15 +330,14 @@ def _read_csv(text: str) -> list[IntentInput]:
             intents.append(IntentInput(intent_name=unneutralize(row[where["intent_name"]]), label=label, **lists))
     except csv.Error as e:
         problems.append(Problem(f"line {line + 1}", "file", _csv_error(e)))
-    if problems:
-        raise problems.error()
-    return intents
+        raise problems.error() from None  # the rest of the file cannot be read
+    return intents, problems
 
 
 # -- JSON ------------------------------------------------------------------------------------
 
 
-def _read_json(text: str) -> list[IntentInput]:
+def _read_json(text: str) -> tuple[list[IntentInput], _Problems]:
     try:
         data = load_json(text, "the file", max_values=MAX_JSON_VALUES)
     except ValueError as e:
@@ -345,6 +355,7 @@ def _read_json(text: str) -> list[IntentInput]:
         label = f"item {n}"
         if not isinstance(item, dict):
             problems.append(Problem(label, "item", "is not an object with intent_name, example_user_phrases, ..."))
+            intents.append(IntentInput(intent_name="", label=label))  # shown in the preview with its problem
             continue
         for name in REQUIRED:
             if name not in item:
@@ -355,22 +366,31 @@ def _read_json(text: str) -> list[IntentInput]:
             name = ""
         lists = {f: _list_value(item.get(f), label, f, problems) for f in LIST_FIELDS}
         intents.append(IntentInput(intent_name=name, label=label, **lists))
-    if problems:
-        raise problems.error()
-    return intents
+    return intents, problems
 
 
 def read_intents(data: bytes, filename: str) -> list[IntentInput]:
+    """``read_intent_rows``, refusing the file if any row could not be read."""
+    rows, problems = read_intent_rows(data, filename)
+    if problems:
+        found = [p for row in problems.values() for p in row]
+        raise ValidationError(found[:MAX_PROBLEMS], more=max(0, len(found) - MAX_PROBLEMS))
+    return rows
+
+
+def read_intent_rows(data: bytes, filename: str) -> tuple[list[IntentInput], dict[str, list[Problem]]]:
     """Parse an uploaded intents file -- the CSV or JSON ``lib.export`` writes -- without judging it.
 
     CSV: comma, semicolon or tab separated (guessed from the header line); needs the columns
     intent_name and example_user_phrases, english_responses and russian_responses are optional,
-    others (id, created_at, ...) are ignored; list cells are JSON arrays of texts (an empty cell is
-    an empty list); blank rows are skipped.  Labels are "line N", N being the row number a
-    spreadsheet shows (the header is line 1).  JSON: a list of objects; labels are "item N" (from 1).
+    others (id, created_at, ...) are ignored; list cells are JSON arrays of texts, or one plain value
+    (a list of one item; an empty cell is an empty list); blank rows are skipped.  Labels are
+    "line N", N being the row number a spreadsheet shows (the header is line 1).  JSON: a list of objects; labels are "item N" (from 1).
     Encodings, sizes and depth: see the module docstring.  Business rules (non-empty names,
-    lengths, characters) are ``lib.validation``'s.  Raises ``ValidationError`` naming each bad line
-    and field, and nothing else.
+    lengths, characters) are ``lib.validation``'s.  Returns every row (one that could not be read is
+    an empty row) and each row's own problems by label, so a preview reports them all at once.  A
+    file that cannot be read as a whole (encoding, size, header, broken CSV) raises one
+    ``ValidationError`` naming what to fix, and nothing else is raised.
     """
     if len(data) > MAX_UPLOAD_BYTES:
         raise _refuse("file", "size", f"is {len(data) / 1024 / 1024:.1f} MB; at most {MAX_UPLOAD_MB} MB can be "
@@ -379,4 +399,5 @@ def read_intents(data: bytes, filename: str) -> list[IntentInput]:
     suffix = os.path.splitext(filename or "")[1].lower()
     is_json = suffix == ".json" or (suffix not in (".csv", ".tsv", ".txt") and text.lstrip()[:1] in ("[", "{"))
     with gc_paused():
-        return _read_json(text) if is_json else _read_csv(text)
+        rows, problems = _read_json(text) if is_json else _read_csv(text)
+    return rows, problems.by_row

@@ -8,6 +8,7 @@ positions are mapped to ids here, so the page never handles ids, and unchanged r
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,8 +17,9 @@ import pandas as pd
 
 from lib.errors import Problem, ValidationError
 from lib.importing import gc_paused
+from lib.intent_checks import Report
 from lib.models import Intent, IntentDiff, IntentEdit, IntentInput, IntentRef
-from lib.validation import MAX_INTENT_NAME, MAX_ITEM_LENGTH, MAX_LIST_ITEMS, clean_intent
+from lib.validation import MAX_INTENT_NAME, MAX_ITEM_LENGTH, MAX_LIST_ITEMS, clean_intent, duplicate_problems, name_key
 
 EDITABLE = ("intent_name", "example_user_phrases", "english_responses", "russian_responses")
 READ_ONLY = ("created_at", "updated_at")
@@ -25,23 +27,44 @@ COLUMNS = EDITABLE + READ_ONLY
 _UNSHOWABLE = re.compile("[\x00\ud800-\udfff]")
 
 
-def grid_frame(intents: Iterable[Intent], search: str = "") -> pd.DataFrame:
-    """The editor's frame, indexed by intent id (hidden in the grid), filtered by name or phrase."""
+NEW = "new:"  # index prefix of rows added in the grid (not saved yet)
+CHECKS = ("counts", "attention", "used_by")  # read-only columns from lib.intent_checks
+PROBLEMS = "problems"  # read-only column added after a refused Save: what to fix in that row
+
+
+def shown(frame: pd.DataFrame) -> pd.DataFrame:
+    """What the editor is given: rows by position (no id column), without the raw version column."""
+    return frame.drop(columns=["updated_at"]).reset_index(drop=True) if "updated" in frame.columns \
+        else frame.reset_index(drop=True)
+
+
+def grid_frame(intents: Iterable[Intent], search: str = "", report: Report | None = None, *,
+               attention_only: bool = False) -> pd.DataFrame:
+    """The editor's frame, indexed by intent id (hidden in the grid), filtered by name or phrase (and to
+    the intents that need attention); with a ``report``, its read-only check columns too."""
     needle = search.strip().casefold()
     rows = [
         i for i in intents
-        if not needle or needle in i.intent_name.casefold()
-        or any(needle in p.casefold() for p in i.example_user_phrases)
+        if (not needle or needle in i.intent_name.casefold()
+            or any(needle in p.casefold() for p in i.example_user_phrases))
+        and (not attention_only or (report is not None and report.checks[i.id].reasons))
     ]
-    frame = pd.DataFrame(
-        {
-            "intent_name": pd.Series([i.intent_name for i in rows], dtype="str"),
-            **{c: pd.Series([list(getattr(i, c)) for i in rows], dtype=object) for c in EDITABLE[1:]},
-            "created_at": pd.Series(pd.to_datetime([i.created_at for i in rows]), dtype="datetime64[us]"),
-            "updated_at": pd.Series(pd.to_datetime([i.updated_at for i in rows]), dtype="datetime64[us]"),
-        },
-        columns=list(COLUMNS),
-    )
+    data = {
+        "intent_name": pd.Series([i.intent_name for i in rows], dtype="str"),
+        **{c: pd.Series([list(getattr(i, c)) for i in rows], dtype=object) for c in EDITABLE[1:]},
+        "created_at": pd.Series(pd.to_datetime([i.created_at for i in rows]), dtype="datetime64[us]"),
+        "updated_at": pd.Series(pd.to_datetime([i.updated_at for i in rows]), dtype="datetime64[us]"),
+    }
+    columns = list(COLUMNS)
+    if report is not None:
+        checks = [report.checks[i.id] for i in rows]
+        data["counts"] = pd.Series([c.coverage.counts() for c in checks], dtype="str")
+        data["attention"] = pd.Series(["; ".join(c.reasons) for c in checks], dtype="str")
+        data["used_by"] = pd.Series([", ".join(c.used_by) or "— unused" for c in checks], dtype="str")
+        # shown as text (UTC), so that a new row's cell is empty rather than "None"; updated_at stays the version
+        data["updated"] = pd.Series([f"{i.updated_at:%b %-d, %H:%M}" if i.updated_at else "" for i in rows], dtype="str")
+        columns = [*EDITABLE, *CHECKS, "updated", "updated_at"]
+    frame = pd.DataFrame({c: data[c] for c in columns}, columns=columns)
     frame.index = pd.Index([i.id for i in rows], name="id", dtype=object)
     return frame
 
@@ -59,22 +82,20 @@ def _as_text(value: Any) -> str:
     return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
 
 
-def _input(values: Mapping[str, Any], label: str) -> IntentInput:
-    return IntentInput(
-        intent_name=_as_text(values.get("intent_name")),
-        example_user_phrases=_as_list(values.get("example_user_phrases")),
-        english_responses=_as_list(values.get("english_responses")),
-        russian_responses=_as_list(values.get("russian_responses")),
-        label=label,
-    )
+def _same_cell(a: Any, b: Any) -> bool:
+    """Cheap identity-or-equality of two cells (the common case: the very same object, unchanged)."""
+    if a is b:
+        return True
+    try:
+        return bool(a == b) if not isinstance(a, (list, tuple)) else list(a) == list(b)
+    except (TypeError, ValueError):
+        return False
 
 
-def _original(frame: pd.DataFrame, pos: int) -> dict[str, Any]:
-    row = frame.iloc[pos]
-    return {
-        "intent_name": row["intent_name"],
-        **{c: _as_list(row[c]) for c in EDITABLE[1:]},
-    }
+def _input(content: tuple, label: str) -> IntentInput:
+    name, phrases, english, russian = content
+    return IntentInput(intent_name=name, example_user_phrases=phrases, english_responses=english,
+                       russian_responses=russian, label=label)
 
 
 def _updated_at(frame: pd.DataFrame, pos: int) -> Any:
@@ -82,33 +103,160 @@ def _updated_at(frame: pd.DataFrame, pos: int) -> Any:
     return None if pd.isna(value) else value.to_pydatetime()
 
 
+def has_edits(state: Mapping[str, Any] | None) -> bool:
+    return bool(state) and any(state.get(k) for k in ("edited_rows", "added_rows", "deleted_rows"))
+
+
+def blank_row(frame: pd.DataFrame) -> pd.DataFrame:
+    """One empty new row (as the grid shows it: empty cells, not "None") with the frame's columns."""
+    row = {c: ("" if c in ("intent_name", *CHECKS, PROBLEMS, "updated") else [] if c in EDITABLE else pd.NaT)
+           for c in frame.columns}
+    if "attention" in row:
+        row["attention"] = "new: not saved yet"
+    new = pd.DataFrame({c: pd.Series([v], dtype=frame[c].dtype if c not in EDITABLE[1:] else object)
+                        for c, v in row.items()}, columns=list(frame.columns))
+    new.index = pd.Index([f"{NEW}{uuid.uuid4()}"], name=frame.index.name, dtype=object)
+    return new
+
+
+def with_new_row(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with an empty row on top, where the user sees it (the grid does not jump)."""
+    return pd.concat([blank_row(frame), frame]) if len(frame) else blank_row(frame)
+
+
+def apply_edits(frame: pd.DataFrame, state: Mapping[str, Any] | None) -> pd.DataFrame:
+    """The rows as the user sees them now: ``frame`` with the editor's pending state applied (edited
+    cells, deleted rows gone, added rows at the end with new-row ids).  ``frame`` itself if unchanged."""
+    if not has_edits(state):
+        return frame
+    deleted = {int(p) for p in state.get("deleted_rows", ())}
+    out = frame.copy()
+    for column in EDITABLE:
+        changes = {int(k): v[column] for k, v in state.get("edited_rows", {}).items() if column in v}
+        if not changes:
+            continue
+        values = list(out[column])
+        for pos, value in changes.items():
+            values[pos] = _as_text(value) if column == "intent_name" else list(_as_list(value))
+        out[column] = pd.Series(values, index=out.index, dtype=out[column].dtype)
+    if deleted:
+        out = out.iloc[[p for p in range(len(out)) if p not in deleted]]
+    for added in state.get("added_rows", ()):
+        row = blank_row(out)
+        for column in EDITABLE:
+            if column in added:
+                value = _as_text(added[column]) if column == "intent_name" else list(_as_list(added[column]))
+                row[column] = pd.Series([value], index=row.index, dtype=row[column].dtype)
+        out = pd.concat([out, row])
+    return out
+
+
+def restore_deleted(base: pd.DataFrame, effective: pd.DataFrame) -> pd.DataFrame:
+    """``effective`` with the rows it deleted from ``base`` back in their places (every edit kept)."""
+    shown = set(effective.index)
+    gone = [i for i in base.index if i not in shown]
+    if not gone:
+        return effective
+    back = base.loc[gone].reindex(columns=effective.columns)
+    if PROBLEMS in back.columns:
+        back[PROBLEMS] = ""
+    combined = pd.concat([effective, back])
+    new = [i for i in effective.index if str(i).startswith(NEW)]
+    return combined.loc[new + [i for i in base.index] + [i for i in effective.index if i not in set(new)
+                                                          and i not in set(base.index)]]
+
+
+@dataclass(frozen=True)
+class Pending:
+    """What a Save would write, and which grid row each problem label points at."""
+
+    diff: IntentDiff
+    rows: Mapping[str, Any]  # label -> the row's index in the frame shown
+
+    def deleted_names(self, shown: int = 5) -> str:
+        """The rows to delete as the user knows them: “greeting”, “refund” and 2 more."""
+        labels = [d.label for d in self.diff.deleted]
+        return ", ".join(labels[:shown]) + (f" and {len(labels) - shown} more" if len(labels) > shown else "")
+
+    def count(self) -> int:
+        return len(self.diff.added) + len(self.diff.edited) + len(self.diff.deleted)
+
+
+def pending(base: pd.DataFrame, effective: pd.DataFrame) -> Pending:
+    """The diff between the rows loaded (``base``) and the rows shown (``effective``): rows gone are
+    deleted, rows changed are edited, every new row counts (a row left blank is reported, not dropped).
+    Rows are labelled as the user finds them: by intent name, or "new row N" counted from the top."""
+    if effective is base:
+        return Pending(IntentDiff(), {})
+    rows: dict[str, Any] = {}
+
+    def label(text: str, index: Any) -> str:
+        n, unique = 1, text
+        while unique in rows:
+            n += 1
+            unique = f"{text} (#{n})"
+        rows[unique] = index
+        return unique
+
+    base_pos = {ident: pos for pos, ident in enumerate(base.index)}
+    eff_ids = set(effective.index)
+    deleted = tuple(
+        IntentRef(str(i), _updated_at(base, base_pos[i]), label=label(f"“{base.iloc[base_pos[i]]['intent_name']}”", i))
+        for i in base.index if i not in eff_ids
+    )
+    # Whole columns as Python lists: one pass, no per-row pandas access (thousands of rows per rerun).
+    before_cols = [base[c].tolist() for c in EDITABLE]
+    after_cols = [effective[c].tolist() for c in EDITABLE]
+    added: list[IntentInput] = []
+    edited: list[IntentEdit] = []
+    for pos, ident in enumerate(effective.index):
+        bpos = base_pos.get(ident)
+        if bpos is not None and all(_same_cell(a[pos], b[bpos]) for a, b in zip(after_cols, before_cols, strict=True)):
+            continue
+        after = (_as_text(after_cols[0][pos]), *(_as_list(col[pos]) for col in after_cols[1:]))
+        if str(ident).startswith(NEW):
+            added.append(_input(after, label(f"new row {len(added) + 1}", ident)))
+            continue
+        if bpos is None:
+            continue
+        before = (_as_text(before_cols[0][bpos]), *(_as_list(col[bpos]) for col in before_cols[1:]))
+        if after != before:
+            name = after[0].strip() or before[0]
+            edited.append(IntentEdit(str(ident), _updated_at(base, bpos), _input(after, label(f"“{name}”", ident))))
+    return Pending(IntentDiff(added=tuple(added), edited=tuple(edited), deleted=deleted), rows)
+
+
 def diff_from_editor(frame: pd.DataFrame, state: Mapping[str, Any] | None) -> IntentDiff:
     """The rows a Save must write, from the frame shown and the editor's state under its key."""
-    state = state or {}
-    deleted_pos = sorted({int(p) for p in state.get("deleted_rows", ())})
-    deleted = tuple(
-        IntentRef(str(frame.index[p]), _updated_at(frame, p), label=f"row {p + 1} ({frame.iloc[p]['intent_name']})")
-        for p in deleted_pos
-    )
-    edited: list[IntentEdit] = []
-    for key, changes in sorted(state.get("edited_rows", {}).items(), key=lambda kv: int(kv[0])):
-        pos = int(key)
-        if pos in deleted_pos:
-            continue
-        before = _original(frame, pos)
-        after = {**before, **{k: v for k, v in changes.items() if k in EDITABLE}}
-        new = _input(after, label=f"row {pos + 1}")
-        if (new.intent_name, new.example_user_phrases, new.english_responses, new.russian_responses) == (
-            _as_text(before["intent_name"]), *(before[c] for c in EDITABLE[1:])
-        ):
-            continue  # edited and changed back: nothing to write
-        edited.append(IntentEdit(str(frame.index[pos]), _updated_at(frame, pos), new))
-    added = tuple(
-        _input(row, label=f"new row {n}")
-        for n, row in enumerate(state.get("added_rows", ()), start=1)
-        if any(_as_text(row.get(c)).strip() if c == "intent_name" else _as_list(row.get(c)) for c in EDITABLE)
-    )
-    return IntentDiff(added=added, edited=tuple(edited), deleted=deleted)
+    return pending(frame, apply_edits(frame, state)).diff
+
+
+def check_pending(p: Pending, stored: Iterable[tuple[str, str]]) -> list[Problem]:
+    """Every problem a Save would refuse (the save's own rules and duplicate names), before saving."""
+    problems: list[Problem] = []
+    for a in p.diff.added:
+        clean_intent(a, problems)
+    for e in p.diff.edited:
+        clean_intent(e.values, problems)
+    return problems + duplicate_problems(p.diff, stored)
+
+
+def mark_problems(frame: pd.DataFrame, p: Pending, problems: Iterable[Problem]) -> pd.DataFrame:
+    """The frame with a read-only "problems" column first: what to fix, on the rows that need it."""
+    by_row: dict[Any, list[str]] = {}
+    for problem in problems:
+        if problem.row in p.rows:
+            by_row.setdefault(p.rows[problem.row], []).append(f"{problem.field.replace('_', ' ')} {problem.message}")
+    out = frame.drop(columns=[PROBLEMS], errors="ignore")
+    out.insert(0, PROBLEMS, pd.Series(["⚠ " + "; ".join(by_row[i]) if i in by_row else "" for i in out.index],
+                                      index=out.index, dtype="str"))
+    return out
+
+
+def changed_rows(diff: IntentDiff) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(id, name, phrases) of the rows a pending save adds or edits (for the clashes it would create)."""
+    return ([(e.id, e.values.intent_name, e.values.example_user_phrases) for e in diff.edited]
+            + [(f"{NEW}{n}", a.intent_name, a.example_user_phrases) for n, a in enumerate(diff.added)])
 
 
 @dataclass(frozen=True)
@@ -124,9 +272,9 @@ class Underneath:
             return None
         parts = []
         if self.changed:
-            parts.append(f"changed: {_names(self.changed)}")
+            parts.append(f"changed: {listed_names(self.changed)}")
         if self.deleted:
-            parts.append(f"deleted: {_names(self.deleted)}")
+            parts.append(f"deleted: {listed_names(self.deleted)}")
         if self.added:
             parts.append(f"{self.added} added")
         return ("While you were editing, intents changed elsewhere (" + "; ".join(parts) + "). Your unsaved "
@@ -134,7 +282,7 @@ class Underneath:
                 "Discard loads the current version.")
 
 
-def _names(names: tuple[str, ...], shown: int = 5) -> str:
+def listed_names(names: tuple[str, ...], shown: int = 5) -> str:
     listed = ", ".join(f"“{n}”" for n in names[:shown])
     return listed + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
@@ -221,21 +369,39 @@ class ImportPreview:
         return f"{n:,} intents ready to add."
 
 
-def import_preview(rows: Iterable[IntentInput]) -> ImportPreview:
+def import_preview(rows: Iterable[IntentInput], row_problems: Mapping[str, list[Problem]] | None = None,
+                   stored: Iterable[str] = ()) -> ImportPreview:
     """Check every row of an import (``lib.validation.clean_intent``, the rules a save applies) in
-    one pass: linear time, and only one short reason string is kept per row."""
+    one pass, with each row's own reading problems (``lib.importing.read_intent_rows``) and names that
+    a saved intent (``stored``: the user's intent names) or an earlier row of the file has already:
+    linear time, and only one short reason string is kept per row."""
     with gc_paused():
-        return _import_preview(rows)
+        return _import_preview(rows, row_problems or {}, {name_key(n) for n in stored})
 
 
-def _import_preview(rows: Iterable[IntentInput]) -> ImportPreview:
+def _import_preview(rows: Iterable[IntentInput], row_problems: Mapping[str, list[Problem]],
+                    stored: set[str]) -> ImportPreview:
     cleaned: list[IntentInput] = []
     checks: list[str] = []
     kept: list[Problem] = []
+    seen: dict[str, str] = {}  # name key -> the label of the first row that has it
     bad = 0
     for row in rows:
-        found: list[Problem] = []
-        cleaned.append(clean_intent(row, found))
+        found: list[Problem] = list(row_problems.get(row.label, ()))
+        if any(p.field in ("row", "item") for p in found):
+            cleaned.append(row)  # not readable as an intent: its one problem says why
+        else:
+            clean = clean_intent(row, found)
+            cleaned.append(clean)
+            key = name_key(clean.intent_name)
+            shown = display_text(clean.intent_name, 60)
+            if key and key in stored:
+                found.append(Problem(row.label, "intent_name", f"“{shown}” is already the name of one "
+                                                              "of your intents; rename it here or in the grid"))
+            elif key and key in seen:
+                found.append(Problem(row.label, "intent_name", f"“{shown}” is also the name on {seen[key]}"))
+            elif key:
+                seen[key] = row.label
         if found:
             bad += 1
             checks.append(_reasons(found))

@@ -201,6 +201,7 @@ class Assistant:
     intents_used: tuple[str, ...]  # intent names (ids resolved by the store)
     created_at: datetime | None
     updated_at: datetime | None
+    intent_ids: tuple[str, ...] = ()  # the ids behind intents_used (names can repeat)
 
 
 @dataclass(frozen=True)

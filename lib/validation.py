@@ -137,6 +137,49 @@ def validate_diff(diff: IntentDiff) -> IntentDiff:
     return IntentDiff(added=added, edited=edited, deleted=diff.deleted, token=diff.token, kind=diff.kind)
 
 
+def name_key(name: object) -> str:
+    """How intent names are compared for duplicates: trimmed and case-insensitively."""
+    return name.strip().casefold() if isinstance(name, str) else ""
+
+
+def duplicate_problems(diff: IntentDiff, stored: Iterable[tuple[str, str]]) -> list[Problem]:
+    """Names a save would duplicate: an added row, or an edited row whose name changed, named like
+    another intent (stored, or elsewhere in the same save).  ``stored`` is the user's (id, name) pairs.
+    Duplicates that exist already are left alone, so renaming one of a pair stays possible."""
+    deleted = {d.id for d in diff.deleted}
+    edited = {e.id: e for e in diff.edited}
+    final: dict[str, list[str]] = {}  # name key -> how the user knows each row holding it
+    old_key: dict[str, str] = {}
+    for ident, name in stored:
+        old_key[ident] = name_key(name)
+        if ident not in deleted and ident not in edited:
+            final.setdefault(name_key(name), []).append(f"saved intent “{name.strip()}”")
+    changed: list[tuple[str, str]] = []  # (key, label)
+    for e in diff.edited:
+        key, label = name_key(e.values.intent_name), e.values.label or "row"
+        final.setdefault(key, []).append(label)
+        if key != old_key.get(e.id):
+            changed.append((key, label))
+    for a in diff.added:
+        key, label = name_key(a.intent_name), a.label or "new row"
+        final.setdefault(key, []).append(label)
+        changed.append((key, label))
+    problems = []
+    for key, label in changed:
+        others = [o for o in final.get(key, ()) if o != label]
+        if key and others:
+            shown = ", ".join(others[:_SHOWN_ITEMS]) + (f" and {len(others) - _SHOWN_ITEMS} more"
+                                                      if len(others) > _SHOWN_ITEMS else "")
+            problems.append(Problem(label, "intent_name", f"is already taken by {shown}; choose another name"))
+    return problems
+
+
+def refuse_new_duplicates(diff: IntentDiff, stored: Iterable[tuple[str, str]]) -> None:
+    """Raise one ValidationError if the save would create a duplicate name (see ``duplicate_problems``)."""
+    if problems := duplicate_problems(diff, stored):
+        raise ValidationError(problems)
+
+
 def check_varchar(value: str | None, row: str, field: str, problems: list[Problem], limit: int = MAX_VARCHAR) -> None:
     if value is not None and len(value) > limit:
         problems.append(Problem(row, field, f"is longer than {limit} characters"))

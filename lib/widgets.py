@@ -239,16 +239,58 @@ def live_updates(key: str, total: int) -> None:
     st.fragment(watch, run_every=seconds)()
 
 
+INTENT_TITLES = {  # the grid's column titles; the import preview uses them too
+    "intent_name": "Intent",
+    "example_user_phrases": "Example phrases",
+    "english_responses": "English responses",
+    "russian_responses": "Russian responses",
+}
+
+
 def intent_columns() -> dict:
-    """The intents grid's columns (pages/intents.py; the benchmark's bare-editor floor uses them too)."""
+    """The intents grid's columns (pages/intents.py; the benchmark's bare-editor floor uses them too), sized
+    so that all of them fit a 1400 px window beside the sidebar (pages/intents.py narrows the side margins)."""
+    text = st.column_config.TextColumn
     return {
-        "intent_name": st.column_config.TextColumn("Intent", required=True, max_chars=200, width="medium"),
-        "example_user_phrases": st.column_config.ListColumn("Example phrases", width="medium"),
-        "english_responses": st.column_config.ListColumn("English responses", width="medium"),
-        "russian_responses": st.column_config.ListColumn("Russian responses", width="medium"),
+        "problems": text("Fix before saving", disabled=True, width=260),
+        "intent_name": text(INTENT_TITLES["intent_name"], required=True, max_chars=200, width=140),
+        **{c: st.column_config.ListColumn(INTENT_TITLES[c], width=145) for c in list(INTENT_TITLES)[1:]},
+        "counts": text("Coverage", disabled=True, width=72,
+                       help="Example phrases · English responses · Russian responses"),
+        "attention": text("Needs attention", disabled=True, width=145),
+        "used_by": text("Used by", disabled=True, width=110, help="The assistants that use this intent"),
+        "updated": text("Updated", disabled=True, width=100, help="Last saved (UTC)"),
         "created_at": st.column_config.DatetimeColumn("Created", format="MMM D, YYYY", disabled=True),
-        "updated_at": st.column_config.DatetimeColumn("Updated", format="MMM D, YYYY, HH:mm", disabled=True),
+        "updated_at": st.column_config.DatetimeColumn("Updated", format="MMM D, HH:mm", disabled=True, width=100),
     }
+
+
+def preview_columns() -> dict:
+    """The import preview's columns: the grid's titles, and the check of each row first."""
+    return {
+        "check": st.column_config.TextColumn("Check", width="large"),
+        **{c: (st.column_config.TextColumn if c == "intent_name" else st.column_config.ListColumn)(title)
+           for c, title in INTENT_TITLES.items()},
+    }
+
+
+def coverage_card() -> None:
+    """Stats: how many intents are ready in both languages, linking to those that need attention."""
+    from lib import intent_checks
+
+    report = intent_checks.check_cached(queries.intents(), queries.assistants())
+    with st.container(border=True, key="coverage_card"):
+        st.markdown("**Language coverage**")
+        if not report.total:
+            st.caption("No intents yet: coverage shows how many have English and Russian responses.")
+            return
+        st.progress(report.ready / report.total, text=report.readiness())
+        attention = len(report.attention)
+        if attention:
+            st.page_link("../pages/intents.py", label=f"{fmt_int(attention)} intent{'s need' if attention != 1 else ' needs'} "
+                         "attention", icon=":material/warning:", query_params={"view": intent_checks.ATTENTION_VIEW})
+        else:
+            st.caption("Every intent has English and Russian responses and enough distinct example phrases.")
 
 
 def _label(value: str) -> str:

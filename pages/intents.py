@@ -1,69 +1,191 @@
-"""Intents: edit name, example phrases and responses in a grid; Save writes the diff, all or nothing."""
+"""Intents: edit name, example phrases and responses in a grid; Save writes the diff, all or nothing.
+
+The grid shows a *working* frame: the rows loaded (the *base*) with the user's earlier edits folded in.
+The editor's own state (edits by row position) lives only while the screen is shown; it is folded into
+the working frame whenever the grid must be rebuilt (a row added, deletes cancelled, problems marked)
+and, after a visit to another screen, from the last rows shown, so unsaved edits outlive navigation.
+"""
 
 from dataclasses import replace
 
 import streamlit as st
 
-from lib import history_panel, importing, intents_grid, queries, widgets
-from lib.errors import ConflictError, StoreError, StoreUnavailable, ValidationError
+from lib import history_panel, importing, intent_checks, intents_grid, queries, widgets
+from lib.errors import StoreError, StoreUnavailable, ValidationError
+from lib.importing import quoted
 from lib.models import IntentDiff, SaveToken
+from lib.validation import MAX_SEARCH_LENGTH
 
 KEY = "intents"
+BASE, WORKING, SHOWN, FILTERS = f"{KEY}_editing", f"{KEY}_working", f"{KEY}_shown", f"{KEY}_filters"
+CONFIRM, PROBLEMS, URL, SOURCE = f"{KEY}_confirm", f"{KEY}_problems", f"{KEY}_url", f"{KEY}_source"
+VIEWS = {"all": "All intents", intent_checks.ATTENTION_VIEW: "Needs attention"}
 state = st.session_state
-state.setdefault(f"{KEY}_generation", 0)  # bumped by Discard and after a save: a fresh grid
-grid_key = f"{KEY}_grid_{state[f'{KEY}_generation']}"
+state.setdefault(f"{KEY}_generation", 0)  # bumped whenever the grid is rebuilt: a fresh editor
+
+
+def grid_key() -> str:
+    return f"{KEY}_grid_{state[f'{KEY}_generation']}"
+
+
+def shown_rows():
+    """The rows as the user sees them now: the working frame with the editor's pending state applied."""
+    working = state.get(WORKING)
+    return None if working is None else intents_grid.apply_edits(working, state.get(grid_key()))
+
+
+def rebuild(frame) -> None:
+    """Show ``frame`` (every edit folded in) in a fresh editor."""
+    state[WORKING] = frame
+    state.pop(SHOWN, None)
+    state[f"{KEY}_generation"] += 1
 
 
 def reset_grid() -> None:
+    """Discard, and after a save: the grid loads the stored intents again."""
     state[f"{KEY}_generation"] += 1
-    state.pop(f"{KEY}_confirm", None)
-    state.pop(f"{KEY}_editing", None)
-    for kind in ("grid", "import"):
-        state.pop(f"{KEY}_{kind}_token", None)
+    for key in (BASE, WORKING, SHOWN, FILTERS, CONFIRM, PROBLEMS, f"{KEY}_grid_token", f"{KEY}_import_token"):
+        state.pop(key, None)
 
 
+def add_row() -> None:
+    rebuild(intents_grid.with_new_row(shown_rows()))
+
+
+def cancel_delete() -> None:
+    state.pop(CONFIRM, None)
+    rebuild(intents_grid.restore_deleted(state[BASE], shown_rows()))
+
+
+# The grid has eight columns: on a wide window, narrower side margins let all of them fit beside the sidebar.
+st.html("<style>@media (min-width: 1200px) { [data-testid='stMainBlockContainer'] "
+        "{ padding-left: 2rem; padding-right: 2rem; } }</style>")
 st.title("Intents")
-st.caption("What callers say and how your assistant answers. Lists hold one phrase or response per item.")
+st.caption("What callers say and how your assistant answers, in English and Russian. Lists hold one phrase or "
+           "response per item; new rows appear at the top.")
 
-pending = state.get(grid_key) or {}
-has_edits = any(pending.get(k) for k in ("edited_rows", "added_rows", "deleted_rows"))
-search = st.text_input("Search by name or phrase", key=f"{KEY}_search", placeholder="e.g. booking",
-                       disabled=has_edits, help="Save or discard your changes to search." if has_edits else None)
+kept = 0
+if grid_key() not in state and state.get(SHOWN) is not None:
+    # Streamlit dropped the editor's state while another screen ran: show its last rows, edits folded in.
+    rebuild(state[SHOWN])
+    kept = -1  # counted below, once the diff is known
+
+base = state.get(BASE)
+rows_now = shown_rows()
+pend = intents_grid.pending(base, rows_now) if base is not None else intents_grid.Pending(IntentDiff(), {})
+locked = pend.count() > 0  # edits pending: the grid keeps the rows (and filters) they were made on
+if kept:
+    kept = pend.count()
+
+# -- filters, from the address (?view=attention&q=...) ---------------------------------------------
+params = st.query_params
+url_view, url_q = params.get("view", "all"), params.get("q", "")
+if url_view not in VIEWS:
+    st.caption(f"Unknown view “{quoted(url_view)}” in the address; showing all intents.")
+    url_view = "all"
+if len(url_q) > MAX_SEARCH_LENGTH:
+    st.caption(f"The search in the address is longer than {MAX_SEARCH_LENGTH} characters; showing every intent.")
+    url_q = ""
+if locked:
+    state[f"{KEY}_view"], state[f"{KEY}_search"] = state[FILTERS]
+elif state.get(URL) != (url_view, url_q):  # opened by a link, or the address was edited
+    state[f"{KEY}_view"], state[f"{KEY}_search"] = url_view, url_q
+
+try:
+    intents, assistants = queries.intents(), queries.assistants()
+except StoreUnavailable:
+    if base is None:
+        raise
+    intents, assistants = None, []  # the database is away: keep showing the edits, to be saved when it is back
+report = intent_checks.check_cached(intents, assistants) if intents is not None else None
+
+filter_col, search_col = st.columns([2, 3], vertical_alignment="bottom")
+attention_count = len(report.attention) if report else 0
+view = filter_col.radio(
+    "Show", list(VIEWS), key=f"{KEY}_view", horizontal=True, disabled=locked,
+    format_func=lambda v: f"{VIEWS[v]} ({attention_count})" if v == intent_checks.ATTENTION_VIEW else VIEWS[v],
+    help="Save or discard your changes to change the view." if locked else
+    f"Intents without English or Russian responses, with fewer than {intent_checks.MIN_PHRASES} example "
+    "phrases, or sharing a phrase or a name with another intent.",
+) or "all"
+search = search_col.text_input("Search by name or phrase", key=f"{KEY}_search", placeholder="e.g. booking",
+                               max_chars=MAX_SEARCH_LENGTH, disabled=locked,
+                               help="Save or discard your changes to search." if locked else None)
+want = ({"view": view} if view != "all" else {}) | ({"q": search} if search else {})
+if {k: params.get(k) for k in ("view", "q") if k in params} != want:
+    params.from_dict(want)
+state[URL] = (view, search)
 
 # While edits are pending the grid keeps the frame they were made on (new data would reset the editor
 # and drop them); the user is told what changed underneath, and Save's conflict check decides.
-frame = state.get(f"{KEY}_editing") if has_edits else None
-try:
-    current = intents_grid.grid_frame(queries.intents(), search)
-except StoreUnavailable:
-    if frame is None:
-        raise
-    current = frame  # the database is away: keep showing the edits, to be saved when it is back
 notice = None
-if frame is None:
-    frame = state[f"{KEY}_editing"] = current
-else:
-    notice = intents_grid.underneath(frame, current).notice()  # shown below the grid: it must not move
+if report is not None:
+    # The frame is rebuilt only when the rows or the filters changed (the cached helper hands out the very
+    # same intents tuple until then): a click elsewhere on the screen does not pay for 5,000 rows again.
+    made = state.get(SOURCE)
+    if made is not None and made[0] is intents and made[1] is report and made[2:4] == (search, view):
+        current = made[4]
+    else:
+        current = intents_grid.grid_frame(intents, search, report, attention_only=view == intent_checks.ATTENTION_VIEW)
+        state[SOURCE] = (intents, report, search, view, current)
+    if not locked:
+        base = state[BASE] = state[WORKING] = rows_now = current
+        state[FILTERS] = (view, search)
+        pend = intents_grid.Pending(IntentDiff(), {})
+    elif current is not base:
+        notice = intents_grid.underneath(base, current).notice()  # shown below the grid: it must not move
 offline = not queries.freshness().reachable
-if frame.empty and not search:
-    st.info("You have no intents yet. Add your first one in the grid below (click **+**), then Save.")
-elif frame.empty:
+working = state[WORKING]
+
+if kept:
+    st.info(f"{kept} unsaved change{'s' if kept != 1 else ''} kept from before you left this screen.",
+            icon=":material/history:")
+if report is not None and report.total:
+    saved_rows = sum(1 for i in working.index if not str(i).startswith(intents_grid.NEW))
+    shown = f"Showing {saved_rows:,} of {report.total:,} intents" if saved_rows != report.total or view != "all" \
+        else f"{report.total:,} intents"
+    st.caption(f"{shown} · {report.readiness()} · {attention_count:,} need attention · "
+               f"{len(report.unused):,} not used by any assistant")
+if report is not None and report.duplicates:
+    names = ", ".join(f"“{report.names[ids[0]]}” ({len(ids)})" for ids in report.duplicates[:5])
+    st.warning(f"Some intents share a name: {names}. Rename all but one of each; they are marked “another intent "
+               "has the same name” under Needs attention.", icon=":material/content_copy:")
+
+st.button("Add intent", icon=":material/add:", on_click=add_row, key=f"{KEY}_add")
+if working.empty and not search and view == "all":
+    st.info("You have no intents yet. Click **Add intent**, fill in the new row, then Save.")
+elif working.empty and view != "all" and not search:
+    st.info("No intent needs attention: every one has English and Russian responses, "
+            f"at least {intent_checks.MIN_PHRASES} example phrases and no phrase shared with another intent.")
+elif working.empty:
     st.info(f"No intent matches “{search}”.")
 
-st.data_editor(
-    frame.reset_index(drop=True),  # rows map to ids by position (lib.intents_grid); no id column
-    key=grid_key,
-    num_rows="dynamic",
-    hide_index=True,
-    width="stretch",
-    column_config=widgets.intent_columns(),
-)
+if not working.empty:
+    st.data_editor(
+        intents_grid.shown(working),  # rows map to ids by position (lib.intents_grid); no id column
+        key=grid_key(),
+        num_rows="delete",  # rows are added with "Add intent", on top, where the user is looking
+        hide_index=True,
+        width="stretch",
+        height=min(35 * (len(working) + 1) + 3, 600),  # about 16 rows, then it scrolls
+        column_config=widgets.intent_columns(),
+    )
+    state[SHOWN] = rows_now  # restored after a visit to another screen
+else:
+    state.pop(SHOWN, None)
 
 if notice:
     st.warning(notice, icon=":material/sync_problem:")
-diff = intents_grid.diff_from_editor(frame, state.get(grid_key))
+diff = pend.diff
+if report is not None and (diff.added or diff.edited):
+    if clashes := intent_checks.new_clashes(report, intents_grid.changed_rows(diff), [d.id for d in diff.deleted]):
+        st.warning("Your changes give intents a phrase that another intent has (you can still save):\n" +
+                   "\n".join(f"- {intent_checks.clash_line(c)}" for c in clashes[:10]), icon=":material/call_split:")
+
 save_col, discard_col, note_col = st.columns([1, 1, 4])
 summary = f"{len(diff.added)} new, {len(diff.edited)} changed, {len(diff.deleted)} to delete"
+if diff.deleted:
+    summary += f" ({pend.deleted_names()})"
 if diff.is_empty():
     note_col.caption("No unsaved changes.")
 elif offline:
@@ -83,10 +205,7 @@ def save(d: IntentDiff, kind: str = "grid") -> None:
         st.error("**Nothing was saved.** Fix these and save again:\n" +
                  "\n".join(f"- {line}" for line in intents_grid.problem_lines(err)))
         return
-    except ConflictError as err:
-        st.error(str(err))
-        return
-    except StoreError as err:
+    except StoreError as err:  # a conflict, the database away: the message says what to do
         st.error(str(err))
         return
     reset_grid()
@@ -94,43 +213,72 @@ def save(d: IntentDiff, kind: str = "grid") -> None:
     st.rerun()
 
 
+def save_grid() -> None:
+    """Check the rows first (the save's rules and duplicate names): problems are listed by the rows'
+    names and marked in a column of the grid, and nothing is sent."""
+    problems = intents_grid.check_pending(pend, [(i.id, i.intent_name) for i in intents or ()])
+    if problems:
+        state[PROBLEMS] = intents_grid.problem_lines(ValidationError(problems))
+        rebuild(intents_grid.mark_problems(rows_now, pend, problems))
+        st.rerun()
+    save(diff)
+
+
 if save_col.button("Save", type="primary", disabled=diff.is_empty() or offline, width="stretch"):
-    if len(diff.deleted) > 1:
-        state[f"{KEY}_confirm"] = True
+    state.pop(PROBLEMS, None)
+    if diff.deleted:
+        state[CONFIRM] = True
     else:
-        save(diff)
+        save_grid()
 
-if state.get(f"{KEY}_confirm") and not diff.is_empty():
+if state.get(CONFIRM) and diff.deleted:
     with st.container(border=True):
-        st.warning(f"Delete {len(diff.deleted)} intents? This cannot be undone.")
+        n = len(diff.deleted)
+        st.warning(f"Delete {n} intent{'s' if n != 1 else ''}: {pend.deleted_names(10)}? "
+                   "This cannot be undone.", icon=":material/delete:")
+        if report is not None:
+            for d in diff.deleted:
+                check = report.checks.get(d.id)
+                if check and check.used_by:
+                    st.markdown(f"- {d.label} is used by {intents_grid.listed_names(check.used_by)}; "
+                                "they will no longer use it.")
         yes, no = st.columns(2)
-        if yes.button(f"Delete {len(diff.deleted)} intents and save", type="primary"):
-            state.pop(f"{KEY}_confirm", None)
-            save(diff)
-        if no.button("Cancel"):
-            state.pop(f"{KEY}_confirm", None)
-            st.rerun()
+        if yes.button(f"Delete {n} intent{'s' if n != 1 else ''} and save", type="primary"):
+            state.pop(CONFIRM, None)
+            save_grid()
+        no.button("Cancel", on_click=cancel_delete, help="Keep these intents: they come back in the grid.")
 
+if lines := state.get(PROBLEMS):
+    st.error("**Nothing was saved.** Fix these (marked in the grid's first column) and save again:\n" +
+             "\n".join(f"- {line}" for line in lines))
 if flash := state.pop(f"{KEY}_flash", None):
     st.success(flash)
 
+if report is not None and report.clashes:
+    with st.expander(f"Phrase clashes ({len(report.clashes):,})", icon=":material/call_split:"):
+        st.caption("An example phrase in two or more intents, compared ignoring case, spaces and punctuation: "
+                   "the assistant cannot tell which one a caller means.")
+        st.markdown("\n".join(f"- {intent_checks.clash_line(c)}" for c in report.clashes[:200]))
+
 with st.expander("Import intents from CSV or JSON"):
     st.caption("The same format the Export screen writes: columns intent_name, example_user_phrases, "
-               "english_responses, russian_responses (lists as JSON arrays).")
+               "english_responses, russian_responses (lists as JSON arrays; a plain value is a list of one).")
     upload = st.file_uploader("File", type=["csv", "json"], max_upload_size=importing.MAX_UPLOAD_MB,
                               key=f"{KEY}_upload_{state[f'{KEY}_generation']}")
     if upload is not None:
         try:
-            preview = intents_grid.import_preview(importing.read_intents(upload.getvalue(), upload.name))
+            rows, row_problems = importing.read_intent_rows(upload.getvalue(), upload.name)
+            preview = intents_grid.import_preview(rows, row_problems, [i.intent_name for i in intents or ()])
         except ValidationError as err:
             st.error("This file cannot be read:\n" + "\n".join(f"- {line}" for line in intents_grid.problem_lines(err)))
         else:
             if not preview.intents:
                 st.info("The file holds no intents.")
             else:
-                st.dataframe(preview.frame, hide_index=True, width="stretch")
+                st.dataframe(preview.frame, hide_index=True, width="stretch", column_config=widgets.preview_columns())
                 if preview.bad_rows:
-                    st.error(preview.summary())
+                    st.error(preview.summary() + "\n" + "\n".join(
+                        f"- {p.row}: {p.field.replace('_', ' ')} {p.message}" for p in preview.problems))
                 elif st.button(f"Add {len(preview.intents)} intents", type="primary", disabled=offline):
                     save(IntentDiff(added=preview.intents), "import")
 

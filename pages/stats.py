@@ -41,6 +41,7 @@ plan = (subscription.plan_type or "—").capitalize() if subscription else "No p
 cards[5].metric("Plan", plan, help=f"Status: {subscription.status}" if subscription else None)
 
 st.caption(f"Intents and assistants: all time. Tests, success rate and every chart: {period.label}.")
+widgets.coverage_card()
 
 figures = [
     ("Tests per day", charts.tests_per_day(stats)),

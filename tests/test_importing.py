@@ -28,7 +28,7 @@ from lib.importing import (
 )
 from lib.intents_grid import import_preview, problem_lines
 from lib.models import Intent, IntentDiff, IntentInput
-from lib.validation import MAX_LIST_ITEMS, clean_intent, validate_diff
+from lib.validation import MAX_LIST_ITEMS, clean_intent, refuse_new_duplicates, validate_diff
 
 
 def intent(n: int, name: str = "", phrases: tuple[str, ...] = ("hi",), en=(), ru=()) -> Intent:
@@ -131,11 +131,6 @@ def problems_of(data: bytes, filename: str) -> list[tuple[str, str]]:
         (b"intent_name\r\nx\r\n", "a.csv", [("line 1", "example_user_phrases")]),
         (b"name,phrases\r\n", "a.csv", [("line 1", "intent_name"), ("line 1", "example_user_phrases")]),
         (b"intent_name,example_user_phrases,intent_name\r\n", "a.csv", [("line 1", "intent_name")]),
-        (
-            b'intent_name,example_user_phrases\r\na,"[""ok""]"\r\nb,hello\r\n',
-            "a.csv",
-            [("line 3", "example_user_phrases")],
-        ),
         (b"intent_name,example_user_phrases\r\nb,[1]\r\n", "a.csv", [("line 2", "example_user_phrases")]),
         (b'intent_name,example_user_phrases\r\nb,"{""a"": 1}"\r\n', "a.csv", [("line 2", "example_user_phrases")]),
         (
@@ -155,7 +150,12 @@ def problems_of(data: bytes, filename: str) -> list[tuple[str, str]]:
         (
             b'[{"intent_name": 5, "example_user_phrases": "hi"}]',
             "a.json",
-            [("item 1", "intent_name"), ("item 1", "example_user_phrases")],
+            [("item 1", "intent_name")],
+        ),
+        (
+            b'[{"intent_name": "a", "example_user_phrases": 5}]',
+            "a.json",
+            [("item 1", "example_user_phrases")],
         ),
         (
             b'[{"intent_name": "a", "example_user_phrases": ["x", null]}]',
@@ -168,11 +168,34 @@ def test_malformed_files_name_the_line_and_field(data: bytes, filename: str, exp
     assert problems_of(data, filename) == expected
 
 
+def test_a_plain_value_in_a_list_column_is_a_list_of_one() -> None:
+    """Issue 13.7: `hi` in a list column (CSV) or "hi" (JSON) is one item, not a refused file."""
+    csv_file = b'intent_name,example_user_phrases,english_responses\r\na,hello,"""Hi there"""\r\nb,,[]\r\n'
+    assert read_intents(csv_file, "a.csv") == [
+        IntentInput("a", ("hello",), ("Hi there",), label="line 2"),
+        IntentInput("b", (), (), label="line 3"),
+    ]
+    json_file = b'[{"intent_name": "a", "example_user_phrases": "hello", "russian_responses": "\xd0\xbf"}]'
+    assert read_intents(json_file, "a.json") == [IntentInput("a", ("hello",), (), ("\u043f",), label="item 1")]
+
+
+def test_every_bad_row_is_reported_at_once() -> None:
+    """Issue 13.7: three bad rows give three rows' problems, each under its own line."""
+    from lib.importing import read_intent_rows
+
+    data = (b'intent_name,example_user_phrases\r\nok,hi\r\nx,[1]\r\ny,"[""a"""\r\nz,[],extra\r\n'
+            b'fine,"[""b""]"\r\n')
+    rows, problems = read_intent_rows(data, "a.csv")
+    assert [r.label for r in rows] == ["line 2", "line 3", "line 4", "line 5", "line 6"]
+    assert {label: [p.field for p in found] for label, found in problems.items()} == {
+        "line 3": ["example_user_phrases"], "line 4": ["example_user_phrases"], "line 5": ["row"]}
+
+
 def test_problem_messages_are_readable_and_capped() -> None:
     with pytest.raises(ValidationError) as err:
-        read_intents(b"intent_name,example_user_phrases\r\nb,hello\r\n", "a.csv")
+        read_intents(b"intent_name,example_user_phrases\r\nb,[hello\r\n", "a.csv")
     assert "line 2, example_user_phrases: is not a JSON array of texts" in str(err.value)
-    many = b"intent_name,example_user_phrases\r\n" + b"x,nope\r\n" * 120
+    many = b"intent_name,example_user_phrases\r\n" + b"x,[nope\r\n" * 120
     with pytest.raises(ValidationError) as err:
         read_intents(many, "a.csv")
     assert len(err.value.problems) == 50 and err.value.more == 70
@@ -392,7 +415,7 @@ def test_a_big_json_file_uploaded_under_a_csv_name_gets_a_short_refusal() -> Non
 
 
 def test_a_file_with_every_row_bad_lists_fifty_problems_and_counts_the_rest() -> None:
-    data = (HEADER + "x,nope,[1],\"[\"\"\"\"\"\r\n" * 5_000).encode()
+    data = (HEADER + "x,[nope,[1],\"[\"\"\"\"\"\r\n" * 5_000).encode()
     err = refusal(data, "a.csv")
     assert len(err.problems) == ValidationError.SHOWN and err.more == 5_000 * 3 - ValidationError.SHOWN
     assert str(err).endswith(f"; and {err.more:,} more")
@@ -539,12 +562,15 @@ def assert_rows_with_reasons(rows: list[IntentInput]) -> None:
     assert sum(c != "✓" for c in checks) == preview.bad_rows
     convert_pandas_df_to_arrow_bytes(preview.frame)  # st.dataframe's own encoding: no UnicodeEncodeError
     preview.summary().encode("utf-8")
-    # the preview and the save apply the same rules
+    # the preview and the save apply the same rules (the store's, and lib.queries' duplicate names)
+    diff = IntentDiff(added=tuple(rows))
     if preview.bad_rows:
         with pytest.raises(ValidationError):
-            validate_diff(IntentDiff(added=tuple(rows)))
+            validate_diff(diff)
+            refuse_new_duplicates(diff, [])
     elif rows:
-        assert validate_diff(IntentDiff(added=tuple(rows))).added == preview.intents
+        assert validate_diff(diff).added == preview.intents
+        refuse_new_duplicates(diff, [])
 
 
 def import_any(data: bytes, filename: str) -> None:

@@ -42,11 +42,11 @@ def test_valid_edit_writes_only_the_changed_row(alice) -> None:
     other = list(frame["intent_name"]).index("goodbye")
     state = {"edited_rows": {pos: {"intent_name": "prices", "example_user_phrases": ["how much", "cost?"]},
                              other: {"intent_name": "goodbye"}},  # edited back to the same value
-             "added_rows": [{"intent_name": "hours", "example_user_phrases": ["when open"]}, {}],
+             "added_rows": [{"intent_name": "hours", "example_user_phrases": ["when open"]}],
              "deleted_rows": []}
     diff = diff_from_editor(frame, state)
     assert [e.values.intent_name for e in diff.edited] == ["prices"]
-    assert [a.intent_name for a in diff.added] == ["hours"]  # the empty added row is ignored
+    assert [a.intent_name for a in diff.added] == ["hours"]
     result = alice.save_intents(diff)
     assert (result.added, result.edited, result.deleted) == (1, 1, 0)
     after = {i.intent_name: i for i in alice.list_intents()}
@@ -71,7 +71,21 @@ def test_invalid_edit_names_rows_and_fields_and_writes_nothing(alice, engine_for
     with pytest.raises(ValidationError) as err:
         alice.save_intents(diff_from_editor(frame, state))
     found = {(p.row, p.field) for p in err.value.problems}
-    assert found == {("row 2", "intent_name"), ("row 3", "english_responses"), ("new row 1", "example_user_phrases")}
+    names = list(frame["intent_name"])  # problems name the row as the user finds it: by its intent name
+    assert found == {(f"“{names[1]}”", "intent_name"), (f"“{names[2]}”", "english_responses"),
+                     ("new row 1", "example_user_phrases")}
+    assert snapshot(engine_for) == before
+
+
+def test_a_blank_new_row_is_counted_and_named_not_dropped(alice, engine_for) -> None:
+    """Issue 13.3: a row added and left blank is a new row; Save names it instead of dropping it."""
+    frame = grid_frame(alice.list_intents())
+    diff = diff_from_editor(frame, {"added_rows": [{}]})
+    assert len(diff.added) == 1
+    before = snapshot(engine_for)
+    with pytest.raises(ValidationError) as err:
+        alice.save_intents(diff)
+    assert ("new row 1", "intent_name") in {(p.row, p.field) for p in err.value.problems}
     assert snapshot(engine_for) == before
 
 
@@ -130,3 +144,23 @@ def test_a_row_edited_before_is_saved_against_its_updated_at(alice, engine_for) 
     diff = diff_from_editor(frame, {"edited_rows": {pos: {"intent_name": "prices"}}})
     assert alice.save_intents(diff).edited == 1
     assert "prices" in {i.intent_name for i in alice.list_intents()}
+
+
+def test_assistants_carry_the_ids_of_the_intents_they_use(store, alice, engine_for) -> None:
+    """The Intents screen's "Used by" matches by id (names can repeat): every backend hands the ids over."""
+    import uuid
+    from datetime import datetime
+
+    import sqlalchemy as sa
+
+    from lib import schema
+
+    ids = {i.intent_name: i.id for i in alice.list_intents()}
+    now = datetime(2026, 11, 1, 12, 0)
+    with engine_for.begin() as conn:
+        conn.execute(sa.insert(schema.assistants).values(
+            id=str(uuid.uuid4()), user_id="user_grid_alice", vapi_assistant_id="vapi_grid", name="Front desk",
+            config={}, intents_used=[ids["pricing"], ids["goodbye"]], created_at=now, updated_at=now))
+    (assistant,) = alice.list_assistants()
+    assert assistant.intent_ids == (ids["pricing"], ids["goodbye"])
+    assert assistant.intents_used == ("pricing", "goodbye")

@@ -437,7 +437,8 @@ class RestUserStore:
         return [
             Assistant(str(r["id"]), r["vapi_assistant_id"], r["name"], r["config"] or {},
                       tuple(names.get(str(i), "(deleted intent)") for i in (r["intents_used"] or ())),
-                      _time(r["created_at"]), _time(r["updated_at"]))
+                      _time(r["created_at"]), _time(r["updated_at"]),
+                      tuple(str(i) for i in (r["intents_used"] or ())))
             for r in rows
         ]
 

@@ -480,7 +480,7 @@ class SqlUserStore:
         return [
             Assistant(str(r.id), r.vapi_assistant_id, r.name, r.config or {},
                       tuple(names.get(str(i), "(deleted intent)") for i in (r.intents_used or ())),
-                      r.created_at, r.updated_at)
+                      r.created_at, r.updated_at, tuple(str(i) for i in (r.intents_used or ())))
             for r in rows
         ]
 
