@@ -126,8 +126,8 @@ def _journey(page: Page, tap: Wiretap, record: Record, in_page: Record, rng: ran
           lambda: expect(period.get_by_role("radio", name="90 days", exact=True)).to_be_checked())
     timed("tests", lambda: sidebar_link(page, "Tests").click(),
           lambda: expect(page.get_by_role("heading", name="Tests", exact=True)).to_be_visible())
-    timed("tests_page_2", lambda: page.get_by_test_id("stNumberInputStepUp").click(),
-          lambda: expect(page.get_by_text(re.compile(r"^Showing 51–100 of"))).to_be_visible())
+    timed("tests_page_2", lambda: page.get_by_role("button", name="Next", exact=True).click(),
+          lambda: expect(page.get_by_text(re.compile(r"^Rows 51–100 of"))).to_be_visible())
 
     def pick_failed() -> None:
         box = page.get_by_test_id("stMultiSelect").filter(has=page.get_by_text("Status", exact=True))
@@ -135,7 +135,7 @@ def _journey(page: Page, tap: Wiretap, record: Record, in_page: Record, rng: ran
         page.get_by_role("option", name="Failed", exact=True).click()
 
     timed("tests_filter", pick_failed,
-          lambda: expect(page.get_by_text(re.compile(r"^Showing 1–"))).to_be_visible())
+          lambda: expect(page.get_by_text(re.compile(r"^Rows 1–"))).to_be_visible())
     page.keyboard.press("Escape")
     timed("intents", lambda: sidebar_link(page, "Intents").click(),
           lambda: expect(page.get_by_test_id("stDataFrame")).to_be_visible())

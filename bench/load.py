@@ -320,10 +320,10 @@ def report(phases: list[Phase], browser: Phase | None, gc_on: Phase | None, soak
              f"fresh server and one unmeasured warm-up journey. Latency is from sending the `rerun_script` "
              f"BackMsg to the run's final `script_finished` ForwardMsg.", "",
              "Journey: **sign_in** (first run, shows Stats) → **stats_period** (Period radio → 90 days) → "
-             "**tests** (sidebar) → **tests_page_2** (page number input) → **tests_filter** (Status multiselect → "
+             "**tests** (sidebar) → **tests_page_2** (the pager's Next button) → **tests_filter** (Status multiselect → "
              "Failed) → **intents** (sidebar) → **intents_edit** (one grid cell, the data_editor's `edited_rows`) → "
              "**intents_save** (Save, a trigger; the page saves and calls `st.rerun()`) → **stats** (sidebar). "
-             "Each step checks what a user would see (heading, 'Showing 51–…', 'Unsaved: … 1 changed', 'Saved: …'); "
+             "Each step checks what a user would see (heading, 'Rows 51–100', 'Unsaved: … 1 changed', 'Saved: …'); "
              "an exception, an unexpected `st.error`, a failed check, a disconnect or a 120 s timeout is an error.",
              ""]
     ours = [p for p in phases if p.app == "dashboard"]
