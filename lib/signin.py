@@ -210,7 +210,7 @@ def reverify_decision(user_id: str, answer: Identity | str | None, waited: float
     answer yet), an ``auth`` reason (its token was missing or refused) or the token's verified identity.
 
     ``RENEW`` the same user's identity in place; ``OTHER_USER`` (another user's token: forget the
-    session); ``WAIT`` for the answer, ``bound`` seconds at most since the identity expired; else
+    session); ``WAIT`` for the answer, ``bound`` seconds at most after the first run past expiry; else
     ``ROUND_TRIP`` (today's trip to sign in, with its loop guard).
     """
     if answer is None:
@@ -225,21 +225,22 @@ def _verify_again(settings: Settings, identity: Identity) -> Identity | None:
     too.  A fresh token in the request (a proxy's header) or in the browser's cookie renews the identity
     in place (nothing reloads); else the identity is dropped and the round trip follows."""
     pending = st.session_state.get(_REVERIFY)
-    if not isinstance(pending, dict):
+    answer: Identity | str | None
+    if isinstance(pending, dict):  # a later run: has the browser answered?
+        answer = _browser_answer(settings, pending["key"])
+        waited = time.time() - pending["since"]
+    else:
         log.info("Clerk session token expired: verifying again")
         try:  # the request's own token first: a proxy may send a fresh one with every request
-            answer: Identity | str | None = clerk_identity(settings, *_request_context())
-        except auth.AuthError as err:
-            answer = None
+            answer = clerk_identity(settings, *_request_context())
+        except auth.AuthError as err:  # ask the browser (a new reader each time: a fresh read)
             pending = st.session_state[_REVERIFY] = {"since": time.time(), "key": secrets.token_hex(6),
                                                      "reason": err.reason}
-    if isinstance(pending, dict):
-        answer = _browser_answer(settings, pending["key"])
-    decision = reverify_decision(identity.user_id, answer,
-                                 time.time() - pending["since"] if isinstance(pending, dict) else 0.0,
-                                 REVERIFY_SECONDS)
+            answer = _browser_answer(settings, pending["key"])
+        waited = 0.0
+    decision = reverify_decision(identity.user_id, answer, waited, REVERIFY_SECONDS)
     if decision == WAIT:
-        return identity  # the same user, for a few seconds more: nothing new is shown to anyone else
+        return identity  # the same user, for a few seconds more: nothing is shown to anyone else
     st.session_state.pop(_REVERIFY, None)
     st.session_state.pop(_CLERK_REASON, None)
     if isinstance(answer, Identity):
@@ -247,10 +248,11 @@ def _verify_again(settings: Settings, identity: Identity) -> Identity | None:
             _forget_session()  # another user's token: nothing of the previous one stays
         st.session_state[_IDENTITY] = answer
         return answer
-    log.info("Clerk session not renewed (%s): signing in again", answer or "no answer from the browser")
+    reason = answer if isinstance(answer, str) else pending["reason"]  # no answer: the request's reason
+    log.info("Clerk session not renewed (%s): signing in again", reason)
     st.session_state.pop(_IDENTITY, None)
     st.session_state[_CLERK_EXPIRED_USER] = True
-    st.session_state[_CLERK_REASON] = answer or pending.get("reason", auth.EXPIRED)
+    st.session_state[_CLERK_REASON] = reason
     return None
 
 
