@@ -378,7 +378,7 @@ def intents_with_a_pending_edit(page: Page, stub: StubSignIn, lifetime: int) -> 
 def rerun(page: Page) -> None:
     """What any click does: a run of the script (Streamlit's rerun shortcut, the grid left alone)."""
     page.keyboard.press("Escape")  # the grid keeps the keyboard while a cell is selected
-    page.get_by_text("What callers say and how your assistant answers.").click()
+    page.get_by_text("What callers say", exact=False).first.click()
     page.keyboard.press("r")
 
 
