@@ -8,6 +8,7 @@ from it, so neither a query parameter, a widget nor a header can choose the user
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import re
@@ -57,6 +58,7 @@ _CLERK_EXPIRED_USER = "_signin_clerk_expired"  # the identity just expired: forg
 _TRIP_DONE = "_signin_trip_seen"  # the request's round-trip marker was read (once per session)
 _CLEAR_TRIP = "_signin_trip_clear"  # delete the browser's trip marker in this run
 _TRIP_FAILED = "_signin_trip_failed"  # back from sign-in without a valid token: no second trip
+_REVERIFY = "_signin_reverify"  # the identity expired: {"since", "key", "reason"} while the browser is asked
 _LIB_LOGOUT = "logout"  # streamlit-authenticator's flag: True blocks re-login from its cookie
 _KEEP_ON_SIGN_OUT = frozenset({_LOCKED, _COOKIE_TODO, _CLERK_REASON, _LIB_LOGOUT, _TRIP_DONE, _TRIP_FAILED})
 
@@ -135,7 +137,11 @@ def _request_context() -> tuple[Mapping[str, str], Mapping[str, str]]:
 
 def clerk_identity(settings: Settings, cookies: Mapping[str, str], headers: Mapping[str, str]) -> Identity:
     """Verify the request's Clerk token; ``AuthError`` with the reason when there is no good one."""
-    token = token_from_request(cookies, headers, settings.clerk_header)
+    return token_identity(settings, token_from_request(cookies, headers, settings.clerk_header))
+
+
+def token_identity(settings: Settings, token: str | None) -> Identity:
+    """Verify one Clerk session token (issuer, azp, leeway from ``settings``); ``AuthError`` when refused."""
     claims = auth.verify_clerk_claims(
         token or "",
         jwt_key=settings.clerk_jwt_key or None,
@@ -154,13 +160,9 @@ def clerk_identity(settings: Settings, cookies: Mapping[str, str], headers: Mapp
 def _clerk_gate(settings: Settings) -> str | None:
     identity = st.session_state.get(_IDENTITY)
     if isinstance(identity, Identity) and identity.expires_at is not None and time.time() >= identity.expires_at:
-        # Past the token's expiry: verify again (a fresh token from the request, else the round trip),
-        # so signing out of the web app or a ban ends this session too.
-        log.info("Clerk session token expired: verifying again")
-        st.session_state.pop(_IDENTITY, None)
-        st.session_state.pop(_CLERK_REASON, None)
-        identity = None
-        st.session_state[_CLERK_EXPIRED_USER] = True
+        identity = _verify_again(settings, identity)
+    else:
+        st.session_state.pop(_REVERIFY, None)
     if not isinstance(identity, Identity):
         identity = None
         if _CLERK_REASON not in st.session_state:  # once per session: a refresh is a new session
@@ -194,6 +196,83 @@ def _clerk_gate(settings: Settings) -> str | None:
     if st.session_state.pop(_CLEAR_TRIP, None):
         _run_js(f"document.cookie = {_js(auth.TRIP_COOKIE + '=; Max-Age=0; Path=/; SameSite=Lax')};")
     return _signed_in(identity, on_sign_out=lambda: _sign_out(clerk=True))
+
+
+# Past the token's expiry, the browser's current ``__session`` (Clerk's JS keeps it fresh) is read
+# with a cookie component; the page keeps rendering for the same user until it answers, for at most:
+REVERIFY_SECONDS = 10.0
+RENEW, WAIT, OTHER_USER, ROUND_TRIP = "renew", "wait", "other user", "round trip"
+
+
+def reverify_decision(user_id: str, answer: Identity | str | None, waited: float,
+                      bound: float = REVERIFY_SECONDS) -> str:
+    """What to do with a session whose identity expired, given the browser's answer: ``None`` (no
+    answer yet), an ``auth`` reason (its token was missing or refused) or the token's verified identity.
+
+    ``RENEW`` the same user's identity in place; ``OTHER_USER`` (another user's token: forget the
+    session); ``WAIT`` for the answer, ``bound`` seconds at most after the first run past expiry; else
+    ``ROUND_TRIP`` (today's trip to sign in, with its loop guard).
+    """
+    if answer is None:
+        return WAIT if waited < bound else ROUND_TRIP
+    if isinstance(answer, Identity):
+        return RENEW if answer.user_id == user_id else OTHER_USER
+    return ROUND_TRIP
+
+
+def _verify_again(settings: Settings, identity: Identity) -> Identity | None:
+    """Past the token's expiry: verify again, so signing out of the web app or a ban ends this session
+    too.  A fresh token in the request (a proxy's header) or in the browser's cookie renews the identity
+    in place (nothing reloads); else the identity is dropped and the round trip follows."""
+    pending = st.session_state.get(_REVERIFY)
+    answer: Identity | str | None
+    if isinstance(pending, dict):  # a later run: has the browser answered?
+        answer = _browser_answer(settings, pending["key"])
+        waited = time.time() - pending["since"]
+    else:
+        log.info("Clerk session token expired: verifying again")
+        try:  # the request's own token first: a proxy may send a fresh one with every request
+            answer = clerk_identity(settings, *_request_context())
+        except auth.AuthError as err:  # ask the browser (a new reader each time: a fresh read)
+            pending = st.session_state[_REVERIFY] = {"since": time.time(), "key": secrets.token_hex(6),
+                                                     "reason": err.reason}
+            answer = _browser_answer(settings, pending["key"])
+        waited = 0.0
+    decision = reverify_decision(identity.user_id, answer, waited, REVERIFY_SECONDS)
+    if decision == WAIT:
+        return identity  # the same user, for a few seconds more: nothing is shown to anyone else
+    st.session_state.pop(_REVERIFY, None)
+    st.session_state.pop(_CLERK_REASON, None)
+    if isinstance(answer, Identity):
+        if decision == OTHER_USER:
+            _forget_session()  # another user's token: nothing of the previous one stays
+        st.session_state[_IDENTITY] = answer
+        return answer
+    reason = answer if isinstance(answer, str) else pending["reason"]  # no answer: the request's reason
+    log.info("Clerk session not renewed (%s): signing in again", reason)
+    st.session_state.pop(_IDENTITY, None)
+    st.session_state[_CLERK_EXPIRED_USER] = True
+    st.session_state[_CLERK_REASON] = reason
+    return None
+
+
+def _browser_answer(settings: Settings, key: str) -> Identity | str | None:
+    """The browser's current ``__session`` verified (an ``Identity`` or the refusal's reason), or None
+    while its cookie component has not answered.  ``st.context.cookies`` is frozen at the session's
+    first request, so the cookie is read by extra_streamlit_components' CookieManager (the component
+    streamlit-authenticator uses; a new key mounts a new reader, which reports the cookies once)."""
+    try:
+        component = importlib.import_module("extra_streamlit_components.CookieManager")._component_func
+        cookies = component(method="getAll", key=f"signin-reverify-{key}", default=None)
+    except Exception as err:  # no component: no answer, so the round trip after the wait
+        log.info("Cookie component unavailable: %s", type(err).__name__)
+        return None
+    if not isinstance(cookies, Mapping):
+        return None
+    try:
+        return token_identity(settings, token_from_request(cookies, {}))  # the cookie; no header here
+    except auth.AuthError as err:
+        return err.reason
 
 
 def _round_trip_target(settings: Settings, reason: str) -> str | None:

@@ -27,9 +27,12 @@ from lib.urlstate import VIEW_KEYS
 from tests.e2e_support import (
     CHROMIUM,
     CHROMIUM_ARGS,
+    ROW_HEIGHT,
     VIEWPORT,
     App,
     assert_no_exception,
+    edit_text_cell,
+    grid_cell,
     running_app,
     screenshot,
     serving_app,
@@ -336,3 +339,86 @@ def test_the_session_ends_with_the_token_and_is_verified_again(
     assert stub.redirects == [clerk_app.url + "/billing"] * 2
     expect_signed_in(page)
     expect_screen(page, "billing")
+
+
+# -- Clerk mode: past the token's expiry, the browser's fresh cookie keeps the page (no reload) ------
+
+PENDING = "Unsaved: 0 new, 1 changed, 0 to delete"
+
+
+def intents_with_a_pending_edit(page: Page, stub: StubSignIn, lifetime: int) -> float:
+    """Signed in (one round trip) with a token living ``lifetime`` s, on Intents with an unsaved edit
+    (held only in the Streamlit session) and a marker in the window that a reload would wipe; the
+    token's expiry."""
+    stub.lifetime = lifetime
+    page.goto("/intents")
+    expect_signed_in(page)
+    expect_screen(page, "intents")
+    grid = page.get_by_test_id("stDataFrame")
+    expect(grid).to_be_visible()
+    box = grid.bounding_box()
+    assert box
+    edit_text_cell(page, box["x"] + 70, box["y"] + ROW_HEIGHT * 1.5, "pending_rename", column=1, row=0)
+    expect(page.get_by_text(PENDING, exact=True)).to_be_visible()
+    settle(page)
+    page.evaluate("""() => {
+        window.__samePage = true;  // a reload or a navigation wipes it
+        window.__cookieReader = false;  // the cookie component asked for the browser's __session
+        new MutationObserver(() => {
+            if (document.querySelector("iframe[title*='cookie_manager']")) window.__cookieReader = true;
+        }).observe(document, {subtree: true, childList: true});
+    }""")
+    assert len(stub.redirects) == 1
+    token = next(c["value"] for c in page.context.cookies() if c["name"] == "__session")
+    expires = jwt.decode(token, options={"verify_signature": False})["exp"]
+    assert time.time() < expires - 1, "the edit took longer than the token lived: raise the lifetime"
+    return expires
+
+
+def rerun(page: Page) -> None:
+    """What any click does: a run of the script (Streamlit's rerun shortcut, the grid left alone)."""
+    page.keyboard.press("Escape")  # the grid keeps the keyboard while a cell is selected
+    page.get_by_text("What callers say", exact=False).first.click()
+    page.keyboard.press("r")
+
+
+def test_a_fresh_session_cookie_renews_the_expired_identity_without_a_reload(
+        clerk_context: BrowserContext, clerk_app: App, stub: StubSignIn) -> None:
+    page = clerk_context.new_page()
+    expires = intents_with_a_pending_edit(page, stub, lifetime=15)
+    # Clerk's JS refreshes __session (a JavaScript-readable cookie of the same site) every minute
+    clerk_context.add_cookies([{"name": "__session", "value": stub.token(lifetime=60), "url": clerk_app.url}])
+    page.wait_for_timeout(max(0.0, expires - time.time() + 1) * 1000)
+    rerun(page)
+    page.wait_for_timeout(1500)  # the cookie component's answer and the run it starts
+    settle(page)
+    # past the wait for the browser's answer: a session still waiting would now make the round trip
+    page.wait_for_timeout(11_000)
+    rerun(page)
+    page.wait_for_timeout(1500)
+    settle(page)
+    assert stub.redirects == [clerk_app.url + "/intents"], "the expired identity was re-verified by a round trip"
+    assert page.evaluate("window.__samePage") is True, "the page reloaded"
+    assert page.evaluate("window.__cookieReader") is True, "the browser's cookie was never read"
+    expect_signed_in(page)
+    expect(page.get_by_text(PENDING, exact=True)).to_be_visible()
+    expect(grid_cell(page, 1, 0)).to_have_text("pending_rename")
+    assert_no_exception(page, "intents after the renewal")
+    screenshot(page, "clerk-renewed-in-place")
+
+
+def test_without_a_fresh_session_cookie_the_expired_identity_makes_the_round_trip(
+        clerk_context: BrowserContext, clerk_app: App, stub: StubSignIn) -> None:
+    page = clerk_context.new_page()
+    expires = intents_with_a_pending_edit(page, stub, lifetime=15)
+    stub.lifetime = 60
+    page.wait_for_timeout(max(0.0, expires - time.time() + 1) * 1000)
+    rerun(page)
+    deadline = time.monotonic() + 30
+    while len(stub.redirects) < 2 and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+    assert stub.redirects == [clerk_app.url + "/intents"] * 2
+    expect_signed_in(page)
+    expect_screen(page, "intents")
+    assert page.evaluate("window.__samePage") is None  # a new page: the session and its edit are gone
+    expect(page.get_by_text("No unsaved changes.", exact=True)).to_be_visible()

@@ -477,8 +477,10 @@ def test_clerk_sign_out(clerk_env, clerk_key, monkeypatch):
 
 def test_clerk_identity_ends_with_the_token_and_is_verified_again(clerk_env, clerk_key, monkeypatch):
     """Past the token's exp the session is checked again; the frozen request's token has expired by
-    then, so the user is signed out (in a browser: sent on the round trip) and their state forgotten."""
+    then and no browser answers with a fresh cookie (here: none to wait for), so the user is signed out
+    (in a browser: sent on the round trip) and their state forgotten."""
     monkeypatch.setenv("CLERK_LEEWAY_SECONDS", "0")
+    monkeypatch.setattr(signin, "REVERIFY_SECONDS", 0.0)
     queries.settings.clear()
     request = Request(cookies={"__session": clerk_token(clerk_key, exp=int(time.time()) + 2)})
     monkeypatch.setattr(signin, "_request_context", request)
@@ -507,3 +509,125 @@ def test_clerk_a_fresh_token_past_expiry_keeps_the_session(clerk_env, clerk_key,
     at.run()
     assert at.session_state["user_id"] == "user_2clerkXYZ"
     assert at.session_state[signin._IDENTITY].expires_at > first
+
+
+# -- past expiry: the browser's current cookie, read without a reload --------------------------------
+
+IDENTITY = signin.Identity(user_id="user_2clerkXYZ", name="Dana", expires_at=1.0)
+
+
+@pytest.mark.parametrize(
+    ("answer", "waited", "decision"),
+    [
+        (signin.Identity(user_id="user_2clerkXYZ", name="Dana", expires_at=99.0), 0.5, signin.RENEW),
+        (signin.Identity(user_id="user_2clerkXYZ", name="Dana", expires_at=99.0), 60.0, signin.RENEW),  # late, valid
+        (signin.Identity(user_id="user_2other", name="Eve", expires_at=99.0), 0.5, signin.OTHER_USER),
+        (None, 0.0, signin.WAIT),
+        (None, 9.9, signin.WAIT),
+        (None, 10.0, signin.ROUND_TRIP),
+        (auth.EXPIRED, 0.5, signin.ROUND_TRIP),
+        (auth.NO_TOKEN, 0.5, signin.ROUND_TRIP),
+        (auth.BAD_SIGNATURE, 0.5, signin.ROUND_TRIP),
+        (auth.WRONG_ISSUER, 0.5, signin.ROUND_TRIP),
+    ],
+)
+def test_reverify_decision(answer, waited, decision):
+    assert signin.reverify_decision(IDENTITY.user_id, answer, waited, bound=10.0) == decision
+
+
+def test_the_wait_for_the_browser_is_bounded_by_default():
+    assert 0 < signin.REVERIFY_SECONDS <= 15
+    assert signin.reverify_decision("u", None, signin.REVERIFY_SECONDS) == signin.ROUND_TRIP
+
+
+def expire_now(at: AppTest) -> None:
+    time.sleep(max(0.0, at.session_state[signin._IDENTITY].expires_at - time.time()) + 0.2)
+
+
+def browser_says(at: AppTest, cookies: dict[str, str]) -> None:
+    """What the cookie component reports (AppTest runs no component frontend): its widget value."""
+    at.session_state[f"signin-reverify-{at.session_state[signin._REVERIFY]['key']}"] = cookies
+
+
+def test_clerk_past_expiry_the_page_stays_while_the_browser_is_asked(clerk_env, clerk_key, monkeypatch):
+    """The first run past exp keeps the same user and their state (no sign-in screen, no reload) for the
+    bound; with no answer by then, the session is verified again the old way: the round trip."""
+    monkeypatch.setenv("CLERK_LEEWAY_SECONDS", "0")
+    monkeypatch.setattr(signin, "REVERIFY_SECONDS", 1.5)
+    queries.settings.clear()
+    request = Request(cookies={"__session": clerk_token(clerk_key, exp=int(time.time()) + 3)})
+    monkeypatch.setattr(signin, "_request_context", request)
+    at = run_app()
+    at.session_state["stats_filters"] = {"assistant": "a1"}
+    expire_now(at)
+    at.run()
+    assert at.session_state["user_id"] == "user_2clerkXYZ" and not signed_out(at)
+    assert at.session_state["stats_filters"] == {"assistant": "a1"}
+    assert request.reads == 2  # the request's token was tried first
+    time.sleep(1.6)
+    at.run()
+    assert signed_out(at)
+    assert "Reason: expired" in main_texts(at)
+    assert "stats_filters" not in at.session_state
+
+
+def test_clerk_a_fresh_browser_cookie_renews_the_identity_in_place(clerk_env, clerk_key, monkeypatch):
+    monkeypatch.setenv("CLERK_LEEWAY_SECONDS", "0")
+    queries.settings.clear()
+    request = Request(cookies={"__session": clerk_token(clerk_key, exp=int(time.time()) + 3)})
+    monkeypatch.setattr(signin, "_request_context", request)
+    at = run_app()
+    first = at.session_state[signin._IDENTITY].expires_at
+    at.session_state["stats_filters"] = {"assistant": "a1"}
+    expire_now(at)
+    at.run()
+    fresh = int(time.time()) + 60
+    browser_says(at, {"__session": clerk_token(clerk_key, exp=fresh), "other": "x"})
+    at.run()
+    assert at.session_state["user_id"] == "user_2clerkXYZ" and not signed_out(at)
+    assert at.session_state[signin._IDENTITY].expires_at == fresh > first
+    assert at.session_state["stats_filters"] == {"assistant": "a1"}
+    assert signin._REVERIFY not in at.session_state
+    assert request.reads == 2
+
+
+@pytest.mark.parametrize(
+    ("cookies", "reason"),
+    [
+        (lambda key: {"__session": clerk_token(key, exp=int(time.time()) - 30)}, "expired"),
+        (lambda key: {}, "no token"),
+        (lambda key: {"__session": clerk_token(key, azp="https://evil.example.com")}, "unauthorized party"),
+        (lambda key: {"__session": clerk_token(rsa.generate_private_key(public_exponent=65537, key_size=2048))},
+         "bad signature"),
+    ],
+)
+def test_clerk_a_refused_browser_cookie_ends_the_session(clerk_env, clerk_key, monkeypatch, cookies, reason):
+    monkeypatch.setenv("CLERK_LEEWAY_SECONDS", "0")
+    queries.settings.clear()
+    monkeypatch.setattr(signin, "_request_context", Request(
+        cookies={"__session": clerk_token(clerk_key, exp=int(time.time()) + 3)}))
+    at = run_app()
+    at.session_state["stats_filters"] = {"assistant": "a1"}
+    expire_now(at)
+    at.run()
+    browser_says(at, cookies(clerk_key))
+    at.run()
+    assert signed_out(at)
+    assert f"Reason: {reason}" in main_texts(at)
+    assert "stats_filters" not in at.session_state
+
+
+def test_clerk_another_users_browser_cookie_forgets_the_session(clerk_env, clerk_key, monkeypatch):
+    monkeypatch.setenv("CLERK_LEEWAY_SECONDS", "0")
+    queries.settings.clear()
+    monkeypatch.setattr(signin, "_request_context", Request(
+        cookies={"__session": clerk_token(clerk_key, exp=int(time.time()) + 3)}))
+    at = run_app()
+    at.session_state["stats_filters"] = {"assistant": "a1"}
+    expire_now(at)
+    at.run()
+    browser_says(at, {"__session": clerk_token(clerk_key, sub="user_2other", name="Eve")})
+    at.run()
+    assert at.session_state["user_id"] == "user_2other"
+    assert "**Eve**" in sidebar_texts(at)
+    assert "stats_filters" not in at.session_state
