@@ -40,7 +40,7 @@ if "naive_user" not in st.session_state:
 user = st.session_state["naive_user"]
 st.sidebar.markdown(f"Signed in as **{user}**")
 
-st.title("Overview")
+st.title("Stats")
 days = {"7 days": 7, "30 days": 30, "90 days": 90, "All time": None}[
     st.radio("Period", ["7 days", "30 days", "90 days", "All time"], index=1, horizontal=True)]
 with engine().connect() as conn:

@@ -195,7 +195,7 @@ def test_unsaved_edits_survive_a_visit_to_another_screen(page: Page) -> None:
     first = grid_cell(page, 1, 0).inner_text().strip()
     edit_text_cell(page, box["x"] + 90, box["y"] + ROW_HEIGHT * 1.5, "kept_edit", column=1, row=0)
     expect(page.get_by_text("Unsaved: 0 new, 1 changed, 0 to delete", exact=True)).to_be_visible()
-    open_screen(page, "Stats", "Overview")
+    open_screen(page, "Stats", "Stats")
     open_screen(page, "Intents", "Intents")
     expect(page.get_by_text("1 unsaved change kept", exact=False)).to_be_visible()
     expect(grid_cell(page, 1, 0)).to_have_text("kept_edit")
