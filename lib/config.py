@@ -43,7 +43,7 @@ class Settings:
         ".streamlit/credentials.yaml", "Local mode: path of the credentials file (bcrypt hashes)."
     )
     auth_cookie_key: str = _setting("", "Local mode: secret that signs the re-login cookie (random if unset).", True)
-    auth_max_attempts: int = _setting(5, "Local mode: failed logins allowed per session before a wait.")
+    auth_max_attempts: int = _setting(5, "Local mode: failed logins allowed per username and client address (server-wide) before a wait.")
     auth_lockout_seconds: int = _setting(60, "Local mode: wait after too many failed logins.")
     clerk_jwt_key: str = _setting("", "Clerk mode: PEM public key that verifies session tokens (networkless).", True)
     clerk_jwks_url: str = _setting("", "Clerk mode: JWKS endpoint of the Clerk Frontend API (if no PEM key).")
