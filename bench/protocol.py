@@ -115,6 +115,7 @@ class Session:
         self.ws: Any = None
         self.pages: dict[str, str] = {}  # page title and url path -> page_script_hash (the navigation message)
         self.page_hash = ""
+        self.query_string = ""  # the page's URL query as the app last set it (st.query_params), sent back as a browser does
         self.widgets: dict[str, WidgetState] = {}  # widget id -> the value this client holds
         self._cache: dict[str, tuple[ForwardMsg, int]] = {}  # hash -> (message, run it was last used in)
         self._fragment_run = False
@@ -162,9 +163,10 @@ class Session:
             if page not in self.pages:
                 raise ProtocolError(f"no page {page!r} in the navigation ({sorted(self.pages)})")
             self.page_hash = self.pages[page]
+            self.query_string = ""  # a sidebar link opens the screen's bare URL
         msg = BackMsg()
         state = msg.rerun_script
-        state.query_string = ""
+        state.query_string = self.query_string
         state.page_script_hash = self.page_hash
         state.widget_states.widgets.extend(self.widgets.values())
         for trigger in triggers:
@@ -239,6 +241,8 @@ class Session:
             path = tuple(fwd.metadata.delta_path)
             if delta.WhichOneof("type") == "new_element":
                 run.elements[path] = delta.new_element
+        elif kind == "page_info_changed":
+            self.query_string = fwd.page_info_changed.query_string
         elif kind == "page_not_found":
             run.page_not_found = True
         elif kind == "session_event" and fwd.session_event.HasField("script_compilation_exception"):
