@@ -112,18 +112,16 @@ class Report:
 
 def _holders(intents: Sequence[tuple[str, str, Iterable[str]]]) -> tuple[dict, dict]:
     """Phrase key -> [(id, name)] of the intents holding it (each once), and key -> the phrase as first written."""
-    holders: dict[str, list[tuple[str, str]]] = {}
+    holders: dict[str, dict[str, str]] = {}  # key -> {id: name}: a dict, so a phrase common to thousands stays linear
     first: dict[str, str] = {}
     for ident, name, phrases in intents:
         for phrase in phrases:
             key = phrase_key(phrase)
             if not key:
                 continue
-            held = holders.setdefault(key, [])
-            if not held or all(h[0] != ident for h in held):
-                held.append((ident, name))
+            holders.setdefault(key, {}).setdefault(ident, name)
             first.setdefault(key, phrase)
-    return holders, first
+    return {k: list(h.items()) for k, h in holders.items()}, first
 
 
 def clashes(intents: Sequence[tuple[str, str, Iterable[str]]]) -> tuple[Clash, ...]:
@@ -155,14 +153,22 @@ def _names(names: Iterable[str], shown: int = 3) -> str:
     return listed + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
+SHOWN_SHARED = 3  # names listed in "shares a phrase with ..."
+
+
 def check(intents: Sequence[Intent], assistants: Iterable[Assistant] = ()) -> Report:
     """Coverage, needs-attention reasons, phrase clashes, duplicate names and usage of every intent."""
     holders, first = _holders([(i.id, i.intent_name, i.example_user_phrases) for i in intents])
     found = tuple(Clash(first[k], tuple(h)) for k, h in holders.items() if len(h) > 1)
-    shared: dict[str, list[str]] = {}
+    shared: dict[str, dict[str, None]] = {}  # id -> the first SHOWN_SHARED + 1 other names (enough to say "and others")
     for c in found:
         for ident, _ in c.intents:
-            shared.setdefault(ident, []).extend(n for j, n in c.intents if j != ident)
+            names = shared.setdefault(ident, {})
+            for j, n in c.intents:
+                if len(names) > SHOWN_SHARED:
+                    break
+                if j != ident:
+                    names.setdefault(n)
     same_name: dict[str, list[str]] = {}
     for i in intents:
         same_name.setdefault(name_key(i.intent_name), []).append(i.id)
@@ -179,7 +185,9 @@ def check(intents: Sequence[Intent], assistants: Iterable[Assistant] = ()) -> Re
         if cov.phrases < MIN_PHRASES:
             reasons.append(f"{cov.phrases} example phrase{'s' if cov.phrases != 1 else ''} (needs {MIN_PHRASES})")
         if i.id in shared:
-            reasons.append(f"shares a phrase with {_names(dict.fromkeys(shared[i.id]))}")
+            others = list(shared[i.id])
+            reasons.append(f"shares a phrase with {', '.join(f'“{n}”' for n in others[:SHOWN_SHARED])}"
+                           + (" and others" if len(others) > SHOWN_SHARED else ""))
         if len(same_name[name_key(i.intent_name)]) > 1:
             reasons.append("another intent has the same name")
         checks[i.id] = IntentCheck(cov, tuple(reasons), tuple(used.get(i.id, ())))

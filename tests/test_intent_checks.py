@@ -30,6 +30,16 @@ def assistant(name: str, names=(), ids=()) -> Assistant:
     return Assistant(f"a-{name}", f"vapi-{name}", name, {}, tuple(names), T, T, tuple(ids))
 
 
+def test_a_phrase_held_by_many_intents_names_three_and_says_others() -> None:
+    many = [intent(str(n), f"intent{n}", phrases=("Hello!", f"p{n}", f"q{n}")) for n in range(2000)]
+    report = check(many)
+    assert report.checks["0"].reasons == ("shares a phrase with “intent1”, “intent2”, “intent3” and others",)
+    assert report.checks["1999"].reasons == ("shares a phrase with “intent0”, “intent1”, “intent2” and others",)
+    assert [len(c.intents) for c in report.clashes] == [2000]  # each holder once, in order
+    small = check([intent("a", "alpha", phrases=("hi", "x", "y")), intent("b", "beta", phrases=("Hi!", "hi", "z"))])
+    assert small.checks["a"].reasons == ("shares a phrase with “beta”",)  # one intent listed once
+
+
 # -- the phrase normalizer ------------------------------------------------------------------------
 
 def test_phrases_compare_ignoring_case_space_and_punctuation() -> None:
