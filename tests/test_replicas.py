@@ -315,8 +315,11 @@ def test_the_proxy_passes_clerks_cookie_and_the_browsers_host() -> None:
 def test_uploads_up_to_streamlits_limit_pass_the_proxy(proxy: Proxy) -> None:
     """nginx's 1 MB default would cut uploads short; the limit follows server.maxUploadSize (20 MB)."""
     target = f"{proxy.url}/_stcore/upload_file/no-such-session/no-such-file"
-    within = fetch(target, method="PUT", data=b"x" * (5 * 1024 * 1024))
-    assert within.status != 413 and within.status < 500, within  # Streamlit itself refuses the unknown session
+    for _ in range(3):  # Streamlit refuses the unknown session, and may do so before reading the whole body:
+        within = fetch(target, method="PUT", data=b"x" * (5 * 1024 * 1024))  # nginx then answers 502
+        if within.status < 500:
+            break
+    assert within.status != 413 and within.status < 500, within
     assert within.headers[REPLICA_HEADER.lower()] in {"1", "2"}
     beyond = fetch(target, method="PUT", data=b"x" * (22 * 1024 * 1024))
     assert beyond.status == 413, beyond
