@@ -163,6 +163,17 @@ def _ambiguous(err: Exception) -> bool:
     return isinstance(err, httpx.TransportError) and not _unsent(err)
 
 
+def _conflict_ids(err: APIError) -> list | None:
+    """The ids a save or undo function refused as changed since (SQLSTATE 40001, ids in its detail)."""
+    if err.code != "40001":
+        return None
+    try:
+        ids = json.loads(err.details or "")
+    except (TypeError, ValueError):
+        return None
+    return ids if isinstance(ids, list) and ids else None
+
+
 def _translate(err: Exception) -> StoreError:
     """A typed, secret-free StoreError for anything supabase-py or httpx raised; the same texts as
     the SQL backends' (the user need not know which backend is configured)."""
@@ -321,13 +332,8 @@ class RestUserStore:
         def refused(err: APIError) -> StoreError | None:
             if err.code == "23505":  # an added id exists: this save may be there already
                 return _Duplicate(REFUSED)
-            if err.code != "40001":
-                return None
-            try:
-                ids = json.loads(err.details or "")
-            except (TypeError, ValueError):
-                return None
-            if not isinstance(ids, list) or not ids:
+            ids = _conflict_ids(err)
+            if ids is None:
                 return None
             return ConflictError([str(i) for i in ids], names)
 
@@ -395,13 +401,8 @@ class RestUserStore:
                 return HistoryNotFound()
             if err.code == "23505":
                 return AlreadyUndone()
-            if err.code != "40001":
-                return None
-            try:
-                ids = json.loads(err.details or "")
-            except (TypeError, ValueError):
-                return None
-            if not isinstance(ids, list) or not ids:
+            ids = _conflict_ids(err)
+            if ids is None:
                 return None
             try:
                 names = history.names(self._record(history_id))
