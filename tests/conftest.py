@@ -20,6 +20,19 @@ pytest_plugins = ["tests.rest_fixtures"]  # rest_url, rest_store, rest_store_fac
 
 
 
+@pytest.fixture(scope="module")
+def browser(app: object) -> Iterator[object]:
+    """Debian's Chromium for a browser test module, started after (and so skipped with) its ``app``."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.e2e_support import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """SQLAlchemy URL of a real PostgreSQL with the migration applied.

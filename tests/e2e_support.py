@@ -21,6 +21,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Page, expect
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,6 +89,27 @@ def _healthy(url: str) -> bool:
             return resp.status == 200
     except (urllib.error.URLError, OSError):
         return False
+
+
+def require_chromium() -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+
+
+def assert_no_tracebacks(app: App) -> None:
+    """After a module's browser tests: the server never logged a traceback."""
+    tracebacks = [line for line in app.log_text().splitlines() if "Traceback" in line]
+    assert not tracebacks, f"the app logged tracebacks:\n{app.log_text()[-4000:]}"
+
+
+@contextmanager
+def checked_app(workdir: Path) -> Iterator[App]:
+    """A browser test module's app: ``running_app`` (skipped without Chromium), checked for tracebacks
+    when the module is done."""
+    require_chromium()
+    with running_app(workdir) as app:
+        yield app
+    assert_no_tracebacks(app)
 
 
 @contextmanager

@@ -20,27 +20,24 @@ import re
 import shutil
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from lib.store.sql import utcnow
 from tests.e2e_support import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     DOC_SCREENSHOTS,
     ROW_HEIGHT,
     SCREENSHOTS,
     VIEWPORT,
     App,
     assert_no_exception,
+    checked_app,
     download,
     edit_text_cell,
     grid_cell,
     open_screen,
-    running_app,
     screenshot,
     settle,
     sign_in,
@@ -76,20 +73,8 @@ SCREENS = [  # sidebar link, page title, screenshot name
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    with running_app(tmp_path_factory.mktemp("e2e-app")) as running:
+    with checked_app(tmp_path_factory.mktemp("e2e-app")) as running:
         yield running
-    tracebacks = [line for line in running.log_text().splitlines() if "Traceback" in line]
-    assert not tracebacks, f"the app logged tracebacks:\n{running.log_text()[-4000:]}"
-
-
-@pytest.fixture(scope="module")
-def browser(app: App) -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -27,10 +26,10 @@ from tests.e2e_support import (
     VIEWPORT,
     App,
     assert_no_exception,
+    checked_app,
     edit_text_cell,
     grid_cell,
     open_screen,
-    running_app,
     screenshot,
     settle,
     sign_in,
@@ -43,12 +42,8 @@ NEW_NAME = "greeting_history_e2e"
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    with running_app(tmp_path_factory.mktemp("e2e-history")) as running:
+    with checked_app(tmp_path_factory.mktemp("e2e-history")) as running:
         yield running
-    tracebacks = [line for line in running.log_text().splitlines() if "Traceback" in line]
-    assert not tracebacks, f"the app logged tracebacks:\n{running.log_text()[-4000:]}"
 
 
 @pytest.fixture

@@ -18,20 +18,20 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from lib import schema
 from tests.e2e_support import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     DOC_SCREENSHOTS,
     ROW_HEIGHT,
     SCREENSHOTS,
     App,
     assert_no_exception,
+    assert_no_tracebacks,
     edit_text_cell,
     grid_cell,
     open_screen,
+    require_chromium,
     screenshot,
     seed_demo,
     serving_app,
@@ -66,24 +66,14 @@ def imperfect(database_url: str) -> None:
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}")
+    require_chromium()
     workdir = tmp_path_factory.mktemp("e2e-intents")
     database_url = f"sqlite:///{workdir / 'demo.db'}"
     seed_demo(database_url)
     imperfect(database_url)
     with serving_app(workdir, database_url) as running:
         yield running
-    tracebacks = [line for line in running.log_text().splitlines() if "Traceback" in line]
-    assert not tracebacks, f"the app logged tracebacks:\n{running.log_text()[-4000:]}"
-
-
-@pytest.fixture(scope="module")
-def browser(app: App) -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+    assert_no_tracebacks(running)
 
 
 def new_page(browser: Browser, app: App, viewport: dict) -> Page:

@@ -19,15 +19,13 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from playwright.sync_api import Browser, Download, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Download, Page, expect
 
 from tests.e2e_support import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     DOC_SCREENSHOTS,
     App,
     assert_no_exception,
-    running_app,
+    checked_app,
     screenshot,
     settle,
     wait_for_gate,
@@ -42,18 +40,8 @@ BOM = b"\xef\xbb\xbf"
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    with running_app(tmp_path_factory.mktemp("e2e-polish")) as running:
+    with checked_app(tmp_path_factory.mktemp("e2e-polish")) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser(app: App) -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def new_page(browser: Browser, app: App, viewport: dict[str, int]) -> Page:

@@ -15,25 +15,23 @@ import time
 import urllib.parse
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from lib.urlstate import VIEW_KEYS
 from tests.e2e_support import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     ROW_HEIGHT,
     VIEWPORT,
     App,
     assert_no_exception,
+    assert_no_tracebacks,
+    checked_app,
     edit_text_cell,
     grid_cell,
-    running_app,
     screenshot,
     serving_app,
     settle,
@@ -63,20 +61,8 @@ new MutationObserver(() => {
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    with running_app(tmp_path_factory.mktemp("e2e-urls")) as running:
+    with checked_app(tmp_path_factory.mktemp("e2e-urls")) as running:
         yield running
-    tracebacks = [line for line in running.log_text().splitlines() if "Traceback" in line]
-    assert not tracebacks, f"the app logged tracebacks:\n{running.log_text()[-4000:]}"
-
-
-@pytest.fixture(scope="module")
-def browser(app: App) -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture
@@ -268,8 +254,7 @@ def clerk_app(tmp_path_factory: pytest.TempPathFactory, clerk_key: rsa.RSAPrivat
     env = {"AUTH_MODE": "clerk", "CLERK_JWT_KEY": pem, "CLERK_SIGN_IN_URL": stub.url, "CLERK_LEEWAY_SECONDS": "0"}
     with serving_app(tmp_path_factory.mktemp("e2e-clerk"), app.database_url, env=env) as running:
         yield running
-    tracebacks = [line for line in running.log_text().splitlines() if "Traceback" in line]
-    assert not tracebacks, f"the app logged tracebacks:\n{running.log_text()[-4000:]}"
+    assert_no_tracebacks(running)
 
 
 @pytest.fixture

@@ -6,22 +6,19 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 import sqlalchemy as sa
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from lib.urlstate import Period, local_today, zone
 from tests.e2e_support import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     VIEWPORT,
     App,
     assert_no_exception,
+    checked_app,
     open_screen,
-    running_app,
     screenshot,
     settle,
     sign_in,
@@ -34,20 +31,8 @@ BERLIN = "Europe/Berlin"
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    with running_app(tmp_path_factory.mktemp("e2e-views")) as running:
+    with checked_app(tmp_path_factory.mktemp("e2e-views")) as running:
         yield running
-    tracebacks = [line for line in running.log_text().splitlines() if "Traceback" in line]
-    assert not tracebacks, f"the app logged tracebacks:\n{running.log_text()[-4000:]}"
-
-
-@pytest.fixture(scope="module")
-def browser(app: App) -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def new_page(browser: Browser, app: App, timezone: str = BERLIN) -> Page:
