@@ -547,13 +547,13 @@ def main(sizes: list[str], backends: list[str], reps: int, out: Path) -> int:
 
 
 def _main(sizes: list[str], backends: list[str], reps: int, out: Path) -> int:
-    from lib import auth
+    from lib.identity.credentials import ensure_credentials_file
 
     started = time.perf_counter()
     runs: list[Run] = []
     with tempfile.TemporaryDirectory() as tmp:
         creds = Path(tmp) / "credentials.yaml"
-        auth.ensure_credentials_file(creds)
+        ensure_credentials_file(creds)
         for backend in backends:
             for size in sizes:
                 runs.append(measure(backend, size, reps, creds))
