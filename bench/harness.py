@@ -205,7 +205,7 @@ import json, sys, time
 sys.path.insert(0, {root!r})
 from lib.store.sql import SqlStore
 from lib.models import TestFilter
-from lib import export
+from lib.files import csv_encoding, formats, frames
 store = SqlStore({url!r}, statement_timeout_ms=0, export_timeout_ms=3_600_000)
 store.for_user({user!r}).count_tests(TestFilter())  # connect and warm up before the baseline
 def status(field):

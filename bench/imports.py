@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lib.importing import MAX_JSON_VALUES, MAX_ROWS, MAX_UPLOAD_BYTES  # noqa: E402
+from lib.files.importing import MAX_JSON_VALUES, MAX_ROWS, MAX_UPLOAD_BYTES  # noqa: E402
 
 BOM = "\ufeff"
 HEADER = "intent_name,example_user_phrases,english_responses,russian_responses\r\n"
@@ -31,7 +31,8 @@ HEADER = "intent_name,example_user_phrases,english_responses,russian_responses\r
 RUN = """
 import json, sys, time, tracemalloc
 sys.path.insert(0, {root!r})
-from lib import importing, intents_grid
+from lib import intents_grid
+from lib.files import importing
 from lib.errors import StoreError
 data = open({path!r}, "rb").read()
 def status(field):

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from lib.errors import Problem, ValidationError
-from lib.importing import gc_paused
+from lib.files.importing import gc_paused
 from lib.intent_checks import Report
 from lib.models import Intent, IntentDiff, IntentEdit, IntentInput, IntentRef
 from lib.validation import MAX_INTENT_NAME, MAX_ITEM_LENGTH, MAX_LIST_ITEMS, clean_intent, duplicate_problems, name_key

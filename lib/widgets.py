@@ -14,9 +14,10 @@ from zoneinfo import ZoneInfo
 import plotly.graph_objects as go
 import streamlit as st
 
-from lib import billing, charts, export, queries, urlstate
+from lib import billing, charts, queries, urlstate
 from lib.errors import StoreError
-from lib.export_files import SessionFiles
+from lib.files import csv_encoding
+from lib.files.session_files import SessionFiles
 from lib.formatting import fmt_int, plural
 from lib.models import FAILURE_STATUSES, LANGUAGES, TEST_STATUSES, Assistant, TestFilter
 from lib.store.sql import utcnow
@@ -142,7 +143,7 @@ def chart_card(title: str, fig: go.Figure | None) -> None:
         head = st.container(horizontal=True, horizontal_alignment="distribute", vertical_alignment="center",
                             wrap=False)
         head.markdown(f"**{title}**", width="content")
-        head.download_button("CSV", data=lambda: export.to_csv(charts.series_frame(fig)), file_name=f"{slug}.csv",
+        head.download_button("CSV", data=lambda: csv_encoding.to_csv(charts.series_frame(fig)), file_name=f"{slug}.csv",
                               mime="text/csv", key=f"chart_csv_{slug}", on_click="ignore", type="tertiary",
                               icon=":material/download:", help=f"The numbers behind “{title}” as CSV")
         st.plotly_chart(fig, theme="streamlit", width="stretch", config={"displayModeBar": False})

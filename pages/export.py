@@ -2,7 +2,9 @@
 
 import streamlit as st
 
-from lib import export, queries, urlstate, widgets
+from lib import queries, urlstate, widgets
+from lib.files import csv_encoding, frames
+from lib.files.formats import to_excel, to_parquet
 from lib.formatting import plural
 
 PREVIEW_ROWS = 100
@@ -25,7 +27,7 @@ if table == "Test calls":
     shown = f"; the first {PREVIEW_ROWS} shown" if first.total > PREVIEW_ROWS else ""
     st.write(f"{plural(first.total, 'row')}, newest first{shown}")
     names = {a.vapi_assistant_id: a.name for a in assistants}
-    st.dataframe(export.preview_frame(export.tests_frame(first.rows, names)), hide_index=True, width="stretch")
+    st.dataframe(frames.preview_frame(frames.tests_frame(first.rows, names)), hide_index=True, width="stretch")
     widgets.tests_download(filters, "export_tests")
     st.stop()
 
@@ -38,19 +40,19 @@ if table == "Intents":
     search = st.text_input("Name or phrase contains", key="export_intents_search").strip().casefold()
     rows = [i for i in queries.intents() if not search or search in i.intent_name.casefold()
             or any(search in p.casefold() for p in i.example_user_phrases)]
-    frame, name = export.intents_frame(rows), "intents"
+    frame, name = frames.intents_frame(rows), "intents"
 elif table == "Assistants":
     search = st.text_input("Name contains", key="export_assistants_search").strip().casefold()
-    frame = export.assistants_frame([a for a in queries.assistants() if search in a.name.casefold()])
+    frame = frames.assistants_frame([a for a in queries.assistants() if search in a.name.casefold()])
     name = "assistants"
 else:
-    frame, name = export.subscription_frame(queries.subscription()), "subscription"
+    frame, name = frames.subscription_frame(queries.subscription()), "subscription"
 
 st.write(plural(len(frame), "row") + (f"; the first {PREVIEW_ROWS} shown" if len(frame) > PREVIEW_ROWS else ""))
-st.dataframe(export.preview_frame(frame, PREVIEW_ROWS), hide_index=True, width="stretch")
-formats = {"CSV": (export.to_csv, "csv", "text/csv"),
-           "Excel": (export.to_excel, "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-           "Parquet": (export.to_parquet, "parquet", "application/vnd.apache.parquet")}
+st.dataframe(frames.preview_frame(frame, PREVIEW_ROWS), hide_index=True, width="stretch")
+formats = {"CSV": (csv_encoding.to_csv, "csv", "text/csv"),
+           "Excel": (to_excel, "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+           "Parquet": (to_parquet, "parquet", "application/vnd.apache.parquet")}
 for col, (label, (encode, ext, mime)) in zip(st.columns(len(formats)), formats.items(), strict=True):
     col.download_button(f"Download {label}", data=lambda encode=encode: encode(frame), file_name=f"{name}.{ext}",
                         mime=mime, key=f"export_{name}_{ext}", width="stretch",

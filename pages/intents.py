@@ -10,9 +10,10 @@ from dataclasses import replace
 
 import streamlit as st
 
-from lib import history_panel, importing, intent_checks, intents_grid, queries, widgets
+from lib import history_panel, intent_checks, intents_grid, queries, widgets
 from lib.errors import StoreError, StoreUnavailable, ValidationError
-from lib.importing import quoted
+from lib.files import importing
+from lib.files.importing import quoted
 from lib.models import IntentDiff, SaveToken
 from lib.validation import MAX_SEARCH_LENGTH
 

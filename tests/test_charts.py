@@ -200,7 +200,7 @@ SERIES = make_stats(
 
 def test_each_chart_series_as_a_csv_holds_the_fixtures_numbers() -> None:
     """The CSV of a chart card: lib.export's writer (BOM, CRLF, formula prefix) over the chart's series."""
-    from lib.export import to_csv
+    from lib.files.csv_encoding import to_csv
 
     def csv_of(build) -> str:
         data = to_csv(charts.series_frame(build(SERIES)))

@@ -198,7 +198,7 @@ def test_edits_fold_into_the_working_frame_and_deletes_can_be_restored() -> None
 # -- the import preview --------------------------------------------------------------------------------
 
 def test_import_preview_reports_every_row_and_refuses_taken_names() -> None:
-    from lib.importing import read_intent_rows
+    from lib.files.importing import read_intent_rows
 
     data = (b"intent_name,example_user_phrases\r\n"
             b"parking,Where can I park?\r\n"  # fine: a plain value is one phrase

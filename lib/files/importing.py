@@ -37,7 +37,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from lib.errors import Problem, ValidationError
-from lib.export import unneutralize
+from lib.files.csv_encoding import unneutralize
 from lib.models import IntentInput
 
 MAX_UPLOAD_MB = 20  # == [server] maxUploadSize in .streamlit/config.toml (tests/test_importing.py)
