@@ -143,7 +143,7 @@ class App:
 FLOOR_SCRIPT = """
 import streamlit as st
 from bench import harness
-from lib import widgets
+from lib.screens import widgets
 st.data_editor(harness.FLOOR_FRAME, key="bare", num_rows="dynamic", hide_index=True, width="stretch",
                column_config=widgets.intent_columns())
 """
@@ -154,7 +154,7 @@ def intents_floor(url: str, reps: int) -> float:
     """The intents screen's floor: the same frame in a bare ``st.data_editor`` script (same process)."""
     from streamlit.testing.v1 import AppTest
 
-    from lib.intents_grid import grid_frame
+    from lib.screens.intents_grid import grid_frame
     from lib.store.sql import SqlStore
 
     global FLOOR_FRAME
@@ -258,7 +258,7 @@ def export_run(url: str, mode: str) -> dict:
 
 def save_one_edit(url: str) -> list[str]:
     """Statements issued by saving one edited row of the measured user's 5,000-intent grid."""
-    from lib.intents_grid import diff_from_editor, grid_frame
+    from lib.screens.intents_grid import diff_from_editor, grid_frame
     from lib.store.sql import SqlStore
 
     store = SqlStore(url)

@@ -10,13 +10,13 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import streamlit as st  # noqa: E402
-from lib.screens import widgets  # noqa: E402
 
 from lib import memory, queries  # noqa: E402
 from lib.errors import StoreError  # noqa: E402
 from lib.identity import signin  # noqa: E402
 from lib.identity.local_signin import COOKIE_COMPONENT_CSS  # noqa: E402
 from lib.identity.navigation import screen_navigation  # noqa: E402
+from lib.screens import widgets  # noqa: E402
 
 memory.freeze_startup_heap()  # once per process; Streamlit's post-run gc.collect(2) is off (lib/memory.py)
 

@@ -2,8 +2,9 @@
 
 import streamlit as st
 
-from lib import billing, queries
-from lib.formatting import days_left, fmt_date, mask_id
+from lib import queries
+from lib.screens import billing
+from lib.screens.formatting import days_left, fmt_date, mask_id
 from lib.store.sql import utcnow
 
 st.title("Billing")

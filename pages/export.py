@@ -2,10 +2,11 @@
 
 import streamlit as st
 
-from lib import queries, urlstate, widgets
+from lib import queries
 from lib.files import csv_encoding, frames
 from lib.files.formats import to_excel, to_parquet
-from lib.formatting import plural
+from lib.screens import controls, urlstate, widgets
+from lib.screens.formatting import plural
 
 PREVIEW_ROWS = 100
 
@@ -17,11 +18,11 @@ st.caption("CSV is UTF-8 with a BOM (Excel shows Cyrillic), lists are JSON array
 table = st.radio("Table", ["Test calls", "Intents", "Assistants", "Subscription"], horizontal=True,
                  key="export_table")
 
-view = widgets.url_view("export")
+view = controls.url_view("export")
 if table == "Test calls":
     assistants = queries.assistants()
-    filters = widgets.test_filters("export", assistants, view)
-    widgets.write_url("export", urlstate.to_params(widgets.filters_view("export", filters), fields=(
+    filters = controls.test_filters("export", assistants, view)
+    controls.write_url("export", urlstate.to_params(controls.filters_view("export", filters), fields=(
         "period", "assistant", "language", "status", "q", "phrase")))
     first = queries.tests(filters, page=1, page_size=PREVIEW_ROWS)
     shown = f"; the first {PREVIEW_ROWS} shown" if first.total > PREVIEW_ROWS else ""
@@ -35,7 +36,7 @@ search_key = f"export_{'intents' if table == 'Intents' else 'assistants'}_search
 if view is not None:
     st.session_state[search_key] = view.q
 if table != "Subscription":
-    widgets.write_url("export", {"q": st.session_state[search_key]} if st.session_state.get(search_key) else {})
+    controls.write_url("export", {"q": st.session_state[search_key]} if st.session_state.get(search_key) else {})
 if table == "Intents":
     search = st.text_input("Name or phrase contains", key="export_intents_search").strip().casefold()
     rows = [i for i in queries.intents() if not search or search in i.intent_name.casefold()

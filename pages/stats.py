@@ -2,13 +2,14 @@
 
 import streamlit as st
 
-from lib import charts, queries, urlstate, widgets
-from lib.formatting import fmt_delta, fmt_int, fmt_pct
+from lib import queries
 from lib.models import TestFilter
+from lib.screens import charts, controls, urlstate, widgets
+from lib.screens.formatting import fmt_delta, fmt_int, fmt_pct
 
 st.title("Stats")
-period = widgets.period_control("stats", widgets.url_view("stats"))
-widgets.write_url("stats", urlstate.to_params(urlstate.View(period.period), fields=("period",)))
+period = controls.period_control("stats", controls.url_view("stats"))
+controls.write_url("stats", urlstate.to_params(urlstate.View(period.period), fields=("period",)))
 stats = queries.stats(TestFilter(start=period.start, end=period.end))
 fair = period.comparison  # whole days only: today, not over yet, is left out of both sides
 now, before = ((queries.count_tests(TestFilter(*fair.current)), queries.count_tests(TestFilter(*fair.previous)))

@@ -7,8 +7,8 @@ from datetime import date, datetime, timedelta
 import plotly.graph_objects as go
 import pytest
 
-from lib import charts
 from lib.models import DayStatusCount, Stats
+from lib.screens import charts
 
 D1, D2, D3 = date(2026, 11, 24), date(2026, 11, 25), date(2026, 11, 27)
 

@@ -21,8 +21,8 @@ from lib.files.csv_encoding import BOM, neutralize, to_csv, unneutralize
 from lib.files.formats import to_json
 from lib.files.frames import intents_frame
 from lib.files.importing import MAX_COLUMNS, MAX_DEPTH, MAX_ROWS, MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, read_intents
-from lib.intents_grid import import_preview, problem_lines
 from lib.models import Intent, IntentDiff, IntentInput
+from lib.screens.import_preview import import_preview, problem_lines
 from lib.validation import MAX_LIST_ITEMS, clean_intent, refuse_new_duplicates, validate_diff
 
 

@@ -17,8 +17,8 @@ from lib import demo, schema
 from lib.config import setting_names
 from lib.identity.credentials import ensure_credentials_file
 from lib.models import TestFilter
+from lib.screens.controls import day_range
 from lib.store.sql import SqlStore, make_engine
-from lib.widgets import day_range
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 SCREENS = ["stats", "intents", "assistants", "tests", "billing", "export"]
