@@ -164,7 +164,7 @@ elif working.empty:
 
 if not working.empty:
     st.data_editor(
-        intents_grid.shown(working),  # rows map to ids by position (lib.intents_grid); no id column
+        intents_grid.shown(working),  # rows map to ids by position (lib.screens.intents_grid); no id column
         key=grid_key(),
         num_rows="delete",  # rows are added with "Add intent", on top, where the user is looking
         hide_index=True,

@@ -30,7 +30,7 @@ if stats.is_empty:
         st.page_link("../pages/intents.py", label="Create your first intent", icon=":material/add_circle:")
     st.stop()
 
-cards = st.container(key="kpis").columns(6)  # three to a row on a phone (lib.widgets.screen_frame)
+cards = st.container(key="kpis").columns(6)  # three to a row on a phone (lib.screens.widgets.screen_frame)
 cards[0].metric("Intents", fmt_int(stats.intents), help="All time: every intent you have.")
 cards[1].metric("Assistants", fmt_int(stats.assistants), help="All time: every assistant you have.")
 cards[2].metric("Tests", fmt_int(stats.tests), delta=fmt_delta(now, before),

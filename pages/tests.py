@@ -16,7 +16,7 @@ stats = queries.stats(filters)
 page = controls.page_of("tests", filters, stats.tests, PAGE_SIZE, view)
 controls.write_url("tests", urlstate.to_params(controls.filters_view("tests", filters, page=page)))
 
-cards = st.container(key="kpis").columns(3)  # three to a row on a phone (lib.widgets.screen_frame)
+cards = st.container(key="kpis").columns(3)  # three to a row on a phone (lib.screens.widgets.screen_frame)
 cards[0].metric("Matching test calls", fmt_int(stats.tests), help=controls.period_label("tests"))
 cards[1].metric("Completed", fmt_int(stats.tests_completed))
 cards[2].metric("Success rate", fmt_pct(stats.success_rate))

@@ -199,7 +199,7 @@ SERIES = make_stats(
 
 
 def test_each_chart_series_as_a_csv_holds_the_fixtures_numbers() -> None:
-    """The CSV of a chart card: lib.export's writer (BOM, CRLF, formula prefix) over the chart's series."""
+    """The CSV of a chart card: lib.files.csv_encoding's writer (BOM, CRLF, formula prefix) over the chart's series."""
     from lib.files.csv_encoding import to_csv
 
     def csv_of(build) -> str:

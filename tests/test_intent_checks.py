@@ -1,6 +1,6 @@
 """The pure checks behind the Intents screen's columns, its Needs-attention filter and the Stats coverage card
-(lib/intent_checks.py), the duplicate-name rule (lib/validation.py) and the grid's working-frame model
-(lib/intents_grid.py): no database needed."""
+(lib/screens/intent_checks.py), the duplicate-name rule (lib/validation.py) and the grid's working-frame model
+(lib/screens/intents_grid.py): no database needed."""
 
 from __future__ import annotations
 

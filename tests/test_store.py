@@ -443,7 +443,7 @@ def seed_assistant_names(engine: sa.Engine) -> dict[str, str]:
 
 
 def test_exported_csv_is_to_csv_of_the_rows_byte_for_byte(store, engine_for) -> None:
-    """Every backend's export (PostgreSQL: the database writes the CSV) equals lib.export.to_csv of the
+    """Every backend's export (PostgreSQL: the database writes the CSV) equals lib.files.csv_encoding.to_csv of the
     seeded rows, with the null rule applied, newest first like the screen, with the assistant's name
     (the user's own; empty when the user has no assistant with that Vapi id): every hostile payload included."""
     rows = seed_hostile(engine_for, ALICE)

@@ -1,4 +1,4 @@
-"""lib.urlstate: the view in the URL (bad values fall back with a notice, never an exception) and the
+"""lib.screens.urlstate: the view in the URL (bad values fall back with a notice, never an exception) and the
 period maths (the user's zone, DST days, an inclusive last day, a fair comparison)."""
 
 from __future__ import annotations

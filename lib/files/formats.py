@@ -49,7 +49,7 @@ def _json_value(v: object) -> Any:
 
 def to_json(df: pd.DataFrame) -> bytes:
     """The frame as a UTF-8 JSON list of objects (lists as arrays, datetimes as ISO UTC, missing as
-    null); the intents' JSON is what ``lib.importing.read_intents`` reads back."""
+    null); the intents' JSON is what ``lib.files.importing.read_intents`` reads back."""
     names = [str(c) for c in df.columns]
     records = [
         {name: _json_value(v) for name, v in zip(names, row, strict=True)}

@@ -74,7 +74,7 @@ class ImportPreview:
 def import_preview(rows: Iterable[IntentInput], row_problems: Mapping[str, list[Problem]] | None = None,
                    stored: Iterable[str] = ()) -> ImportPreview:
     """Check every row of an import (``lib.validation.clean_intent``, the rules a save applies) in
-    one pass, with each row's own reading problems (``lib.importing.read_intent_rows``) and names that
+    one pass, with each row's own reading problems (``lib.files.importing.read_intent_rows``) and names that
     a saved intent (``stored``: the user's intent names) or an earlier row of the file has already:
     linear time, and only one short reason string is kept per row."""
     with gc_paused():

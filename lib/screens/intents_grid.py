@@ -27,7 +27,7 @@ UNSHOWABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 NEW = "new:"  # index prefix of rows added in the grid (not saved yet)
-CHECKS = ("counts", "attention", "used_by")  # read-only columns from lib.intent_checks
+CHECKS = ("counts", "attention", "used_by")  # read-only columns from lib.screens.intent_checks
 PROBLEMS = "problems"  # read-only column added after a refused Save: what to fix in that row
 
 

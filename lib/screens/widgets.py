@@ -25,7 +25,7 @@ from lib.screens.formatting import fmt_int, plural
 
 def chart_card(title: str, fig: go.Figure | None) -> None:
     """A bordered card with a title and a plotly figure in the Streamlit theme (or a note when empty), and
-    the figure's aggregated series as a CSV (lib.charts.series_frame through lib.export's writer), built
+    the figure's aggregated series as a CSV (lib.screens.charts.series_frame through lib.files.csv_encoding's writer), built
     only when clicked."""
     with st.container(border=True):
         if fig is None:
@@ -253,7 +253,7 @@ def _reader(path: str) -> Callable[[], bytes]:
 def tests_download(filters: TestFilter, key: str) -> None:
     """Prepare the whole filtered set as a CSV (written by the database where it can, streamed to this
     session's export directory, with progress), then offer it for download.  The file lives only while
-    its download is offered (see lib.export_files); a busy server or a cut-off export says so."""
+    its download is offered (see lib.files.session_files); a busy server or a cut-off export says so."""
     total = queries.count_tests(filters)
     prepared = st.session_state.get(f"{key}_file")
     if prepared and not Path(prepared["path"]).exists():  # swept, or the session's directory is gone
