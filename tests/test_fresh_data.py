@@ -21,12 +21,12 @@ import sqlalchemy as sa
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from lib import auth, demo
-from lib.config import setting_names
-from lib.models import utcnow
-from lib.pgcluster import Cluster
+from lib import demo
 from lib.store import queries
-from lib.store.sql import make_engine
+from lib.config import setting_names
+from lib.identity.credentials import ensure_credentials_file
+from lib.pgcluster import Cluster
+from lib.store.sql import make_engine, utcnow
 from tests.test_screens import metric, signed_in
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
@@ -36,7 +36,7 @@ ALICE = "user_demo_alice"
 @pytest.fixture(scope="module")
 def credentials(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("creds") / "credentials.yaml"
-    auth.ensure_credentials_file(path)
+    ensure_credentials_file(path)
     return path
 
 

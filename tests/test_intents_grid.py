@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from lib.errors import ConflictError, ValidationError
-from lib.intents_grid import diff_from_editor, grid_frame
 from lib.models import IntentDiff, IntentEdit, IntentInput
+from lib.screens.intents_grid import diff_from_editor, grid_frame
 from tests.test_store import snapshot
 
 
@@ -108,7 +108,7 @@ def test_what_changed_underneath_an_open_editor_is_named(alice, store, engine_fo
     import sqlalchemy as sa
 
     from lib import schema
-    from lib.intents_grid import underneath
+    from lib.screens.intents_grid import underneath
 
     editing = grid_frame(alice.list_intents())
     by_name = {i.intent_name: i for i in alice.list_intents()}

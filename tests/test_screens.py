@@ -13,11 +13,12 @@ import sqlalchemy as sa
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from lib import auth, demo, schema
+from lib import demo, schema
 from lib.config import setting_names
+from lib.identity.credentials import ensure_credentials_file
 from lib.models import TestFilter
+from lib.screens.controls import day_range
 from lib.store.sql import SqlStore, make_engine
-from lib.widgets import day_range
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 SCREENS = ["stats", "intents", "assistants", "tests", "billing", "export"]
@@ -26,7 +27,7 @@ SCREENS = ["stats", "intents", "assistants", "tests", "billing", "export"]
 @pytest.fixture(scope="module")
 def credentials(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("creds") / "credentials.yaml"
-    auth.ensure_credentials_file(path)
+    ensure_credentials_file(path)
     return path
 
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
 from lib import schema
-from lib.urlstate import Period, zone
+from lib.screens.urlstate import Period, zone
 from tests.test_screens import (  # noqa: F401  (fixtures)
     all_text,
     app_on,
