@@ -13,11 +13,13 @@ import sqlalchemy as sa
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from lib import auth, demo, schema
+from lib import auth
 from lib.config import setting_names
 from lib.models import TestFilter
+from lib.ops import demo
 from lib.store.sql import SqlStore, make_engine
 from lib.widgets import day_range
+from tools import tables as schema
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 SCREENS = ["stats", "intents", "assistants", "tests", "billing", "export"]

@@ -11,10 +11,11 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from lib import export, schema
+from lib import export
 from lib.errors import ConflictError, ValidationError
 from lib.models import TEST_EXPORT_COLUMNS, IntentDiff, IntentEdit, IntentInput, IntentRef, TestFilter
 from lib.validation import MAX_INTENT_NAME, MAX_ITEM_LENGTH, MAX_LIST_ITEMS
+from tools import tables as schema
 
 NOW = datetime(2026, 11, 25, 12, 0, 0)
 ALICE, BOB = "user_test_alice", "user_test_bob"

@@ -11,10 +11,10 @@ import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as hs
 
-from lib import schema
 from lib.models import TestFilter
 from lib.urlstate import Period, View, clamp_page, comparison, day_span, local_today, parse, to_params, zone
 from lib.widgets import day_range
+from tools import tables as schema
 
 BERLIN, _ = zone("Europe/Berlin")
 UTC_ZONE, _ = zone(None)
