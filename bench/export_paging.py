@@ -73,11 +73,11 @@ def pages(url: str) -> dict:
 
     from lib.models import TestFilter
     from lib.store.sql import SqlStore
-    from tools import tables as schema
+    from tools.tables import tables
 
     store = SqlStore(url, statement_timeout_ms=0)
     handle = store.for_user(MEASURED)
-    T = schema.assistant_tests
+    T = tables(url).assistant_tests
 
     def offset_page(p: int) -> None:  # the old way: OFFSET over every newer row
         with store.engine.connect() as conn:

@@ -60,27 +60,22 @@ def plans(n_tests: int) -> list:
 
 @contextmanager
 def dataset(backend: str, n_tests: int) -> Iterator[str]:
-    from lib.ops import demo
-    from lib.store.sql import make_engine
-    from tools.pgcluster import Cluster
+    import psycopg
 
+    from lib.ops import demo
+    from tools.pgcluster import Cluster, libpq_url
+
+    if backend != "postgresql":
+        raise ValueError(f"backend {backend!r}: PostgreSQL is the only engine (issue 17)")
     tmp = Path(tempfile.mkdtemp(prefix="dashboard-bench-"))
     cluster = None
     try:
-        if backend == "postgresql":
-            cluster = Cluster()
-            url = cluster.start()
-        else:
-            url = f"sqlite:///{tmp / 'bench.db'}"
-        engine = make_engine(url, statement_timeout_ms=0)
-        demo.seed(engine, plans(n_tests))
-        if backend == "sqlite":
-            with engine.connect() as conn:
-                conn.exec_driver_sql("ANALYZE")
-        else:  # the steady state autovacuum keeps: statistics and the visibility map (index-only scans)
-            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.exec_driver_sql("VACUUM (ANALYZE)")
-        engine.dispose()
+        cluster = Cluster()
+        url = cluster.start()
+        demo.seed(url, plans(n_tests))
+        # the steady state autovacuum keeps: statistics and the visibility map (index-only scans)
+        with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+            conn.execute("vacuum (analyze)")
         yield url
     finally:
         if cluster is not None:

