@@ -3,18 +3,15 @@ size holds, and a throwaway database seeded with it (``make bench`` and ``bench.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 INTENTS, ASSISTANTS, OTHER_USERS, OTHER_TESTS_CAP = 5_000, 200, 50, 20_000
 MEASURED, EMPTY = "user_demo_alice", "user_demo_carol"  # carol is given no data: the empty account
 
 
 def plans(n_tests: int) -> list:
-    from lib.demo import UserPlan
+    from lib.ops.demo import UserPlan
 
     measured = UserPlan(MEASURED, n_tests, INTENTS, ASSISTANTS, "active")
     others = [UserPlan(f"user_demo_{i:05d}", min(n_tests, OTHER_TESTS_CAP), 12, 3, ("active", "past_due", None)[i % 3])
@@ -23,32 +20,16 @@ def plans(n_tests: int) -> list:
 
 
 @contextmanager
-def dataset(backend: str, n_tests: int) -> Iterator[str]:
-    from lib import demo
-    from lib.pgcluster import Cluster
-    from lib.store.sql import make_engine
+def dataset(n_tests: int) -> Iterator[str]:
+    """A throwaway PostgreSQL seeded with the plans, vacuumed and analysed (the steady state autovacuum
+    keeps: statistics and the visibility map for index-only scans)."""
+    import psycopg
 
-    tmp = Path(tempfile.mkdtemp(prefix="dashboard-bench-"))
-    cluster = None
-    try:
-        if backend == "postgresql":
-            cluster = Cluster()
-            url = cluster.start()
-        else:
-            url = f"sqlite:///{tmp / 'bench.db'}"
-        engine = make_engine(url, statement_timeout_ms=0)
-        demo.seed(engine, plans(n_tests))
-        if backend == "sqlite":
-            with engine.connect() as conn:
-                conn.exec_driver_sql("ANALYZE")
-        else:  # the steady state autovacuum keeps: statistics and the visibility map (index-only scans)
-            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.exec_driver_sql("VACUUM (ANALYZE)")
-        engine.dispose()
+    from lib.ops import demo
+    from tools.pgcluster import Cluster, libpq_url
+
+    with Cluster() as url:
+        demo.seed(url, plans(n_tests))
+        with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+            conn.execute("vacuum (analyze)")
         yield url
-    finally:
-        if cluster is not None:
-            cluster.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
-
-

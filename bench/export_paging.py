@@ -126,14 +126,14 @@ def export_ratio(url: str, reps: int) -> dict:
 
 def pages(url: str) -> dict:
     import sqlalchemy as sa
-
-    from lib import schema
-    from lib.models import TestFilter
     from lib.store.sql import SqlStore
+
+    from lib.models import TestFilter
+    from tools.tables import tables
 
     store = SqlStore(url, statement_timeout_ms=0)
     handle = store.for_user(MEASURED)
-    T = schema.assistant_tests
+    T = tables(url).assistant_tests
 
     def offset_page(p: int) -> None:  # the old way: OFFSET over every newer row
         with store.engine.connect() as conn:
@@ -164,9 +164,10 @@ def _status(field: str) -> int:
 
 
 def concurrent_exports(url: str, slots: int, n: int = 10) -> dict:
+    from lib.store.sql import SqlStore
+
     from lib.errors import ExportBusy
     from lib.models import TestFilter
-    from lib.store.sql import SqlStore
 
     store = SqlStore(url, export_timeout_ms=3_600_000, exports=slots)
     handle = store.for_user(MEASURED)

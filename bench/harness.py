@@ -107,10 +107,10 @@ FLOOR_FRAME = None  # the measured user's intents grid frame, for FLOOR_SCRIPT
 
 def intents_floor(url: str, reps: int) -> float:
     """The intents screen's floor: the same frame in a bare ``st.data_editor`` script (same process)."""
+    from lib.store.sql import SqlStore
     from streamlit.testing.v1 import AppTest
 
     from lib.screens.intents_grid import grid_frame
-    from lib.store.sql import SqlStore
 
     global FLOOR_FRAME
     store = SqlStore(url)
@@ -139,7 +139,7 @@ def replay(url: str, statements: list[tuple[str, object]]) -> Callable[[], None]
         return run
     import psycopg
 
-    from lib.pgcluster import libpq_url
+    from tools.pgcluster import libpq_url
 
     pg = psycopg.connect(libpq_url(url))
 
@@ -157,8 +157,9 @@ def replay(url: str, statements: list[tuple[str, object]]) -> Callable[[], None]
 
 def save_one_edit(url: str) -> list[str]:
     """Statements issued by saving one edited row of the measured user's 5,000-intent grid."""
-    from lib.screens.intents_grid import diff_from_editor, grid_frame
     from lib.store.sql import SqlStore
+
+    from lib.screens.intents_grid import diff_from_editor, grid_frame
 
     store = SqlStore(url)
     handle = store.for_user(MEASURED)
@@ -286,7 +287,7 @@ def machine() -> str:
     import psycopg
     import streamlit
 
-    from lib.pgcluster import pg_bindir
+    from tools.pgcluster import pg_bindir
     pg = subprocess.run([str(pg_bindir() / "postgres"), "--version"], capture_output=True, text=True).stdout.strip()
     return (f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, {platform.platform()}, Python "
             f"{platform.python_version()}, {pg}, SQLite {sqlite3.sqlite_version}, psycopg {psycopg.__version__}, "

@@ -11,11 +11,11 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from lib import memory  # noqa: E402
 from lib.errors import StoreError  # noqa: E402
 from lib.identity import signin  # noqa: E402
 from lib.identity.local_signin import COOKIE_COMPONENT_CSS  # noqa: E402
 from lib.identity.navigation import screen_navigation  # noqa: E402
+from lib.ops import memory  # noqa: E402
 from lib.screens import widgets  # noqa: E402
 from lib.store import queries  # noqa: E402
 

@@ -13,8 +13,8 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lib import schema  # noqa: E402
-from lib.pgcluster import Cluster, apply_migrations  # noqa: E402
+from tools import tables as schema  # noqa: E402
+from tools.pgcluster import Cluster, apply_migrations  # noqa: E402
 
 pytest_plugins = ["tests.rest_fixtures"]  # rest_url, rest_store, rest_store_factory
 
@@ -44,9 +44,11 @@ def pg_url() -> Iterator[str]:
     if existing:
         url = existing.replace("postgresql://", "postgresql+psycopg://", 1)
         apply_migrations(url)
+        schema.use(url)
         yield url
         return
     with Cluster() as url:
+        schema.use(url)
         yield url
 
 

@@ -1,6 +1,6 @@
-"""`python -m lib.admin orphans`: rows with user_id = '' counted, assigned or deleted in one transaction,
+"""`python -m lib.ops.admin orphans`: rows with user_id = '' counted, assigned or deleted in one transaction,
 a dry run unless --yes; the dashboard never reaches them.  Run as the real command (a subprocess) on
-SQLite and PostgreSQL; every expected figure comes from the seed below or an independent count."""
+the suite's PostgreSQL; every expected figure comes from the seed below or an independent count."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import uuid
 from datetime import datetime
 from pathlib import Path
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 
-from lib import schema
-from lib.errors import ValidationError
-from lib.store.sql import SqlStore
+from tools import tables as schema
+from tools.pgcluster import libpq_url
 
 ROOT = Path(__file__).resolve().parent.parent
 ALICE = "user_admin_alice"
@@ -24,13 +24,9 @@ DAY = datetime(2026, 11, 20, 9, 30)
 SEEDED = {"subscriptions": 1, "assistant_settings": 1, "intents": 2, "assistants": 1, "assistant_tests": 3}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'admin.db'}"
-        SqlStore(url).close()  # creates the schema
-        return url
-    return request.getfixturevalue("pg_clean")
+@pytest.fixture
+def db(pg_clean: str) -> str:
+    return pg_clean
 
 
 def seed(url: str, *, alice_settings: bool = False) -> None:
@@ -67,7 +63,7 @@ def counts(url: str, user: str) -> dict[str, int]:
 def admin(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": url}
     env.pop("SUPABASE_URL", None)
-    return subprocess.run([sys.executable, "-m", "lib.admin", "orphans", *args], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "lib.ops.admin", "orphans", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -140,12 +136,16 @@ def test_assign_and_delete_together_is_a_usage_error(db: str) -> None:
 
 
 def test_the_dashboard_never_reaches_orphans(db: str) -> None:
+    """The dashboard reads through the dashboard_* functions as the token's user: an empty user id is
+    refused (42501, as no user), and a user sees only their own rows."""
     seed(db)
-    store = SqlStore(db)
-    try:
-        with pytest.raises(ValidationError):
-            store.for_user("")
-        names = [i.intent_name for i in store.for_user(ALICE).list_intents()]
-        assert names == ["greeting"]
-    finally:
-        store.close()
+
+    def intent_names(sub: str) -> list[str]:
+        with psycopg.connect(libpq_url(db)) as conn:
+            conn.execute("select set_config('role', 'authenticated', true), "
+                         "set_config('request.jwt.claims', %s, true)", (f'{{"sub": "{sub}", "role": "authenticated"}}',))
+            return [i["intent_name"] for i in conn.execute("select public.dashboard_intents()").fetchone()[0]]
+
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        intent_names("")
+    assert intent_names(ALICE) == ["greeting"]

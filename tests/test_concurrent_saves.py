@@ -10,10 +10,10 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
+from lib.store.sql import SqlStore
 
 from lib.errors import ConflictError
 from lib.models import IntentDiff, IntentEdit, IntentInput, IntentRef, SaveResult
-from lib.store.sql import SqlStore
 
 USER = "user_two_editors"
 ROUNDS = 50

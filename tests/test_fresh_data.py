@@ -19,15 +19,15 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 import streamlit as st
+from lib.store.sql import make_engine, utcnow
 from streamlit.testing.v1 import AppTest
 
-from lib import demo
-from lib.store import queries
 from lib.config import setting_names
 from lib.identity.credentials import ensure_credentials_file
-from lib.pgcluster import Cluster
-from lib.store.sql import make_engine, utcnow
+from lib.ops import demo
+from lib.store import queries
 from tests.test_screens import metric, signed_in
+from tools.pgcluster import Cluster
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 ALICE = "user_demo_alice"
@@ -200,7 +200,7 @@ def test_unreachable_database_shows_cached_data_under_a_banner_and_pauses_saving
     at.run()  # the intents it showed stay, dated, and Save is off
     banner = [w.value for w in at.warning]
     assert banner and re.match(r"Showing data from \d\d:\d\d UTC; the database is unreachable", banner[0]), banner
-    assert len(at.dataframe[0].value) == 12  # alice's demo intents (lib.demo.default_plans)
+    assert len(at.dataframe[0].value) == 12  # alice's demo intents (lib.ops.demo.default_plans)
     assert next(b for b in at.button if b.label == "Save").disabled
     open_screen(at, "billing")
     assert " ".join(str(m.value) for m in at.markdown) == plan_text and at.warning

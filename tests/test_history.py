@@ -11,10 +11,10 @@ from datetime import datetime
 import pytest
 import sqlalchemy as sa
 
-from lib import schema
 from lib.errors import AlreadyUndone, ConflictError, HistoryNotFound, UndoConflict, ValidationError
 from lib.models import IntentDiff, IntentEdit, IntentRef, SaveToken
 from tests.test_store import ALICE, BOB, intent, snapshot
+from tools import tables as schema
 
 I, A, H = schema.intents, schema.assistants, schema.intent_history  # noqa: E741
 LISTS = ("example_user_phrases", "english_responses", "russian_responses")

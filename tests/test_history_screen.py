@@ -11,14 +11,15 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 import streamlit as st
+from lib.store.sql import SqlStore, make_engine
 from streamlit.testing.v1 import AppTest
 
-from lib import demo, schema
 from lib.models import IntentDiff, IntentEdit, IntentInput
+from lib.ops import demo
 from lib.screens import history_panel
-from lib.store.sql import SqlStore, make_engine
 from tests.test_fresh_data import own_cluster  # noqa: F401  (a fixture)
 from tests.test_screens import _use, credentials, open_screen, signed_in  # noqa: F401  (credentials: a fixture)
+from tools import tables as schema
 
 ALICE = "user_demo_alice"
 I = schema.intents  # noqa: E741

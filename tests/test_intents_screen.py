@@ -12,12 +12,13 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
+from lib.store.sql import make_engine
 from streamlit.testing.v1 import AppTest
 
-from lib import demo, schema
-from lib.store.sql import make_engine
+from lib.ops import demo
 from tests import test_screens
 from tests.test_screens import all_text
+from tools import tables as schema
 
 app_on, credentials = test_screens.app_on, test_screens.credentials  # the screens' fixtures, over this database
 

@@ -11,8 +11,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from lib import schema
 from tests.postgrest_server import MAX_ROWS, PostgrestServer, make_jwt
+from tools import tables as schema
 
 A, B = "user_emu_a", "user_emu_b"
 NOW = datetime(2026, 11, 25, 12, 0, 0)

@@ -12,12 +12,12 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from lib.store.sql import SqlStore
 
-from lib import schema
 from lib.errors import ConfigError, ConflictError, StoreError, StoreUnavailable, ValidationError
 from lib.models import LANGUAGES, TEST_STATUSES, IntentDiff, IntentEdit, IntentInput, IntentRef, TestFilter
 from lib.store.rest import RestStore, RestUserStore
-from lib.store.sql import SqlStore
+from tools import tables as schema
 
 NOW = datetime(2026, 11, 25, 12, 0, 0, 123456)
 ALICE, BOB = "user_rest_alice", "user_rest_bob"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from lib import schema
 from lib.errors import StoreUnavailable
 from lib.models import TestFilter
+from tools import tables as schema
 
 # (table, column) -> (type as information_schema spells it, nullable, default contains)
 SEED = {
@@ -139,9 +139,10 @@ def _catalog_and_data(engine: sa.Engine) -> dict[str, list]:
 def test_applying_the_migrations_again_changes_nothing(engine: sa.Engine, pg_clean: str) -> None:
     from datetime import datetime
 
-    from lib.models import IntentDiff, IntentInput
-    from lib.pgcluster import apply_migrations
     from lib.store.sql import SqlStore
+
+    from lib.models import IntentDiff, IntentInput
+    from tools.pgcluster import reapply_migrations as apply_migrations  # every file again, not only new ones
 
     store = SqlStore(pg_clean)
     store.for_user("user_twice").save_intents(IntentDiff(added=(IntentInput("kept", ("hi",)),)))

@@ -11,14 +11,15 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 import streamlit as st
+from lib.store.sql import SqlStore, make_engine
 from streamlit.testing.v1 import AppTest
 
-from lib import demo, schema
 from lib.config import setting_names
 from lib.identity.credentials import ensure_credentials_file
 from lib.models import TestFilter
+from lib.ops import demo
 from lib.screens.controls import day_range
-from lib.store.sql import SqlStore, make_engine
+from tools import tables as schema
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 SCREENS = ["stats", "intents", "assistants", "tests", "billing", "export"]

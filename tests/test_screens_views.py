@@ -10,7 +10,6 @@ from datetime import UTC, date, datetime, timedelta
 import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
-from lib import schema
 from lib.screens.urlstate import Period, zone
 from tests.test_screens import (  # noqa: F401  (fixtures)
     all_text,
@@ -22,6 +21,7 @@ from tests.test_screens import (  # noqa: F401  (fixtures)
     open_screen,
     signed_in,
 )
+from tools import tables as schema
 
 UTC_ZONE = zone(None)[0]
 

@@ -22,9 +22,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from streamlit.runtime.context import StreamlitHeaders
 from streamlit.testing.v1 import AppTest
 
-from lib.store import queries
 from lib.config import setting_names
 from lib.identity import clerk_signin, credentials, session, throttle, tokens
+from lib.store import queries
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 ISSUER = "https://clerk.example.com"

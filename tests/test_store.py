@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from lib import schema
 from lib.errors import ConflictError, ValidationError
 from lib.files import csv_encoding
 from lib.models import TEST_EXPORT_COLUMNS, IntentDiff, IntentEdit, IntentInput, IntentRef, TestFilter
 from lib.store.validation import MAX_INTENT_NAME, MAX_ITEM_LENGTH, MAX_LIST_ITEMS
+from tools import tables as schema
 
 NOW = datetime(2026, 11, 25, 12, 0, 0)
 ALICE, BOB = "user_test_alice", "user_test_bob"
@@ -480,8 +480,9 @@ def test_an_export_past_its_time_limit_is_stopped_with_a_clear_message(pg_clean:
     screens' pool is not used by the export, and keeps answering."""
     import threading
 
-    from lib.errors import ExportTimeout
     from lib.store.sql import SqlStore
+
+    from lib.errors import ExportTimeout
 
     store = SqlStore(pg_clean, export_timeout_ms=500)
     owner = sa.create_engine(pg_clean)

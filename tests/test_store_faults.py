@@ -1,7 +1,7 @@
 """Saves on PostgreSQL survive faults: the server killed before, during and after COMMIT, the answer
 to a COMMIT lost, a row lock held past the timeout, the connection pool exhausted.
 
-A private cluster for this module (lib.pgcluster.Cluster) that the tests stop and start, with
+A private cluster for this module (tools.pgcluster.Cluster) that the tests stop and start, with
 ``synchronous_commit = on`` so a commit acknowledged is a commit on disk.  What the database holds is
 always checked with SQL written here, through an owner connection.
 """
@@ -15,11 +15,11 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
+from lib.store.sql import SqlStore
 
 from lib.errors import SaveOutcomeUnknown, StoreError, StoreUnavailable
 from lib.models import IntentDiff, IntentEdit, IntentInput, IntentRef, SaveToken
-from lib.pgcluster import Cluster
-from lib.store.sql import SqlStore
+from tools.pgcluster import Cluster
 
 USER = "user_faulty_sql"
 

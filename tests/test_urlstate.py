@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as hs
 
-from lib import schema
 from lib.models import TestFilter
 from lib.screens.controls import day_range
 from lib.screens.urlstate import Period, View, clamp_page, comparison, day_span, local_today, parse, to_params, zone
@@ -139,8 +138,9 @@ def test_the_comparison_uses_whole_days_only() -> None:
 def test_the_comparison_is_fair_on_rows_at_known_times(tmp_path) -> None:
     """Every day has the same calls, today only its morning's: the whole-days delta is 0%, where the
     old partial-today comparison reported a drop."""
-    from lib.screens.formatting import fmt_delta
     from lib.store.sql import SqlStore
+
+    from lib.screens.formatting import fmt_delta
 
     store = SqlStore(f"sqlite:///{tmp_path / 'fair.db'}")
     now = datetime(2026, 11, 27, 9, 0)  # 09:00 UTC: today is 9 hours old
