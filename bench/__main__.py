@@ -1,6 +1,6 @@
 """``make bench``: the dashboard at scale, against the database's own floor and a naive dashboard.
 
-For each backend (a throwaway PostgreSQL, SQLite) and size (S, M, L tests for the measured user,
+On a throwaway PostgreSQL, for each size (S, M, L tests for the measured user,
 5,000 intents, 200 assistants, among 50 other users with data) it records, in one run, the median
 of several repetitions, prints a table and writes it to docs/benchmarks.md.
 """
@@ -19,7 +19,7 @@ from bench.harness import SIZES, main  # noqa: E402
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="S,M", help=f"comma-separated, of {', '.join(SIZES)} (default S,M)")
-    parser.add_argument("--backends", default="postgresql,sqlite")
+    parser.add_argument("--backends", default="postgresql", help="postgresql (the only engine)")
     parser.add_argument("--reps", type=int, default=5, help="repetitions per measurement (median reported)")
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     args = parser.parse_args()

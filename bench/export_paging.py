@@ -1,8 +1,7 @@
 """Export and deep-page measurements at L (issue 9 items 3 and 4): ``python -m bench.export_paging``.
 
 * export: ``store.export_tests_csv`` of the measured user's 1,000,000 calls against the floor
-  (PostgreSQL: plain ``COPY (...) TO STDOUT WITH CSV`` of the same rows, names and order; SQLite: the csv
-  module over a raw cursor),
+  (plain ``COPY (...) TO STDOUT WITH CSV`` of the same rows, names and order),
   each in a fresh process, interleaved, median of ``--reps``;
 * pages: ``list_tests`` pages 1, 100 and 20,000 (50 rows a page, all time), median of 7, against
   the same pages read with a plain OFFSET;
@@ -10,8 +9,8 @@
   the default 2 export slots and with 10: completed, refused, peak RSS, peak open files, and the
   latency of a screen query meanwhile.
 
-Uses the databases named by ``--pg-url`` / ``--sqlite`` (seeded as ``make bench`` seeds L), or seeds
-throwaway ones (a minute or two each).
+Uses the database named by ``--pg-url`` (seeded as ``make bench`` seeds L), or seeds a throwaway one
+(a minute or two).
 """
 
 from __future__ import annotations
@@ -36,9 +35,9 @@ from bench.datasets import MEASURED, dataset  # noqa: E402
 APP_SCRIPT = """
 import json, resource, sys, time
 sys.path.insert(0, {root!r})
-from lib.store.sql import SqlStore
+from lib.store.direct import DirectStore
 from lib.models import TestFilter
-store = SqlStore({url!r}, statement_timeout_ms=0, export_timeout_ms=3_600_000)
+store = DirectStore({url!r}, statement_timeout_ms=0, export_timeout_ms=3_600_000)
 store.for_user({user!r}).count_tests(TestFilter())
 t0, c0 = time.perf_counter(), time.process_time()
 with open({path!r}, "wb") as f:
@@ -50,10 +49,11 @@ print(json.dumps({{"seconds": time.perf_counter() - t0, "cpu": time.process_time
 EXPORT_SCRIPT = """
 import json, sys, time
 sys.path.insert(0, {root!r})
-from lib.store.sql import SqlStore
+import psycopg
+from lib.store.direct import DirectStore, conninfo
 from lib.models import TestFilter
 from lib.files import csv_encoding, formats, frames
-store = SqlStore({url!r}, statement_timeout_ms=0, export_timeout_ms=3_600_000)
+store = DirectStore({url!r}, statement_timeout_ms=0, export_timeout_ms=3_600_000)
 store.for_user({user!r}).count_tests(TestFilter())  # connect and warm up before the baseline
 def status(field):
     line = next(l for l in open("/proc/self/status") if l.startswith(field + ":"))
@@ -65,28 +65,14 @@ t0 = time.perf_counter()
 if {mode!r} == "app":
     with open({path!r}, "wb") as f:
         rows = store.for_user({user!r}).export_tests_csv(TestFilter(), f)
-elif {mode!r} == "copy":
-    raw = store.engine.raw_connection()
-    with raw.driver_connection.cursor() as cur, open({path!r}, "wb") as f:
+else:  # the floor: COPY of the same rows, names and order, as the connecting role, no formatting
+    with psycopg.connect(conninfo({url!r})) as raw, raw.cursor() as cur, open({path!r}, "wb") as f:
         with cur.copy("COPY (SELECT t.id, t.assistant_id, a.name, t.test_phrase, t.language, t.call_id, t.status, "
                       "t.created_at, t.updated_at FROM assistant_tests t LEFT JOIN assistants a ON a.user_id = "
                       "t.user_id AND a.vapi_assistant_id = t.assistant_id WHERE t.user_id = %s "
                       "ORDER BY t.created_at DESC, t.id DESC) TO STDOUT WITH CSV HEADER", ({user!r},)) as copy:
             for block in copy:
                 f.write(block)
-    rows = None
-else:  # sqlite floor: the raw cursor into the csv module
-    import csv, sqlite3
-    con = sqlite3.connect({url!r}.removeprefix("sqlite:///"))
-    cur = con.execute("SELECT t.id, t.assistant_id, a.name, t.test_phrase, t.language, t.call_id, t.status, "
-                      "t.created_at, t.updated_at FROM assistant_tests t LEFT JOIN assistants a ON a.user_id = "
-                      "t.user_id AND a.vapi_assistant_id = t.assistant_id WHERE t.user_id = ? "
-                      "ORDER BY t.created_at DESC, t.id DESC", ({user!r},))
-    with open({path!r}, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow([d[0] for d in cur.description])
-        while batch := cur.fetchmany(50000):
-            w.writerows(batch)
     rows = None
 took = time.perf_counter() - t0
 peak = status("VmHWM")
@@ -109,7 +95,7 @@ def _run(script: str) -> dict:
 
 
 def export_ratio(url: str, reps: int) -> dict:
-    floor_mode = "copy" if url.startswith("postgresql") else "sqlite-floor"
+    floor_mode = "copy"
     ours, floor, size = [], [], {}
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(reps):
@@ -125,20 +111,18 @@ def export_ratio(url: str, reps: int) -> dict:
 
 
 def pages(url: str) -> dict:
-    import sqlalchemy as sa
-    from lib.store.sql import SqlStore
+    import psycopg
 
     from lib.models import TestFilter
-    from tools.tables import tables
+    from lib.store.direct import DirectStore, conninfo
 
-    store = SqlStore(url, statement_timeout_ms=0)
+    store = DirectStore(url, statement_timeout_ms=0)
     handle = store.for_user(MEASURED)
-    T = tables(url).assistant_tests
+    raw = psycopg.connect(conninfo(url), autocommit=True)
 
     def offset_page(p: int) -> None:  # the old way: OFFSET over every newer row
-        with store.engine.connect() as conn:
-            conn.execute(sa.select(T).where(T.c.user_id == MEASURED).order_by(T.c.created_at.desc(), T.c.id.desc())
-                         .offset((p - 1) * 50).limit(50)).all()
+        raw.execute("select * from assistant_tests where user_id = %s order by created_at desc, id desc "
+                    "offset %s limit 50", [MEASURED, (p - 1) * 50]).fetchall()
 
     result = {}
     for p in (1, 100, 20_000):
@@ -156,6 +140,7 @@ def pages(url: str) -> dict:
             o.append(time.perf_counter() - t0)
         result[p] = {"keyset_ms": statistics.median(t) * 1000, "offset_ms": statistics.median(o) * 1000}
     store.close()
+    raw.close()
     return result
 
 
@@ -164,12 +149,11 @@ def _status(field: str) -> int:
 
 
 def concurrent_exports(url: str, slots: int, n: int = 10) -> dict:
-    from lib.store.sql import SqlStore
-
     from lib.errors import ExportBusy
     from lib.models import TestFilter
+    from lib.store.direct import DirectStore
 
-    store = SqlStore(url, export_timeout_ms=3_600_000, exports=slots)
+    store = DirectStore(url, export_timeout_ms=3_600_000, exports=slots)
     handle = store.for_user(MEASURED)
     handle.count_tests(TestFilter())
     base_rss, base_fds = _status("VmRSS"), len(os.listdir("/proc/self/fd"))
@@ -218,29 +202,18 @@ def concurrent_exports(url: str, slots: int, n: int = 10) -> dict:
 
 
 def measure(url: str, reps: int) -> dict:
-    out = {"export": export_ratio(url, reps), "pages": pages(url)}
-    if url.startswith("postgresql"):
-        out["concurrent"] = [concurrent_exports(url, 2), concurrent_exports(url, 10)]
-    else:
-        out["concurrent"] = [concurrent_exports(url, 2)]
-    return out
+    return {"export": export_ratio(url, reps), "pages": pages(url),
+            "concurrent": [concurrent_exports(url, 2), concurrent_exports(url, 10)]}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.export_paging", description=__doc__.split("\n\n")[0])
     parser.add_argument("--pg-url")
-    parser.add_argument("--sqlite", help="path of a seeded SQLite file")
-    parser.add_argument("--backends", default="postgresql,sqlite")
     parser.add_argument("--reps", type=int, default=3)
     args = parser.parse_args()
-    results = {}
     with ExitStack() as stack:
-        for backend in args.backends.split(","):
-            url = args.pg_url if backend == "postgresql" else (f"sqlite:///{args.sqlite}" if args.sqlite else None)
-            if url is None:
-                url = stack.enter_context(dataset(backend, 1_000_000))
-            results[backend] = measure(url, args.reps)
-            print(json.dumps({backend: results[backend]}, indent=1, default=str), flush=True)
+        url = args.pg_url or stack.enter_context(dataset(1_000_000))
+        print(json.dumps(measure(url, args.reps), indent=1, default=str), flush=True)
     return 0
 
 

@@ -91,7 +91,7 @@ def free_port() -> int:
 
 
 # Settings of the app that must not leak in from the shell running the benchmark.
-_APP_ENV = ("DATABASE_URL", "SUPABASE_URL", "SUPABASE_KEY", "AUTH_MODE", "AUTH_CREDENTIALS_PATH", "CLERK_JWT_KEY",
+_APP_ENV = ("DATABASE_URL", "SUPABASE_URL", "SUPABASE_KEY", "SUPABASE_JWT_SECRET", "AUTH_MODE", "AUTH_CREDENTIALS_PATH", "CLERK_JWT_KEY",
             "CLERK_JWKS_URL", "CLERK_ISSUER", "CLERK_AUTHORIZED_PARTIES", "AUTH_COOKIE_KEY")
 
 

@@ -69,7 +69,7 @@ def libraries_quiet() -> Iterator[None]:
 
 
 class Progress:
-    """``step = Progress("sqlite S", ["seed", "stats", ...])``; ``step("stats")`` marks the stages
+    """``step = Progress("postgresql S", ["seed", "stats", ...])``; ``step("stats")`` marks the stages
     before it done and names the current one; ``step.close()`` completes the bar."""
 
     def __init__(self, label: str, stages: list[str]) -> None:
