@@ -97,8 +97,8 @@ class App:
         import streamlit as st
         from streamlit.testing.v1 import AppTest
 
-        from lib import queries
         from lib.config import setting_names
+        from lib.store import queries
 
         for name in setting_names():
             os.environ.pop(name, None)
@@ -122,7 +122,7 @@ class App:
 
     def render(self, screen: str, *, cold: bool) -> tuple[float, list[tuple[str, object]]]:
         if cold:
-            from lib import queries
+            from lib.store import queries
 
             self.st.cache_data.clear()
             queries._intents.clear()  # held by cache_resource (see lib/queries.py)

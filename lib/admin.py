@@ -2,7 +2,7 @@
 
 ``python -m lib.admin orphans`` counts the rows that existed before ``user_id`` was added: the schema
 reference's migration notes say they hold ``user_id = ''`` and must be assigned or deleted.  The
-dashboard can never reach them (a user id is never empty: ``lib.validation.validate_user_id``).
+dashboard can never reach them (a user id is never empty: ``lib.store.validation.validate_user_id``).
 
     python -m lib.admin orphans                              # count per table
     python -m lib.admin orphans --assign-to user_2abc --yes  # give them to one user

@@ -14,8 +14,6 @@ from typing import Any
 
 from lib.errors import ConfigError
 
-DEFAULT_DATABASE_URL = "sqlite:///data/dashboard.db"
-
 
 def _setting(default: Any, help: str, secret: bool = False) -> Any:
     return field(default=default, metadata={"help": help, "secret": secret})
@@ -24,13 +22,17 @@ def _setting(default: Any, help: str, secret: bool = False) -> Any:
 @dataclass(frozen=True)
 class Settings:
     database_url: str = _setting(
-        DEFAULT_DATABASE_URL,
-        "SQLAlchemy URL of the database: unset means the embedded SQLite file; "
-        "postgresql://... for PostgreSQL direct (e.g. a Supabase project's connection string).",
+        "",
+        "PostgreSQL URL (postgresql://...) for PostgreSQL direct, e.g. a Supabase project's connection string; "
+        "unset means the embedded PostgreSQL server under data/pg (started, migrated and seeded on first use).",
         secret=True,
     )
-    supabase_url: str = _setting("", "Supabase project URL; with SUPABASE_KEY selects the Supabase REST backend.")
+    supabase_url: str = _setting(
+        "", "Supabase project URL; with SUPABASE_KEY and SUPABASE_JWT_SECRET selects the Supabase REST backend.")
     supabase_key: str = _setting("", "Supabase server-side key (service role / secret key). Never a publishable key.", True)
+    supabase_jwt_secret: str = _setting(
+        "", "Supabase project's JWT secret: signs each user's short-lived token (the REST backend calls the "
+        "database as that user, under row-level security).", True)
     db_timeout_seconds: float = _setting(15.0, "Seconds a database statement or REST request may take.")
     export_timeout_seconds: float = _setting(
         300.0, "Seconds a test-calls CSV export may take in all (its own limit, longer than DB_TIMEOUT_SECONDS)."
@@ -62,9 +64,10 @@ class Settings:
     support_email: str = _setting("", "Billing: support address shown when SUPPORT_URL is unset.")
 
     def __post_init__(self) -> None:
-        if bool(self.supabase_url) != bool(self.supabase_key):
-            raise ConfigError("Set both SUPABASE_URL and SUPABASE_KEY to use the Supabase REST backend.")
-        if self.supabase_url and self.database_url != DEFAULT_DATABASE_URL:
+        if bool(self.supabase_url) != bool(self.supabase_key) or bool(self.supabase_url) != bool(self.supabase_jwt_secret):
+            raise ConfigError("Set SUPABASE_URL, SUPABASE_KEY and SUPABASE_JWT_SECRET together to use the Supabase REST "
+                              "backend.")
+        if self.supabase_url and self.database_url:
             raise ConfigError("Set either DATABASE_URL or SUPABASE_URL/SUPABASE_KEY, not both.")
         if self.export_timeout_seconds <= 0 or self.export_concurrency < 1:
             raise ConfigError("EXPORT_TIMEOUT_SECONDS must be positive and EXPORT_CONCURRENCY at least 1.")
@@ -91,9 +94,7 @@ class Settings:
 
     @property
     def backend(self) -> str:
-        if self.supabase_url:
-            return "supabase"
-        return "postgresql" if self.database_url.startswith("postgres") else "sqlite"
+        return "supabase" if self.supabase_url else "postgresql"
 
     @property
     def authorized_parties(self) -> tuple[str, ...]:

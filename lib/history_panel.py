@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
-from lib import queries
 from lib.errors import StoreError
 from lib.formatting import fmt_ago, fmt_datetime
 from lib.intents_grid import display_text
 from lib.models import HistoryEntry, IntentChange, IntentValues
+from lib.store import queries
 
 KEY = "history"
 EMPTY = "No saves yet — changes you save here or import appear in this list."

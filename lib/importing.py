@@ -1,7 +1,7 @@
 """Reading an uploaded intents file -- the CSV or JSON ``lib.export`` writes -- into ``IntentInput`` rows.
 
 Plain Python, no Streamlit.  Parsing only: the business rules (names, lengths, characters a
-database cannot hold) are ``lib.validation``'s, applied to each row by the preview
+database cannot hold) are ``lib.store.validation``'s, applied to each row by the preview
 (``lib.intents_grid.import_preview``) and again on save.
 
 An upload is untrusted, so every step here is bounded, and anything wrong ends in one
@@ -387,7 +387,7 @@ def read_intent_rows(data: bytes, filename: str) -> tuple[list[IntentInput], dic
     (a list of one item; an empty cell is an empty list); blank rows are skipped.  Labels are
     "line N", N being the row number a spreadsheet shows (the header is line 1).  JSON: a list of objects; labels are "item N" (from 1).
     Encodings, sizes and depth: see the module docstring.  Business rules (non-empty names,
-    lengths, characters) are ``lib.validation``'s.  Returns every row (one that could not be read is
+    lengths, characters) are ``lib.store.validation``'s.  Returns every row (one that could not be read is
     an empty row) and each row's own problems by label, so a preview reports them all at once.  A
     file that cannot be read as a whole (encoding, size, header, broken CSV) raises one
     ``ValidationError`` naming what to fix, and nothing else is raised.

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from lib.models import Assistant, Intent
-from lib.validation import name_key
+from lib.store.validation import name_key
 
 MIN_PHRASES = 3  # fewer example phrases than this and an intent needs attention
 ATTENTION_VIEW = "attention"  # ?view=attention on the Intents screen (the coverage card links to it)

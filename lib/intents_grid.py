@@ -19,7 +19,14 @@ from lib.errors import Problem, ValidationError
 from lib.importing import gc_paused
 from lib.intent_checks import Report
 from lib.models import Intent, IntentDiff, IntentEdit, IntentInput, IntentRef
-from lib.validation import MAX_INTENT_NAME, MAX_ITEM_LENGTH, MAX_LIST_ITEMS, clean_intent, duplicate_problems, name_key
+from lib.store.validation import (
+    MAX_INTENT_NAME,
+    MAX_ITEM_LENGTH,
+    MAX_LIST_ITEMS,
+    clean_intent,
+    duplicate_problems,
+    name_key,
+)
 
 EDITABLE = ("intent_name", "example_user_phrases", "english_responses", "russian_responses")
 READ_ONLY = ("created_at", "updated_at")
@@ -371,7 +378,7 @@ class ImportPreview:
 
 def import_preview(rows: Iterable[IntentInput], row_problems: Mapping[str, list[Problem]] | None = None,
                    stored: Iterable[str] = ()) -> ImportPreview:
-    """Check every row of an import (``lib.validation.clean_intent``, the rules a save applies) in
+    """Check every row of an import (``lib.store.validation.clean_intent``, the rules a save applies) in
     one pass, with each row's own reading problems (``lib.importing.read_intent_rows``) and names that
     a saved intent (``stored``: the user's intent names) or an earlier row of the file has already:
     linear time, and only one short reason string is kept per row."""

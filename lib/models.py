@@ -26,6 +26,11 @@ PLAN_TYPES = ("free", "starter", "pro", "enterprise")
 BILLING_CYCLES = ("monthly", "yearly")
 
 
+def utcnow() -> datetime:
+    """Now as the database's ``timestamp`` columns hold it: naive UTC, microseconds."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
 @dataclass(frozen=True)
 class IntentInput:
     """An intent as the user typed it; ``label`` names its row in error messages."""
@@ -76,7 +81,7 @@ class SaveToken:
 
     @classmethod
     def new(cls) -> SaveToken:
-        return cls(str(uuid.uuid4()), datetime.now(UTC).replace(tzinfo=None))
+        return cls(str(uuid.uuid4()), utcnow())
 
     def added_id(self, n: int) -> str:
         """The id of the n-th added row (0-based): the same for every retry of this save."""

@@ -27,7 +27,7 @@ import streamlit_authenticator as stauth
 from lib import auth
 from lib.config import Settings
 from lib.errors import ConfigError
-from lib.queries import USER_KEY
+from lib.store.queries import USER_KEY
 
 log = logging.getLogger(__name__)
 

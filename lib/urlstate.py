@@ -22,7 +22,7 @@ from lib.models import LANGUAGES, TEST_STATUSES
 PRESET_DAYS = {"7d": 7, "30d": 30, "90d": 90, "all": None}
 PRESET_LABELS = {"7d": "7 days", "30d": "30 days", "90d": "90 days", "all": "All time", "custom": "Custom"}
 DEFAULT_PERIOD = "30d"
-MAX_TEXT = {"q": 200, "phrase": 2000}  # the longest search / exact phrase taken from a URL (lib.validation)
+MAX_TEXT = {"q": 200, "phrase": 2000}  # the longest search / exact phrase taken from a URL (lib.store.validation)
 MAX_PAGE = 1_000_000
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")

@@ -14,12 +14,12 @@ from zoneinfo import ZoneInfo
 import plotly.graph_objects as go
 import streamlit as st
 
-from lib import billing, charts, export, queries, urlstate
+from lib import billing, charts, export, urlstate
 from lib.errors import StoreError
 from lib.export_files import SessionFiles
 from lib.formatting import fmt_int, plural
-from lib.models import FAILURE_STATUSES, LANGUAGES, TEST_STATUSES, Assistant, TestFilter
-from lib.store.sql import utcnow
+from lib.models import FAILURE_STATUSES, LANGUAGES, TEST_STATUSES, Assistant, TestFilter, utcnow
+from lib.store import queries
 
 PRESETS = {urlstate.PRESET_LABELS[k]: k for k in (*urlstate.PRESET_DAYS, "custom")}  # radio label -> period kind
 DEFAULT_PRESET = urlstate.PRESET_LABELS[urlstate.DEFAULT_PERIOD]

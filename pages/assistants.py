@@ -4,10 +4,11 @@ import json
 
 import streamlit as st
 
-from lib import queries, urlstate, widgets
+from lib import urlstate, widgets
 from lib.errors import StoreError
 from lib.formatting import fmt_date, fmt_int, fmt_pct
 from lib.models import TestFilter
+from lib.store import queries
 
 st.title("Assistants")
 

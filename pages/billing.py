@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-from lib import billing, queries
+from lib import billing
 from lib.formatting import days_left, fmt_date, mask_id
-from lib.store.sql import utcnow
+from lib.models import utcnow
+from lib.store import queries
 
 st.title("Billing")
 settings = queries.settings()

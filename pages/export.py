@@ -2,8 +2,9 @@
 
 import streamlit as st
 
-from lib import export, queries, urlstate, widgets
+from lib import export, urlstate, widgets
 from lib.formatting import plural
+from lib.store import queries
 
 PREVIEW_ROWS = 100
 

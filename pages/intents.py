@@ -10,11 +10,12 @@ from dataclasses import replace
 
 import streamlit as st
 
-from lib import history_panel, importing, intent_checks, intents_grid, queries, widgets
+from lib import history_panel, importing, intent_checks, intents_grid, widgets
 from lib.errors import StoreError, StoreUnavailable, ValidationError
 from lib.importing import quoted
 from lib.models import IntentDiff, SaveToken
-from lib.validation import MAX_SEARCH_LENGTH
+from lib.store import queries
+from lib.store.validation import MAX_SEARCH_LENGTH
 
 KEY = "intents"
 BASE, WORKING, SHOWN, FILTERS = f"{KEY}_editing", f"{KEY}_working", f"{KEY}_shown", f"{KEY}_filters"

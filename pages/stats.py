@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-from lib import charts, queries, urlstate, widgets
+from lib import charts, urlstate, widgets
 from lib.formatting import fmt_delta, fmt_int, fmt_pct
 from lib.models import TestFilter
+from lib.store import queries
 
 st.title("Stats")
 period = widgets.period_control("stats", widgets.url_view("stats"))

@@ -2,8 +2,9 @@
 
 import streamlit as st
 
-from lib import charts, queries, urlstate, widgets
+from lib import charts, urlstate, widgets
 from lib.formatting import fmt_datetime, fmt_int, fmt_pct
+from lib.store import queries
 
 PAGE_SIZE = 50
 

@@ -25,7 +25,7 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Browser, Page, expect
 
-from lib.store.sql import utcnow
+from lib.models import utcnow
 from tests.e2e_support import (
     DOC_SCREENSHOTS,
     ROW_HEIGHT,

@@ -21,10 +21,12 @@ import sqlalchemy as sa
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from lib import auth, demo, queries
+from lib import auth, demo
 from lib.config import setting_names
+from lib.models import utcnow
 from lib.pgcluster import Cluster
-from lib.store.sql import make_engine, utcnow
+from lib.store import queries
+from lib.store.sql import make_engine
 from tests.test_screens import metric, signed_in
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")

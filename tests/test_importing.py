@@ -28,7 +28,7 @@ from lib.importing import (
 )
 from lib.intents_grid import import_preview, problem_lines
 from lib.models import Intent, IntentDiff, IntentInput
-from lib.validation import MAX_LIST_ITEMS, clean_intent, refuse_new_duplicates, validate_diff
+from lib.store.validation import MAX_LIST_ITEMS, clean_intent, refuse_new_duplicates, validate_diff
 
 
 def intent(n: int, name: str = "", phrases: tuple[str, ...] = ("hi",), en=(), ru=()) -> Intent:
@@ -562,7 +562,7 @@ def assert_rows_with_reasons(rows: list[IntentInput]) -> None:
     assert sum(c != "✓" for c in checks) == preview.bad_rows
     convert_pandas_df_to_arrow_bytes(preview.frame)  # st.dataframe's own encoding: no UnicodeEncodeError
     preview.summary().encode("utf-8")
-    # the preview and the save apply the same rules (the store's, and lib.queries' duplicate names)
+    # the preview and the save apply the same rules (the store's, and lib.store.queries' duplicate names)
     diff = IntentDiff(added=tuple(rows))
     if preview.bad_rows:
         with pytest.raises(ValidationError):

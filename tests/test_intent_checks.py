@@ -16,7 +16,7 @@ from lib import intent_checks, intents_grid
 from lib.errors import ValidationError
 from lib.intent_checks import check, clashes, new_clashes, phrase_key
 from lib.models import Assistant, Intent, IntentDiff, IntentEdit, IntentInput, IntentRef
-from lib.validation import duplicate_problems, refuse_new_duplicates
+from lib.store.validation import duplicate_problems, refuse_new_duplicates
 
 T = datetime(2026, 11, 1, 12, 0)
 

@@ -185,12 +185,12 @@ def test_empty_states(app_on) -> None:
 
 
 def _save_through_the_app() -> None:
-    """Runs inside AppTest: a save by the signed-in user through the one save path (lib.queries)."""
+    """Runs inside AppTest: a save by the signed-in user through the one save path (lib.store.queries)."""
     import streamlit as st
 
-    from lib import queries
     from lib.errors import ValidationError
     from lib.models import IntentDiff, IntentInput
+    from lib.store import queries
 
     try:
         queries.save_intents(IntentDiff(added=(IntentInput(" REFUND ", ("give my money back",), label="new row 1"),)))
@@ -201,7 +201,7 @@ def _save_through_the_app() -> None:
 
 
 def test_every_save_path_refuses_a_name_the_user_has(app_on, database: str) -> None:
-    """The rule sits in lib.queries.save_intents (the grid and the import both save through it), before the
+    """The rule sits in lib.store.queries.save_intents (the grid and the import both save through it), before the
     store is called, so every backend refuses alike; nothing is written."""
     app_on("alice")  # settings and caches for this database
     at = AppTest.from_function(_save_through_the_app, default_timeout=60)

@@ -9,9 +9,9 @@ import pytest
 import sqlalchemy as sa
 import streamlit as st
 
-from lib import queries
 from lib.config import setting_names
 from lib.models import IntentDiff, IntentInput, TestFilter
+from lib.store import queries
 
 ALICE, BOB = "user_q_alice", "user_q_bob"
 

@@ -22,8 +22,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from streamlit.runtime.context import StreamlitHeaders
 from streamlit.testing.v1 import AppTest
 
-from lib import auth, queries, signin
+from lib import auth, signin
 from lib.config import setting_names
+from lib.store import queries
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 ISSUER = "https://clerk.example.com"

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from lib import export, schema
 from lib.errors import ConflictError, ValidationError
 from lib.models import TEST_EXPORT_COLUMNS, IntentDiff, IntentEdit, IntentInput, IntentRef, TestFilter
-from lib.validation import MAX_INTENT_NAME, MAX_ITEM_LENGTH, MAX_LIST_ITEMS
+from lib.store.validation import MAX_INTENT_NAME, MAX_ITEM_LENGTH, MAX_LIST_ITEMS
 
 NOW = datetime(2026, 11, 25, 12, 0, 0)
 ALICE, BOB = "user_test_alice", "user_test_bob"

@@ -43,7 +43,7 @@ from lib.models import (
     TestPage,
 )
 from lib.store import Store, UserStore, open_store
-from lib.validation import refuse_new_duplicates
+from lib.store.validation import refuse_new_duplicates
 
 USER_KEY = "user_id"  # set by lib.signin only, after verification
 
@@ -277,7 +277,7 @@ def _recheck() -> None:
 
 def save_intents(diff: IntentDiff) -> SaveResult:
     """Every save of intents (the grid, an import) comes here: a name that another of the user's intents
-    has is refused first, for every backend alike (lib.validation.refuse_new_duplicates)."""
+    has is refused first, for every backend alike (lib.store.validation.refuse_new_duplicates)."""
     handle = _writable()
     refuse_new_duplicates(diff, [(i.id, i.intent_name) for i in intents()])
     try:
