@@ -40,10 +40,12 @@ def rest_url(pg_url: str) -> Iterator[str]:
 @pytest.fixture
 def rest_store_factory(rest_url: str) -> Iterator[Callable[..., RestStore]]:
     """Factory: ``rest_store_factory()`` gives a new RestStore on the emulator with a service_role
-    key (keyword arguments go to RestStore, e.g. ``timeout=``); every store is closed afterwards."""
+    key and the emulator's JWT secret (keyword arguments go to RestStore, e.g. ``timeout=``); every
+    store is closed afterwards."""
     made: list[RestStore] = []
 
     def factory(**kwargs: object) -> RestStore:
+        kwargs.setdefault("jwt_secret", JWT_SECRET)
         store = RestStore(rest_url, service_key(), **kwargs)  # type: ignore[arg-type]
         made.append(store)
         return store

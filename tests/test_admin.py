@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from lib import schema
 from lib.errors import ValidationError
-from lib.store.sql import SqlStore
+from lib.store.direct import DirectStore
+from tests import tables as schema
 
 ROOT = Path(__file__).resolve().parent.parent
 ALICE = "user_admin_alice"
@@ -28,7 +28,7 @@ SEEDED = {"subscriptions": 1, "assistant_settings": 1, "intents": 2, "assistants
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'admin.db'}"
-        SqlStore(url).close()  # creates the schema
+        DirectStore(url).close()  # creates the schema
         return url
     return request.getfixturevalue("pg_clean")
 
@@ -141,7 +141,7 @@ def test_assign_and_delete_together_is_a_usage_error(db: str) -> None:
 
 def test_the_dashboard_never_reaches_orphans(db: str) -> None:
     seed(db)
-    store = SqlStore(db)
+    store = DirectStore(db)
     try:
         with pytest.raises(ValidationError):
             store.for_user("")

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from lib.errors import ConflictError
 from lib.models import IntentDiff, IntentEdit, IntentInput, IntentRef, SaveResult
-from lib.store.sql import SqlStore
+from lib.store.direct import DirectStore
 
 USER = "user_two_editors"
 ROUNDS = 50
@@ -22,7 +22,7 @@ ROUNDS = 50
 @pytest.fixture(params=["postgresql", "supabase"])
 def handle(request: pytest.FixtureRequest, pg_clean: str) -> Iterator[object]:
     if request.param == "postgresql":
-        store = SqlStore(pg_clean)
+        store = DirectStore(pg_clean)
         yield store.for_user(USER)
         store.close()
     else:

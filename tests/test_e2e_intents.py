@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Browser, Page, expect
 
-from lib import schema
+from tests import tables as schema
 from tests.e2e_support import (
     DOC_SCREENSHOTS,
     ROW_HEIGHT,

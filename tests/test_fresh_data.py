@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
+import sqlalchemy as sa  # noqa: F811
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
@@ -26,7 +26,6 @@ from lib.config import setting_names
 from lib.models import utcnow
 from lib.pgcluster import Cluster
 from lib.store import queries
-from lib.store.sql import make_engine
 from tests.test_screens import metric, signed_in
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
@@ -53,7 +52,7 @@ def _settings_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, credentials: 
 
 
 def _seed(url: str) -> None:
-    engine = make_engine(url, statement_timeout_ms=0)
+    engine = sa.create_engine(url, statement_timeout_ms=0)
     demo.seed(engine, demo.default_plans(tests=300))
     engine.dispose()
 
@@ -76,7 +75,7 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp
 
             _settings_env(monkeypatch, tmp_path, credentials, SUPABASE_URL=request.getfixturevalue("rest_url"),
                           SUPABASE_KEY=service_key())
-    engine = make_engine(url, statement_timeout_ms=0)
+    engine = sa.create_engine(url, statement_timeout_ms=0)
     yield request.param, engine
     engine.dispose()
     st.cache_resource.clear()
@@ -238,7 +237,7 @@ def sqlite_app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, credentials: Pat
     url = f"sqlite:///{tmp_path / 'toggle.db'}"
     _seed(url)
     _settings_env(monkeypatch, tmp_path, credentials, DATABASE_URL=url)
-    engine = make_engine(url)
+    engine = sa.create_engine(url)
     yield engine
     engine.dispose()
     st.cache_resource.clear()

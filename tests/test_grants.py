@@ -18,9 +18,9 @@ import pytest
 import sqlalchemy as sa
 from postgrest.exceptions import APIError
 
-from lib import schema
 from lib.pgcluster import libpq_url
 from supabase import Client, ClientOptions, create_client
+from tests import tables as schema
 from tests.rest_fixtures import anon_key, user_token
 from tests.supabase_like import supabase_like_database
 

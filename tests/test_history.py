@@ -11,9 +11,9 @@ from datetime import datetime
 import pytest
 import sqlalchemy as sa
 
-from lib import schema
 from lib.errors import AlreadyUndone, ConflictError, HistoryNotFound, UndoConflict, ValidationError
 from lib.models import IntentDiff, IntentEdit, IntentRef, SaveToken
+from tests import tables as schema
 from tests.test_store import ALICE, BOB, intent, snapshot
 
 I, A, H = schema.intents, schema.assistants, schema.intent_history  # noqa: E741
@@ -291,9 +291,9 @@ def _as(conn: sa.Connection, user: str) -> None:
 
 
 def test_rls_users_read_and_insert_only_their_own_records_and_never_update_or_delete(pg_clean: str) -> None:
-    from lib.store.sql import SqlStore
+    from lib.store.direct import DirectStore
 
-    store = SqlStore(pg_clean)
+    store = DirectStore(pg_clean)
     store.for_user(ALICE).save_intents(IntentDiff(added=(intent("a"),)))
     store.for_user(BOB).save_intents(IntentDiff(added=(intent("b"),)))
     engine = store.engine
@@ -321,9 +321,9 @@ def test_rls_users_read_and_insert_only_their_own_records_and_never_update_or_de
 
 
 def test_concurrent_undos_of_one_save_undo_it_once(pg_clean: str) -> None:
-    from lib.store.sql import SqlStore
+    from lib.store.direct import DirectStore
 
-    store = SqlStore(pg_clean)
+    store = DirectStore(pg_clean)
     alice = store.for_user(ALICE)
     alice.save_intents(IntentDiff(added=(intent("a"), intent("b"))))
     [saved] = alice.list_history()
@@ -364,9 +364,9 @@ def test_the_save_function_keeps_working_for_callers_without_a_kind(pg_clean: st
 
 
 def test_sqlite_refuses_updating_a_record(tmp_path) -> None:
-    from lib.store.sql import SqlStore
+    from lib.store.direct import DirectStore
 
-    store = SqlStore(f"sqlite:///{tmp_path / 'h.db'}")
+    store = DirectStore(f"sqlite:///{tmp_path / 'h.db'}")
     store.for_user(ALICE).save_intents(IntentDiff(added=(intent("a"),)))
     with pytest.raises(sa.exc.IntegrityError, match="append-only"), store.engine.begin() as conn:
         conn.execute(sa.update(H).values(kind="import"))

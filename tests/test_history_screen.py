@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from lib import demo, history_panel, schema
 from lib.models import IntentDiff, IntentEdit, IntentInput
-from lib.store.sql import SqlStore, make_engine
+from lib.store.direct import DirectStore
 from tests.test_fresh_data import own_cluster  # noqa: F401  (a fixture)
 from tests.test_screens import _use, credentials, open_screen, signed_in  # noqa: F401  (credentials: a fixture)
 
@@ -31,7 +31,7 @@ def url(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_pat
         found = f"sqlite:///{tmp_path / 'demo.db'}"
     else:
         found = request.getfixturevalue("pg_clean")
-    engine = make_engine(found, statement_timeout_ms=0)
+    engine = sa.create_engine(found, statement_timeout_ms=0)
     demo.seed(engine, demo.default_plans(tests=20))
     engine.dispose()
     _use(monkeypatch, tmp_path, credentials, found)
@@ -59,7 +59,7 @@ def name_of(url: str, intent_id: str) -> str | None:
 
 def rename(url: str, intent_id: str, new: str) -> None:
     """Another session renames one of alice's intents in the grid."""
-    store = SqlStore(url)
+    store = DirectStore(url)
     alice = store.for_user(ALICE)
     row = next(i for i in alice.list_intents() if i.id == intent_id)
     alice.save_intents(IntentDiff(edited=(IntentEdit(row.id, row.updated_at, IntentInput(

@@ -11,11 +11,10 @@ import re
 from collections.abc import Iterator
 
 import pytest
-import sqlalchemy as sa
+import sqlalchemy as sa  # noqa: F811
 from streamlit.testing.v1 import AppTest
 
 from lib import demo, schema
-from lib.store.sql import make_engine
 from tests import test_screens
 from tests.test_screens import all_text
 
@@ -34,7 +33,7 @@ def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         from tests.conftest import truncate_all
 
         truncate_all(url)
-    engine = make_engine(url, statement_timeout_ms=0)
+    engine = sa.create_engine(url, statement_timeout_ms=0)
     demo.seed(engine, demo.default_plans(tests=200))
     with engine.begin() as conn:
         def change(name: str, **values: object) -> None:

@@ -37,7 +37,7 @@ def server(pg_clean: str) -> Iterator[PostgrestServer]:
 
 @pytest.fixture
 def store(server: PostgrestServer) -> Iterator[RestStore]:
-    s = RestStore(server.base_url, service_key(), timeout=TIMEOUT)
+    s = RestStore(server.base_url, service_key(), jwt_secret=JWT_SECRET, timeout=TIMEOUT)
     yield s
     s.close()
 
@@ -107,7 +107,7 @@ def test_refused_connections_then_the_server_comes_back(pg_clean: str, engine: s
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    store = RestStore(f"http://127.0.0.1:{port}", service_key(), timeout=TIMEOUT)
+    store = RestStore(f"http://127.0.0.1:{port}", service_key(), jwt_secret=JWT_SECRET, timeout=TIMEOUT)
     try:
         with pytest.raises(StoreUnavailable) as err:
             store.for_user(USER).list_intents()

@@ -13,19 +13,19 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from lib import schema
 from lib.errors import ConfigError, ConflictError, StoreError, StoreUnavailable, ValidationError
 from lib.models import LANGUAGES, TEST_STATUSES, IntentDiff, IntentEdit, IntentInput, IntentRef, TestFilter
+from lib.store.direct import DirectStore
 from lib.store.rest import RestStore, RestUserStore
-from lib.store.sql import SqlStore
+from tests import tables as schema
 
 NOW = datetime(2026, 11, 25, 12, 0, 0, 123456)
 ALICE, BOB = "user_rest_alice", "user_rest_bob"
 
 
 @pytest.fixture
-def sql_store(pg_clean: str) -> Iterator[SqlStore]:
-    store = SqlStore(pg_clean)
+def sql_store(pg_clean: str) -> Iterator[DirectStore]:
+    store = DirectStore(pg_clean)
     yield store
     store.close()
 
@@ -94,7 +94,7 @@ def test_public_keys_and_bad_urls_are_configuration_errors(rest_url: str) -> Non
 
 # -- intents -----------------------------------------------------------------------------------
 
-def test_save_list_edit_delete_like_the_sql_store(rest: RestStore, sql_store: SqlStore) -> None:
+def test_save_list_edit_delete_like_the_sql_store(rest: RestStore, sql_store: DirectStore) -> None:
     alice = rest.for_user(ALICE)
     assert alice.save_intents(IntentDiff()).summary() == "0 added, 0 changed, 0 deleted"
     phrases = ('Say "hi", please', "comma, inside", "{braces}", "back\\slash", "Ёлки-палки", "emoji 🎙️", "NULL")
@@ -114,7 +114,7 @@ def test_save_list_edit_delete_like_the_sql_store(rest: RestStore, sql_store: Sq
     assert alice.list_intents() == sql_store.for_user(ALICE).list_intents()
 
 
-def test_updated_at_round_trips_so_edits_chain_across_backends(rest: RestStore, sql_store: SqlStore) -> None:
+def test_updated_at_round_trips_so_edits_chain_across_backends(rest: RestStore, sql_store: DirectStore) -> None:
     alice, ref = rest.for_user(ALICE), sql_store.for_user(ALICE)
     alice.save_intents(IntentDiff(added=(intent("a"),)))
     for n in range(3):  # alternate backends: each must see the other's microsecond-exact updated_at
@@ -125,7 +125,7 @@ def test_updated_at_round_trips_so_edits_chain_across_backends(rest: RestStore, 
     assert row.intent_name == "v2"
 
 
-def test_conflicts_name_the_rows_and_write_nothing(rest: RestStore, sql_store: SqlStore, engine: sa.Engine) -> None:
+def test_conflicts_name_the_rows_and_write_nothing(rest: RestStore, sql_store: DirectStore, engine: sa.Engine) -> None:
     alice = rest.for_user(ALICE)
     alice.save_intents(IntentDiff(added=(intent("a"), intent("b"), intent("c"))))
     by = {r.intent_name: r for r in alice.list_intents()}
@@ -171,7 +171,7 @@ def test_database_refusals_are_generic_store_errors(rest: RestStore) -> None:
 
 # -- assistants, settings, subscription -----------------------------------------------------------
 
-def test_assistants_and_more_than_1000_intents(rest: RestStore, sql_store: SqlStore, engine: sa.Engine) -> None:
+def test_assistants_and_more_than_1000_intents(rest: RestStore, sql_store: DirectStore, engine: sa.Engine) -> None:
     ids = [str(uuid.uuid4()) for _ in range(1203)]
     with engine.begin() as conn:
         conn.execute(sa.insert(schema.intents), [
@@ -192,7 +192,7 @@ def test_assistants_and_more_than_1000_intents(rest: RestStore, sql_store: SqlSt
     assert rest.for_user(BOB).list_assistants() == [] and rest.for_user(BOB).list_intents() == []
 
 
-def test_settings_like_the_sql_store(rest: RestStore, sql_store: SqlStore) -> None:
+def test_settings_like_the_sql_store(rest: RestStore, sql_store: DirectStore) -> None:
     alice, ref = rest.for_user(ALICE), sql_store.for_user(ALICE)
     first = alice.get_settings()
     assert first.is_active is True and first.created_at is not None
@@ -205,7 +205,7 @@ def test_settings_like_the_sql_store(rest: RestStore, sql_store: SqlStore) -> No
     assert alice.set_active(True).is_active is True
 
 
-def test_subscription_like_the_sql_store(rest: RestStore, sql_store: SqlStore, engine: sa.Engine) -> None:
+def test_subscription_like_the_sql_store(rest: RestStore, sql_store: DirectStore, engine: sa.Engine) -> None:
     assert rest.for_user(ALICE).get_subscription() is None
     with engine.begin() as conn:
         conn.execute(sa.insert(schema.subscriptions), [{
@@ -221,7 +221,7 @@ def test_subscription_like_the_sql_store(rest: RestStore, sql_store: SqlStore, e
 # -- tests, paging, export, stats -------------------------------------------------------------------
 
 def test_more_than_1000_tests_exact_counts_pages_export_and_stats(
-        rest: RestStore, sql_store: SqlStore, engine: sa.Engine) -> None:
+        rest: RestStore, sql_store: DirectStore, engine: sa.Engine) -> None:
     seed_tests(engine, many_tests(ALICE, 2500) + many_tests(BOB, 40))
     alice, ref = rest.for_user(ALICE), sql_store.for_user(ALICE)
     everything = TestFilter()
@@ -245,7 +245,7 @@ def test_more_than_1000_tests_exact_counts_pages_export_and_stats(
 
 
 def test_export_keyset_survives_equal_timestamps_and_null_created_at(
-        rest: RestStore, sql_store: SqlStore, engine: sa.Engine) -> None:
+        rest: RestStore, sql_store: DirectStore, engine: sa.Engine) -> None:
     rows = many_tests(ALICE, 2100, same_time=True)
     for r in rows[:1003]:
         r["created_at"] = None
@@ -259,7 +259,7 @@ def test_export_keyset_survives_equal_timestamps_and_null_created_at(
                                                                                             page_size=50)
 
 
-def test_empty_export_and_empty_stats(rest: RestStore, sql_store: SqlStore) -> None:
+def test_empty_export_and_empty_stats(rest: RestStore, sql_store: DirectStore) -> None:
     alice = rest.for_user(ALICE)
     assert list(alice.iter_tests(TestFilter())) == []
     assert alice.stats(TestFilter()).is_empty
@@ -315,7 +315,7 @@ filters = st.builds(
 @example(f=TestFilter(search="ПРИВЕТ", languages=("russian",)))
 @example(f=TestFilter(assistant_ids=("a,b", 'q"uote', "asst (1)")))
 @example(f=TestFilter(start=TIMES[2], end=TIMES[4], statuses=("initiated", "completed")))
-def test_every_filter_selects_what_the_sql_store_selects(rest: RestStore, sql_store: SqlStore, varied: None,
+def test_every_filter_selects_what_the_sql_store_selects(rest: RestStore, sql_store: DirectStore, varied: None,
                                                          f: TestFilter) -> None:
     alice, ref = rest.for_user(ALICE), sql_store.for_user(ALICE)
     try:
@@ -344,7 +344,7 @@ def test_literal_search_characters(rest: RestStore, varied: None) -> None:
 
 # -- tenancy and failures ---------------------------------------------------------------------
 
-def test_two_users_never_see_or_change_each_other(rest: RestStore, sql_store: SqlStore, engine: sa.Engine) -> None:
+def test_two_users_never_see_or_change_each_other(rest: RestStore, sql_store: DirectStore, engine: sa.Engine) -> None:
     seed_tests(engine, many_tests(ALICE, 30) + many_tests(BOB, 1200))
     alice, bob = rest.for_user(ALICE), rest.for_user(BOB)
     alice.save_intents(IntentDiff(added=(intent("alice's"),)))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from lib import schema
 from lib.errors import StoreUnavailable
 from lib.models import TestFilter
+from tests import tables as schema
 
 # (table, column) -> (type as information_schema spells it, nullable, default contains)
 SEED = {
@@ -141,9 +141,9 @@ def test_applying_the_migrations_again_changes_nothing(engine: sa.Engine, pg_cle
 
     from lib.models import IntentDiff, IntentInput
     from lib.pgcluster import apply_migrations
-    from lib.store.sql import SqlStore
+    from lib.store.direct import DirectStore
 
-    store = SqlStore(pg_clean)
+    store = DirectStore(pg_clean)
     store.for_user("user_twice").save_intents(IntentDiff(added=(IntentInput("kept", ("hi",)),)))
     store.for_user("user_twice").set_active(False)
     store.close()
@@ -161,9 +161,9 @@ def test_applying_the_migrations_again_changes_nothing(engine: sa.Engine, pg_cle
 
 
 def test_a_database_that_is_down_gives_a_typed_error_without_secrets() -> None:
-    from lib.store.sql import SqlStore
+    from lib.store.direct import DirectStore
 
-    store = SqlStore("postgresql://dashboard:s3cret-password@127.0.0.1:9/nowhere", statement_timeout_ms=2000)
+    store = DirectStore("postgresql://dashboard:s3cret-password@127.0.0.1:9/nowhere", statement_timeout_ms=2000)
     with pytest.raises(StoreUnavailable) as err:
         store.for_user("user_x").stats(TestFilter())
     message = str(err.value)
@@ -173,9 +173,9 @@ def test_a_database_that_is_down_gives_a_typed_error_without_secrets() -> None:
 
 
 def test_a_slow_query_gives_a_typed_error(pg_url: str) -> None:
-    from lib.store.sql import SqlStore
+    from lib.store.direct import DirectStore
 
-    store = SqlStore(pg_url, statement_timeout_ms=200)
+    store = DirectStore(pg_url, statement_timeout_ms=200)
     handle = store.for_user("user_x")
     with pytest.raises(StoreUnavailable), handle._tx() as conn:
         conn.execute(sa.text("select pg_sleep(2)"))

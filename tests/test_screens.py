@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 from lib import auth, demo, schema
 from lib.config import setting_names
 from lib.models import TestFilter
-from lib.store.sql import SqlStore, make_engine
+from lib.store.direct import DirectStore
 from lib.widgets import day_range
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
@@ -40,7 +40,7 @@ def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         from tests.conftest import truncate_all
 
         truncate_all(url)
-    engine = make_engine(url, statement_timeout_ms=0)
+    engine = sa.create_engine(url, statement_timeout_ms=0)
     demo.seed(engine, demo.default_plans(tests=1500))
     share_a_vapi_id(engine)
     engine.dispose()
@@ -227,7 +227,7 @@ def test_no_screen_renders_another_users_rows(app_on, database: str) -> None:
 @pytest.fixture
 def empty_app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, credentials: Path) -> Iterator[AppTest]:
     url = f"sqlite:///{tmp_path / 'empty.db'}"
-    SqlStore(url).close()  # creates the schema, no rows
+    DirectStore(url).close()  # creates the schema, no rows
     _use(monkeypatch, tmp_path, credentials, url)
     yield signed_in("alice")
     st.cache_resource.clear()
@@ -264,7 +264,7 @@ def test_assistant_details_link_to_its_filtered_tests(app_on) -> None:
 
 def sql_count(url: str, user_id: str, start: object, end: object) -> int:
     """The user's test calls in [start, end), counted with SQL written here (not by the store)."""
-    engine = make_engine(url, statement_timeout_ms=0)
+    engine = sa.create_engine(url, statement_timeout_ms=0)
     with engine.connect() as conn:
         n = conn.execute(sa.text("select count(*) from assistant_tests where user_id = :u and created_at >= :s "
                                  "and created_at < :e"), {"u": user_id, "s": start, "e": end}).scalar_one()

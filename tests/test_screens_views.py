@@ -10,8 +10,8 @@ from datetime import UTC, date, datetime, timedelta
 import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
-from lib import schema
 from lib.urlstate import Period, zone
+from tests import tables as schema
 from tests.test_screens import (  # noqa: F401  (fixtures)
     all_text,
     app_on,

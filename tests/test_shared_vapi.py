@@ -9,8 +9,8 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from lib import schema
 from lib.models import TestFilter
+from tests import tables as schema
 
 SHARED = "asst_shared_vapi_id"
 USERS = {"user_twin_alice": ("Alice's receptionist", 3), "user_twin_bob": ("Bob's booking line", 5)}

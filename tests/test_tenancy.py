@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lib import schema
 from lib.errors import ConflictError
 from lib.models import IntentDiff, IntentEdit, IntentInput, IntentRef, TestFilter
+from tests import tables as schema
 
 USERS = ("user_t_alice", "user_t_bob", "user_t_carol")
 names = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=12) \
@@ -96,9 +96,9 @@ def _as_user(conn: sa.Connection, user_id: str) -> None:
 
 
 def test_rls_unfiltered_select_returns_only_own_rows(pg_clean: str) -> None:
-    from lib.store.sql import SqlStore
+    from lib.store.direct import DirectStore
 
-    store = SqlStore(pg_clean)
+    store = DirectStore(pg_clean)
     for user in USERS:
         store.for_user(user).save_intents(IntentDiff(added=(IntentInput(user, ("p",)), IntentInput(user, ("q",)))))
     with store.engine.begin() as conn:

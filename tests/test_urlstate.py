@@ -11,10 +11,10 @@ import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as hs
 
-from lib import schema
 from lib.models import TestFilter
 from lib.urlstate import Period, View, clamp_page, comparison, day_span, local_today, parse, to_params, zone
 from lib.widgets import day_range
+from tests import tables as schema
 
 BERLIN, _ = zone("Europe/Berlin")
 UTC_ZONE, _ = zone(None)
@@ -140,9 +140,9 @@ def test_the_comparison_is_fair_on_rows_at_known_times(tmp_path) -> None:
     """Every day has the same calls, today only its morning's: the whole-days delta is 0%, where the
     old partial-today comparison reported a drop."""
     from lib.formatting import fmt_delta
-    from lib.store.sql import SqlStore
+    from lib.store.direct import DirectStore
 
-    store = SqlStore(f"sqlite:///{tmp_path / 'fair.db'}")
+    store = DirectStore(f"sqlite:///{tmp_path / 'fair.db'}")
     now = datetime(2026, 11, 27, 9, 0)  # 09:00 UTC: today is 9 hours old
     rows = []
     for back in range(0, 20):
