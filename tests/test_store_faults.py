@@ -11,8 +11,9 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 
@@ -86,16 +87,24 @@ def terminate(admin: sa.Engine, pid: int) -> None:
     raise AssertionError("the backend did not exit")
 
 
-def on_next_commit(store: DirectStore, action: callable) -> None:
-    """Run ``action(backend_pid)`` just before the store's next COMMIT is sent."""
-    fired: list[bool] = []
+@pytest.fixture
+def on_next_commit(monkeypatch: pytest.MonkeyPatch) -> Callable[[DirectStore, Callable[[int], object]], None]:
+    """``on_next_commit(store, action)``: run ``action(backend_pid)`` just before the store's next COMMIT
+    is sent (once; only on the store's own connections, which carry its statement_timeout option)."""
 
-    def hook(conn: sa.Connection) -> None:
-        if not fired:  # once (a listener cannot remove itself while the event runs)
-            fired.append(True)
-            action(conn.connection.driver_connection.info.backend_pid)
+    def install(store: DirectStore, action: Callable[[int], object]) -> None:
+        original = psycopg.Connection.commit
+        fired: list[bool] = []
 
-    sa.event.listen(store.engine, "commit", hook)
+        def commit(conn: psycopg.Connection) -> None:
+            if not fired and "statement_timeout" in conn.info.dsn:
+                fired.append(True)
+                action(conn.info.backend_pid)
+            original(conn)
+
+        monkeypatch.setattr(psycopg.Connection, "commit", commit)
+
+    return install
 
 
 def seeded(store: DirectStore) -> tuple[IntentDiff, SaveToken]:
@@ -110,7 +119,7 @@ def seeded(store: DirectStore) -> tuple[IntentDiff, SaveToken]:
 
 # -- killed before, during and after COMMIT --------------------------------------------------------
 
-def test_backend_killed_just_before_commit_is_checked_not_saved(store: DirectStore, admin: sa.Engine) -> None:
+def test_backend_killed_just_before_commit_is_checked_not_saved(store: DirectStore, admin: sa.Engine, on_next_commit) -> None:
     diff, _ = seeded(store)
     on_next_commit(store, lambda pid: terminate(admin, pid))
     with pytest.raises(StoreUnavailable) as err:
@@ -251,7 +260,7 @@ def test_commit_acknowledgement_lost_and_server_unreachable_is_unknown_then_sett
 
 
 def test_server_stopped_just_before_commit_is_unknown_then_saved_once_after_restart(
-        store: DirectStore, admin: sa.Engine, cluster: Cluster) -> None:
+        store: DirectStore, admin: sa.Engine, cluster: Cluster, on_next_commit) -> None:
     diff = IntentDiff(added=(intent("a"), intent("b")), token=SaveToken.new())
     on_next_commit(store, lambda _pid: cluster.halt())
     try:
@@ -304,7 +313,7 @@ def test_a_row_locked_longer_than_the_timeout_fails_cleanly(cluster: Cluster, ad
 
 def test_an_exhausted_pool_fails_cleanly_and_recovers(cluster: Cluster, admin: sa.Engine) -> None:
     store = DirectStore(cluster.url, statement_timeout_ms=300)  # pool_timeout follows the statement timeout
-    held = [store.engine.connect() for _ in range(store.engine.pool.size() + store.engine.pool._max_overflow)]
+    held = [store.pool.getconn() for _ in range(store.pool.max_size)]
     try:
         with pytest.raises(StoreUnavailable) as err:
             store.for_user(USER).save_intents(IntentDiff(added=(intent("a"),)))
@@ -312,7 +321,7 @@ def test_an_exhausted_pool_fails_cleanly_and_recovers(cluster: Cluster, admin: s
         assert names(admin) == []
     finally:
         for conn in held:
-            conn.close()
+            store.pool.putconn(conn)
     assert store.for_user(USER).save_intents(IntentDiff(added=(intent("a"),))).added == 1
     assert names(admin) == ["a"]
     store.close()
@@ -330,7 +339,7 @@ def test_set_active_whose_commit_answer_is_lost_is_checked(proxied: tuple[Direct
                             {"u": USER}).scalar_one() is False
 
 
-def test_errors_never_show_driver_text(store: DirectStore, admin: sa.Engine) -> None:
+def test_errors_never_show_driver_text(store: DirectStore, admin: sa.Engine, on_next_commit) -> None:
     on_next_commit(store, lambda pid: terminate(admin, pid))
     with pytest.raises(StoreError) as err:
         store.for_user(USER).save_intents(IntentDiff(added=(intent("a"),)))
