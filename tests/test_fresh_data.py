@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa  # noqa: F811
+import sqlalchemy as sa
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
-import sqlalchemy as sa  # noqa: F811
+import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
 from lib import demo, schema

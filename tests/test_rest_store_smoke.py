@@ -81,9 +81,7 @@ def test_backend_name_and_user_id_validation(rest: RestStore) -> None:
 
 
 def test_public_keys_and_bad_urls_are_configuration_errors(rest_url: str) -> None:
-    from tests.rest_fixtures import anon_key, service_key
-
-    from tests.rest_fixtures import JWT_SECRET
+    from tests.rest_fixtures import JWT_SECRET, anon_key, service_key
 
     with pytest.raises(ConfigError):
         RestStore(rest_url, anon_key(), jwt_secret=JWT_SECRET)
