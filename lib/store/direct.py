@@ -104,9 +104,11 @@ class DirectStore(CallStore):
             with (self.export_pool if export else self.pool).connection() as conn:
                 statement, values = self._statement(conn, fn, params)
                 claims = json.dumps({"sub": uid, "role": "authenticated"})
-                conn.execute("select set_config('role', 'authenticated', true), "
-                             "set_config('request.jwt.claims', %s, true)", [claims])
-                row = conn.execute(statement, values).fetchone()
+                with conn.pipeline():  # the user's role and claims, then the call: one round trip
+                    conn.execute("select set_config('role', 'authenticated', true), "
+                                 "set_config('request.jwt.claims', %s, true)", [claims])
+                    cursor = conn.execute(statement, values)
+                row = cursor.fetchone()
                 committing = True
                 conn.commit()
         except PoolTimeout as err:

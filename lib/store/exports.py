@@ -2,7 +2,7 @@
 
 Exports are the one long read: a million rows for tens of seconds.  They get their own slots (a
 process-wide semaphore; a third export waits ``wait`` seconds, then is refused with ExportBusy),
-their own small connection pool on the SQL backends, and their own time limit
+their own small connection pool on the direct transport, and their own time limit
 (EXPORT_TIMEOUT_SECONDS, longer than DB_TIMEOUT_SECONDS), so they never hold the connections that
 every screen render needs.
 """
@@ -36,7 +36,7 @@ class ExportGate:
 
 
 class Deadline:
-    """The export's time limit, checked between requests or chunks by backends without a statement timeout."""
+    """The export's time limit in all, checked between its pages (each page also has the transport's own limit)."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds

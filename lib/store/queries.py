@@ -1,6 +1,6 @@
 """The cached query helper: the one module that owns Streamlit caching of reads.
 
-* ``st.cache_resource`` holds the settings and the store (one engine / Supabase client per process).
+* ``st.cache_resource`` holds the settings and the store (one connection pool / Supabase client per process).
 * ``st.cache_data`` holds query results (``st.cache_resource`` the intents, see ``_intents``), keyed on the signed-in user's id, the database-kept change
   versions of the tables the read depends on, and the query's arguments, so one user's results are
   never served to another, and a result is never served after its tables changed.
@@ -277,7 +277,7 @@ def _recheck() -> None:
 
 def save_intents(diff: IntentDiff) -> SaveResult:
     """Every save of intents (the grid, an import) comes here: a name that another of the user's intents
-    has is refused first, for every backend alike (lib.store.validation.refuse_new_duplicates)."""
+    has is refused first, for both transports alike (lib.store.validation.refuse_new_duplicates)."""
     handle = _writable()
     refuse_new_duplicates(diff, [(i.id, i.intent_name) for i in intents()])
     try:

@@ -1,4 +1,4 @@
-"""How a save proves afterwards whether it happened (shared by the SQL and REST backends).
+"""How a save proves afterwards whether it happened (lib.store.calls, for both transports).
 
 A save whose connection drops while it commits may or may not have been applied.  Guessing either
 way loses data or doubles it, so the store reads the rows back: every row a save writes carries the

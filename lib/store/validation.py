@@ -22,9 +22,9 @@ LIST_FIELDS = ("example_user_phrases", "english_responses", "russian_responses")
 
 
 # Characters PostgreSQL ``text`` cannot hold: NUL, and UTF-16 surrogates (which only ever come
-# alone here, e.g. from a JSON "\ud800" escape, and cannot be encoded as UTF-8).  Checked for every
-# backend alike, so SQLite (which would store them) refuses them too, and nothing later (a
-# preview's Arrow encoding, a save) meets a character it cannot encode.
+# alone here, e.g. from a JSON "\ud800" escape, and cannot be encoded as UTF-8).  Checked before any
+# call, so the user hears which row and field, and nothing later (a preview's Arrow encoding, a save)
+# meets a character it cannot encode.
 _FORBIDDEN = re.compile("[\x00\ud800-\udfff]")
 _SHOWN_ITEMS = 5  # item numbers listed in one problem before "and N more"
 
