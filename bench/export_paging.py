@@ -71,9 +71,9 @@ def export_ratio(url: str, reps: int) -> dict:
 def pages(url: str) -> dict:
     import sqlalchemy as sa
 
-    from lib import schema
     from lib.models import TestFilter
     from lib.store.sql import SqlStore
+    from tools import tables as schema
 
     store = SqlStore(url, statement_timeout_ms=0)
     handle = store.for_user(MEASURED)

@@ -50,7 +50,7 @@ def median_time(fn: Callable[[], object], reps: int) -> float:
 # -- datasets --------------------------------------------------------------------------------
 
 def plans(n_tests: int) -> list:
-    from lib.demo import UserPlan
+    from lib.ops.demo import UserPlan
 
     measured = UserPlan(MEASURED, n_tests, INTENTS, ASSISTANTS, "active")
     others = [UserPlan(f"user_demo_{i:05d}", min(n_tests, OTHER_TESTS_CAP), 12, 3, ("active", "past_due", None)[i % 3])
@@ -60,9 +60,9 @@ def plans(n_tests: int) -> list:
 
 @contextmanager
 def dataset(backend: str, n_tests: int) -> Iterator[str]:
-    from lib import demo
-    from lib.pgcluster import Cluster
+    from lib.ops import demo
     from lib.store.sql import make_engine
+    from tools.pgcluster import Cluster
 
     tmp = Path(tempfile.mkdtemp(prefix="dashboard-bench-"))
     cluster = None
@@ -184,7 +184,7 @@ def replay(url: str, statements: list[tuple[str, object]]) -> Callable[[], None]
         return run
     import psycopg
 
-    from lib.pgcluster import libpq_url
+    from tools.pgcluster import libpq_url
 
     pg = psycopg.connect(libpq_url(url))
 
@@ -389,7 +389,7 @@ def machine() -> str:
     import psycopg
     import streamlit
 
-    from lib.pgcluster import pg_bindir
+    from tools.pgcluster import pg_bindir
     pg = subprocess.run([str(pg_bindir() / "postgres"), "--version"], capture_output=True, text=True).stdout.strip()
     return (f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, {platform.platform()}, Python "
             f"{platform.python_version()}, {pg}, SQLite {sqlite3.sqlite_version}, psycopg {psycopg.__version__}, "

@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import loadenv, quiet  # noqa: E402
 from bench.protocol import Session  # noqa: E402
-from lib.pgcluster import libpq_url  # noqa: E402
+from tools.pgcluster import libpq_url  # noqa: E402
 
 SESSIONS, WINDOW, INTERVAL = 50, 60.0, 5.0
 

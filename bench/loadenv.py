@@ -61,7 +61,7 @@ class Keys:
 
 
 def plans(size: str) -> list:
-    from lib.demo import UserPlan
+    from lib.ops.demo import UserPlan
 
     big, small = SIZES[size]
     out = [UserPlan(L_USER, big, L_INTENTS, L_ASSISTANTS, "active")]
@@ -73,9 +73,9 @@ def plans(size: str) -> list:
 @contextmanager
 def database(size: str) -> Iterator[str]:
     """A throwaway PostgreSQL with the schema and the load data set; yields its SQLAlchemy URL."""
-    from lib import demo
-    from lib.pgcluster import Cluster
+    from lib.ops import demo
     from lib.store.sql import make_engine
+    from tools.pgcluster import Cluster
 
     with Cluster(settings={"max_connections": "200"}) as url:
         engine = make_engine(url, statement_timeout_ms=0)
@@ -176,7 +176,7 @@ class ConnectionSampler:
     def __init__(self, database_url: str) -> None:
         import psycopg
 
-        from lib.pgcluster import libpq_url
+        from tools.pgcluster import libpq_url
 
         self._conn = psycopg.connect(libpq_url(database_url), autocommit=True)
         self.samples: list[tuple[int, int]] = []

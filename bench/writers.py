@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import quiet  # noqa: E402
-from lib.pgcluster import MIGRATIONS, Cluster, libpq_url, pg_bindir  # noqa: E402
+from tools.pgcluster import MIGRATIONS, Cluster, libpq_url, pg_bindir  # noqa: E402
 
 CLIENTS, SECONDS, BULK = 8, 5, 100_000
 USER = "user_bench_webhooks"

@@ -11,8 +11,9 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from lib import memory, signin, widgets  # noqa: E402
+from lib import signin, widgets  # noqa: E402
 from lib.errors import StoreError  # noqa: E402
+from lib.ops import memory  # noqa: E402
 from lib.store import queries  # noqa: E402
 
 memory.freeze_startup_heap()  # once per process; Streamlit's post-run gc.collect(2) is off (lib/memory.py)

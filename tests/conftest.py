@@ -17,11 +17,8 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-try:  # the cluster helper moves from lib/ to tools/ (issue 17)
-    from tools.pgcluster import Cluster, apply_migrations, libpq_url
-except ImportError:  # pragma: no cover - before the move
-    from lib.pgcluster import Cluster, apply_migrations, libpq_url
-from tests import tables  # noqa: E402
+from tools import tables  # noqa: E402
+from tools.pgcluster import Cluster, apply_migrations, libpq_url  # noqa: E402
 
 pytest_plugins = ["tests.rest_fixtures"]  # rest_url, rest_store, rest_store_factory, service_key, JWT_SECRET
 

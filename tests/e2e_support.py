@@ -1,7 +1,7 @@
 """Helpers for the end-to-end browser tests (tests/test_e2e.py): start the real app, drive Streamlit.
 
 Nothing here is a test.  The app runs as ``streamlit run dashboard/app.py`` in a subprocess on a
-free loopback port, against a SQLite file seeded by ``lib.demo`` and a credentials file in a
+free loopback port, against a SQLite file seeded by ``lib.ops.demo`` and a credentials file in a
 temporary folder, with no file watcher (other people's edits must not rerun it) and an empty
 secrets file (a developer's ``.streamlit/secrets.toml`` must not point it at a real database).
 """
@@ -75,7 +75,7 @@ def free_port() -> int:
 
 def seed_demo(database_url: str) -> None:
     subprocess.run(
-        [sys.executable, "-m", "lib.demo", "--database-url", database_url],
+        [sys.executable, "-m", "lib.ops.demo", "--database-url", database_url],
         cwd=ROOT,
         check=True,
         capture_output=True,

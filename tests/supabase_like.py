@@ -1,5 +1,5 @@
 """A database set up the way a Supabase project is before its migrations run, for the advisor and
-grant tests: the API roles and ``auth.jwt()`` (lib.pgcluster's shim), plus Supabase's default
+grant tests: the API roles and ``auth.jwt()`` (tools.pgcluster's shim), plus Supabase's default
 privileges, which hand every new table, function and sequence in ``public`` to anon, authenticated
 and service_role (ALL: TRUNCATE, REFERENCES and TRIGGER included).  Then every migration is applied.
 """
@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import psycopg
 import sqlalchemy as sa
 
-from lib.pgcluster import apply_migrations, libpq_url
+from tools.pgcluster import apply_migrations, libpq_url
 
 SUPABASE_DEFAULT_PRIVILEGES = """
 alter default privileges in schema public grant all on tables to anon, authenticated, service_role;

@@ -1,4 +1,4 @@
-"""`python -m lib.admin orphans`: rows with user_id = '' counted, assigned or deleted in one transaction,
+"""`python -m lib.ops.admin orphans`: rows with user_id = '' counted, assigned or deleted in one transaction,
 a dry run unless --yes; the dashboard never reaches them.  Run as the real command (a subprocess) on
 SQLite and PostgreSQL; every expected figure comes from the seed below or an independent count."""
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from lib.errors import ValidationError
 from lib.store.direct import DirectStore
-from tests import tables as schema
+from tools import tables as schema
 
 ROOT = Path(__file__).resolve().parent.parent
 ALICE = "user_admin_alice"
@@ -67,7 +67,7 @@ def counts(url: str, user: str) -> dict[str, int]:
 def admin(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": url}
     env.pop("SUPABASE_URL", None)
-    return subprocess.run([sys.executable, "-m", "lib.admin", "orphans", *args], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "lib.ops.admin", "orphans", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
 
 

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from lib.pgcluster import libpq_url
 from tests.supabase_like import supabase_like_database
+from tools.pgcluster import libpq_url
 
 EXPOSED = ["public"]  # PostgREST's db_schemas on Supabase
 # Schemas that are Supabase's or PostgreSQL's own (splinter skips them); the shim's auth is one.

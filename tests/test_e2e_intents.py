@@ -20,7 +20,6 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Browser, Page, expect
 
-from tests import tables as schema
 from tests.e2e_support import (
     DOC_SCREENSHOTS,
     ROW_HEIGHT,
@@ -39,6 +38,7 @@ from tests.e2e_support import (
     sign_in,
     wait_for_gate,
 )
+from tools import tables as schema
 
 pytestmark = pytest.mark.browser
 

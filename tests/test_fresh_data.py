@@ -21,12 +21,13 @@ import sqlalchemy as sa
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from lib import auth, demo
+from lib import auth
 from lib.config import setting_names
 from lib.models import utcnow
-from lib.pgcluster import Cluster
+from lib.ops import demo
 from lib.store import queries
 from tests.test_screens import metric, signed_in
+from tools.pgcluster import Cluster
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 ALICE = "user_demo_alice"
@@ -52,7 +53,7 @@ def _settings_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, credentials: 
 
 
 def _seed(url: str) -> None:
-    engine = sa.create_engine(url, statement_timeout_ms=0)
+    engine = sa.create_engine(url)
     demo.seed(engine, demo.default_plans(tests=300))
     engine.dispose()
 
@@ -75,7 +76,7 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp
 
             _settings_env(monkeypatch, tmp_path, credentials, SUPABASE_URL=request.getfixturevalue("rest_url"),
                           SUPABASE_KEY=service_key())
-    engine = sa.create_engine(url, statement_timeout_ms=0)
+    engine = sa.create_engine(url)
     yield request.param, engine
     engine.dispose()
     st.cache_resource.clear()
@@ -199,7 +200,7 @@ def test_unreachable_database_shows_cached_data_under_a_banner_and_pauses_saving
     at.run()  # the intents it showed stay, dated, and Save is off
     banner = [w.value for w in at.warning]
     assert banner and re.match(r"Showing data from \d\d:\d\d UTC; the database is unreachable", banner[0]), banner
-    assert len(at.dataframe[0].value) == 12  # alice's demo intents (lib.demo.default_plans)
+    assert len(at.dataframe[0].value) == 12  # alice's demo intents (lib.ops.demo.default_plans)
     assert next(b for b in at.button if b.label == "Save").disabled
     open_screen(at, "billing")
     assert " ".join(str(m.value) for m in at.markdown) == plan_text and at.warning

@@ -18,11 +18,11 @@ import pytest
 import sqlalchemy as sa
 from postgrest.exceptions import APIError
 
-from lib.pgcluster import libpq_url
 from supabase import Client, ClientOptions, create_client
-from tests import tables as schema
 from tests.rest_fixtures import anon_key, user_token
 from tests.supabase_like import supabase_like_database
+from tools import tables as schema
+from tools.pgcluster import libpq_url
 
 ME, OTHER = "user_grants_me", "user_grants_other"
 NOW = datetime(2026, 11, 26, 9, 0, 0)

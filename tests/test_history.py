@@ -13,8 +13,8 @@ import sqlalchemy as sa
 
 from lib.errors import AlreadyUndone, ConflictError, HistoryNotFound, UndoConflict, ValidationError
 from lib.models import IntentDiff, IntentEdit, IntentRef, SaveToken
-from tests import tables as schema
 from tests.test_store import ALICE, BOB, intent, snapshot
+from tools import tables as schema
 
 LISTS = ("example_user_phrases", "english_responses", "russian_responses")
 

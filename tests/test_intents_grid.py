@@ -108,7 +108,7 @@ def test_what_changed_underneath_an_open_editor_is_named(alice, store, engine_fo
     import sqlalchemy as sa
 
     from lib.intents_grid import underneath
-    from tests import tables as schema
+    from tools import tables as schema
 
     editing = grid_frame(alice.list_intents())
     by_name = {i.intent_name: i for i in alice.list_intents()}
@@ -131,7 +131,7 @@ def test_a_row_edited_before_is_saved_against_its_updated_at(alice, engine_for) 
     (sending created_at would refuse every such row as changed in another session)."""
     import sqlalchemy as sa
 
-    from tests import tables as schema
+    from tools import tables as schema
 
     first = {i.intent_name: i for i in alice.list_intents()}["pricing"]
     with engine_for.begin() as conn:  # an earlier edit, a day after creation (another writer did it)
@@ -153,7 +153,7 @@ def test_assistants_carry_the_ids_of_the_intents_they_use(store, alice, engine_f
 
     import sqlalchemy as sa
 
-    from tests import tables as schema
+    from tools import tables as schema
 
     ids = {i.intent_name: i.id for i in alice.list_intents()}
     now = datetime(2026, 11, 1, 12, 0)

@@ -27,11 +27,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-try:  # the cluster helper moves from lib/ to tools/ (issue 17); either works
-    from tools.pgcluster import SUPABASE_SHIM, Cluster, libpq_url
-except ImportError:  # pragma: no cover - before the move
-    from lib.pgcluster import SUPABASE_SHIM, Cluster, libpq_url
 from tests.supabase_like import SUPABASE_DEFAULT_PRIVILEGES
+from tools.pgcluster import SUPABASE_SHIM, Cluster, libpq_url
 
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS = sorted((ROOT / "supabase" / "migrations").glob("*.sql"))

@@ -18,7 +18,7 @@ from lib.errors import ConfigError, ConflictError, StoreError, StoreUnavailable,
 from lib.models import LANGUAGES, TEST_STATUSES, IntentDiff, IntentEdit, IntentInput, IntentRef, TestFilter
 from lib.store.direct import DirectStore
 from lib.store.rest import RestStore
-from tests import tables as schema
+from tools import tables as schema
 
 NOW = datetime(2026, 11, 25, 12, 0, 0, 123456)
 ALICE, BOB = "user_rest_alice", "user_rest_bob"

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from lib.errors import StoreUnavailable
 from lib.models import TestFilter
-from tests import tables as schema
+from tools import tables as schema
 
 # (table, column) -> (type as information_schema spells it, nullable, default contains)
 SEED = {
@@ -130,8 +130,8 @@ def test_applying_the_migrations_again_changes_nothing(engine: sa.Engine, pg_cle
     from datetime import datetime
 
     from lib.models import IntentDiff, IntentInput
-    from lib.pgcluster import apply_migrations
     from lib.store.direct import DirectStore
+    from tools.pgcluster import apply_migrations
 
     store = DirectStore(pg_clean)
     store.for_user("user_twice").save_intents(IntentDiff(added=(IntentInput("kept", ("hi",)),)))

@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
 from lib.urlstate import Period, zone
-from tests import tables as schema
 from tests.test_screens import (  # noqa: F401  (fixtures)
     all_text,
     app_on,
@@ -22,6 +21,7 @@ from tests.test_screens import (  # noqa: F401  (fixtures)
     open_screen,
     signed_in,
 )
+from tools import tables as schema
 
 UTC_ZONE = zone(None)[0]
 

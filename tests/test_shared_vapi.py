@@ -9,7 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from lib.models import TestFilter
-from tests import tables as schema
+from tools import tables as schema
 
 SHARED = "asst_shared_vapi_id"
 USERS = {"user_twin_alice": ("Alice's receptionist", 3), "user_twin_bob": ("Bob's booking line", 5)}

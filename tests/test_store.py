@@ -15,7 +15,7 @@ from lib import export
 from lib.errors import ConflictError, ValidationError
 from lib.models import TEST_EXPORT_COLUMNS, IntentDiff, IntentEdit, IntentInput, IntentRef, TestFilter
 from lib.store.validation import MAX_INTENT_NAME, MAX_ITEM_LENGTH, MAX_LIST_ITEMS
-from tests import tables as schema
+from tools import tables as schema
 
 NOW = datetime(2026, 11, 25, 12, 0, 0)
 ALICE, BOB = "user_test_alice", "user_test_bob"

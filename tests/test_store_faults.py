@@ -1,7 +1,7 @@
 """Saves on PostgreSQL survive faults: the server killed before, during and after COMMIT, the answer
 to a COMMIT lost, a row lock held past the timeout, the connection pool exhausted.
 
-A private cluster for this module (lib.pgcluster.Cluster) that the tests stop and start, with
+A private cluster for this module (tools.pgcluster.Cluster) that the tests stop and start, with
 ``synchronous_commit = on`` so a commit acknowledged is a commit on disk.  What the database holds is
 always checked with SQL written here, through an owner connection.
 """
@@ -19,8 +19,8 @@ import sqlalchemy as sa
 
 from lib.errors import SaveOutcomeUnknown, StoreError, StoreUnavailable
 from lib.models import IntentDiff, IntentEdit, IntentInput, IntentRef, SaveToken
-from lib.pgcluster import Cluster
 from lib.store.direct import DirectStore
+from tools.pgcluster import Cluster
 
 USER = "user_faulty_sql"
 

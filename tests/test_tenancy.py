@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from lib.errors import ConflictError
 from lib.models import IntentDiff, IntentEdit, IntentInput, IntentRef, TestFilter
-from tests import tables as schema
+from tools import tables as schema
 
 USERS = ("user_t_alice", "user_t_bob", "user_t_carol")
 names = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=12) \

