@@ -131,7 +131,7 @@ def test_applying_the_migrations_again_changes_nothing(engine: sa.Engine, pg_cle
 
     from lib.models import IntentDiff, IntentInput
     from lib.store.direct import DirectStore
-    from tools.pgcluster import apply_migrations
+    from tools.pgcluster import reapply_migrations
 
     store = DirectStore(pg_clean)
     store.for_user("user_twice").save_intents(IntentDiff(added=(IntentInput("kept", ("hi",)),)))
@@ -144,7 +144,7 @@ def test_applying_the_migrations_again_changes_nothing(engine: sa.Engine, pg_cle
              "created_at": datetime(2026, 11, 20, i), "updated_at": datetime(2026, 11, 20, i)} for i in range(5)])
     before = _catalog_and_data(engine)
     assert before["intents"] and before["assistant_test_daily"] and before["policies"]
-    apply_migrations(pg_clean)
+    reapply_migrations(pg_clean)  # every file again, whatever the history table says
     after = _catalog_and_data(engine)
     for name in before:
         assert after[name] == before[name], name
