@@ -1,6 +1,6 @@
 """`python -m lib.ops.admin orphans`: rows with user_id = '' counted, assigned or deleted in one transaction,
 a dry run unless --yes; the dashboard never reaches them.  Run as the real command (a subprocess) on
-SQLite and PostgreSQL; every expected figure comes from the seed below or an independent count."""
+PostgreSQL; every expected figure comes from the seed below or an independent count."""
 
 from __future__ import annotations
 
@@ -24,13 +24,9 @@ DAY = datetime(2026, 11, 20, 9, 30)
 SEEDED = {"subscriptions": 1, "assistant_settings": 1, "intents": 2, "assistants": 1, "assistant_tests": 3}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'admin.db'}"
-        DirectStore(url).close()  # creates the schema
-        return url
-    return request.getfixturevalue("pg_clean")
+@pytest.fixture
+def db(pg_clean: str) -> str:
+    return pg_clean
 
 
 def seed(url: str, *, alice_settings: bool = False) -> None:
