@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import EXPORT_SCRIPT, MEASURED, dataset  # noqa: E402
+from bench.datasets import MEASURED, dataset  # noqa: E402
 
 APP_SCRIPT = """
 import json, resource, sys, time
@@ -45,6 +45,62 @@ with open({path!r}, "wb") as f:
     rows = store.for_user({user!r}).export_tests_csv(TestFilter(), f)
 print(json.dumps({{"seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0, "rows": rows}}))
 """
+
+
+EXPORT_SCRIPT = """
+import json, sys, time
+sys.path.insert(0, {root!r})
+from lib.store.sql import SqlStore
+from lib.models import TestFilter
+from lib.files import csv_encoding, formats, frames
+store = SqlStore({url!r}, statement_timeout_ms=0, export_timeout_ms=3_600_000)
+store.for_user({user!r}).count_tests(TestFilter())  # connect and warm up before the baseline
+def status(field):
+    line = next(l for l in open("/proc/self/status") if l.startswith(field + ":"))
+    return int(line.split()[1])  # kB
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")  # reset the high-water mark (VmHWM) to the current RSS
+base = status("VmRSS")
+t0 = time.perf_counter()
+if {mode!r} == "app":
+    with open({path!r}, "wb") as f:
+        rows = store.for_user({user!r}).export_tests_csv(TestFilter(), f)
+elif {mode!r} == "copy":
+    raw = store.engine.raw_connection()
+    with raw.driver_connection.cursor() as cur, open({path!r}, "wb") as f:
+        with cur.copy("COPY (SELECT t.id, t.assistant_id, a.name, t.test_phrase, t.language, t.call_id, t.status, "
+                      "t.created_at, t.updated_at FROM assistant_tests t LEFT JOIN assistants a ON a.user_id = "
+                      "t.user_id AND a.vapi_assistant_id = t.assistant_id WHERE t.user_id = %s "
+                      "ORDER BY t.created_at DESC, t.id DESC) TO STDOUT WITH CSV HEADER", ({user!r},)) as copy:
+            for block in copy:
+                f.write(block)
+    rows = None
+else:  # sqlite floor: the raw cursor into the csv module
+    import csv, sqlite3
+    con = sqlite3.connect({url!r}.removeprefix("sqlite:///"))
+    cur = con.execute("SELECT t.id, t.assistant_id, a.name, t.test_phrase, t.language, t.call_id, t.status, "
+                      "t.created_at, t.updated_at FROM assistant_tests t LEFT JOIN assistants a ON a.user_id = "
+                      "t.user_id AND a.vapi_assistant_id = t.assistant_id WHERE t.user_id = ? "
+                      "ORDER BY t.created_at DESC, t.id DESC", ({user!r},))
+    with open({path!r}, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow([d[0] for d in cur.description])
+        while batch := cur.fetchmany(50000):
+            w.writerows(batch)
+    rows = None
+took = time.perf_counter() - t0
+peak = status("VmHWM")
+print(json.dumps({{"seconds": took, "rss_growth_mb": (peak - base) / 1024, "rows": rows}}))
+"""
+
+
+def export_run(url: str, mode: str) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        script = EXPORT_SCRIPT.format(root=str(ROOT), url=url, user=MEASURED, mode=mode, path=f"{tmp}/out.csv")
+        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+        result = json.loads(out.strip().splitlines()[-1])
+        result["bytes"] = os.path.getsize(f"{tmp}/out.csv")
+        return result
 
 
 def _run(script: str) -> dict:
@@ -70,14 +126,14 @@ def export_ratio(url: str, reps: int) -> dict:
 
 def pages(url: str) -> dict:
     import sqlalchemy as sa
+    from lib.store.sql import SqlStore
 
     from lib.models import TestFilter
-    from lib.store.sql import SqlStore
-    from tools import tables as schema
+    from tools.tables import tables
 
     store = SqlStore(url, statement_timeout_ms=0)
     handle = store.for_user(MEASURED)
-    T = schema.assistant_tests
+    T = tables(url).assistant_tests
 
     def offset_page(p: int) -> None:  # the old way: OFFSET over every newer row
         with store.engine.connect() as conn:
@@ -108,9 +164,10 @@ def _status(field: str) -> int:
 
 
 def concurrent_exports(url: str, slots: int, n: int = 10) -> dict:
+    from lib.store.sql import SqlStore
+
     from lib.errors import ExportBusy
     from lib.models import TestFilter
-    from lib.store.sql import SqlStore
 
     store = SqlStore(url, export_timeout_ms=3_600_000, exports=slots)
     handle = store.for_user(MEASURED)

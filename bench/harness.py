@@ -2,30 +2,26 @@
 
 from __future__ import annotations
 
-import json
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
 
-from bench import quiet
+from bench import export_paging, quiet
+from bench.datasets import ASSISTANTS, INTENTS, MEASURED, OTHER_TESTS_CAP, OTHER_USERS, dataset
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "dashboard" / "app.py")
 SIZES = {"S": 1_000, "M": 100_000, "L": 1_000_000}
-INTENTS, ASSISTANTS, OTHER_USERS, OTHER_TESTS_CAP = 5_000, 200, 50, 20_000
-MEASURED, EMPTY = "user_demo_alice", "user_demo_carol"  # carol is given no data: the empty account
 SCREENS = ("stats", "tests", "intents", "assistants")
 
 
@@ -45,47 +41,6 @@ def median_time(fn: Callable[[], object], reps: int) -> float:
         fn()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
-
-
-# -- datasets --------------------------------------------------------------------------------
-
-def plans(n_tests: int) -> list:
-    from lib.ops.demo import UserPlan
-
-    measured = UserPlan(MEASURED, n_tests, INTENTS, ASSISTANTS, "active")
-    others = [UserPlan(f"user_demo_{i:05d}", min(n_tests, OTHER_TESTS_CAP), 12, 3, ("active", "past_due", None)[i % 3])
-              for i in range(1, OTHER_USERS + 1)]
-    return [measured, *others]
-
-
-@contextmanager
-def dataset(backend: str, n_tests: int) -> Iterator[str]:
-    from lib.ops import demo
-    from lib.store.sql import make_engine
-    from tools.pgcluster import Cluster
-
-    tmp = Path(tempfile.mkdtemp(prefix="dashboard-bench-"))
-    cluster = None
-    try:
-        if backend == "postgresql":
-            cluster = Cluster()
-            url = cluster.start()
-        else:
-            url = f"sqlite:///{tmp / 'bench.db'}"
-        engine = make_engine(url, statement_timeout_ms=0)
-        demo.seed(engine, plans(n_tests))
-        if backend == "sqlite":
-            with engine.connect() as conn:
-                conn.exec_driver_sql("ANALYZE")
-        else:  # the steady state autovacuum keeps: statistics and the visibility map (index-only scans)
-            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.exec_driver_sql("VACUUM (ANALYZE)")
-        engine.dispose()
-        yield url
-    finally:
-        if cluster is not None:
-            cluster.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 # -- the app through AppTest -----------------------------------------------------------------
@@ -143,7 +98,7 @@ class App:
 FLOOR_SCRIPT = """
 import streamlit as st
 from bench import harness
-from lib import widgets
+from lib.screens import widgets
 st.data_editor(harness.FLOOR_FRAME, key="bare", num_rows="dynamic", hide_index=True, width="stretch",
                column_config=widgets.intent_columns())
 """
@@ -152,10 +107,10 @@ FLOOR_FRAME = None  # the measured user's intents grid frame, for FLOOR_SCRIPT
 
 def intents_floor(url: str, reps: int) -> float:
     """The intents screen's floor: the same frame in a bare ``st.data_editor`` script (same process)."""
+    from lib.store.sql import SqlStore
     from streamlit.testing.v1 import AppTest
 
-    from lib.intents_grid import grid_frame
-    from lib.store.sql import SqlStore
+    from lib.screens.intents_grid import grid_frame
 
     global FLOOR_FRAME
     store = SqlStore(url)
@@ -200,66 +155,11 @@ def replay(url: str, statements: list[tuple[str, object]]) -> Callable[[], None]
 
 # -- export, save, naive ---------------------------------------------------------------------
 
-EXPORT_SCRIPT = """
-import json, sys, time
-sys.path.insert(0, {root!r})
-from lib.store.sql import SqlStore
-from lib.models import TestFilter
-from lib import export
-store = SqlStore({url!r}, statement_timeout_ms=0, export_timeout_ms=3_600_000)
-store.for_user({user!r}).count_tests(TestFilter())  # connect and warm up before the baseline
-def status(field):
-    line = next(l for l in open("/proc/self/status") if l.startswith(field + ":"))
-    return int(line.split()[1])  # kB
-with open("/proc/self/clear_refs", "w") as f:
-    f.write("5")  # reset the high-water mark (VmHWM) to the current RSS
-base = status("VmRSS")
-t0 = time.perf_counter()
-if {mode!r} == "app":
-    with open({path!r}, "wb") as f:
-        rows = store.for_user({user!r}).export_tests_csv(TestFilter(), f)
-elif {mode!r} == "copy":
-    raw = store.engine.raw_connection()
-    with raw.driver_connection.cursor() as cur, open({path!r}, "wb") as f:
-        with cur.copy("COPY (SELECT t.id, t.assistant_id, a.name, t.test_phrase, t.language, t.call_id, t.status, "
-                      "t.created_at, t.updated_at FROM assistant_tests t LEFT JOIN assistants a ON a.user_id = "
-                      "t.user_id AND a.vapi_assistant_id = t.assistant_id WHERE t.user_id = %s "
-                      "ORDER BY t.created_at DESC, t.id DESC) TO STDOUT WITH CSV HEADER", ({user!r},)) as copy:
-            for block in copy:
-                f.write(block)
-    rows = None
-else:  # sqlite floor: the raw cursor into the csv module
-    import csv, sqlite3
-    con = sqlite3.connect({url!r}.removeprefix("sqlite:///"))
-    cur = con.execute("SELECT t.id, t.assistant_id, a.name, t.test_phrase, t.language, t.call_id, t.status, "
-                      "t.created_at, t.updated_at FROM assistant_tests t LEFT JOIN assistants a ON a.user_id = "
-                      "t.user_id AND a.vapi_assistant_id = t.assistant_id WHERE t.user_id = ? "
-                      "ORDER BY t.created_at DESC, t.id DESC", ({user!r},))
-    with open({path!r}, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow([d[0] for d in cur.description])
-        while batch := cur.fetchmany(50000):
-            w.writerows(batch)
-    rows = None
-took = time.perf_counter() - t0
-peak = status("VmHWM")
-print(json.dumps({{"seconds": took, "rss_growth_mb": (peak - base) / 1024, "rows": rows}}))
-"""
-
-
-def export_run(url: str, mode: str) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        script = EXPORT_SCRIPT.format(root=str(ROOT), url=url, user=MEASURED, mode=mode, path=f"{tmp}/out.csv")
-        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
-        result = json.loads(out.strip().splitlines()[-1])
-        result["bytes"] = os.path.getsize(f"{tmp}/out.csv")
-        return result
-
-
 def save_one_edit(url: str) -> list[str]:
     """Statements issued by saving one edited row of the measured user's 5,000-intent grid."""
-    from lib.intents_grid import diff_from_editor, grid_frame
     from lib.store.sql import SqlStore
+
+    from lib.screens.intents_grid import diff_from_editor, grid_frame
 
     store = SqlStore(url)
     handle = store.for_user(MEASURED)
@@ -347,14 +247,12 @@ def measure(backend: str, size: str, reps: int, creds: Path) -> Run:
         run.notes["save_statements"] = " + ".join(saved)
         if full:
             step("export")
-            ours = export_run(url, "app")
-            floor = export_run(url, "copy" if backend == "postgresql" else "sqlite-floor")
+            ours = export_paging.export_run(url, "app")
+            floor = export_paging.export_run(url, "copy" if backend == "postgresql" else "sqlite-floor")
             run.m["export"], run.m["export_rss_mb"] = ours["seconds"], ours["rss_growth_mb"]
             run.m["export_floor"], run.m["export_floor_rss_mb"] = floor["seconds"], floor["rss_growth_mb"]
             run.m["export_rows"] = ours["rows"]
             if size == "L":
-                from bench import export_paging
-
                 step("pages")
                 for p, t in export_paging.pages(url).items():
                     run.m[f"page_{p}"], run.m[f"page_{p}_offset"] = t["keyset_ms"] / 1000, t["offset_ms"] / 1000
@@ -547,13 +445,13 @@ def main(sizes: list[str], backends: list[str], reps: int, out: Path) -> int:
 
 
 def _main(sizes: list[str], backends: list[str], reps: int, out: Path) -> int:
-    from lib import auth
+    from lib.identity.credentials import ensure_credentials_file
 
     started = time.perf_counter()
     runs: list[Run] = []
     with tempfile.TemporaryDirectory() as tmp:
         creds = Path(tmp) / "credentials.yaml"
-        auth.ensure_credentials_file(creds)
+        ensure_credentials_file(creds)
         for backend in backends:
             for size in sizes:
                 runs.append(measure(backend, size, reps, creds))
@@ -581,3 +479,4 @@ def _kept_load_section(out: Path) -> str:
     if START not in old or END not in old:
         return ""
     return "\n" + START + old.split(START, 1)[1].split(END, 1)[0] + END + "\n"
+

@@ -1,6 +1,6 @@
 """``make bench-import``: the intents import on the largest and the most hostile files it accepts.
 
-Each file is read and checked (``lib.importing.read_intents`` then ``lib.intents_grid.import_preview``,
+Each file is read and checked (``lib.files.importing.read_intents`` then ``lib.screens.import_preview.import_preview``,
 what the Intents screen does with an upload) in a fresh process, twice: once for the time and the
 peak resident memory (VmHWM, after resetting it once the modules are imported), once under
 ``tracemalloc`` for the peak of Python allocations.  Writes docs/import-benchmarks.md.
@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lib.importing import MAX_JSON_VALUES, MAX_ROWS, MAX_UPLOAD_BYTES  # noqa: E402
+from lib.files.importing import MAX_JSON_VALUES, MAX_ROWS, MAX_UPLOAD_BYTES  # noqa: E402
 
 BOM = "\ufeff"
 HEADER = "intent_name,example_user_phrases,english_responses,russian_responses\r\n"
@@ -31,7 +31,8 @@ HEADER = "intent_name,example_user_phrases,english_responses,russian_responses\r
 RUN = """
 import json, sys, time, tracemalloc
 sys.path.insert(0, {root!r})
-from lib import importing, intents_grid
+from lib.screens import import_preview
+from lib.files import importing
 from lib.errors import StoreError
 data = open({path!r}, "rb").read()
 def status(field):
@@ -45,7 +46,7 @@ else:
 base = status("VmRSS")
 t0, c0 = time.perf_counter(), time.process_time()
 try:
-    preview = intents_grid.import_preview(importing.read_intents(data, {name!r}))
+    preview = import_preview.import_preview(importing.read_intents(data, {name!r}))
     outcome = f"{{len(preview.intents):,}} rows, {{preview.bad_rows:,}} bad"
     message = max((len(c) for c in preview.frame["check"]), default=0)
 except StoreError as err:

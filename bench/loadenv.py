@@ -74,14 +74,11 @@ def plans(size: str) -> list:
 def database(size: str) -> Iterator[str]:
     """A throwaway PostgreSQL with the schema and the load data set; yields its SQLAlchemy URL."""
     from lib.ops import demo
-    from lib.store.sql import make_engine
     from tools.pgcluster import Cluster
 
     with Cluster(settings={"max_connections": "200"}) as url:
-        engine = make_engine(url, statement_timeout_ms=0)
         t0 = time.perf_counter()
-        counts = demo.seed(engine, plans(size))
-        engine.dispose()
+        counts = demo.seed(url, plans(size))
         print(f"seeded PostgreSQL: {USERS} users, {counts['assistant_tests']:,} test calls, "
               f"{counts['intents']:,} intents in {time.perf_counter() - t0:.0f}s", flush=True)
         yield url

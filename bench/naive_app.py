@@ -20,7 +20,7 @@ import plotly.graph_objects as go  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 import streamlit as st  # noqa: E402
 
-from lib import auth  # noqa: E402
+from lib.identity import tokens  # noqa: E402
 
 st.set_page_config(page_title="Naive dashboard", layout="wide")
 
@@ -32,9 +32,9 @@ def engine() -> sa.Engine:
 
 if "naive_user" not in st.session_state:
     try:
-        st.session_state["naive_user"] = auth.verify_clerk_token(
+        st.session_state["naive_user"] = tokens.verify_clerk_token(
             st.context.cookies.get("__session", ""), jwt_key=os.environ["CLERK_JWT_KEY"])
-    except auth.AuthError as err:
+    except tokens.AuthError as err:
         st.warning(f"Not signed in: {err.reason}")
         st.stop()
 user = st.session_state["naive_user"]

@@ -59,7 +59,7 @@ def libraries_quiet() -> Iterator[None]:
 
     config.set_option("logger.level", "error")  # a later config parse (AppTest's) would reset the level
     st_logger.set_log_level("error")
-    logging.getLogger("lib.auth").setLevel(logging.ERROR)  # "writing the demo accounts": the bench's own file
+    logging.getLogger("lib.identity.credentials").setLevel(logging.ERROR)  # "writing the demo accounts": the bench's own file
     stdout, sys.stdout = sys.stdout, _DropNoise(sys.stdout)
     try:
         yield

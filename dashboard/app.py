@@ -11,9 +11,12 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from lib import signin, widgets  # noqa: E402
 from lib.errors import StoreError  # noqa: E402
+from lib.identity import signin  # noqa: E402
+from lib.identity.local_signin import COOKIE_COMPONENT_CSS  # noqa: E402
+from lib.identity.navigation import screen_navigation  # noqa: E402
 from lib.ops import memory  # noqa: E402
+from lib.screens import widgets  # noqa: E402
 from lib.store import queries  # noqa: E402
 
 memory.freeze_startup_heap()  # once per process; Streamlit's post-run gc.collect(2) is off (lib/memory.py)
@@ -22,7 +25,7 @@ memory.freeze_startup_heap()  # once per process; Streamlit's post-run gc.collec
 st.set_page_config(page_title="Voice Assistant Dashboard", page_icon=str(ROOT / "dashboard" / "favicon.png"), layout="wide")
 st.html(  # less blank space on top; the sign-in cookie component works unseen (no grey bar over the card)
     "<style>[data-testid='stMainBlockContainer'] { padding-top: 3rem; }"
-    f" {signin.COOKIE_COMPONENT_CSS}</style>"
+    f" {COOKIE_COMPONENT_CSS}</style>"
 )
 
 try:
@@ -34,7 +37,7 @@ except StoreError as err:  # misconfiguration: say what to fix, show no value
 if signin.gate(settings) is None:  # renders the sign-in screen; no data, no navigation
     st.stop()
 
-SCREENS = {  # url path (lib.signin.SCREEN_PATHS) -> title, icon
+SCREENS = {  # url path (lib.identity.navigation.SCREEN_PATHS) -> title, icon
     "stats": ("Stats", ":material/insights:"),
     "intents": ("Intents", ":material/forum:"),
     "assistants": ("Assistants", ":material/smart_toy:"),
@@ -49,7 +52,7 @@ except StoreError:
 if notice:
     st.warning(notice, icon=":material/cloud_off:")
 
-navigation = signin.screen_navigation({  # "/" and unknown paths show Stats, never "Page not found"
+navigation = screen_navigation({  # "/" and unknown paths show Stats, never "Page not found"
     path: (ROOT / "pages" / f"{path}.py", title, icon) for path, (title, icon) in SCREENS.items()
 })
 widgets.screen_frame(navigation.url_path)  # phone layout, and the subscription banner while billing needs action

@@ -4,10 +4,10 @@ import json
 
 import streamlit as st
 
-from lib import urlstate, widgets
 from lib.errors import StoreError
-from lib.formatting import fmt_date, fmt_int, fmt_pct
 from lib.models import TestFilter
+from lib.screens import controls, urlstate
+from lib.screens.formatting import fmt_date, fmt_int, fmt_pct
 from lib.store import queries
 
 st.title("Assistants")
@@ -44,7 +44,7 @@ if not assistants:
     st.info("You have no assistants yet. Assistants are created on Vapi and appear here with the intents they use.")
     st.stop()
 
-view = widgets.url_view("assistants")
+view = controls.url_view("assistants")
 if view is not None:
     st.session_state["assistants_search"] = view.q
     known = {a.vapi_assistant_id: a for a in assistants}
@@ -72,8 +72,8 @@ if st.session_state.get("assistants_chosen_id") not in ids:
     st.session_state["assistants_chosen_id"] = ids[0]
 by_id = {a.vapi_assistant_id: a for a in shown}
 chosen = by_id[st.selectbox("Details for", ids, format_func=lambda i: by_id[i].name, key="assistants_chosen_id")]
-period = widgets.period_control("assistants", view, label="Test history period")
-widgets.write_url("assistants", urlstate.to_params(
+period = controls.period_control("assistants", view, label="Test history period")
+controls.write_url("assistants", urlstate.to_params(
     urlstate.View(period.period, assistants=(chosen.vapi_assistant_id,), q=search.strip()),
     fields=("period", "assistant", "q")))
 summary = queries.stats(TestFilter(start=period.start, end=period.end, assistant_ids=(chosen.vapi_assistant_id,)))

@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from lib import billing
-from lib.formatting import days_left, fmt_date, mask_id
 from lib.models import utcnow
+from lib.screens import billing
+from lib.screens.formatting import days_left, fmt_date, mask_id
 from lib.store import queries
 
 st.title("Billing")

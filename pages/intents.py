@@ -10,10 +10,11 @@ from dataclasses import replace
 
 import streamlit as st
 
-from lib import history_panel, importing, intent_checks, intents_grid, widgets
 from lib.errors import StoreError, StoreUnavailable, ValidationError
-from lib.importing import quoted
+from lib.files import importing
+from lib.files.importing import quoted
 from lib.models import IntentDiff, SaveToken
+from lib.screens import history_panel, import_preview, intent_checks, intents_grid, widgets
 from lib.store import queries
 from lib.store.validation import MAX_SEARCH_LENGTH
 
@@ -163,7 +164,7 @@ elif working.empty:
 
 if not working.empty:
     st.data_editor(
-        intents_grid.shown(working),  # rows map to ids by position (lib.intents_grid); no id column
+        intents_grid.shown(working),  # rows map to ids by position (lib.screens.intents_grid); no id column
         key=grid_key(),
         num_rows="delete",  # rows are added with "Add intent", on top, where the user is looking
         hide_index=True,
@@ -204,7 +205,7 @@ def save(d: IntentDiff, kind: str = "grid") -> None:
         result = queries.save_intents(replace(d, token=token, kind=kind))
     except ValidationError as err:
         st.error("**Nothing was saved.** Fix these and save again:\n" +
-                 "\n".join(f"- {line}" for line in intents_grid.problem_lines(err)))
+                 "\n".join(f"- {line}" for line in import_preview.problem_lines(err)))
         return
     except StoreError as err:  # a conflict, the database away: the message says what to do
         st.error(str(err))
@@ -219,7 +220,7 @@ def save_grid() -> None:
     names and marked in a column of the grid, and nothing is sent."""
     problems = intents_grid.check_pending(pend, [(i.id, i.intent_name) for i in intents or ()])
     if problems:
-        state[PROBLEMS] = intents_grid.problem_lines(ValidationError(problems))
+        state[PROBLEMS] = import_preview.problem_lines(ValidationError(problems))
         rebuild(intents_grid.mark_problems(rows_now, pend, problems))
         st.rerun()
     save(diff)
@@ -269,9 +270,9 @@ with st.expander("Import intents from CSV or JSON"):
     if upload is not None:
         try:
             rows, row_problems = importing.read_intent_rows(upload.getvalue(), upload.name)
-            preview = intents_grid.import_preview(rows, row_problems, [i.intent_name for i in intents or ()])
+            preview = import_preview.import_preview(rows, row_problems, [i.intent_name for i in intents or ()])
         except ValidationError as err:
-            st.error("This file cannot be read:\n" + "\n".join(f"- {line}" for line in intents_grid.problem_lines(err)))
+            st.error("This file cannot be read:\n" + "\n".join(f"- {line}" for line in import_preview.problem_lines(err)))
         else:
             if not preview.intents:
                 st.info("The file holds no intents.")

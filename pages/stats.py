@@ -2,14 +2,14 @@
 
 import streamlit as st
 
-from lib import charts, urlstate, widgets
-from lib.formatting import fmt_delta, fmt_int, fmt_pct
 from lib.models import TestFilter
+from lib.screens import charts, controls, urlstate, widgets
+from lib.screens.formatting import fmt_delta, fmt_int, fmt_pct
 from lib.store import queries
 
 st.title("Stats")
-period = widgets.period_control("stats", widgets.url_view("stats"))
-widgets.write_url("stats", urlstate.to_params(urlstate.View(period.period), fields=("period",)))
+period = controls.period_control("stats", controls.url_view("stats"))
+controls.write_url("stats", urlstate.to_params(urlstate.View(period.period), fields=("period",)))
 stats = queries.stats(TestFilter(start=period.start, end=period.end))
 fair = period.comparison  # whole days only: today, not over yet, is left out of both sides
 now, before = ((queries.count_tests(TestFilter(*fair.current)), queries.count_tests(TestFilter(*fair.previous)))
@@ -30,7 +30,7 @@ if stats.is_empty:
         st.page_link("../pages/intents.py", label="Create your first intent", icon=":material/add_circle:")
     st.stop()
 
-cards = st.container(key="kpis").columns(6)  # three to a row on a phone (lib.widgets.screen_frame)
+cards = st.container(key="kpis").columns(6)  # three to a row on a phone (lib.screens.widgets.screen_frame)
 cards[0].metric("Intents", fmt_int(stats.intents), help="All time: every intent you have.")
 cards[1].metric("Assistants", fmt_int(stats.assistants), help="All time: every assistant you have.")
 cards[2].metric("Tests", fmt_int(stats.tests), delta=fmt_delta(now, before),

@@ -2,22 +2,22 @@
 
 import streamlit as st
 
-from lib import charts, urlstate, widgets
-from lib.formatting import fmt_datetime, fmt_int, fmt_pct
+from lib.screens import charts, controls, urlstate, widgets
+from lib.screens.formatting import fmt_datetime, fmt_int, fmt_pct
 from lib.store import queries
 
 PAGE_SIZE = 50
 
 st.title("Tests")
 assistants = queries.assistants()
-view = widgets.url_view("tests")
-filters = widgets.test_filters("tests", assistants, view)
+view = controls.url_view("tests")
+filters = controls.test_filters("tests", assistants, view)
 stats = queries.stats(filters)
-page = widgets.page_of("tests", filters, stats.tests, PAGE_SIZE, view)
-widgets.write_url("tests", urlstate.to_params(widgets.filters_view("tests", filters, page=page)))
+page = controls.page_of("tests", filters, stats.tests, PAGE_SIZE, view)
+controls.write_url("tests", urlstate.to_params(controls.filters_view("tests", filters, page=page)))
 
-cards = st.container(key="kpis").columns(3)  # three to a row on a phone (lib.widgets.screen_frame)
-cards[0].metric("Matching test calls", fmt_int(stats.tests), help=widgets.period_label("tests"))
+cards = st.container(key="kpis").columns(3)  # three to a row on a phone (lib.screens.widgets.screen_frame)
+cards[0].metric("Matching test calls", fmt_int(stats.tests), help=controls.period_label("tests"))
 cards[1].metric("Completed", fmt_int(stats.tests_completed))
 cards[2].metric("Success rate", fmt_pct(stats.success_rate))
 widgets.live_updates("tests", stats.tests)
@@ -26,7 +26,7 @@ if not stats.tests:
     st.info("No test calls match these filters. Widen the period or clear a filter.")
 else:
     result = queries.tests(filters, page=page, page_size=PAGE_SIZE)
-    widgets.pager("tests", page, result.pages, result.total, len(result.rows), PAGE_SIZE)
+    controls.pager("tests", page, result.pages, result.total, len(result.rows), PAGE_SIZE)
     names = {a.vapi_assistant_id: a.name for a in assistants}
     st.dataframe(
         [{"When": fmt_datetime(r.created_at), "Assistant": names.get(r.assistant_id, r.assistant_id),

@@ -11,12 +11,12 @@ import uuid
 from datetime import datetime
 from pathlib import Path
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 
-from lib.errors import ValidationError
-from lib.store.direct import DirectStore
 from tools import tables as schema
+from tools.pgcluster import libpq_url
 
 ROOT = Path(__file__).resolve().parent.parent
 ALICE = "user_admin_alice"
@@ -136,12 +136,16 @@ def test_assign_and_delete_together_is_a_usage_error(db: str) -> None:
 
 
 def test_the_dashboard_never_reaches_orphans(db: str) -> None:
+    """The dashboard reads through the dashboard_* functions as the token's user: an empty user id is
+    refused (42501, as no user), and a user sees only their own rows."""
     seed(db)
-    store = DirectStore(db)
-    try:
-        with pytest.raises(ValidationError):
-            store.for_user("")
-        names = [i.intent_name for i in store.for_user(ALICE).list_intents()]
-        assert names == ["greeting"]
-    finally:
-        store.close()
+
+    def intent_names(sub: str) -> list[str]:
+        with psycopg.connect(libpq_url(db)) as conn:
+            conn.execute("select set_config('role', 'authenticated', true), "
+                         "set_config('request.jwt.claims', %s, true)", (f'{{"sub": "{sub}", "role": "authenticated"}}',))
+            return [i["intent_name"] for i in conn.execute("select public.dashboard_intents()").fetchone()[0]]
+
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        intent_names("")
+    assert intent_names(ALICE) == ["greeting"]

@@ -1,4 +1,4 @@
-"""lib.auth: every Clerk token rule with real RSA keys, the JWKS cache against a real local HTTP
+"""lib.identity (tokens, redirects, credentials, throttle): every Clerk token rule with real RSA keys, the JWKS cache against a real local HTTP
 server, the sign-in throttle with an injected clock, and the credentials file."""
 
 from __future__ import annotations
@@ -26,9 +26,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from lib import auth
-from lib.auth import AuthError, verify_clerk_token
 from lib.errors import ConfigError
+from lib.identity.credentials import dummy_password_check, ensure_credentials_file, is_bcrypt_hash, load_credentials
+from lib.identity.redirects import TRIP_COOKIE, TRIP_SECONDS, own_origin, recent_trip, return_url, sign_in_redirect
+from lib.identity.throttle import LoginThrottle, SignInThrottles, lockout_message
+from lib.identity.tokens import AuthError, JwksCache, verify_clerk_token
 
 ISSUER = "https://clerk.example.com"
 ORIGIN = "https://app.example.com"
@@ -421,7 +423,7 @@ class FakeClock:
 
 def test_jwks_cache_refetch_interval_and_ttl(jwks_server, key, other_key):
     clock = FakeClock()
-    cache = auth.JwksCache(jwks_server.url, ttl=300, refetch_interval=30, clock=clock)
+    cache = JwksCache(jwks_server.url, ttl=300, refetch_interval=30, clock=clock)
     jwks_server.serve((key, "k1"))
     assert same_key(cache.key("k1"), key)
     assert jwks_server.requests == 1
@@ -447,7 +449,7 @@ def test_jwks_cache_refetch_interval_and_ttl(jwks_server, key, other_key):
 
 def test_jwks_cache_keeps_known_keys_when_the_endpoint_fails(jwks_server, key):
     clock = FakeClock()
-    cache = auth.JwksCache(jwks_server.url, ttl=60, refetch_interval=30, clock=clock)
+    cache = JwksCache(jwks_server.url, ttl=60, refetch_interval=30, clock=clock)
     jwks_server.serve((key, "k1"))
     assert same_key(cache.key("k1"), key)
     jwks_server.status = 500
@@ -464,7 +466,7 @@ def test_jwks_cache_keeps_known_keys_when_the_endpoint_fails(jwks_server, key):
 
 def test_throttle_allows_max_attempts_then_waits():
     clock = FakeClock()
-    throttle = auth.LoginThrottle(max_attempts=3, lockout_seconds=60, clock=clock)
+    throttle = LoginThrottle(max_attempts=3, lockout_seconds=60, clock=clock)
     assert throttle.wait_seconds() == 0
     assert throttle.record_failure() == 0
     assert throttle.record_failure() == 0
@@ -480,7 +482,7 @@ def test_throttle_allows_max_attempts_then_waits():
 
 def test_throttle_success_resets():
     clock = FakeClock()
-    throttle = auth.LoginThrottle(max_attempts=3, lockout_seconds=60, clock=clock)
+    throttle = LoginThrottle(max_attempts=3, lockout_seconds=60, clock=clock)
     throttle.record_failure()
     throttle.record_failure()
     throttle.record_success()
@@ -489,13 +491,13 @@ def test_throttle_success_resets():
 
 
 def test_throttle_with_a_nonsense_maximum_still_limits():
-    throttle = auth.LoginThrottle(max_attempts=0, lockout_seconds=10, clock=FakeClock())
+    throttle = LoginThrottle(max_attempts=0, lockout_seconds=10, clock=FakeClock())
     assert throttle.record_failure() == 10
 
 
 def test_lockout_message():
-    assert auth.lockout_message(60) == "Too many failed sign-in attempts. Try again in 60 seconds."
-    assert auth.lockout_message(1) == "Too many failed sign-in attempts. Try again in 1 second."
+    assert lockout_message(60) == "Too many failed sign-in attempts. Try again in 60 seconds."
+    assert lockout_message(1) == "Too many failed sign-in attempts. Try again in 1 second."
 
 
 # -- credentials file ---------------------------------------------------------------------------
@@ -504,7 +506,7 @@ def test_lockout_message():
 @pytest.fixture(scope="module")
 def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("creds") / "nested" / ".streamlit" / "credentials.yaml"
-    assert auth.ensure_credentials_file(path) is True
+    assert ensure_credentials_file(path) is True
     return path
 
 
@@ -516,7 +518,7 @@ def test_demo_file_is_created_with_bcrypt_hashes(demo_file):
     for username, entry in users.items():
         assert entry["user_id"] == f"user_demo_{username}"
         assert entry["password"].startswith("$2b$")
-        assert auth.is_bcrypt_hash(entry["password"])
+        assert is_bcrypt_hash(entry["password"])
         assert bcrypt.checkpw(b"demo", entry["password"].encode())
     assert len({entry["password"] for entry in users.values()}) == 3  # salted: no two hashes alike
 
@@ -535,12 +537,12 @@ def test_demo_file_is_private(demo_file):
 
 def test_existing_file_is_not_overwritten(demo_file):
     before = demo_file.read_bytes()
-    assert auth.ensure_credentials_file(demo_file) is False
+    assert ensure_credentials_file(demo_file) is False
     assert demo_file.read_bytes() == before
 
 
 def test_accounts_map_to_user_ids(demo_file):
-    credentials = auth.load_credentials(demo_file)
+    credentials = load_credentials(demo_file)
     assert credentials.demo is True
     assert credentials.user_id_for("alice") == "user_demo_alice"
     assert credentials.user_id_for(" Bob ") == "user_demo_bob"
@@ -552,14 +554,14 @@ def test_accounts_map_to_user_ids(demo_file):
 
 
 def test_authenticator_dict_is_a_fresh_copy(demo_file):
-    credentials = auth.load_credentials(demo_file)
+    credentials = load_credentials(demo_file)
     first = credentials.for_authenticator()
     first["usernames"]["alice"]["failed_login_attempts"] = 9
     first["usernames"].pop("bob")
     second = credentials.for_authenticator()
     assert "failed_login_attempts" not in second["usernames"]["alice"]
     assert set(second["usernames"]) == {"alice", "bob", "carol"}
-    assert all(auth.is_bcrypt_hash(u["password"]) for u in second["usernames"].values())
+    assert all(is_bcrypt_hash(u["password"]) for u in second["usernames"].values())
 
 
 def _write(path: Path, users: dict[str, Any], demo: bool = False) -> Path:
@@ -573,7 +575,7 @@ HASH = "$2b$04$" + "a" * 53
 def test_plain_password_is_refused_without_showing_it(tmp_path):
     path = _write(tmp_path / "c.yaml", {"dave": {"name": "Dave", "password": "hunter2", "user_id": "user_dave"}})
     with pytest.raises(ConfigError) as info:
-        auth.load_credentials(path)
+        load_credentials(path)
     assert "dave" in str(info.value)
     assert "hunter2" not in str(info.value)
 
@@ -590,26 +592,26 @@ def test_plain_password_is_refused_without_showing_it(tmp_path):
 )
 def test_bad_credentials_files(tmp_path, users):
     with pytest.raises(ConfigError):
-        auth.load_credentials(_write(tmp_path / "c.yaml", users))
+        load_credentials(_write(tmp_path / "c.yaml", users))
 
 
 def test_not_yaml(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("credentials: [unclosed")
     with pytest.raises(ConfigError):
-        auth.load_credentials(path)
+        load_credentials(path)
 
 
 def test_missing_file_without_demo_creation(tmp_path):
     with pytest.raises(ConfigError):
-        auth.load_credentials(tmp_path / "absent.yaml", create_demo=False)
+        load_credentials(tmp_path / "absent.yaml", create_demo=False)
     assert not (tmp_path / "absent.yaml").exists()
 
 
 def test_file_changes_are_picked_up(tmp_path):
     path = _write(tmp_path / "c.yaml", {"dave": {"name": "Dave", "password": HASH, "user_id": "user_dave"}})
-    assert auth.load_credentials(path).user_id_for("dave") == "user_dave"
-    assert auth.load_credentials(path).demo is False
+    assert load_credentials(path).user_id_for("dave") == "user_dave"
+    assert load_credentials(path).demo is False
     _write(
         path,
         {
@@ -617,15 +619,15 @@ def test_file_changes_are_picked_up(tmp_path):
             "erin": {"password": HASH, "user_id": "user_erin"},
         },
     )
-    reloaded = auth.load_credentials(path)
+    reloaded = load_credentials(path)
     assert reloaded.user_id_for("dave") == "user_dave_2"
     assert reloaded.account("erin").name == "erin"  # the username when no name is given
 
 
 def test_dummy_check_takes_a_real_bcrypt_check():
     started = time.perf_counter()
-    auth.dummy_password_check("whatever")
-    auth.dummy_password_check("")
+    dummy_password_check("whatever")
+    dummy_password_check("")
     assert time.perf_counter() - started > 0.01
 
 
@@ -643,14 +645,14 @@ DASH = "https://app.example.com"
     ({}, "https://app.example.com/", None),
 ])
 def test_own_origin(headers, page, origin):
-    assert auth.own_origin(headers, page) == origin
+    assert own_origin(headers, page) == origin
 
 
 def test_return_url_is_the_exact_page_and_query_on_the_own_origin():
     query = [("period", "7d"), ("language", "english"), ("language", "russian"), ("q", "a b&c")]
-    assert auth.return_url(f"{DASH}/dashboard/tests", query, DASH) == (
+    assert return_url(f"{DASH}/dashboard/tests", query, DASH) == (
         f"{DASH}/dashboard/tests?period=7d&language=english&language=russian&q=a+b%26c")
-    assert auth.return_url(DASH, [], DASH) == DASH + "/"
+    assert return_url(DASH, [], DASH) == DASH + "/"
 
 
 @pytest.mark.parametrize("page", [
@@ -666,29 +668,29 @@ def test_return_url_is_the_exact_page_and_query_on_the_own_origin():
     None,
 ])
 def test_return_url_refuses_anything_off_the_own_origin(page):
-    assert auth.return_url(page, [], DASH) is None
+    assert return_url(page, [], DASH) is None
 
 
 def test_sign_in_redirect_sets_redirect_url_and_keeps_other_parameters():
     back = f"{DASH}/dashboard/intents?search=hi&tag=a&tag=b"
-    url = auth.sign_in_redirect("https://app.example.com/sign-in?lang=en&redirect_url=https://evil.example.com", back)
+    url = sign_in_redirect("https://app.example.com/sign-in?lang=en&redirect_url=https://evil.example.com", back)
     parts = urllib.parse.urlsplit(url)
     assert (parts.scheme, parts.netloc, parts.path) == ("https", "app.example.com", "/sign-in")
     assert urllib.parse.parse_qs(parts.query) == {"lang": ["en"], "redirect_url": [back]}
-    assert auth.sign_in_redirect("https://app.example.com/sign-in", None) == "https://app.example.com/sign-in"
+    assert sign_in_redirect("https://app.example.com/sign-in", None) == "https://app.example.com/sign-in"
 
 
 def test_a_recent_trip_is_not_repeated():
     now = 1_800_000_000.0
-    assert auth.recent_trip({auth.TRIP_COOKIE: str(int(now - 10))}, now)
-    assert not auth.recent_trip({auth.TRIP_COOKIE: str(int(now - auth.TRIP_SECONDS - 1))}, now)
-    assert not auth.recent_trip({auth.TRIP_COOKIE: "soon"}, now)
-    assert not auth.recent_trip({}, now)
+    assert recent_trip({TRIP_COOKIE: str(int(now - 10))}, now)
+    assert not recent_trip({TRIP_COOKIE: str(int(now - TRIP_SECONDS - 1))}, now)
+    assert not recent_trip({TRIP_COOKIE: "soon"}, now)
+    assert not recent_trip({}, now)
 
 
 def test_process_wide_throttle_is_per_username_and_client_address():
     now = [1000.0]
-    throttles = auth.SignInThrottles(clock=lambda: now[0])
+    throttles = SignInThrottles(clock=lambda: now[0])
     limits = {"max_attempts": 2, "lockout_seconds": 60}
     assert throttles.record_failure("Alice", "10.0.0.1", **limits) == 0
     assert throttles.record_failure("alice ", "10.0.0.1", **limits) == 60  # same account, case and spaces aside
@@ -705,7 +707,7 @@ def test_process_wide_throttle_is_per_username_and_client_address():
 
 
 def test_process_wide_throttle_stays_bounded():
-    throttles = auth.SignInThrottles(max_entries=100)
+    throttles = SignInThrottles(max_entries=100)
     for n in range(1000):
         throttles.record_failure(f"user{n}", "10.0.0.1", max_attempts=5, lockout_seconds=60)
     assert len(throttles._entries) <= 100

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from lib import billing
 from lib.config import Settings
 from lib.errors import ConfigError
 from lib.models import SUBSCRIPTION_STATUSES
+from lib.screens import billing
 
 PORTAL = "https://billing.example.com/portal"
 PRICING = "https://example.com/pricing"

@@ -7,8 +7,8 @@ from datetime import date, datetime, timedelta
 import plotly.graph_objects as go
 import pytest
 
-from lib import charts
 from lib.models import DayStatusCount, Stats
+from lib.screens import charts
 
 D1, D2, D3 = date(2026, 11, 24), date(2026, 11, 25), date(2026, 11, 27)
 
@@ -199,8 +199,8 @@ SERIES = make_stats(
 
 
 def test_each_chart_series_as_a_csv_holds_the_fixtures_numbers() -> None:
-    """The CSV of a chart card: lib.export's writer (BOM, CRLF, formula prefix) over the chart's series."""
-    from lib.export import to_csv
+    """The CSV of a chart card: lib.files.csv_encoding's writer (BOM, CRLF, formula prefix) over the chart's series."""
+    from lib.files.csv_encoding import to_csv
 
     def csv_of(build) -> str:
         data = to_csv(charts.series_frame(build(SERIES)))

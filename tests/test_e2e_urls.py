@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from lib.urlstate import VIEW_KEYS
+from lib.screens.urlstate import VIEW_KEYS
 from tests.e2e_support import (
     ROW_HEIGHT,
     VIEWPORT,

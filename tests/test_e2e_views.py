@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Browser, Page, expect
 
-from lib.urlstate import Period, local_today, zone
+from lib.screens.urlstate import Period, local_today, zone
 from tests.e2e_support import (
     VIEWPORT,
     App,

@@ -121,3 +121,27 @@ def test_demo_command_defaults_to_the_embedded_server(url: str, data_dir: Path, 
     monkeypatch.setattr(embedded, "pgdata_of", lambda d="data": data_dir.resolve() / "pg")
     assert demo.main(["--if-empty"]) == 0
     assert "already has data" in capsys.readouterr().out
+
+
+def test_a_killed_process_does_not_keep_the_server_running_forever(tmp_path: Path) -> None:
+    """A process killed with -9 never runs its exit hook; the next process that uses the server forgets
+    it, so the server still stops when that one exits."""
+    data = tmp_path / "data"
+    pgdata = embedded.pgdata_of(data)
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from lib.ops import embedded; "
+                               "embedded.database_url(sys.argv[1], seed=False); print('up', flush=True); time.sleep(60)",
+                               str(data)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "up"
+    finally:
+        holder.kill()
+        holder.wait()
+    assert embedded.server_pids(pgdata)  # left running by the killed process
+    run = subprocess.run([sys.executable, "-c", "import sys; from lib.ops import embedded; "
+                          "embedded.database_url(sys.argv[1], seed=False)", str(data)], cwd=ROOT, capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    deadline = time.monotonic() + 10
+    while embedded.server_pids(pgdata) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not embedded.server_pids(pgdata)

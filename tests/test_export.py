@@ -16,24 +16,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lib import export
-from lib.export import (
+from lib.files import formats, frames
+from lib.files.csv_encoding import (
     FORMULA_TRIGGERS,
-    INTENT_COLUMNS,
-    assistants_frame,
     encode_cell,
     encode_column,
-    intents_frame,
     iter_csv,
     neutralize,
-    subscription_frame,
     to_csv,
-    to_excel,
-    to_json,
-    to_parquet,
     unneutralize,
     write_csv,
 )
+from lib.files.formats import to_excel, to_json, to_parquet
+from lib.files.frames import INTENT_COLUMNS, assistants_frame, intents_frame, subscription_frame
 from lib.models import TEST_COLUMNS, TEST_EXPORT_COLUMNS, Assistant, Intent, Subscription, TestCall
 
 BOM = b"\xef\xbb\xbf"
@@ -420,7 +415,7 @@ def test_excel_writes_text_as_strings_never_formulas() -> None:
 
 
 def test_excel_refuses_more_rows_than_excel_holds(monkeypatch) -> None:
-    monkeypatch.setattr(export, "EXCEL_MAX_ROWS", 3)
+    monkeypatch.setattr(formats, "EXCEL_MAX_ROWS", 3)
     with pytest.raises(ValueError, match="at most"):
         to_excel(pd.DataFrame({"a": [1, 2, 3]}))
 
@@ -471,7 +466,7 @@ def test_other_frames_shapes() -> None:
     assert len(s) == 1 and s["plan_type"].iloc[0] == "pro" and "user_id" not in s.columns
     assert len(subscription_frame(None)) == 0 and subscription_frame(None).columns.tolist() == s.columns.tolist()
 
-    t = export.tests_frame([TestCall("1", "a", "hi", "english", None, "completed", when, None),
+    t = frames.tests_frame([TestCall("1", "a", "hi", "english", None, "completed", when, None),
                             TestCall("2", "b", "yo", "russian", "c", "failed", when, when)], {"a": "Front desk"})
     assert t.columns.tolist() == list(TEST_EXPORT_COLUMNS)
     assert rows_of(to_csv(t))[1] == ["1", "a", "Front desk", "hi", "english", "", "completed", "2026-01-01T00:00:00Z", ""]
@@ -480,14 +475,14 @@ def test_other_frames_shapes() -> None:
 
 def test_previews_say_what_a_row_is_first_in_plain_words() -> None:
     when = datetime(2026, 1, 1)
-    tests = export.preview_frame(export.tests_frame(
+    tests = frames.preview_frame(frames.tests_frame(
         [TestCall("5f0c-uuid", "vapi_1", "hi", "english", None, "completed", when, None)], {"vapi_1": "Front desk"}))
     assert tests.columns.tolist()[:5] == ["Created", "Assistant", "Phrase", "Language", "Status"]
     assert tests.columns.tolist()[-1] == "Id" and tests.iloc[0]["Assistant"] == "Front desk"
-    intents = export.preview_frame(export.intents_frame([]))
+    intents = frames.preview_frame(frames.intents_frame([]))
     assert intents.columns.tolist()[0] == "Intent" and intents.columns.tolist()[-1] == "Id"
-    assert export.preview_frame(export.assistants_frame([])).columns.tolist()[:2] == ["Name", "Vapi assistant id"]
-    assert export.preview_frame(export.subscription_frame(None)).columns.tolist()[:2] == ["Plan", "Status"]
+    assert frames.preview_frame(frames.assistants_frame([])).columns.tolist()[:2] == ["Name", "Vapi assistant id"]
+    assert frames.preview_frame(frames.subscription_frame(None)).columns.tolist()[:2] == ["Plan", "Status"]
     for frame in (tests, intents):
         assert not any("_" in c for c in frame.columns)
-    assert len(export.preview_frame(pd.DataFrame({"x": range(500)}))) == 100
+    assert len(frames.preview_frame(pd.DataFrame({"x": range(500)}))) == 100

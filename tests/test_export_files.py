@@ -7,7 +7,7 @@ import os
 import time
 from pathlib import Path
 
-from lib.export_files import SessionFiles, sweep
+from lib.files.session_files import SessionFiles, sweep
 
 
 def test_a_sessions_directory_goes_with_the_session(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from lib.formatting import days_left, fmt_date, fmt_datetime, fmt_delta, fmt_int, fmt_pct, mask_id
+from lib.screens.formatting import days_left, fmt_date, fmt_datetime, fmt_delta, fmt_int, fmt_pct, mask_id
 
 
 @pytest.mark.parametrize(
@@ -81,7 +81,7 @@ def test_days_left() -> None:
 
 
 def test_plural_agrees_with_the_count() -> None:
-    from lib.formatting import plural
+    from lib.screens.formatting import plural
 
     assert plural(1, "row") == "1 row"
     assert plural(0, "row") == "0 rows"
@@ -92,7 +92,7 @@ def test_plural_agrees_with_the_count() -> None:
 def test_fmt_ago_uses_the_largest_whole_unit() -> None:
     from datetime import datetime, timedelta
 
-    from lib.formatting import fmt_ago
+    from lib.screens.formatting import fmt_ago
 
     now = datetime(2026, 11, 27, 12, 0)
     cases = [(timedelta(seconds=5), "just now"), (timedelta(minutes=5, seconds=59), "5 min ago"),

@@ -21,8 +21,8 @@ import sqlalchemy as sa
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from lib import auth
 from lib.config import setting_names
+from lib.identity.credentials import ensure_credentials_file
 from lib.models import utcnow
 from lib.ops import demo
 from lib.store import queries
@@ -36,7 +36,7 @@ ALICE = "user_demo_alice"
 @pytest.fixture(scope="module")
 def credentials(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("creds") / "credentials.yaml"
-    auth.ensure_credentials_file(path)
+    ensure_credentials_file(path)
     return path
 
 

@@ -13,9 +13,9 @@ import sqlalchemy as sa
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from lib import history_panel
 from lib.models import IntentDiff, IntentEdit, IntentInput
 from lib.ops import demo
+from lib.screens import history_panel
 from lib.store.direct import DirectStore
 from tests.test_fresh_data import own_cluster  # noqa: F401  (a fixture)
 from tests.test_screens import _use, credentials, open_screen, signed_in  # noqa: F401  (credentials: a fixture)

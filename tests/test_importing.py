@@ -17,17 +17,12 @@ from hypothesis import strategies as st
 from streamlit.dataframe_util import convert_pandas_df_to_arrow_bytes
 
 from lib.errors import Problem, ValidationError
-from lib.export import BOM, intents_frame, neutralize, to_csv, to_json, unneutralize
-from lib.importing import (
-    MAX_COLUMNS,
-    MAX_DEPTH,
-    MAX_ROWS,
-    MAX_UPLOAD_BYTES,
-    MAX_UPLOAD_MB,
-    read_intents,
-)
-from lib.intents_grid import import_preview, problem_lines
+from lib.files.csv_encoding import BOM, neutralize, to_csv, unneutralize
+from lib.files.formats import to_json
+from lib.files.frames import intents_frame
+from lib.files.importing import MAX_COLUMNS, MAX_DEPTH, MAX_ROWS, MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, read_intents
 from lib.models import Intent, IntentDiff, IntentInput
+from lib.screens.import_preview import import_preview, problem_lines
 from lib.store.validation import MAX_LIST_ITEMS, clean_intent, refuse_new_duplicates, validate_diff
 
 
@@ -181,7 +176,7 @@ def test_a_plain_value_in_a_list_column_is_a_list_of_one() -> None:
 
 def test_every_bad_row_is_reported_at_once() -> None:
     """Issue 13.7: three bad rows give three rows' problems, each under its own line."""
-    from lib.importing import read_intent_rows
+    from lib.files.importing import read_intent_rows
 
     data = (b'intent_name,example_user_phrases\r\nok,hi\r\nx,[1]\r\ny,"[""a"""\r\nz,[],extra\r\n'
             b'fine,"[""b""]"\r\n')
@@ -562,7 +557,7 @@ def assert_rows_with_reasons(rows: list[IntentInput]) -> None:
     assert sum(c != "✓" for c in checks) == preview.bad_rows
     convert_pandas_df_to_arrow_bytes(preview.frame)  # st.dataframe's own encoding: no UnicodeEncodeError
     preview.summary().encode("utf-8")
-    # the preview and the save apply the same rules (the store's, and lib.store.queries' duplicate names)
+    # the preview and the save apply the same rules (the store's, and lib.queries' duplicate names)
     diff = IntentDiff(added=tuple(rows))
     if preview.bad_rows:
         with pytest.raises(ValidationError):

@@ -1,6 +1,6 @@
 """The pure checks behind the Intents screen's columns, its Needs-attention filter and the Stats coverage card
-(lib/intent_checks.py), the duplicate-name rule (lib/validation.py) and the grid's working-frame model
-(lib/intents_grid.py): no database needed."""
+(lib/screens/intent_checks.py), the duplicate-name rule (lib/validation.py) and the grid's working-frame model
+(lib/screens/intents_grid.py): no database needed."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lib import intent_checks, intents_grid
 from lib.errors import ValidationError
-from lib.intent_checks import check, clashes, new_clashes, phrase_key
 from lib.models import Assistant, Intent, IntentDiff, IntentEdit, IntentInput, IntentRef
+from lib.screens import import_preview, intent_checks, intents_grid
+from lib.screens.intent_checks import check, clashes, new_clashes, phrase_key
 from lib.store.validation import duplicate_problems, refuse_new_duplicates
 
 T = datetime(2026, 11, 1, 12, 0)
@@ -198,7 +198,7 @@ def test_edits_fold_into_the_working_frame_and_deletes_can_be_restored() -> None
 # -- the import preview --------------------------------------------------------------------------------
 
 def test_import_preview_reports_every_row_and_refuses_taken_names() -> None:
-    from lib.importing import read_intent_rows
+    from lib.files.importing import read_intent_rows
 
     data = (b"intent_name,example_user_phrases\r\n"
             b"parking,Where can I park?\r\n"  # fine: a plain value is one phrase
@@ -207,7 +207,7 @@ def test_import_preview_reports_every_row_and_refuses_taken_names() -> None:
             b"parking ,again\r\n"  # same name as line 2
             b",[]\r\n")  # no name, no phrase
     rows, problems = read_intent_rows(data, "a.csv")
-    preview = intents_grid.import_preview(rows, problems, stored=["greeting", "refund"])
+    preview = import_preview.import_preview(rows, problems, stored=["greeting", "refund"])
     checks = list(preview.frame["check"])
     assert checks[0] == "✓"
     assert "already the name of one of your intents" in checks[1]
@@ -219,7 +219,7 @@ def test_import_preview_reports_every_row_and_refuses_taken_names() -> None:
 
 
 def test_import_preview_uses_the_grids_column_titles() -> None:
-    from lib import widgets
+    from lib.screens import widgets
 
     titles = {k: v["label"] for k, v in widgets.preview_columns().items()}
     grid = {k: v["label"] for k, v in widgets.intent_columns().items()}

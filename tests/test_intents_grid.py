@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from lib.errors import ConflictError, ValidationError
-from lib.intents_grid import diff_from_editor, grid_frame
 from lib.models import IntentDiff, IntentEdit, IntentInput
+from lib.screens.intents_grid import diff_from_editor, grid_frame
 from tests.test_store import snapshot
 
 
@@ -107,7 +107,7 @@ def test_what_changed_underneath_an_open_editor_is_named(alice, store, engine_fo
     """Another tab (or the web app) edits, deletes and adds intents while this grid has unsaved edits."""
     import sqlalchemy as sa
 
-    from lib.intents_grid import underneath
+    from lib.screens.intents_grid import underneath
     from tools import tables as schema
 
     editing = grid_frame(alice.list_intents())

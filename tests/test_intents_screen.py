@@ -2,7 +2,7 @@
 
 The demo data is made imperfect first (alice: intents without Russian or English responses, one with two
 phrases, a phrase in two intents, two intents with one name; carol: no intents at all), and every expected
-value is computed here from the rows themselves, with SQL and code of this file, not lib.intent_checks.
+value is computed here from the rows themselves, with SQL and code of this file, not lib.screens.intent_checks.
 """
 
 from __future__ import annotations

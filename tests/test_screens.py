@@ -13,11 +13,11 @@ import sqlalchemy as sa
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from lib import auth
 from lib.config import setting_names
+from lib.identity.credentials import ensure_credentials_file
 from lib.models import TestFilter
 from lib.ops import demo
-from lib.widgets import day_range
+from lib.screens.controls import day_range
 from tools import tables as schema
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
@@ -27,7 +27,7 @@ SCREENS = ["stats", "intents", "assistants", "tests", "billing", "export"]
 @pytest.fixture(scope="module")
 def credentials(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("creds") / "credentials.yaml"
-    auth.ensure_credentials_file(path)
+    ensure_credentials_file(path)
     return path
 
 

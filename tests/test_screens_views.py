@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
-from lib.urlstate import Period, zone
+from lib.screens.urlstate import Period, zone
 from tests.test_screens import (  # noqa: F401  (fixtures)
     all_text,
     app_on,

@@ -1,4 +1,4 @@
-"""lib.signin through the real entry script (AppTest): local sign-in, failures, the throttle,
+"""lib.identity (signin, clerk_signin, local_signin) through the real entry script (AppTest): local sign-in, failures, the throttle,
 sign-out, query parameters, and Clerk mode with the request's cookies/headers patched in
 (AppTest cannot seed st.context.cookies or headers).
 
@@ -22,8 +22,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from streamlit.runtime.context import StreamlitHeaders
 from streamlit.testing.v1 import AppTest
 
-from lib import auth, signin
 from lib.config import setting_names
+from lib.identity import clerk_signin, credentials, session, throttle, tokens
 from lib.store import queries
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
@@ -39,7 +39,7 @@ SIGN_IN_URL = "https://app.example.com/sign-in"
 def demo_credentials(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The generated demo file, made once (bcrypt is slow on purpose) and copied per test."""
     path = tmp_path_factory.mktemp("demo") / "credentials.yaml"
-    auth.ensure_credentials_file(path)
+    credentials.ensure_credentials_file(path)
     return path
 
 
@@ -58,10 +58,10 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, pg_clean: str) -> Itera
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     queries.settings.clear()
-    auth.THROTTLES.reset()  # process-wide: each test starts with no failed sign-ins
+    throttle.THROTTLES.reset()  # process-wide: each test starts with no failed sign-ins
     yield values
     queries.settings.clear()
-    auth.THROTTLES.reset()
+    throttle.THROTTLES.reset()
 
 
 @pytest.fixture
@@ -320,25 +320,25 @@ def test_broken_credentials_file_shows_what_to_fix(env):
 
 def test_token_from_the_bearer_header():
     headers = StreamlitHeaders([("authorization", "Bearer abc.def.ghi")])
-    assert signin.token_from_request({}, headers) == "abc.def.ghi"
-    assert signin.token_from_request({}, {"AUTHORIZATION": "bearer  abc.def.ghi "}) == "abc.def.ghi"
+    assert clerk_signin.token_from_request({}, headers) == "abc.def.ghi"
+    assert clerk_signin.token_from_request({}, {"AUTHORIZATION": "bearer  abc.def.ghi "}) == "abc.def.ghi"
 
 
 def test_token_from_a_custom_header():
     headers = {"X-Clerk-Session": "Bearer from.proxy.header", "Authorization": "Bearer other.one.x"}
-    assert signin.token_from_request({}, headers, "x-clerk-session") == "from.proxy.header"
+    assert clerk_signin.token_from_request({}, headers, "x-clerk-session") == "from.proxy.header"
 
 
 def test_token_from_the_session_cookie():
-    assert signin.token_from_request({"__session": "c.o.okie"}, {}) == "c.o.okie"
+    assert clerk_signin.token_from_request({"__session": "c.o.okie"}, {}) == "c.o.okie"
 
 
 def test_header_wins_over_cookie():
-    assert signin.token_from_request({"__session": "c.o.okie"}, {"Authorization": "Bearer h.e.ader"}) == "h.e.ader"
+    assert clerk_signin.token_from_request({"__session": "c.o.okie"}, {"Authorization": "Bearer h.e.ader"}) == "h.e.ader"
 
 
 def test_non_bearer_header_falls_back_to_the_cookie():
-    assert signin.token_from_request({"__session": "c.o.okie"}, {"Authorization": "Basic dXNlcjpwdw=="}) == "c.o.okie"
+    assert clerk_signin.token_from_request({"__session": "c.o.okie"}, {"Authorization": "Basic dXNlcjpwdw=="}) == "c.o.okie"
 
 
 @pytest.mark.parametrize(
@@ -346,7 +346,7 @@ def test_non_bearer_header_falls_back_to_the_cookie():
     [({}, {}), ({"__session": "  "}, {"Authorization": "Bearer "}), ({"__client": "x.y.z"}, {"Cookie": "a=b"})],
 )
 def test_no_token(cookies, headers):
-    assert signin.token_from_request(cookies, headers) is None
+    assert clerk_signin.token_from_request(cookies, headers) is None
 
 
 # -- clerk mode through the app ---------------------------------------------------------------------
@@ -399,7 +399,7 @@ class Request:
 
 def test_clerk_valid_cookie_signs_in(clerk_env, clerk_key, monkeypatch):
     request = Request(cookies={"__session": clerk_token(clerk_key)})
-    monkeypatch.setattr(signin, "_request_context", request)
+    monkeypatch.setattr(clerk_signin, "_request_context", request)
     at = run_app()
     assert at.session_state["user_id"] == "user_2clerkXYZ"
     assert "**user\\_2clerkXYZ**" in sidebar_texts(at)
@@ -408,7 +408,7 @@ def test_clerk_valid_cookie_signs_in(clerk_env, clerk_key, monkeypatch):
 
 def test_clerk_valid_header_signs_in_with_a_name_claim(clerk_env, clerk_key, monkeypatch):
     token = clerk_token(clerk_key, name="Dana", azp="http://localhost:3000")
-    monkeypatch.setattr(signin, "_request_context", Request(headers={"Authorization": f"Bearer {token}"}))
+    monkeypatch.setattr(clerk_signin, "_request_context", Request(headers={"Authorization": f"Bearer {token}"}))
     at = run_app()
     assert at.session_state["user_id"] == "user_2clerkXYZ"
     assert "**Dana**" in sidebar_texts(at)
@@ -416,7 +416,7 @@ def test_clerk_valid_header_signs_in_with_a_name_claim(clerk_env, clerk_key, mon
 
 def test_clerk_verifies_once_per_session(clerk_env, clerk_key, monkeypatch):
     request = Request(cookies={"__session": clerk_token(clerk_key)})
-    monkeypatch.setattr(signin, "_request_context", request)
+    monkeypatch.setattr(clerk_signin, "_request_context", request)
     at = run_app()
     request.cookies = {"__session": "garbage"}  # tokens expire in 60 s; the session keeps the id
     at.run()
@@ -441,7 +441,7 @@ def test_clerk_verifies_once_per_session(clerk_env, clerk_key, monkeypatch):
 )
 def test_clerk_bad_token_shows_the_sign_in_screen_with_the_reason(clerk_env, clerk_key, monkeypatch, make, reason):
     token = make(clerk_key)
-    monkeypatch.setattr(signin, "_request_context", Request(cookies={"__session": token} if token else {}))
+    monkeypatch.setattr(clerk_signin, "_request_context", Request(cookies={"__session": token} if token else {}))
     at = run_app()
     assert not at.exception
     assert signed_out(at)
@@ -454,7 +454,7 @@ def test_clerk_bad_token_shows_the_sign_in_screen_with_the_reason(clerk_env, cle
 
 
 def test_clerk_query_parameter_gives_no_access(clerk_env, monkeypatch):
-    monkeypatch.setattr(signin, "_request_context", Request())
+    monkeypatch.setattr(clerk_signin, "_request_context", Request())
     at = AppTest.from_file(APP, default_timeout=30)
     at.query_params["user_id"] = "user_demo_bob"
     at.session_state["user_id"] = "user_demo_bob"
@@ -465,7 +465,7 @@ def test_clerk_query_parameter_gives_no_access(clerk_env, monkeypatch):
 
 def test_clerk_sign_out(clerk_env, clerk_key, monkeypatch):
     request = Request(cookies={"__session": clerk_token(clerk_key)})
-    monkeypatch.setattr(signin, "_request_context", request)
+    monkeypatch.setattr(clerk_signin, "_request_context", request)
     at = run_app()
     assert at.session_state["user_id"] == "user_2clerkXYZ"
     button(at, "Sign out", sidebar=True).click()
@@ -482,16 +482,16 @@ def test_clerk_identity_ends_with_the_token_and_is_verified_again(clerk_env, cle
     then and no browser answers with a fresh cookie (here: none to wait for), so the user is signed out
     (in a browser: sent on the round trip) and their state forgotten."""
     monkeypatch.setenv("CLERK_LEEWAY_SECONDS", "0")
-    monkeypatch.setattr(signin, "REVERIFY_SECONDS", 0.0)
+    monkeypatch.setattr(clerk_signin, "REVERIFY_SECONDS", 0.0)
     queries.settings.clear()
     request = Request(cookies={"__session": clerk_token(clerk_key, exp=int(time.time()) + 2)})
-    monkeypatch.setattr(signin, "_request_context", request)
+    monkeypatch.setattr(clerk_signin, "_request_context", request)
     at = run_app()
     assert at.session_state["user_id"] == "user_2clerkXYZ"
     at.session_state["stats_filters"] = {"assistant": "a1"}  # what a page keeps for its user
     at.run()
     assert at.session_state["user_id"] == "user_2clerkXYZ" and request.reads == 1  # still within exp
-    time.sleep(max(0.0, at.session_state[signin._IDENTITY].expires_at - time.time()) + 0.2)
+    time.sleep(max(0.0, at.session_state[session.IDENTITY_KEY].expires_at - time.time()) + 0.2)
     at.run()
     assert signed_out(at)
     assert "Reason: expired" in main_texts(at)
@@ -503,62 +503,62 @@ def test_clerk_a_fresh_token_past_expiry_keeps_the_session(clerk_env, clerk_key,
     monkeypatch.setenv("CLERK_LEEWAY_SECONDS", "0")
     queries.settings.clear()
     request = Request(cookies={"__session": clerk_token(clerk_key, exp=int(time.time()) + 1)})
-    monkeypatch.setattr(signin, "_request_context", request)
+    monkeypatch.setattr(clerk_signin, "_request_context", request)
     at = run_app()
-    first = at.session_state[signin._IDENTITY].expires_at
+    first = at.session_state[session.IDENTITY_KEY].expires_at
     request.cookies = {"__session": clerk_token(clerk_key, exp=int(time.time()) + 60)}  # e.g. a proxy's header
     time.sleep(max(0.0, first - time.time()) + 0.2)
     at.run()
     assert at.session_state["user_id"] == "user_2clerkXYZ"
-    assert at.session_state[signin._IDENTITY].expires_at > first
+    assert at.session_state[session.IDENTITY_KEY].expires_at > first
 
 
 # -- past expiry: the browser's current cookie, read without a reload --------------------------------
 
-IDENTITY = signin.Identity(user_id="user_2clerkXYZ", name="Dana", expires_at=1.0)
+IDENTITY = session.Identity(user_id="user_2clerkXYZ", name="Dana", expires_at=1.0)
 
 
 @pytest.mark.parametrize(
     ("answer", "waited", "decision"),
     [
-        (signin.Identity(user_id="user_2clerkXYZ", name="Dana", expires_at=99.0), 0.5, signin.RENEW),
-        (signin.Identity(user_id="user_2clerkXYZ", name="Dana", expires_at=99.0), 60.0, signin.RENEW),  # late, valid
-        (signin.Identity(user_id="user_2other", name="Eve", expires_at=99.0), 0.5, signin.OTHER_USER),
-        (None, 0.0, signin.WAIT),
-        (None, 9.9, signin.WAIT),
-        (None, 10.0, signin.ROUND_TRIP),
-        (auth.EXPIRED, 0.5, signin.ROUND_TRIP),
-        (auth.NO_TOKEN, 0.5, signin.ROUND_TRIP),
-        (auth.BAD_SIGNATURE, 0.5, signin.ROUND_TRIP),
-        (auth.WRONG_ISSUER, 0.5, signin.ROUND_TRIP),
+        (session.Identity(user_id="user_2clerkXYZ", name="Dana", expires_at=99.0), 0.5, clerk_signin.RENEW),
+        (session.Identity(user_id="user_2clerkXYZ", name="Dana", expires_at=99.0), 60.0, clerk_signin.RENEW),  # late, valid
+        (session.Identity(user_id="user_2other", name="Eve", expires_at=99.0), 0.5, clerk_signin.OTHER_USER),
+        (None, 0.0, clerk_signin.WAIT),
+        (None, 9.9, clerk_signin.WAIT),
+        (None, 10.0, clerk_signin.ROUND_TRIP),
+        (tokens.EXPIRED, 0.5, clerk_signin.ROUND_TRIP),
+        (tokens.NO_TOKEN, 0.5, clerk_signin.ROUND_TRIP),
+        (tokens.BAD_SIGNATURE, 0.5, clerk_signin.ROUND_TRIP),
+        (tokens.WRONG_ISSUER, 0.5, clerk_signin.ROUND_TRIP),
     ],
 )
 def test_reverify_decision(answer, waited, decision):
-    assert signin.reverify_decision(IDENTITY.user_id, answer, waited, bound=10.0) == decision
+    assert clerk_signin.reverify_decision(IDENTITY.user_id, answer, waited, bound=10.0) == decision
 
 
 def test_the_wait_for_the_browser_is_bounded_by_default():
-    assert 0 < signin.REVERIFY_SECONDS <= 15
-    assert signin.reverify_decision("u", None, signin.REVERIFY_SECONDS) == signin.ROUND_TRIP
+    assert 0 < clerk_signin.REVERIFY_SECONDS <= 15
+    assert clerk_signin.reverify_decision("u", None, clerk_signin.REVERIFY_SECONDS) == clerk_signin.ROUND_TRIP
 
 
 def expire_now(at: AppTest) -> None:
-    time.sleep(max(0.0, at.session_state[signin._IDENTITY].expires_at - time.time()) + 0.2)
+    time.sleep(max(0.0, at.session_state[session.IDENTITY_KEY].expires_at - time.time()) + 0.2)
 
 
 def browser_says(at: AppTest, cookies: dict[str, str]) -> None:
     """What the cookie component reports (AppTest runs no component frontend): its widget value."""
-    at.session_state[f"signin-reverify-{at.session_state[signin._REVERIFY]['key']}"] = cookies
+    at.session_state[f"signin-reverify-{at.session_state[session.REVERIFY_KEY]['key']}"] = cookies
 
 
 def test_clerk_past_expiry_the_page_stays_while_the_browser_is_asked(clerk_env, clerk_key, monkeypatch):
     """The first run past exp keeps the same user and their state (no sign-in screen, no reload) for the
     bound; with no answer by then, the session is verified again the old way: the round trip."""
     monkeypatch.setenv("CLERK_LEEWAY_SECONDS", "0")
-    monkeypatch.setattr(signin, "REVERIFY_SECONDS", 1.5)
+    monkeypatch.setattr(clerk_signin, "REVERIFY_SECONDS", 1.5)
     queries.settings.clear()
     request = Request(cookies={"__session": clerk_token(clerk_key, exp=int(time.time()) + 3)})
-    monkeypatch.setattr(signin, "_request_context", request)
+    monkeypatch.setattr(clerk_signin, "_request_context", request)
     at = run_app()
     at.session_state["stats_filters"] = {"assistant": "a1"}
     expire_now(at)
@@ -577,9 +577,9 @@ def test_clerk_a_fresh_browser_cookie_renews_the_identity_in_place(clerk_env, cl
     monkeypatch.setenv("CLERK_LEEWAY_SECONDS", "0")
     queries.settings.clear()
     request = Request(cookies={"__session": clerk_token(clerk_key, exp=int(time.time()) + 3)})
-    monkeypatch.setattr(signin, "_request_context", request)
+    monkeypatch.setattr(clerk_signin, "_request_context", request)
     at = run_app()
-    first = at.session_state[signin._IDENTITY].expires_at
+    first = at.session_state[session.IDENTITY_KEY].expires_at
     at.session_state["stats_filters"] = {"assistant": "a1"}
     expire_now(at)
     at.run()
@@ -587,9 +587,9 @@ def test_clerk_a_fresh_browser_cookie_renews_the_identity_in_place(clerk_env, cl
     browser_says(at, {"__session": clerk_token(clerk_key, exp=fresh), "other": "x"})
     at.run()
     assert at.session_state["user_id"] == "user_2clerkXYZ" and not signed_out(at)
-    assert at.session_state[signin._IDENTITY].expires_at == fresh > first
+    assert at.session_state[session.IDENTITY_KEY].expires_at == fresh > first
     assert at.session_state["stats_filters"] == {"assistant": "a1"}
-    assert signin._REVERIFY not in at.session_state
+    assert session.REVERIFY_KEY not in at.session_state
     assert request.reads == 2
 
 
@@ -606,7 +606,7 @@ def test_clerk_a_fresh_browser_cookie_renews_the_identity_in_place(clerk_env, cl
 def test_clerk_a_refused_browser_cookie_ends_the_session(clerk_env, clerk_key, monkeypatch, cookies, reason):
     monkeypatch.setenv("CLERK_LEEWAY_SECONDS", "0")
     queries.settings.clear()
-    monkeypatch.setattr(signin, "_request_context", Request(
+    monkeypatch.setattr(clerk_signin, "_request_context", Request(
         cookies={"__session": clerk_token(clerk_key, exp=int(time.time()) + 3)}))
     at = run_app()
     at.session_state["stats_filters"] = {"assistant": "a1"}
@@ -622,7 +622,7 @@ def test_clerk_a_refused_browser_cookie_ends_the_session(clerk_env, clerk_key, m
 def test_clerk_another_users_browser_cookie_forgets_the_session(clerk_env, clerk_key, monkeypatch):
     monkeypatch.setenv("CLERK_LEEWAY_SECONDS", "0")
     queries.settings.clear()
-    monkeypatch.setattr(signin, "_request_context", Request(
+    monkeypatch.setattr(clerk_signin, "_request_context", Request(
         cookies={"__session": clerk_token(clerk_key, exp=int(time.time()) + 3)}))
     at = run_app()
     at.session_state["stats_filters"] = {"assistant": "a1"}

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from lib import export
 from lib.errors import ConflictError, ValidationError
+from lib.files import csv_encoding
 from lib.models import TEST_EXPORT_COLUMNS, IntentDiff, IntentEdit, IntentInput, IntentRef, TestFilter
 from lib.store.validation import MAX_INTENT_NAME, MAX_ITEM_LENGTH, MAX_LIST_ITEMS
 from tools import tables as schema
@@ -443,7 +443,7 @@ def seed_assistant_names(engine: sa.Engine) -> dict[str, str]:
 
 
 def test_exported_csv_is_to_csv_of_the_rows_byte_for_byte(store, engine_for) -> None:
-    """Every backend's export (PostgreSQL: the database writes the CSV) equals lib.export.to_csv of the
+    """Every backend's export (PostgreSQL: the database writes the CSV) equals lib.files.csv_encoding.to_csv of the
     seeded rows, with the null rule applied, newest first like the screen, with the assistant's name
     (the user's own; empty when the user has no assistant with that Vapi id): every hostile payload included."""
     rows = seed_hostile(engine_for, ALICE)
@@ -454,13 +454,13 @@ def test_exported_csv_is_to_csv_of_the_rows_byte_for_byte(store, engine_for) -> 
     out = io.BytesIO()
     n = store.for_user(ALICE).export_tests_csv(TestFilter(), out)
     assert n == len(rows)
-    assert out.getvalue() == export.to_csv(frame)
+    assert out.getvalue() == csv_encoding.to_csv(frame)
     assert store.for_user(BOB).export_tests_csv(TestFilter(), io.BytesIO()) == 0
     filtered = io.BytesIO()
     f = TestFilter(languages=("english",), statuses=("initiated", "failed"))
     store.for_user(ALICE).export_tests_csv(f, filtered)
     keep = frame[(frame["language"] == "english") & frame["status"].isin(["initiated", "failed"])]
-    assert len(keep) and filtered.getvalue() == export.to_csv(keep)
+    assert len(keep) and filtered.getvalue() == csv_encoding.to_csv(keep)
 
 
 def test_exports_have_bounded_slots_and_say_when_busy(store) -> None:

@@ -1,4 +1,4 @@
-"""lib.urlstate: the view in the URL (bad values fall back with a notice, never an exception) and the
+"""lib.screens.urlstate: the view in the URL (bad values fall back with a notice, never an exception) and the
 period maths (the user's zone, DST days, an inclusive last day, a fair comparison)."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as hs
 
 from lib.models import TestFilter
-from lib.urlstate import Period, View, clamp_page, comparison, day_span, local_today, parse, to_params, zone
-from lib.widgets import day_range
+from lib.screens.controls import day_range
+from lib.screens.urlstate import Period, View, clamp_page, comparison, day_span, local_today, parse, to_params, zone
 from tools import tables as schema
 
 BERLIN, _ = zone("Europe/Berlin")
@@ -139,7 +139,7 @@ def test_the_comparison_uses_whole_days_only() -> None:
 def test_the_comparison_is_fair_on_rows_at_known_times(pg_clean: str) -> None:
     """Every day has the same calls, today only its morning's: the whole-days delta is 0%, where the
     old partial-today comparison reported a drop."""
-    from lib.formatting import fmt_delta
+    from lib.screens.formatting import fmt_delta
     from lib.store.direct import DirectStore
 
     store = DirectStore(pg_clean)

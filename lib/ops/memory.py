@@ -38,7 +38,8 @@ def freeze_startup_heap() -> bool:
         import plotly.io  # noqa: F401
         import pyarrow  # noqa: F401
 
-        from lib import charts, export, intents_grid, widgets  # noqa: F401
+        from lib.files import csv_encoding  # noqa: F401
+        from lib.screens import charts, intents_grid, widgets  # noqa: F401
 
         gc.collect()  # do not freeze garbage
         gc.freeze()

@@ -17,7 +17,6 @@ from typing import IO, Any
 
 import pandas as pd
 
-from lib import export
 from lib.errors import (
     AlreadyUndone,
     ConflictError,
@@ -26,6 +25,7 @@ from lib.errors import (
     StoreUnavailable,
     UndoConflict,
 )
+from lib.files import csv_encoding
 from lib.models import (
     DEFAULT_LANGUAGE,
     DEFAULT_STATUS,
@@ -326,14 +326,14 @@ class UserCalls:
 
     def export_tests_csv(self, filters: TestFilter, out: IO[bytes], *,
                          on_progress: Callable[[int], None] | None = None) -> int:
-        """The filtered set as CSV into ``out``, byte for byte ``export.to_csv`` of ``iter_tests``' rows (the
+        """The filtered set as CSV into ``out``, byte for byte ``csv_encoding.to_csv`` of ``iter_tests``' rows (the
         database writes the lines); returns the rows.  In one of the process's export slots (ExportBusy),
         stopped with ExportTimeout after EXPORT_TIMEOUT_SECONDS."""
         filters = validate_filter(filters)
         deadline = Deadline(self._store.export_timeout_s)
         rows = 0
         with self._store.export_gate.slot():
-            out.write(export.header_bytes(TEST_EXPORT_COLUMNS))
+            out.write(csv_encoding.header_bytes(TEST_EXPORT_COLUMNS))
             for page in self._export_pages("dashboard_export_csv", filters, deadline):
                 with _parsing():
                     text, n = page["csv"] or "", int(page["rows"])

@@ -10,9 +10,9 @@ import pandas as pd
 import streamlit as st
 
 from lib.errors import StoreError
-from lib.formatting import fmt_ago, fmt_datetime
-from lib.intents_grid import display_text
 from lib.models import HistoryEntry, IntentChange, IntentValues
+from lib.screens.formatting import fmt_ago, fmt_datetime
+from lib.screens.intents_grid import display_text
 from lib.store import queries
 
 KEY = "history"

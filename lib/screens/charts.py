@@ -15,8 +15,8 @@ from datetime import date, datetime, timedelta
 import pandas as pd
 import plotly.graph_objects as go
 
-from lib.formatting import fmt_date
 from lib.models import Stats
+from lib.screens.formatting import fmt_date
 
 HEIGHT = 320
 TOP_ASSISTANTS = 15

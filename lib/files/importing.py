@@ -1,8 +1,8 @@
-"""Reading an uploaded intents file -- the CSV or JSON ``lib.export`` writes -- into ``IntentInput`` rows.
+"""Reading an uploaded intents file -- the CSV or JSON ``lib.files`` writes -- into ``IntentInput`` rows.
 
 Plain Python, no Streamlit.  Parsing only: the business rules (names, lengths, characters a
 database cannot hold) are ``lib.store.validation``'s, applied to each row by the preview
-(``lib.intents_grid.import_preview``) and again on save.
+(``lib.screens.import_preview``) and again on save.
 
 An upload is untrusted, so every step here is bounded, and anything wrong ends in one
 ``ValidationError`` whose message is short -- never another exception:
@@ -37,7 +37,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from lib.errors import Problem, ValidationError
-from lib.export import unneutralize
+from lib.files.csv_encoding import unneutralize
 from lib.models import IntentInput
 
 MAX_UPLOAD_MB = 20  # == [server] maxUploadSize in .streamlit/config.toml (tests/test_importing.py)
@@ -379,7 +379,7 @@ def read_intents(data: bytes, filename: str) -> list[IntentInput]:
 
 
 def read_intent_rows(data: bytes, filename: str) -> tuple[list[IntentInput], dict[str, list[Problem]]]:
-    """Parse an uploaded intents file -- the CSV or JSON ``lib.export`` writes -- without judging it.
+    """Parse an uploaded intents file -- the CSV or JSON ``lib.files`` writes -- without judging it.
 
     CSV: comma, semicolon or tab separated (guessed from the header line); needs the columns
     intent_name and example_user_phrases, english_responses and russian_responses are optional,

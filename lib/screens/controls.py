@@ -1,0 +1,230 @@
+"""The view a screen shows, chosen with widgets shared by several screens: the period (presets or a
+custom range, kept across screens), the test filters, the page of a table, and the view written to and
+read from the URL.  Each owns its session keys under the ``key`` prefix it is given and returns plain
+values; no data access happens here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import streamlit as st
+
+from lib.models import LANGUAGES, TEST_STATUSES, Assistant, TestFilter, utcnow
+from lib.screens import urlstate
+from lib.screens.formatting import fmt_int
+
+PRESETS = {urlstate.PRESET_LABELS[k]: k for k in (*urlstate.PRESET_DAYS, "custom")}  # radio label -> period kind
+DEFAULT_PRESET = urlstate.PRESET_LABELS[urlstate.DEFAULT_PERIOD]
+PERIOD_KEY = "view_period"  # session state: the Period every screen shows (kept across screens)
+_WRITTEN = "_url_written_"  # session state prefix: the view parameters a screen last put in its URL
+
+
+def day_range(days: int | None, *, today: date | None = None) -> tuple[datetime | None, datetime | None]:
+    """The last ``days`` calendar days in UTC, today included; whole days keep cache keys stable."""
+    if days is None:
+        return None, None
+    today = today or utcnow().date()
+    start = datetime.combine(today - timedelta(days=days - 1), time())
+    return start, datetime.combine(today + timedelta(days=1), time())
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """The period a screen shows: the choice, its bounds (naive UTC) and what figures say about it."""
+
+    period: urlstate.Period
+    start: datetime | None
+    end: datetime | None
+    label: str  # e.g. "Last 30 days (29 Oct – 27 Nov 2026), UTC"
+    comparison: urlstate.Comparison | None
+
+
+def user_zone() -> tuple[ZoneInfo, str]:
+    """The browser's time zone (UTC when the browser gave none, as in headless tests)."""
+    try:
+        name = st.context.timezone
+    except Exception:  # no browser context at all
+        name = None
+    return urlstate.zone(name)
+
+
+def url_view(screen: str) -> urlstate.View | None:
+    """The view this screen's URL asks for when the URL came from outside (a link, a reload, a switch
+    from another screen); None when it is what this screen last wrote (then the widgets hold the view).
+    Ignored parameters are named in a small notice; a URL without a period keeps the session's."""
+    params = {k: st.query_params[k] for k in st.query_params if k in urlstate.VIEW_KEYS}
+    if st.session_state.get(_WRITTEN + screen) == params:
+        return None
+    view, notices = urlstate.parse(params)
+    if notices:
+        st.info("Part of this link was not used: " + "; ".join(notices) + ".", icon=":material/link_off:")
+    if not {"period", "from", "to"} & set(params) and isinstance(st.session_state.get(PERIOD_KEY), urlstate.Period):
+        view = replace(view, period=st.session_state[PERIOD_KEY])
+    return view
+
+
+def write_url(screen: str, params: dict[str, str]) -> None:
+    """Put the screen's view into its URL (only the view's keys; ``user_id`` and others are left alone)."""
+    for k in urlstate.VIEW_KEYS:
+        if k in st.query_params and k not in params:
+            del st.query_params[k]
+    for k, v in params.items():
+        if st.query_params.get(k) != v:
+            st.query_params[k] = v
+    st.session_state[_WRITTEN + screen] = params
+
+
+def period_control(key: str, view: urlstate.View | None = None, *, label: str = "Period") -> Chosen:
+    """The period radio (presets and a custom inclusive from/to in the user's zone), shared by every
+    screen through the session; ``view`` (from the URL) sets it.  Shows the period's label under it."""
+    tz, tz_name = user_zone()
+    today = urlstate.local_today(tz)
+    shared = st.session_state.get(PERIOD_KEY)
+    if not isinstance(shared, urlstate.Period):
+        shared = urlstate.Period()
+    if view is not None:
+        shared = view.period
+    preset, first, last = f"{key}_preset", f"{key}_from", f"{key}_to"
+    if view is not None or preset not in st.session_state:
+        st.session_state[preset] = urlstate.PRESET_LABELS[shared.kind]
+    if view is not None or first not in st.session_state or last not in st.session_state:
+        days = shared.days(today) or (today - timedelta(days=29), today)
+        st.session_state[first], st.session_state[last] = days
+    cols = st.columns([4, 1.3, 1.3, 1.5], vertical_alignment="top")
+    choice = PRESETS.get(cols[0].radio(label, list(PRESETS), horizontal=True, key=preset), urlstate.DEFAULT_PERIOD)
+    period = urlstate.Period(choice)
+    if choice == "custom":
+        a = cols[1].date_input("From", key=first, min_value=urlstate.EARLIEST, max_value=urlstate.LATEST,
+                               format="YYYY-MM-DD")
+        b = cols[2].date_input("To (inclusive)", key=last, min_value=urlstate.EARLIEST, max_value=urlstate.LATEST,
+                               format="YYYY-MM-DD")
+        a, b = a or today, b or today
+        if a > b:
+            st.warning("From is after To: showing the days between them.", icon=":material/swap_horiz:")
+            a, b = b, a
+        period = urlstate.Period("custom", a, b)
+    st.session_state[PERIOD_KEY] = period
+    start, end = period.bounds(tz, today)
+    chosen = Chosen(period, start, end, period.label(tz_name, today), urlstate.comparison(period, tz, today))
+    cols[0].caption(chosen.label)
+    st.session_state[f"_label_{key}"] = chosen.label
+    return chosen
+
+
+def period_label(key: str) -> str:
+    """The label of the period a screen's control (``key``) last showed."""
+    return st.session_state.get(f"_label_{key}") or "All time"
+
+
+def date_range(key: str, *, label: str = "Period") -> tuple[datetime | None, datetime | None]:
+    chosen = period_control(key, label=label)
+    return chosen.start, chosen.end
+
+
+def _label(value: str) -> str:
+    return value.replace("_", " ").capitalize()
+
+
+FILTER_KEYS = ("assistants", "languages", "statuses", "search")
+
+
+def clear_filters(key: str) -> None:
+    """The Clear filters button (a callback: runs before the script): every filter but the period."""
+    for k, empty in (("assistants", []), ("languages", []), ("statuses", []), ("search", ""), ("phrase", "")):
+        st.session_state[f"{key}_{k}"] = empty
+    st.session_state[f"{key}_page"] = 1
+
+
+def test_filters(key: str, assistants: list[Assistant], view: urlstate.View | None = None) -> TestFilter:
+    """Period, assistant, language, status and phrase search, as a TestFilter (``view``: from the URL).
+    An exact phrase (the failure drill-down's) is kept under ``{key}_phrase`` and applied too."""
+    chosen = period_control(key, view)
+    names = {a.vapi_assistant_id: a.name for a in assistants}
+    if view is not None:
+        unknown = [a for a in view.assistants if a not in names]
+        if unknown:
+            st.info(f"Assistant {', '.join(unknown[:3])} is not one of yours: showing all assistants.",
+                    icon=":material/link_off:")
+        values = {"assistants": [a for a in view.assistants if a in names], "languages": list(view.languages),
+                  "statuses": list(view.statuses), "search": view.q, "phrase": view.phrase}
+        for k, v in values.items():
+            st.session_state[f"{key}_{k}"] = v
+    options = list(names) + [a for a in st.session_state.get(f"{key}_assistants") or [] if a not in names]
+    cols = st.container(key=f"filters_{key}").columns([2.2, 1.7, 2.8, 2.3])  # two to a row on a phone
+    chosen_assistants = cols[0].multiselect("Assistant", options, format_func=lambda v: names.get(v, v),
+                                            key=f"{key}_assistants", placeholder="All assistants")
+    languages = cols[1].multiselect("Language", list(LANGUAGES), format_func=_label, key=f"{key}_languages",
+                                    placeholder="All")
+    statuses = cols[2].multiselect("Status", list(TEST_STATUSES), format_func=_label, key=f"{key}_statuses",
+                                   placeholder="All")
+    search = cols[3].text_input("Phrase contains", key=f"{key}_search", max_chars=200,
+                                placeholder="e.g. opening hours")
+    phrase = st.session_state.get(f"{key}_phrase") or ""
+    active = bool(chosen_assistants or languages or statuses or search.strip() or phrase)
+    row = st.container(horizontal=True, vertical_alignment="center")
+    row.button("Clear filters", key=f"{key}_clear", on_click=clear_filters, args=(key,), disabled=not active,
+               icon=":material/filter_alt_off:")
+    if phrase:
+        row.caption(f"Only calls whose phrase is exactly “{phrase}”.")
+        row.button("All phrases", key=f"{key}_phrase_off", icon=":material/close:",
+                   on_click=lambda: st.session_state.update({f"{key}_phrase": "", f"{key}_page": 1}))
+    return TestFilter(start=chosen.start, end=chosen.end, assistant_ids=tuple(chosen_assistants),
+                      languages=tuple(languages), statuses=tuple(statuses), search=search.strip(), phrase=phrase)
+
+
+def filters_view(key: str, filters: TestFilter, *, page: int = 1) -> urlstate.View:
+    """The URL view of a screen's test filters (the period from the session)."""
+    period = st.session_state.get(PERIOD_KEY)
+    return urlstate.View(period if isinstance(period, urlstate.Period) else urlstate.Period(), filters.assistant_ids,
+                         filters.languages, filters.statuses, page, filters.search, filters.phrase)
+
+
+test_filters.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
+
+
+# -- paging -------------------------------------------------------------------------------------
+
+def page_of(key: str, filters: TestFilter, total: int, size: int, view: urlstate.View | None = None) -> int:
+    """The page to show, kept under ``{key}_page``: from the URL when it came from outside, back to 1 when
+    the filters change, and always within 1..last (a page past the end shows the last one)."""
+    pages = max(1, -(-total // size))
+    k, seen = f"{key}_page", f"{key}_page_for"
+    if view is not None:
+        st.session_state[k] = view.page
+    elif st.session_state.get(seen) != filters:
+        st.session_state[k] = 1
+    st.session_state[seen] = filters
+    asked = int(st.session_state.get(k) or 1)
+    page = urlstate.clamp_page(asked, pages)
+    if view is not None and asked != page:
+        st.caption(f"There is no page {fmt_int(asked)}: showing page {fmt_int(page)}, the last.")
+    st.session_state[k] = page
+    return page
+
+
+def _go(key: str, page: int | None, pages: int) -> None:
+    """A pager callback: to ``page``, or (None) to the page typed in the box, clamped to 1..pages."""
+    if page is None:
+        page = int(st.session_state.get(f"{key}_goto") or 1)
+    st.session_state[f"{key}_page"] = urlstate.clamp_page(page, pages)
+
+
+def pager(key: str, page: int, pages: int, total: int, shown: int, size: int) -> None:
+    """First / previous / next / last, the rows line and a page box, right above the table."""
+    first = (page - 1) * size + 1
+    st.session_state[f"{key}_goto"] = page  # the box shows the page (set before it is drawn)
+    row = st.container(horizontal=True, vertical_alignment="center")
+    for label, icon, target, off in [
+        ("First", ":material/first_page:", 1, page <= 1),
+        ("Previous", ":material/chevron_left:", page - 1, page <= 1),
+        ("Next", ":material/chevron_right:", page + 1, page >= pages),
+        ("Last", ":material/last_page:", pages, page >= pages),
+    ]:
+        row.button(label, key=f"{key}_{label.lower()}", icon=icon, disabled=off, on_click=_go, args=(key, target, pages))
+    row.markdown(f"Rows **{fmt_int(first)}–{fmt_int(first + shown - 1)}** of **{fmt_int(total)}** "
+                 f"· page {fmt_int(page)} of {fmt_int(pages)}", width="content")
+    row.number_input("Go to page", min_value=1, step=1, key=f"{key}_goto", on_change=_go, args=(key, None, pages),
+                     label_visibility="collapsed", width=130,
+                     help=f"Go to page (1 to {fmt_int(pages)}); a larger number shows the last page.")
