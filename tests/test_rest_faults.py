@@ -30,7 +30,7 @@ TIMEOUT = 0.5  # the store's request timeout; a "slow" fault waits longer than t
 
 @pytest.fixture
 def server(pg_clean: str) -> Iterator[PostgrestServer]:
-    """An emulator of its own (faults injected here touch no other test), on the emptied database."""
+    """A stand-in of its own (faults injected here touch no other test), on the emptied database."""
     srv = PostgrestServer(pg_clean, JWT_SECRET)
     srv.start()
     yield srv
