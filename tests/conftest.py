@@ -1,23 +1,26 @@
-"""Shared fixtures: a real throwaway PostgreSQL for the whole session, fresh schemas per test."""
+"""Shared fixtures: a real throwaway PostgreSQL for the whole session (one per xdist worker), emptied
+per test; the store contract runs on both transports to it, PostgreSQL direct and Supabase REST."""
 
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tools import tables as schema  # noqa: E402
-from tools.pgcluster import Cluster, apply_migrations  # noqa: E402
+from tools import tables  # noqa: E402
+from tools.pgcluster import Cluster, apply_migrations, libpq_url  # noqa: E402
 
-pytest_plugins = ["tests.rest_fixtures"]  # rest_url, rest_store, rest_store_factory
-
+pytest_plugins = ["tests.rest_fixtures"]  # rest_url, rest_store, rest_store_factory, service_key, JWT_SECRET
 
 
 @pytest.fixture(scope="module")
@@ -33,30 +36,51 @@ def browser(app: object) -> Iterator[object]:
         b.close()
 
 
+@contextmanager
+def new_database(server_url: str, *, prefix: str = "db", setup: str | None = None) -> Iterator[str]:
+    """SQLAlchemy URL of a new, migrated database on ``server_url``'s server, dropped afterwards.
+    ``setup`` (SQL) runs before the migrations (e.g. Supabase's default privileges)."""
+    base = sa.engine.make_url(server_url)
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    admin = libpq_url(base.render_as_string(hide_password=False))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    url = base.set(database=name).render_as_string(hide_password=False)
+    try:
+        if setup:
+            with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+                conn.execute(setup)
+        apply_migrations(url)
+        yield url
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')
+
+
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
-    """SQLAlchemy URL of a real PostgreSQL with the migration applied.
+    """SQLAlchemy URL of a real PostgreSQL with the migrations applied.
 
-    ``TEST_DATABASE_URL`` may name an existing server (the suite applies the migration there);
-    otherwise the suite makes a throwaway cluster and removes it afterwards.
+    ``TEST_DATABASE_URL`` may name an existing server (the suite makes its own database there, one per
+    xdist worker); otherwise each worker makes a throwaway cluster and removes it afterwards.
     """
     existing = os.environ.get("TEST_DATABASE_URL")
     if existing:
-        url = existing.replace("postgresql://", "postgresql+psycopg://", 1)
-        apply_migrations(url)
-        schema.use(url)
-        yield url
+        with new_database(existing.replace("postgresql://", "postgresql+psycopg://", 1), prefix="dashboard_test") as url:
+            tables.use(url)
+            yield url
         return
     with Cluster() as url:
-        schema.use(url)
+        tables.use(url)
         yield url
 
 
 def truncate_all(url: str) -> None:
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        conn.exec_driver_sql("truncate " + ", ".join(t.name for t in schema.ALL_TABLES))  # rollups too
-    engine.dispose()
+    """Empty every table in ``public`` (rollups and change versions too)."""
+    with psycopg.connect(libpq_url(url)) as conn:
+        names = [r[0] for r in conn.execute("select tablename from pg_tables where schemaname = 'public'")]
+        if names:
+            conn.execute("truncate " + ", ".join(f'public."{n}"' for n in names))
 
 
 @pytest.fixture
@@ -74,7 +98,7 @@ def engine(pg_clean: str) -> Iterator[sa.Engine]:
     eng.dispose()
 
 
-BACKENDS = ["sqlite", "postgresql", "supabase"]
+BACKENDS = ["direct", "rest"]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -82,30 +106,28 @@ def backend(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
+def open_direct(url: str, **kwargs: object) -> object:
+    from lib.store.direct import DirectStore
+
+    return DirectStore(url, **kwargs)  # type: ignore[arg-type]
+
+
 @pytest.fixture
-def store(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
-    """A fresh, empty store of each backend (the contract suite runs once per backend)."""
-    if backend == "sqlite":
-        from lib.store.sql import SqlStore
-
-        s = SqlStore(f"sqlite:///{tmp_path / 'test.db'}")
-    elif backend == "postgresql":
-        from lib.store.sql import SqlStore
-
-        s = SqlStore(request.getfixturevalue("pg_clean"))
-    else:
-        request.getfixturevalue("pg_clean")
-        s = request.getfixturevalue("rest_store")
+def store(backend: str, request: pytest.FixtureRequest) -> Iterator[object]:
+    """A fresh, empty store on each transport (the contract suite runs once per transport), both on
+    the suite's PostgreSQL: ``DirectStore(pg_clean)`` or ``RestStore`` through the PostgREST stand-in."""
+    url = request.getfixturevalue("pg_clean")
+    s = open_direct(url) if backend == "direct" else request.getfixturevalue("rest_store")
     yield s
     s.close()
 
 
 @pytest.fixture
-def engine_for(backend: str, request: pytest.FixtureRequest, store: object) -> sa.Engine:
+def engine_for(pg_clean: str, store: object) -> Iterator[sa.Engine]:
     """An owner connection to the store's database (for seeding and for checking what was written)."""
-    if backend == "sqlite":
-        return store.engine  # type: ignore[attr-defined]
-    return sa.create_engine(request.getfixturevalue("pg_url"))
+    eng = sa.create_engine(pg_clean)
+    yield eng
+    eng.dispose()
 
 
 _skipped: list[str] = []

@@ -1,8 +1,8 @@
 """Helpers for the end-to-end browser tests (tests/test_e2e.py): start the real app, drive Streamlit.
 
 Nothing here is a test.  The app runs as ``streamlit run dashboard/app.py`` in a subprocess on a
-free loopback port, against a SQLite file seeded by ``lib.ops.demo`` and a credentials file in a
-temporary folder, with no file watcher (other people's edits must not rerun it) and an empty
+free loopback port, against a database of its own on the suite's PostgreSQL (migrated, seeded by
+``lib.ops.demo``, dropped afterwards) and a credentials file in a temporary folder, with no file watcher (other people's edits must not rerun it) and an empty
 secrets file (a developer's ``.streamlit/secrets.toml`` must not point it at a real database).
 """
 
@@ -45,6 +45,7 @@ _APP_SETTINGS = (
     "DATABASE_URL",
     "SUPABASE_URL",
     "SUPABASE_KEY",
+    "SUPABASE_JWT_SECRET",
     "AUTH_MODE",
     "AUTH_CREDENTIALS_PATH",
     "AUTH_COOKIE_KEY",
@@ -103,22 +104,25 @@ def assert_no_tracebacks(app: App) -> None:
 
 
 @contextmanager
-def checked_app(workdir: Path) -> Iterator[App]:
+def checked_app(workdir: Path, server_url: str) -> Iterator[App]:
     """A browser test module's app: ``running_app`` (skipped without Chromium), checked for tracebacks
     when the module is done."""
     require_chromium()
-    with running_app(workdir) as app:
+    with running_app(workdir, server_url) as app:
         yield app
     assert_no_tracebacks(app)
 
 
 @contextmanager
-def running_app(workdir: Path, *, startup_timeout: float = 60.0) -> Iterator[App]:
-    """The dashboard on a free loopback port over a freshly seeded SQLite file in ``workdir``."""
-    database_url = f"sqlite:///{workdir / 'demo.db'}"  # workdir is absolute: four slashes
-    seed_demo(database_url)
-    with serving_app(workdir, database_url, startup_timeout=startup_timeout) as app:
-        yield app
+def running_app(workdir: Path, server_url: str, *, startup_timeout: float = 60.0) -> Iterator[App]:
+    """The dashboard on a free loopback port over a new, seeded database on ``server_url``'s server
+    (the suite's ``pg_url``), dropped when the app is done."""
+    from tests.conftest import new_database
+
+    with new_database(server_url, prefix="e2e") as database_url:
+        seed_demo(database_url)
+        with serving_app(workdir, database_url, startup_timeout=startup_timeout) as app:
+            yield app
 
 
 @contextmanager

@@ -1,6 +1,6 @@
 """`python -m lib.ops.admin orphans`: rows with user_id = '' counted, assigned or deleted in one transaction,
 a dry run unless --yes; the dashboard never reaches them.  Run as the real command (a subprocess) on
-the suite's PostgreSQL; every expected figure comes from the seed below or an independent count."""
+PostgreSQL; every expected figure comes from the seed below or an independent count."""
 
 from __future__ import annotations
 

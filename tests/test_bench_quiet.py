@@ -25,12 +25,12 @@ def test_only_the_known_printed_noise_is_dropped() -> None:
 
 def test_a_bench_run_prints_progress_and_results_only(tmp_path: Path) -> None:
     report = tmp_path / "bench.md"
-    run = subprocess.run([sys.executable, "-m", "bench", "--sizes", "S", "--backends", "sqlite", "--reps", "1",
+    run = subprocess.run([sys.executable, "-m", "bench", "--sizes", "S", "--backends", "postgresql", "--reps", "1",
                           "--out", str(report)], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]
     for line in NOISE:
         assert line not in run.stdout and line not in run.stderr, line
-    assert run.stdout.startswith("# Benchmarks") and "| sqlite | S |" in run.stdout
+    assert run.stdout.startswith("# Benchmarks") and "| postgresql | S |" in run.stdout
     assert report.read_text().startswith(run.stdout.rstrip("\n"))
     progress = run.stderr.replace("\r", "\n")
-    assert "sqlite S" in progress and "10/10" in progress and "done" in progress
+    assert "postgresql S" in progress and "10/10" in progress and "done" in progress

@@ -1,4 +1,4 @@
-"""Two editors saving overlapping diffs at the same moment, on PostgreSQL and through Supabase REST:
+"""Two editors saving overlapping diffs at the same moment, on both transports (direct and Supabase REST):
 one wins, the other is told about the conflict, nothing is lost or half-written.  Real threads,
 released together by a barrier, many rounds; the outcome is read back with SQL written here.
 """
@@ -6,11 +6,9 @@ released together by a barrier, many rounds; the outcome is read back with SQL w
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
-from lib.store.sql import SqlStore
 
 from lib.errors import ConflictError
 from lib.models import IntentDiff, IntentEdit, IntentInput, IntentRef, SaveResult
@@ -19,14 +17,10 @@ USER = "user_two_editors"
 ROUNDS = 50
 
 
-@pytest.fixture(params=["postgresql", "supabase"])
-def handle(request: pytest.FixtureRequest, pg_clean: str) -> Iterator[object]:
-    if request.param == "postgresql":
-        store = SqlStore(pg_clean)
-        yield store.for_user(USER)
-        store.close()
-    else:
-        yield request.getfixturevalue("rest_store").for_user(USER)
+@pytest.fixture
+def handle(store: object) -> object:
+    """The user's handle on each transport (conftest's ``store``: direct and rest)."""
+    return store.for_user(USER)  # type: ignore[attr-defined]
 
 
 def intent(name: str) -> IntentInput:

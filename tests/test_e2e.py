@@ -1,7 +1,7 @@
 """End to end, in a real Chromium: the dashboard as its users see it.
 
-One app (``streamlit run dashboard/app.py``) runs for the module against a fresh SQLite file with
-the demo data.  alice signs in, every screen renders without an exception and is photographed
+One app (``streamlit run dashboard/app.py``) runs for the module against a database of its own on the
+suite's PostgreSQL with the demo data.  alice signs in, every screen renders without an exception and is photographed
 (test-artifacts/screenshots/, git-ignored); she renames an intent in the grid with the keyboard,
 saves, reloads and finds it again; her CSV exports carry the BOM, the header, the new name and
 intact Cyrillic.  Then bob signs in and does not see her edit.
@@ -72,8 +72,8 @@ SCREENS = [  # sidebar link, page title, screenshot name
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
-    with checked_app(tmp_path_factory.mktemp("e2e-app")) as running:
+def app(tmp_path_factory: pytest.TempPathFactory, pg_url: str) -> Iterator[App]:
+    with checked_app(tmp_path_factory.mktemp("e2e-app"), pg_url) as running:
         yield running
 
 

@@ -1,7 +1,7 @@
 """End to end, in a real Chromium: alice renames an intent in the grid and saves; the History panel lists
 the save with its fields; she undoes it (after the confirm step) and the grid shows the old name again.
 
-Its own app over a fresh SQLite file with the demo data.  Screenshots: intents-history.png (the panel
+Its own app over a database of its own (the suite's PostgreSQL) with the demo data.  Screenshots: intents-history.png (the panel
 with the save expanded) and intents-history-undone.png; ``UPDATE_DOC_SCREENSHOTS=1`` copies the first
 to docs/screenshots/ (the README shows it).
 """
@@ -41,8 +41,8 @@ NEW_NAME = "greeting_history_e2e"
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
-    with checked_app(tmp_path_factory.mktemp("e2e-history")) as running:
+def app(tmp_path_factory: pytest.TempPathFactory, pg_url: str) -> Iterator[App]:
+    with checked_app(tmp_path_factory.mktemp("e2e-history"), pg_url) as running:
         yield running
 
 

@@ -2,7 +2,7 @@
 filter it links to, adding a row, deleting with a confirmation that Cancel undoes, unsaved edits kept across
 screens, duplicate names refused, an import that reports every bad row, and the screen on a phone.
 
-One app runs for the module over a fresh SQLite file with the demo data, made imperfect first (alice:
+One app runs for the module over a database of its own (the suite's PostgreSQL) with the demo data, made imperfect first (alice:
 three intents miss a language, one has two phrases, one shares a phrase).  Screenshots go to
 test-artifacts/screenshots/ (intents.png, intents-attention.png, intents-phone.png, coverage.png);
 ``UPDATE_DOC_SCREENSHOTS=1`` also copies intents.png and coverage.png to docs/screenshots/.
@@ -65,14 +65,16 @@ def imperfect(database_url: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+def app(tmp_path_factory: pytest.TempPathFactory, pg_url: str) -> Iterator[App]:
+    from tests.conftest import new_database
+
     require_chromium()
     workdir = tmp_path_factory.mktemp("e2e-intents")
-    database_url = f"sqlite:///{workdir / 'demo.db'}"
-    seed_demo(database_url)
-    imperfect(database_url)
-    with serving_app(workdir, database_url) as running:
-        yield running
+    with new_database(pg_url, prefix="e2e_intents") as database_url:
+        seed_demo(database_url)
+        imperfect(database_url)
+        with serving_app(workdir, database_url) as running:
+            yield running
     assert_no_tracebacks(running)
 
 

@@ -39,8 +39,8 @@ BOM = b"\xef\xbb\xbf"
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
-    with checked_app(tmp_path_factory.mktemp("e2e-polish")) as running:
+def app(tmp_path_factory: pytest.TempPathFactory, pg_url: str) -> Iterator[App]:
+    with checked_app(tmp_path_factory.mktemp("e2e-polish"), pg_url) as running:
         yield running
 
 

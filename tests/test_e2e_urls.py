@@ -60,8 +60,8 @@ new MutationObserver(() => {
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
-    with checked_app(tmp_path_factory.mktemp("e2e-urls")) as running:
+def app(tmp_path_factory: pytest.TempPathFactory, pg_url: str) -> Iterator[App]:
+    with checked_app(tmp_path_factory.mktemp("e2e-urls"), pg_url) as running:
         yield running
 
 

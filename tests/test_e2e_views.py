@@ -30,8 +30,8 @@ BERLIN = "Europe/Berlin"
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
-    with checked_app(tmp_path_factory.mktemp("e2e-views")) as running:
+def app(tmp_path_factory: pytest.TempPathFactory, pg_url: str) -> Iterator[App]:
+    with checked_app(tmp_path_factory.mktemp("e2e-views"), pg_url) as running:
         yield running
 
 

@@ -1,4 +1,4 @@
-"""Fresh data from every writer, through the real app (AppTest), on SQLite, PostgreSQL and Supabase REST.
+"""Fresh data from every writer, through the real app (AppTest), on PostgreSQL, over both transports (direct and Supabase REST).
 
 Rows written outside the store with raw SQL, as the web app or a call webhook would, appear on the
 next render of the Tests and Intents screens, in the same session and in a new one; a warm render
@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 import streamlit as st
-from lib.store.sql import make_engine, utcnow
 from streamlit.testing.v1 import AppTest
 
 from lib.config import setting_names
 from lib.identity.credentials import ensure_credentials_file
+from lib.models import utcnow
 from lib.ops import demo
 from lib.store import queries
 from tests.test_screens import metric, signed_in
@@ -53,30 +53,23 @@ def _settings_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, credentials: 
 
 
 def _seed(url: str) -> None:
-    engine = make_engine(url, statement_timeout_ms=0)
-    demo.seed(engine, demo.default_plans(tests=300))
-    engine.dispose()
+    demo.seed(url, demo.default_plans(tests=300))
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "supabase"])
+@pytest.fixture(params=["direct", "rest"])
 def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
             credentials: Path) -> Iterator[tuple[str, sa.Engine]]:
-    """The demo data on one backend; yields (backend, an owner engine on its database for raw writes)."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'fresh.db'}"
-        _seed(url)
+    """The demo data, the app on one transport; yields (transport, an owner engine for raw writes)."""
+    url = request.getfixturevalue("pg_clean")
+    _seed(url)
+    if request.param == "direct":
         _settings_env(monkeypatch, tmp_path, credentials, DATABASE_URL=url)
     else:
-        url = request.getfixturevalue("pg_clean")
-        _seed(url)
-        if request.param == "postgresql":
-            _settings_env(monkeypatch, tmp_path, credentials, DATABASE_URL=url)
-        else:
-            from tests.rest_fixtures import service_key
+        from tests.rest_fixtures import JWT_SECRET, service_key
 
-            _settings_env(monkeypatch, tmp_path, credentials, SUPABASE_URL=request.getfixturevalue("rest_url"),
-                          SUPABASE_KEY=service_key())
-    engine = make_engine(url, statement_timeout_ms=0)
+        _settings_env(monkeypatch, tmp_path, credentials, SUPABASE_URL=request.getfixturevalue("rest_url"),
+                      SUPABASE_KEY=service_key(), SUPABASE_JWT_SECRET=JWT_SECRET)
+    engine = sa.create_engine(url)
     yield request.param, engine
     engine.dispose()
     st.cache_resource.clear()
@@ -144,8 +137,7 @@ def test_intents_from_the_web_app_show_on_the_next_render(backend) -> None:
             "insert into intents (id, user_id, intent_name, example_user_phrases, english_responses, "
             "russian_responses, created_at, updated_at) values (:id, :u, 'opening_hours_web', :p, :e, :r, :t, :t)"),
             {"id": str(uuid.uuid4()), "u": ALICE, "t": now,
-             **({"p": '["When are you open?"]', "e": "[]", "r": "[]"} if engine.dialect.name == "sqlite"
-                else {"p": ["When are you open?"], "e": [], "r": []})})
+             "p": ["When are you open?"], "e": [], "r": []})
     expected = count(engine, "select count(*) from intents where user_id = :u", u=ALICE)
     at.run()
     names = list(at.dataframe[0].value["intent_name"])
@@ -154,20 +146,29 @@ def test_intents_from_the_web_app_show_on_the_next_render(backend) -> None:
     assert list(fresh.dataframe[0].value["intent_name"]) == names
 
 
-def test_a_warm_render_costs_one_statement(backend) -> None:
+def test_a_warm_render_costs_one_call(backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One function call per warm render (the versions), on the wire: an HTTP request over REST, a
+    statement on the connection directly."""
     name, _ = backend
     at = signed_in("alice")
     calls: list[str] = []
-    if name == "supabase":
-        queries.store()._rest.session.event_hooks["request"].append(lambda req: calls.append(str(req.url.path)))
+    store = queries.store()
+    if name == "rest":
+        store._rest.session.event_hooks["request"].append(lambda req: calls.append(str(req.url.path)))
     else:
-        sa.event.listen(queries.store().engine, "before_cursor_execute", lambda *a: calls.append(a[2]))
+        original = store.call
+
+        def call(uid: str, fn: str, params: dict, **kwargs: object) -> object:
+            calls.append(fn)
+            return original(uid, fn, params, **kwargs)
+
+        monkeypatch.setattr(store, "call", call)
     for screen in ("stats", "tests", "intents", "assistants", "billing"):
         open_screen(at, screen)
         at.run()  # the first render of a screen may create the settings row: a write, so once more
         calls.clear()
         at.run()
-        assert len(calls) == 1 and "user_data_versions" in calls[0], (screen, calls)
+        assert len(calls) == 1 and "dashboard_versions" in calls[0], (screen, calls)
 
 
 # -- the database goes away ---------------------------------------------------------------------
@@ -234,11 +235,11 @@ def test_a_new_session_with_the_database_down_gets_a_clear_message(own_cluster: 
 # -- the Assistants toggle ---------------------------------------------------------------------
 
 @pytest.fixture
-def sqlite_app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, credentials: Path) -> Iterator[sa.Engine]:
-    url = f"sqlite:///{tmp_path / 'toggle.db'}"
+def toggle_app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, credentials: Path, pg_clean: str) -> Iterator[sa.Engine]:
+    url = pg_clean
     _seed(url)
     _settings_env(monkeypatch, tmp_path, credentials, DATABASE_URL=url)
-    engine = make_engine(url)
+    engine = sa.create_engine(url)
     yield engine
     engine.dispose()
     st.cache_resource.clear()
@@ -250,29 +251,32 @@ def _active(engine: sa.Engine) -> bool:
                                  {"u": ALICE}).scalar_one())
 
 
-def test_the_toggle_shows_a_change_made_elsewhere(sqlite_app: sa.Engine) -> None:
+def test_the_toggle_shows_a_change_made_elsewhere(toggle_app: sa.Engine) -> None:
     at = open_screen(signed_in("alice"), "assistants")
     assert at.toggle(key="assistant_active").value is True
-    with sqlite_app.begin() as conn:
-        conn.execute(sa.text("update assistant_settings set is_active = 0 where user_id = :u"), {"u": ALICE})
+    with toggle_app.begin() as conn:
+        conn.execute(sa.text("update assistant_settings set is_active = false where user_id = :u"), {"u": ALICE})
     at.run()
     assert at.toggle(key="assistant_active").value is False
 
 
-def test_a_failing_toggle_save_is_reported_and_the_toggle_put_back(sqlite_app: sa.Engine) -> None:
+def test_a_failing_toggle_save_is_reported_and_the_toggle_put_back(toggle_app: sa.Engine) -> None:
     at = open_screen(signed_in("alice"), "assistants")
-    with sqlite_app.begin() as conn:  # the database now refuses every change of the settings
-        conn.execute(sa.text("create trigger refuse before update on assistant_settings "
-                             "begin select raise(abort, 'refused'); end"))
+    with toggle_app.begin() as conn:  # the database now refuses every change of the settings
+        conn.execute(sa.text("create function public.test_refuse() returns trigger language plpgsql as "
+                             "$$ begin raise exception 'refused'; end $$"))
+        conn.execute(sa.text("create trigger refuse before insert or update on assistant_settings "
+                             "for each row execute function public.test_refuse()"))
     at.toggle(key="assistant_active").set_value(False).run()
     assert not at.exception
     assert [e.value for e in at.error] and "was not paused" in at.error[0].value
     assert "refused" not in at.error[0].value.lower().replace("the database refused", "")  # no driver text
     assert at.toggle(key="assistant_active").value is True
-    assert _active(sqlite_app) is True
-    with sqlite_app.begin() as conn:
-        conn.execute(sa.text("drop trigger refuse"))
+    assert _active(toggle_app) is True
+    with toggle_app.begin() as conn:
+        conn.execute(sa.text("drop trigger refuse on assistant_settings"))
+        conn.execute(sa.text("drop function public.test_refuse()"))
     at.toggle(key="assistant_active").set_value(False).run()
     assert any("paused" in s.value for s in at.success)
-    assert _active(sqlite_app) is False and at.toggle(key="assistant_active").value is False
+    assert _active(toggle_app) is False and at.toggle(key="assistant_active").value is False
 

@@ -3,7 +3,7 @@ user calling the Supabase REST API with their own token may read their rows and 
 dashboard writes (intents; their assistant_settings row).  Subscriptions, assistants and test calls
 are the service role's to write.
 
-The writes go through the real supabase-py client, over HTTP, to the PostgREST emulator, as role
+The writes go through the real supabase-py client, over HTTP, to the PostgREST stand-in, as role
 authenticated with the user's token, exactly as an attacker holding their own session token would.
 """
 

@@ -1,5 +1,5 @@
 """The intents' edit history and undo, and deleted intents leaving no dangling ids (issue 11), on every
-backend: SQLite, real PostgreSQL, Supabase REST.  Expected values are read with SQL written here."""
+transport: PostgreSQL direct and Supabase REST.  Expected values are read with SQL written here."""
 
 from __future__ import annotations
 
@@ -16,14 +16,13 @@ from lib.models import IntentDiff, IntentEdit, IntentRef, SaveToken
 from tests.test_store import ALICE, BOB, intent, snapshot
 from tools import tables as schema
 
-I, A, H = schema.intents, schema.assistants, schema.intent_history  # noqa: E741
 LISTS = ("example_user_phrases", "english_responses", "russian_responses")
 
 
 def rows(engine: sa.Engine, user: str = ALICE) -> dict[str, dict]:
     """The user's intents as the database holds them: id -> values (lists as tuples)."""
     with engine.connect() as conn:
-        found = conn.execute(sa.select(I).where(I.c.user_id == user)).all()
+        found = conn.execute(sa.select(schema.intents).where(schema.intents.c.user_id == user)).all()
     return {str(r.id): {"intent_name": r.intent_name, **{c: tuple(r._mapping[c]) for c in LISTS},
                         "created_at": r.created_at, "updated_at": r.updated_at} for r in found}
 
@@ -31,7 +30,7 @@ def rows(engine: sa.Engine, user: str = ALICE) -> dict[str, dict]:
 def records(engine: sa.Engine, user: str = ALICE) -> list[dict]:
     """The user's history records as stored, oldest first (changes parsed)."""
     with engine.connect() as conn:
-        found = conn.execute(sa.select(H).where(H.c.user_id == user).order_by(H.c.created_at, H.c.id)).all()
+        found = conn.execute(sa.select(schema.intent_history).where(schema.intent_history.c.user_id == user).order_by(schema.intent_history.c.created_at, schema.intent_history.c.id)).all()
     out = []
     for r in found:
         changes = r.changes if isinstance(r.changes, list) else json.loads(r.changes)
@@ -179,7 +178,7 @@ def test_undo_refuses_when_a_deleted_intent_came_back_or_another_writer_changed_
     saved = alice.list_history()[0]
     [a] = alice.list_intents()
     with engine_for.begin() as conn:  # the web app edits the phrases without touching updated_at
-        conn.execute(sa.update(I).where(I.c.id == a.id).values(example_user_phrases=["changed elsewhere"]))
+        conn.execute(sa.update(schema.intents).where(schema.intents.c.id == a.id).values(example_user_phrases=["changed elsewhere"]))
     kept = snapshot(engine_for)
     with pytest.raises(UndoConflict):
         alice.undo_save(saved.id)
@@ -239,14 +238,14 @@ def test_a_history_change_advances_its_version(store) -> None:
 def _assistant(conn: sa.Connection, user: str, name: str, used: list[str]) -> str:
     aid = str(uuid.uuid4())
     at = datetime(2026, 11, 1, 9, 0)
-    conn.execute(sa.insert(A).values(id=aid, user_id=user, vapi_assistant_id=f"vapi_{name}", name=name, config={},
+    conn.execute(sa.insert(schema.assistants).values(id=aid, user_id=user, vapi_assistant_id=f"vapi_{name}", name=name, config={},
                                      intents_used=used, created_at=at, updated_at=at))
     return aid
 
 
 def used(engine: sa.Engine) -> dict[str, tuple[list[str], datetime]]:
     with engine.connect() as conn:
-        found = conn.execute(sa.select(A.c.name, A.c.intents_used, A.c.updated_at)).all()
+        found = conn.execute(sa.select(schema.assistants.c.name, schema.assistants.c.intents_used, schema.assistants.c.updated_at)).all()
     return {r.name: ([str(uuid.UUID(str(i))) for i in r.intents_used], r.updated_at) for r in found}
 
 
@@ -278,7 +277,7 @@ def test_any_writers_delete_removes_the_id(store, engine_for) -> None:
     with engine_for.begin() as conn:
         _assistant(conn, ALICE, "x", [by_name["a"], by_name["b"]])
     with engine_for.begin() as conn:
-        conn.execute(sa.delete(I).where(I.c.user_id == ALICE))
+        conn.execute(sa.delete(schema.intents).where(schema.intents.c.user_id == ALICE))
     assert used(engine_for)["x"][0] == []
     assert [a.intents_used for a in alice.list_assistants()] == [()]
 
@@ -291,12 +290,13 @@ def _as(conn: sa.Connection, user: str) -> None:
 
 
 def test_rls_users_read_and_insert_only_their_own_records_and_never_update_or_delete(pg_clean: str) -> None:
-    from lib.store.sql import SqlStore
+    from lib.store.direct import DirectStore
 
-    store = SqlStore(pg_clean)
+    store = DirectStore(pg_clean)
     store.for_user(ALICE).save_intents(IntentDiff(added=(intent("a"),)))
     store.for_user(BOB).save_intents(IntentDiff(added=(intent("b"),)))
-    engine = store.engine
+    store.close()
+    engine = sa.create_engine(pg_clean)
     with engine.begin() as conn:
         _as(conn, ALICE)
         assert conn.execute(sa.text("select user_id from intent_history")).scalars().all() == [ALICE]
@@ -317,13 +317,13 @@ def test_rls_users_read_and_insert_only_their_own_records_and_never_update_or_de
         assert set(policies) == {"SELECT", "INSERT"}
         assert all("( SELECT auth.jwt() AS jwt) ->> 'sub'" in p for p in policies.values()), policies
         assert not conn.execute(sa.text("select has_table_privilege('anon', 'public.intent_history', 'select')")).scalar()
-    store.close()
+    engine.dispose()
 
 
 def test_concurrent_undos_of_one_save_undo_it_once(pg_clean: str) -> None:
-    from lib.store.sql import SqlStore
+    from lib.store.direct import DirectStore
 
-    store = SqlStore(pg_clean)
+    store = DirectStore(pg_clean)
     alice = store.for_user(ALICE)
     alice.save_intents(IntentDiff(added=(intent("a"), intent("b"))))
     [saved] = alice.list_history()
@@ -344,17 +344,21 @@ def test_concurrent_undos_of_one_save_undo_it_once(pg_clean: str) -> None:
         t.join()
     assert sum(isinstance(o, str) for o in outcomes) == 1, outcomes
     assert alice.list_intents() == []
-    assert len(records(store.engine)) == 2
     store.close()
+    engine = sa.create_engine(pg_clean)
+    assert len(records(engine)) == 2
+    engine.dispose()
 
 
 def test_the_save_function_keeps_working_for_callers_without_a_kind(pg_clean: str) -> None:
+    """Called as the signed-in user with only the added rows: kind defaults to 'grid'."""
     engine = sa.create_engine(pg_clean)
     with engine.begin() as conn:
+        _as(conn, ALICE)
         result = conn.execute(sa.text(
-            "select public.dashboard_save_intents(:u, cast(:a as jsonb))"),
-            {"u": ALICE, "a": json.dumps([{"intent_name": "n", "example_user_phrases": ["p"],
-                                           "english_responses": [], "russian_responses": []}])}).scalar_one()
+            "select public.dashboard_save_intents(p_added => cast(:a as jsonb))"),
+            {"a": json.dumps([{"intent_name": "n", "example_user_phrases": ["p"],
+                               "english_responses": [], "russian_responses": []}])}).scalar_one()
     assert (result["added"], result["edited"], result["deleted"]) == (1, 0, 0)
     [record] = records(engine)
     assert record["kind"] == "grid" and record["id"] == result["history_id"]
@@ -362,16 +366,15 @@ def test_the_save_function_keeps_working_for_callers_without_a_kind(pg_clean: st
     engine.dispose()
 
 
+def test_the_functions_refuse_a_caller_without_a_user(pg_clean: str) -> None:
+    """No token subject, no call: dashboard_uid() raises 42501 rather than acting for nobody."""
+    engine = sa.create_engine(pg_clean)
+    with pytest.raises(sa.exc.ProgrammingError) as caught, engine.begin() as conn:
+        conn.execute(sa.text("select set_config('role', 'authenticated', true)"))
+        conn.execute(sa.text("select public.dashboard_intents()"))
+    assert caught.value.orig.sqlstate == "42501"
+    engine.dispose()
 
-def test_sqlite_refuses_updating_a_record(tmp_path) -> None:
-    from lib.store.sql import SqlStore
-
-    store = SqlStore(f"sqlite:///{tmp_path / 'h.db'}")
-    store.for_user(ALICE).save_intents(IntentDiff(added=(intent("a"),)))
-    with pytest.raises(sa.exc.IntegrityError, match="append-only"), store.engine.begin() as conn:
-        conn.execute(sa.update(H).values(kind="import"))
-    assert records(store.engine)[0]["kind"] == "grid"
-    store.close()
 
 
 def test_over_rest_a_users_token_reads_own_records_and_cannot_change_them(pg_clean, rest_store, rest_url) -> None:
@@ -393,7 +396,8 @@ def test_over_rest_a_users_token_reads_own_records_and_cannot_change_them(pg_cle
             assert answer.status_code in (401, 403) and answer.json()["code"] == "42501", answer.text
         forged = http.post("/intent_history", json={"user_id": BOB, "kind": "grid", "changes": []})
         assert forged.status_code in (401, 403), forged.text
-        undo = http.post("/rpc/dashboard_undo_save", json={"p_user_id": BOB, "p_history_id": str(uuid.uuid4())})
-        assert undo.status_code in (401, 403), undo.text  # another user's id in the call is refused
+        bobs = store.for_user(BOB).list_history()[0].id
+        undo = http.post("/rpc/dashboard_undo_save", json={"p_history_id": bobs})
+        assert undo.json()["code"] == "P0002", undo.text  # not hers: no such save (PostgREST answers P0002 with 500)
     assert [e.kind for e in store.for_user(ALICE).list_history()] == ["grid"]
     assert len(store.for_user(BOB).list_history()) == 1

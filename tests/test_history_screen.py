@@ -1,4 +1,4 @@
-"""The Intents screen's History panel through the real app (AppTest), on SQLite and PostgreSQL: the empty
+"""The Intents screen's History panel through the real app (AppTest), on PostgreSQL: the empty
 state, a save listed with its fields, undo with its confirm step, and the conflict message.  Saves are
 made through the store as another session would; what the database holds is read with SQL written here."""
 
@@ -11,31 +11,25 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 import streamlit as st
-from lib.store.sql import SqlStore, make_engine
 from streamlit.testing.v1 import AppTest
 
 from lib.models import IntentDiff, IntentEdit, IntentInput
 from lib.ops import demo
 from lib.screens import history_panel
+from lib.store.direct import DirectStore
 from tests.test_fresh_data import own_cluster  # noqa: F401  (a fixture)
 from tests.test_screens import _use, credentials, open_screen, signed_in  # noqa: F401  (credentials: a fixture)
 from tools import tables as schema
 
 ALICE = "user_demo_alice"
-I = schema.intents  # noqa: E741
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+@pytest.fixture
+def url(pg_clean: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
         credentials: Path) -> Iterator[str]:  # noqa: F811
-    """A fresh demo database (few test calls) per test, the app configured for it."""
-    if request.param == "sqlite":
-        found = f"sqlite:///{tmp_path / 'demo.db'}"
-    else:
-        found = request.getfixturevalue("pg_clean")
-    engine = make_engine(found, statement_timeout_ms=0)
-    demo.seed(engine, demo.default_plans(tests=20))
-    engine.dispose()
+    """The suite's PostgreSQL, emptied and seeded with the demo (few test calls), the app configured for it."""
+    found = pg_clean
+    demo.seed(found, demo.default_plans(tests=20))
     _use(monkeypatch, tmp_path, credentials, found)
     yield found
     st.cache_resource.clear()
@@ -45,8 +39,8 @@ def first_intent(url: str) -> tuple[str, str]:
     """alice's newest intent (the grid's first row): id and name, read with SQL."""
     engine = sa.create_engine(url)
     with engine.connect() as conn:
-        r = conn.execute(sa.select(I.c.id, I.c.intent_name).where(I.c.user_id == ALICE)
-                         .order_by(I.c.created_at.desc(), I.c.id).limit(1)).one()
+        r = conn.execute(sa.select(schema.intents.c.id, schema.intents.c.intent_name).where(schema.intents.c.user_id == ALICE)
+                         .order_by(schema.intents.c.created_at.desc(), schema.intents.c.id).limit(1)).one()
     engine.dispose()
     return str(r.id), r.intent_name
 
@@ -54,14 +48,14 @@ def first_intent(url: str) -> tuple[str, str]:
 def name_of(url: str, intent_id: str) -> str | None:
     engine = sa.create_engine(url)
     with engine.connect() as conn:
-        found = conn.execute(sa.select(I.c.intent_name).where(I.c.id == intent_id)).scalar_one_or_none()
+        found = conn.execute(sa.select(schema.intents.c.intent_name).where(schema.intents.c.id == intent_id)).scalar_one_or_none()
     engine.dispose()
     return found
 
 
 def rename(url: str, intent_id: str, new: str) -> None:
     """Another session renames one of alice's intents in the grid."""
-    store = SqlStore(url)
+    store = DirectStore(url)
     alice = store.for_user(ALICE)
     row = next(i for i in alice.list_intents() if i.id == intent_id)
     alice.save_intents(IntentDiff(edited=(IntentEdit(row.id, row.updated_at, IntentInput(

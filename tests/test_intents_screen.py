@@ -1,4 +1,4 @@
-"""The Intents screen and the Stats coverage card through the real app (AppTest), on SQLite and PostgreSQL.
+"""The Intents screen and the Stats coverage card through the real app (AppTest), on PostgreSQL.
 
 The demo data is made imperfect first (alice: intents without Russian or English responses, one with two
 phrases, a phrase in two intents, two intents with one name; carol: no intents at all), and every expected
@@ -12,7 +12,6 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
-from lib.store.sql import make_engine
 from streamlit.testing.v1 import AppTest
 
 from lib.ops import demo
@@ -22,24 +21,24 @@ from tools import tables as schema
 
 app_on, credentials = test_screens.app_on, test_screens.credentials  # the screens' fixtures, over this database
 
-INTENTS, A = schema.intents, schema.assistants
 ALICE, CAROL = "user_demo_alice", "user_demo_carol"
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'demo.db'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-        from tests.conftest import truncate_all
+@pytest.fixture(scope="module")
+def database(pg_url: str) -> Iterator[str]:
+    """A database of the module's own with the demo data, made imperfect."""
+    from tests.conftest import new_database
 
-        truncate_all(url)
-    engine = make_engine(url, statement_timeout_ms=0)
-    demo.seed(engine, demo.default_plans(tests=200))
+    with new_database(pg_url, prefix="intents_screen") as url:
+        demo.seed(url, demo.default_plans(tests=200))
+        yield from _imperfect(url)
+
+
+def _imperfect(url: str) -> Iterator[str]:
+    engine = sa.create_engine(url)
     with engine.begin() as conn:
         def change(name: str, **values: object) -> None:
-            conn.execute(sa.update(INTENTS).where(INTENTS.c.user_id == ALICE, INTENTS.c.intent_name == name).values(**values))
+            conn.execute(sa.update(schema.intents).where(schema.intents.c.user_id == ALICE, schema.intents.c.intent_name == name).values(**values))
 
         change("refund", russian_responses=[])
         change("pricing", russian_responses=[])
@@ -47,8 +46,8 @@ def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         change("payment_methods", example_user_phrases=["Do you take cards?", "Can I pay cash?"])
         change("thanks", example_user_phrases=["Thanks a lot", "thank you", "Bye!!", "cheers"])  # "bye" is goodbye's
         change("location", intent_name="Opening_Hours ")  # a second "opening_hours"
-        conn.execute(sa.delete(INTENTS).where(INTENTS.c.user_id == CAROL))
-        conn.execute(sa.update(A).where(A.c.user_id == CAROL).values(intents_used=[]))
+        conn.execute(sa.delete(schema.intents).where(schema.intents.c.user_id == CAROL))
+        conn.execute(sa.update(schema.assistants).where(schema.assistants.c.user_id == CAROL).values(intents_used=[]))
     engine.dispose()
     yield url
 
@@ -56,9 +55,9 @@ def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 def rows(url: str, user: str) -> list:
     engine = sa.create_engine(url)
     with engine.connect() as conn:
-        found = conn.execute(sa.select(INTENTS.c.id, INTENTS.c.intent_name, INTENTS.c.example_user_phrases, INTENTS.c.english_responses,
-                                       INTENTS.c.russian_responses).where(INTENTS.c.user_id == user)).all()
-        used = conn.execute(sa.select(A.c.name, A.c.intents_used).where(A.c.user_id == user)).all()
+        found = conn.execute(sa.select(schema.intents.c.id, schema.intents.c.intent_name, schema.intents.c.example_user_phrases, schema.intents.c.english_responses,
+                                       schema.intents.c.russian_responses).where(schema.intents.c.user_id == user)).all()
+        used = conn.execute(sa.select(schema.assistants.c.name, schema.assistants.c.intents_used).where(schema.assistants.c.user_id == user)).all()
     engine.dispose()
     return [(str(r.id), r.intent_name, list(r.example_user_phrases), list(r.english_responses),
              list(r.russian_responses), sorted(a.name for a in used if str(r.id) in {str(i) for i in a.intents_used}))

@@ -1,5 +1,5 @@
 """The Supabase REST backend when the API fails: 500/503 answers, slow answers, refused and dropped
-connections, malformed JSON.  supabase-py over real HTTP against the emulator (tests/postgrest_server.py)
+connections, malformed JSON.  supabase-py over real HTTP against the PostgREST stand-in (tests/postgrest_server.py)
 with injected faults; what was written is checked with SQL on the database behind it.
 
 Reads are retried (three tries at most, only for gateway and network failures); writes are sent
@@ -22,13 +22,15 @@ from tests.postgrest_server import Fault, PostgrestServer
 from tests.rest_fixtures import JWT_SECRET, service_key
 
 USER = "user_faulty_rest"
-SAVE_PATH = "/rest/v1/rpc/dashboard_save_intents"
+RPC = "/rest/v1/rpc/"
+SAVE_PATH = RPC + "dashboard_save_intents"
+INTENTS_PATH = RPC + "dashboard_intents"  # list_intents, and the read-back that settles a save
 TIMEOUT = 0.5  # the store's request timeout; a "slow" fault waits longer than this
 
 
 @pytest.fixture
 def server(pg_clean: str) -> Iterator[PostgrestServer]:
-    """An emulator of its own (faults injected here touch no other test), on the emptied database."""
+    """A stand-in of its own (faults injected here touch no other test), on the emptied database."""
     srv = PostgrestServer(pg_clean, JWT_SECRET)
     srv.start()
     yield srv
@@ -37,7 +39,7 @@ def server(pg_clean: str) -> Iterator[PostgrestServer]:
 
 @pytest.fixture
 def store(server: PostgrestServer) -> Iterator[RestStore]:
-    s = RestStore(server.base_url, service_key(), timeout=TIMEOUT)
+    s = RestStore(server.base_url, service_key(), jwt_secret=JWT_SECRET, timeout=TIMEOUT)
     yield s
     s.close()
 
@@ -66,33 +68,33 @@ def test_a_read_is_retried_through_transient_failures(server: PostgrestServer, s
                                                       engine: sa.Engine) -> None:
     store.for_user(USER).save_intents(IntentDiff(added=(intent("kept"),)))
     server.clear()
-    server.inject(replace(fault, method="GET", path="/rest/v1/intents"))
+    server.inject(replace(fault, method="POST", path=INTENTS_PATH))
     assert [i.intent_name for i in store.for_user(USER).list_intents()] == ["kept"]
-    assert count(server, "GET", "/rest/v1/intents") == 3  # two failures, then the answer
+    assert count(server, "POST", INTENTS_PATH) == 3  # two failures, then the answer
 
 
 def test_a_read_gives_up_after_three_tries_with_the_sql_message(server: PostgrestServer, store: RestStore) -> None:
-    server.inject(Fault("status", status=503, times=5, method="GET"))
+    server.inject(Fault("status", status=503, times=5, method="POST"))
     with pytest.raises(StoreUnavailable) as err:
         store.for_user(USER).list_intents()
-    assert str(err.value) == str(StoreUnavailable())  # the SQL backends' text
-    assert count(server, "GET", "/rest/v1/intents") == 3
+    assert str(err.value) == str(StoreUnavailable())  # the direct transport's text
+    assert count(server, "POST", INTENTS_PATH) == 3
 
 
 def test_a_500_is_not_retried_and_says_unavailable(server: PostgrestServer, store: RestStore) -> None:
-    server.inject(Fault("status", status=500, times=5, method="GET"))
+    server.inject(Fault("status", status=500, times=5, method="POST"))
     with pytest.raises(StoreUnavailable) as err:
         store.for_user(USER).get_subscription()
     assert str(err.value) == str(StoreUnavailable())
-    assert count(server, "GET", "/rest/v1/subscriptions") == 1
+    assert count(server, "POST", RPC + "dashboard_subscription") == 1
 
 
 def test_malformed_json_in_a_read_is_a_clear_error(server: PostgrestServer, store: RestStore) -> None:
-    server.inject(Fault("malformed", method="GET"))
+    server.inject(Fault("malformed", method="POST", path=INTENTS_PATH))
     with pytest.raises(StoreError) as err:
         store.for_user(USER).list_intents()
     assert "cannot read" in str(err.value) and "{" not in str(err.value)
-    assert count(server, "GET", "/rest/v1/intents") == 1  # not a transient failure: not retried
+    assert count(server, "POST", INTENTS_PATH) == 1  # not a transient failure: not retried
 
 
 def test_the_stats_function_is_a_read_and_is_retried(server: PostgrestServer, store: RestStore) -> None:
@@ -107,7 +109,7 @@ def test_refused_connections_then_the_server_comes_back(pg_clean: str, engine: s
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    store = RestStore(f"http://127.0.0.1:{port}", service_key(), timeout=TIMEOUT)
+    store = RestStore(f"http://127.0.0.1:{port}", service_key(), jwt_secret=JWT_SECRET, timeout=TIMEOUT)
     try:
         with pytest.raises(StoreUnavailable) as err:
             store.for_user(USER).list_intents()
@@ -166,7 +168,7 @@ def test_a_write_whose_answer_is_lost_is_checked_and_reported_saved(server: Post
 def test_a_write_whose_answer_is_lost_while_the_api_stays_down_is_unknown_then_settled(
         server: PostgrestServer, store: RestStore, engine: sa.Engine) -> None:
     server.inject(Fault("drop", after=True, method="POST", path=SAVE_PATH))
-    server.inject(Fault("status", status=503, times=100, method="GET", path="/rest/v1/intents"))
+    server.inject(Fault("status", status=503, times=100, method="POST", path=INTENTS_PATH))
     diff = IntentDiff(added=(intent("a"),), token=SaveToken.new())
     with pytest.raises(SaveOutcomeUnknown) as err:
         store.for_user(USER).save_intents(diff)
@@ -180,7 +182,7 @@ def test_set_active_whose_answer_is_lost_is_checked(server: PostgrestServer, sto
                                                      engine: sa.Engine) -> None:
     handle = store.for_user(USER)
     assert handle.get_settings().is_active
-    server.inject(Fault("drop", after=True, method="PATCH", path="/rest/v1/assistant_settings"))
+    server.inject(Fault("drop", after=True, method="POST", path=RPC + "dashboard_set_active"))
     assert handle.set_active(False).is_active is False
     with engine.connect() as conn:
         assert conn.execute(sa.text("select is_active from assistant_settings where user_id = :u"),

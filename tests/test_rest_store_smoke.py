@@ -1,5 +1,6 @@
-"""The Supabase REST backend (lib.store.rest) through the PostgREST emulator, checked against the
-reference SQL store on the same PostgreSQL: same rows, same order, same errors."""
+"""The two transports agree: the Supabase REST transport (lib.store.rest, through the PostgREST stand-in)
+and the direct one (lib.store.direct) on the same PostgreSQL give the same rows, the same order and the
+same errors; plus what only REST has (keys, the JWT secret, an unreachable API, one client many threads)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from lib.store.sql import SqlStore
 
 from lib.errors import ConfigError, ConflictError, StoreError, StoreUnavailable, ValidationError
 from lib.models import LANGUAGES, TEST_STATUSES, IntentDiff, IntentEdit, IntentInput, IntentRef, TestFilter
-from lib.store.rest import RestStore, RestUserStore
+from lib.store.direct import DirectStore
+from lib.store.rest import RestStore
 from tools import tables as schema
 
 NOW = datetime(2026, 11, 25, 12, 0, 0, 123456)
@@ -24,8 +25,8 @@ ALICE, BOB = "user_rest_alice", "user_rest_bob"
 
 
 @pytest.fixture
-def sql_store(pg_clean: str) -> Iterator[SqlStore]:
-    store = SqlStore(pg_clean)
+def sql_store(pg_clean: str) -> Iterator[DirectStore]:
+    store = DirectStore(pg_clean)
     yield store
     store.close()
 
@@ -60,7 +61,7 @@ def whole(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def same_everywhere(rest: RestUserStore, ref: object, f: TestFilter = TestFilter()) -> None:  # noqa: B008
+def same_everywhere(rest: object, ref: object, f: TestFilter = TestFilter()) -> None:  # noqa: B008
     """Every read of the REST handle equals the SQL reference's."""
     assert rest.list_intents() == ref.list_intents()  # type: ignore[attr-defined]
     assert rest.list_assistants() == ref.list_assistants()  # type: ignore[attr-defined]
@@ -80,21 +81,23 @@ def test_backend_name_and_user_id_validation(rest: RestStore) -> None:
 
 
 def test_public_keys_and_bad_urls_are_configuration_errors(rest_url: str) -> None:
-    from tests.rest_fixtures import anon_key, service_key
+    from tests.rest_fixtures import JWT_SECRET, anon_key, service_key
 
     with pytest.raises(ConfigError):
-        RestStore(rest_url, anon_key())
+        RestStore(rest_url, anon_key(), jwt_secret=JWT_SECRET)
     with pytest.raises(ConfigError):
-        RestStore(rest_url, "sb_publishable_abc")
+        RestStore(rest_url, "sb_publishable_abc", jwt_secret=JWT_SECRET)
     with pytest.raises(ConfigError):
-        RestStore("not a url", service_key())
+        RestStore("not a url", service_key(), jwt_secret=JWT_SECRET)
     with pytest.raises(ConfigError):
-        RestStore(rest_url, "")
+        RestStore(rest_url, "", jwt_secret=JWT_SECRET)
+    with pytest.raises(ConfigError, match="SUPABASE_JWT_SECRET"):
+        RestStore(rest_url, service_key(), jwt_secret="")
 
 
 # -- intents -----------------------------------------------------------------------------------
 
-def test_save_list_edit_delete_like_the_sql_store(rest: RestStore, sql_store: SqlStore) -> None:
+def test_save_list_edit_delete_like_the_direct_transport(rest: RestStore, sql_store: DirectStore) -> None:
     alice = rest.for_user(ALICE)
     assert alice.save_intents(IntentDiff()).summary() == "0 added, 0 changed, 0 deleted"
     phrases = ('Say "hi", please', "comma, inside", "{braces}", "back\\slash", "Ёлки-палки", "emoji 🎙️", "NULL")
@@ -114,7 +117,7 @@ def test_save_list_edit_delete_like_the_sql_store(rest: RestStore, sql_store: Sq
     assert alice.list_intents() == sql_store.for_user(ALICE).list_intents()
 
 
-def test_updated_at_round_trips_so_edits_chain_across_backends(rest: RestStore, sql_store: SqlStore) -> None:
+def test_updated_at_round_trips_so_edits_chain_across_backends(rest: RestStore, sql_store: DirectStore) -> None:
     alice, ref = rest.for_user(ALICE), sql_store.for_user(ALICE)
     alice.save_intents(IntentDiff(added=(intent("a"),)))
     for n in range(3):  # alternate backends: each must see the other's microsecond-exact updated_at
@@ -125,7 +128,7 @@ def test_updated_at_round_trips_so_edits_chain_across_backends(rest: RestStore, 
     assert row.intent_name == "v2"
 
 
-def test_conflicts_name_the_rows_and_write_nothing(rest: RestStore, sql_store: SqlStore, engine: sa.Engine) -> None:
+def test_conflicts_name_the_rows_and_write_nothing(rest: RestStore, sql_store: DirectStore, engine: sa.Engine) -> None:
     alice = rest.for_user(ALICE)
     alice.save_intents(IntentDiff(added=(intent("a"), intent("b"), intent("c"))))
     by = {r.intent_name: r for r in alice.list_intents()}
@@ -171,7 +174,7 @@ def test_database_refusals_are_generic_store_errors(rest: RestStore) -> None:
 
 # -- assistants, settings, subscription -----------------------------------------------------------
 
-def test_assistants_and_more_than_1000_intents(rest: RestStore, sql_store: SqlStore, engine: sa.Engine) -> None:
+def test_assistants_and_more_than_1000_intents(rest: RestStore, sql_store: DirectStore, engine: sa.Engine) -> None:
     ids = [str(uuid.uuid4()) for _ in range(1203)]
     with engine.begin() as conn:
         conn.execute(sa.insert(schema.intents), [
@@ -192,7 +195,7 @@ def test_assistants_and_more_than_1000_intents(rest: RestStore, sql_store: SqlSt
     assert rest.for_user(BOB).list_assistants() == [] and rest.for_user(BOB).list_intents() == []
 
 
-def test_settings_like_the_sql_store(rest: RestStore, sql_store: SqlStore) -> None:
+def test_settings_like_the_direct_transport(rest: RestStore, sql_store: DirectStore) -> None:
     alice, ref = rest.for_user(ALICE), sql_store.for_user(ALICE)
     first = alice.get_settings()
     assert first.is_active is True and first.created_at is not None
@@ -205,7 +208,7 @@ def test_settings_like_the_sql_store(rest: RestStore, sql_store: SqlStore) -> No
     assert alice.set_active(True).is_active is True
 
 
-def test_subscription_like_the_sql_store(rest: RestStore, sql_store: SqlStore, engine: sa.Engine) -> None:
+def test_subscription_like_the_direct_transport(rest: RestStore, sql_store: DirectStore, engine: sa.Engine) -> None:
     assert rest.for_user(ALICE).get_subscription() is None
     with engine.begin() as conn:
         conn.execute(sa.insert(schema.subscriptions), [{
@@ -221,7 +224,7 @@ def test_subscription_like_the_sql_store(rest: RestStore, sql_store: SqlStore, e
 # -- tests, paging, export, stats -------------------------------------------------------------------
 
 def test_more_than_1000_tests_exact_counts_pages_export_and_stats(
-        rest: RestStore, sql_store: SqlStore, engine: sa.Engine) -> None:
+        rest: RestStore, sql_store: DirectStore, engine: sa.Engine) -> None:
     seed_tests(engine, many_tests(ALICE, 2500) + many_tests(BOB, 40))
     alice, ref = rest.for_user(ALICE), sql_store.for_user(ALICE)
     everything = TestFilter()
@@ -245,7 +248,7 @@ def test_more_than_1000_tests_exact_counts_pages_export_and_stats(
 
 
 def test_export_keyset_survives_equal_timestamps_and_null_created_at(
-        rest: RestStore, sql_store: SqlStore, engine: sa.Engine) -> None:
+        rest: RestStore, sql_store: DirectStore, engine: sa.Engine) -> None:
     rows = many_tests(ALICE, 2100, same_time=True)
     for r in rows[:1003]:
         r["created_at"] = None
@@ -259,7 +262,7 @@ def test_export_keyset_survives_equal_timestamps_and_null_created_at(
                                                                                             page_size=50)
 
 
-def test_empty_export_and_empty_stats(rest: RestStore, sql_store: SqlStore) -> None:
+def test_empty_export_and_empty_stats(rest: RestStore, sql_store: DirectStore) -> None:
     alice = rest.for_user(ALICE)
     assert list(alice.iter_tests(TestFilter())) == []
     assert alice.stats(TestFilter()).is_empty
@@ -315,7 +318,7 @@ filters = st.builds(
 @example(f=TestFilter(search="ПРИВЕТ", languages=("russian",)))
 @example(f=TestFilter(assistant_ids=("a,b", 'q"uote', "asst (1)")))
 @example(f=TestFilter(start=TIMES[2], end=TIMES[4], statuses=("initiated", "completed")))
-def test_every_filter_selects_what_the_sql_store_selects(rest: RestStore, sql_store: SqlStore, varied: None,
+def test_every_filter_selects_what_the_direct_transport_selects(rest: RestStore, sql_store: DirectStore, varied: None,
                                                          f: TestFilter) -> None:
     alice, ref = rest.for_user(ALICE), sql_store.for_user(ALICE)
     try:
@@ -344,7 +347,7 @@ def test_literal_search_characters(rest: RestStore, varied: None) -> None:
 
 # -- tenancy and failures ---------------------------------------------------------------------
 
-def test_two_users_never_see_or_change_each_other(rest: RestStore, sql_store: SqlStore, engine: sa.Engine) -> None:
+def test_two_users_never_see_or_change_each_other(rest: RestStore, sql_store: DirectStore, engine: sa.Engine) -> None:
     seed_tests(engine, many_tests(ALICE, 30) + many_tests(BOB, 1200))
     alice, bob = rest.for_user(ALICE), rest.for_user(BOB)
     alice.save_intents(IntentDiff(added=(intent("alice's"),)))
@@ -369,17 +372,17 @@ def test_two_users_never_see_or_change_each_other(rest: RestStore, sql_store: Sq
 def test_unreachable_supabase_is_store_unavailable() -> None:
     import socket
 
-    from tests.rest_fixtures import service_key
+    from tests.rest_fixtures import JWT_SECRET, service_key
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     key = service_key()
-    store = RestStore(f"http://127.0.0.1:{port}", key, timeout=2)
+    store = RestStore(f"http://127.0.0.1:{port}", key, jwt_secret=JWT_SECRET, timeout=2)
     try:
         with pytest.raises(StoreUnavailable) as err:
             store.for_user(ALICE).list_intents()
-        assert str(err.value) == str(StoreUnavailable())  # the SQL backends' text, word for word
+        assert str(err.value) == str(StoreUnavailable())  # the direct transport's text, word for word
         assert key not in str(err.value) and str(port) not in str(err.value)
         with pytest.raises(StoreUnavailable):
             store.for_user(ALICE).save_intents(IntentDiff(added=(intent("x"),)))
@@ -387,16 +390,31 @@ def test_unreachable_supabase_is_store_unavailable() -> None:
         store.close()
 
 
-def test_a_wrong_key_is_a_configuration_error(rest_url: str) -> None:
-    from tests.postgrest_server import make_jwt
+def test_a_wrong_jwt_secret_is_a_configuration_error(rest_url: str) -> None:
+    """User tokens minted with another secret are refused by the API (PGRST301): a clear setup error."""
+    from tests.rest_fixtures import service_key
 
-    store = RestStore(rest_url, make_jwt("some-other-secret-of-at-least-32-bytes!", "service_role"))
+    store = RestStore(rest_url, service_key(), jwt_secret="some-other-secret-of-at-least-32-bytes!")
     try:
         with pytest.raises(ConfigError) as err:
             store.for_user(ALICE).list_intents()
-        assert "SUPABASE_KEY" in str(err.value)
+        assert "SUPABASE_JWT_SECRET" in str(err.value) and "some-other" not in str(err.value)
     finally:
         store.close()
+
+
+def test_each_request_carries_its_users_token_and_the_shared_client_none(rest: RestStore) -> None:
+    """The user's token is minted per user (sub = the user, role and aud authenticated, 5 minutes)."""
+    import jwt
+
+    from tests.rest_fixtures import JWT_SECRET
+
+    claims = jwt.decode(rest.token(ALICE), JWT_SECRET, algorithms=["HS256"], audience="authenticated")
+    assert (claims["sub"], claims["role"], claims["aud"]) == (ALICE, "authenticated", "authenticated")
+    assert claims["exp"] - claims["iat"] == 300
+    assert rest.token(BOB) != rest.token(ALICE)
+    assert "Authorization" not in rest._rest.session.headers or \
+        rest._rest.session.headers["Authorization"].split()[-1] not in (rest.token(ALICE), rest.token(BOB))
 
 
 def test_one_client_serves_many_threads(rest: RestStore, engine: sa.Engine) -> None:

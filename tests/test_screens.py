@@ -1,5 +1,5 @@
 """Every screen through the real app (AppTest): a populated user, an empty user, a past_due user,
-filters, and that no screen renders another user's rows.  Runs on SQLite and on PostgreSQL."""
+filters, and that no screen renders another user's rows.  Runs on the suite's PostgreSQL (direct)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 import streamlit as st
-from lib.store.sql import SqlStore, make_engine
 from streamlit.testing.v1 import AppTest
 
 from lib.config import setting_names
@@ -32,21 +31,18 @@ def credentials(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A database with the demo users (alice: active pro, bob: past_due, carol: no subscription)."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'demo.db'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-        from tests.conftest import truncate_all
+@pytest.fixture(scope="module")
+def database(pg_url: str) -> Iterator[str]:
+    """A database of the module's own, on the suite's PostgreSQL, with the demo users (alice: active
+    pro, bob: past_due, carol: no subscription)."""
+    from tests.conftest import new_database
 
-        truncate_all(url)
-    engine = make_engine(url, statement_timeout_ms=0)
-    demo.seed(engine, demo.default_plans(tests=1500))
-    share_a_vapi_id(engine)
-    engine.dispose()
-    yield url
+    with new_database(pg_url, prefix="screens") as url:
+        demo.seed(url, demo.default_plans(tests=1500))
+        engine = sa.create_engine(url)
+        share_a_vapi_id(engine)
+        engine.dispose()
+        yield url
 
 
 TWIN_NAME = "Bob's twin line"
@@ -227,9 +223,8 @@ def test_no_screen_renders_another_users_rows(app_on, database: str) -> None:
 
 
 @pytest.fixture
-def empty_app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, credentials: Path) -> Iterator[AppTest]:
-    url = f"sqlite:///{tmp_path / 'empty.db'}"
-    SqlStore(url).close()  # creates the schema, no rows
+def empty_app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, credentials: Path, pg_clean: str) -> Iterator[AppTest]:
+    url = pg_clean  # the schema, no rows
     _use(monkeypatch, tmp_path, credentials, url)
     yield signed_in("alice")
     st.cache_resource.clear()
@@ -266,7 +261,7 @@ def test_assistant_details_link_to_its_filtered_tests(app_on) -> None:
 
 def sql_count(url: str, user_id: str, start: object, end: object) -> int:
     """The user's test calls in [start, end), counted with SQL written here (not by the store)."""
-    engine = make_engine(url, statement_timeout_ms=0)
+    engine = sa.create_engine(url)
     with engine.connect() as conn:
         n = conn.execute(sa.text("select count(*) from assistant_tests where user_id = :u and created_at >= :s "
                                  "and created_at < :e"), {"u": user_id, "s": start, "e": end}).scalar_one()

@@ -1,5 +1,5 @@
 """The screens' names, the billing texts and banner, the Assistants switch and the export previews, through
-the real app (AppTest) on SQLite and PostgreSQL (the fixtures of tests/test_screens.py)."""
+the real app (AppTest) on PostgreSQL (the fixtures of tests/test_screens.py)."""
 
 from __future__ import annotations
 

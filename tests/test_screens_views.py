@@ -1,5 +1,5 @@
 # ruff: noqa: F811  (the fixtures imported from tests.test_screens are parameters here)
-"""View state through the real app (AppTest) on SQLite and PostgreSQL: periods (custom, shared by the
+"""View state through the real app (AppTest) on PostgreSQL: periods (custom, shared by the
 screens, labelled), the URL (shared views, bad parameters), the Tests pager, clear filters and the
 failure drill-down, empty states included.  Expected numbers come from SQL written here."""
 

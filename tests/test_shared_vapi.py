@@ -1,6 +1,5 @@
-"""Two users whose assistants share one Vapi id, with different names, on every backend: each user's
-stats and assistant list show their own assistant's name and their own counts, never the other's.
-(On SQLite nothing but the store's user filter keeps them apart.)"""
+"""Two users whose assistants share one Vapi id, with different names, on both transports: each user's
+stats and assistant list show their own assistant's name and their own counts, never the other's."""
 
 from __future__ import annotations
 

@@ -44,12 +44,13 @@ def demo_credentials(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[dict[str, str]]:
-    """A clean environment for the app: nothing from the developer's shell, nothing in the repo."""
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, pg_clean: str) -> Iterator[dict[str, str]]:
+    """A clean environment for the app: nothing from the developer's shell, nothing in the repo; the
+    suite's (emptied) PostgreSQL."""
     for name in setting_names():
         monkeypatch.delenv(name, raising=False)
     values = {
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'dashboard.db'}",
+        "DATABASE_URL": pg_clean,
         "AUTH_CREDENTIALS_PATH": str(tmp_path / "credentials.yaml"),
         "AUTH_MAX_ATTEMPTS": "3",
         "AUTH_LOCKOUT_SECONDS": "60",

@@ -1,4 +1,4 @@
-"""The store's contract, run against every backend: SQLite, real PostgreSQL, Supabase REST."""
+"""The store's contract, run on both transports to the same PostgreSQL: direct (psycopg) and Supabase REST."""
 
 from __future__ import annotations
 
@@ -121,7 +121,7 @@ BAD_INTENTS = [
     (intent("ok", ("hi",), ("fine",), (" ",)), "russian_responses"),
     (IntentInput("ok", ("hi", 5)), "example_user_phrases"),  # type: ignore[arg-type]
     (IntentInput("ok", "hi"), "example_user_phrases"),  # type: ignore[arg-type]
-    # characters PostgreSQL text cannot hold are refused by every backend (SQLite would store them)
+    # characters PostgreSQL text cannot hold are refused by every backend
     (intent("a\x00b"), "intent_name"),
     (intent("a\ud800b"), "intent_name"),
     (intent("ok", ("fine", "nul\x00")), "example_user_phrases"),
@@ -480,11 +480,10 @@ def test_an_export_past_its_time_limit_is_stopped_with_a_clear_message(pg_clean:
     screens' pool is not used by the export, and keeps answering."""
     import threading
 
-    from lib.store.sql import SqlStore
-
     from lib.errors import ExportTimeout
+    from lib.store.direct import DirectStore
 
-    store = SqlStore(pg_clean, export_timeout_ms=500)
+    store = DirectStore(pg_clean, export_timeout_ms=500)
     owner = sa.create_engine(pg_clean)
     seed_tests(owner, ALICE, 3)
     locked, release = threading.Event(), threading.Event()
@@ -501,7 +500,7 @@ def test_an_export_past_its_time_limit_is_stopped_with_a_clear_message(pg_clean:
         locked.wait(10)
         with pytest.raises(ExportTimeout, match=r"stopped after 0\.5 seconds"):
             store.for_user(ALICE).export_tests_csv(TestFilter(), io.BytesIO())
-        assert store.engine.pool.checkedout() == 0  # the export never took a screen connection
+        assert store.pool.get_stats().get("requests_num", 0) == 0  # the export never took a screen connection
     finally:
         release.set()
         holder.join()
@@ -511,11 +510,8 @@ def test_an_export_past_its_time_limit_is_stopped_with_a_clear_message(pg_clean:
 
 
 def test_deep_pages_in_a_busy_day_with_ties(store, engine_for) -> None:
-    """Hundreds of calls on one day, some at the very same instant: a page deep into the day (where the
-    SQL store first finds the page's timestamp, lib.store.paging.DEEP_SKIP) is the same slice of the one
-    order as reading every call, ties broken by id."""
-    from lib.store import paging
-
+    """Hundreds of calls on one day, some at the very same instant: a page deep into the day is the same
+    slice of the one order as reading every call, ties broken by id."""
     day = datetime(2026, 11, 20, 23, 0)
     seed_tests(engine_for, ALICE, 400, start=day, every=timedelta(seconds=90))
     seed_tests(engine_for, ALICE, 40, start=day - timedelta(seconds=90 * 300), every=timedelta(0), phrase="tie {i}")
@@ -524,7 +520,7 @@ def test_deep_pages_in_a_busy_day_with_ties(store, engine_for) -> None:
         rows = [dict(r._mapping) for r in conn.execute(
             sa.select(schema.assistant_tests).where(schema.assistant_tests.c.user_id == ALICE))]
     expected = [str(r["id"]).replace("-", "") for r in _newest_first(rows)]
-    assert len(expected) == 460 and paging.DEEP_SKIP < 300
+    assert len(expected) == 460
     alice = store.for_user(ALICE)
     for size in (7, 50):
         got = [r.id.replace("-", "") for p in range(1, -(-460 // size) + 1)

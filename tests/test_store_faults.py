@@ -11,14 +11,15 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
+import psycopg
 import pytest
 import sqlalchemy as sa
-from lib.store.sql import SqlStore
 
 from lib.errors import SaveOutcomeUnknown, StoreError, StoreUnavailable
 from lib.models import IntentDiff, IntentEdit, IntentInput, IntentRef, SaveToken
+from lib.store.direct import DirectStore
 from tools.pgcluster import Cluster
 
 USER = "user_faulty_sql"
@@ -58,8 +59,8 @@ def admin(cluster: Cluster) -> Iterator[sa.Engine]:
 
 
 @pytest.fixture
-def store(cluster: Cluster, admin: sa.Engine) -> Iterator[SqlStore]:
-    s = SqlStore(cluster.url, statement_timeout_ms=3000)
+def store(cluster: Cluster, admin: sa.Engine) -> Iterator[DirectStore]:
+    s = DirectStore(cluster.url, statement_timeout_ms=3000)
     yield s
     s.close()
 
@@ -86,19 +87,27 @@ def terminate(admin: sa.Engine, pid: int) -> None:
     raise AssertionError("the backend did not exit")
 
 
-def on_next_commit(store: SqlStore, action: callable) -> None:
-    """Run ``action(backend_pid)`` just before the store's next COMMIT is sent."""
-    fired: list[bool] = []
+@pytest.fixture
+def on_next_commit(monkeypatch: pytest.MonkeyPatch) -> Callable[[DirectStore, Callable[[int], object]], None]:
+    """``on_next_commit(store, action)``: run ``action(backend_pid)`` just before the store's next COMMIT
+    is sent (once; only on the store's own connections, which carry its statement_timeout option)."""
 
-    def hook(conn: sa.Connection) -> None:
-        if not fired:  # once (a listener cannot remove itself while the event runs)
-            fired.append(True)
-            action(conn.connection.driver_connection.info.backend_pid)
+    def install(store: DirectStore, action: Callable[[int], object]) -> None:
+        original = psycopg.Connection.commit
+        fired: list[bool] = []
 
-    sa.event.listen(store.engine, "commit", hook)
+        def commit(conn: psycopg.Connection) -> None:
+            if not fired and "statement_timeout" in conn.info.dsn:
+                fired.append(True)
+                action(conn.info.backend_pid)
+            original(conn)
+
+        monkeypatch.setattr(psycopg.Connection, "commit", commit)
+
+    return install
 
 
-def seeded(store: SqlStore) -> tuple[IntentDiff, SaveToken]:
+def seeded(store: DirectStore) -> tuple[IntentDiff, SaveToken]:
     """One existing row 'old' and a save that edits it and adds two rows, with its token."""
     handle = store.for_user(USER)
     handle.save_intents(IntentDiff(added=(intent("old"), intent("doomed"))))
@@ -110,7 +119,7 @@ def seeded(store: SqlStore) -> tuple[IntentDiff, SaveToken]:
 
 # -- killed before, during and after COMMIT --------------------------------------------------------
 
-def test_backend_killed_just_before_commit_is_checked_not_saved(store: SqlStore, admin: sa.Engine) -> None:
+def test_backend_killed_just_before_commit_is_checked_not_saved(store: DirectStore, admin: sa.Engine, on_next_commit) -> None:
     diff, _ = seeded(store)
     on_next_commit(store, lambda pid: terminate(admin, pid))
     with pytest.raises(StoreUnavailable) as err:
@@ -122,7 +131,7 @@ def test_backend_killed_just_before_commit_is_checked_not_saved(store: SqlStore,
     assert not result.checked and names(admin) == ["a", "b", "new"]
 
 
-def test_backend_killed_during_commit_is_checked_not_saved(store: SqlStore, admin: sa.Engine) -> None:
+def test_backend_killed_during_commit_is_checked_not_saved(store: DirectStore, admin: sa.Engine) -> None:
     handle = store.for_user(USER)
     outcome: list[BaseException | object] = []
     diff = IntentDiff(added=(intent("HOLD me"), intent("other")), token=SaveToken.new())
@@ -209,15 +218,15 @@ class AckDropper:
 
 
 @pytest.fixture
-def proxied(cluster: Cluster, admin: sa.Engine) -> Iterator[tuple[SqlStore, AckDropper]]:
+def proxied(cluster: Cluster, admin: sa.Engine) -> Iterator[tuple[DirectStore, AckDropper]]:
     proxy = AckDropper(cluster.port)
-    s = SqlStore(cluster.url.replace(f":{cluster.port}/", f":{proxy.port}/"), statement_timeout_ms=3000)
+    s = DirectStore(cluster.url.replace(f":{cluster.port}/", f":{proxy.port}/"), statement_timeout_ms=3000)
     yield s, proxy
     s.close()
     proxy.close()
 
 
-def test_commit_acknowledgement_lost_is_checked_and_reported_saved(proxied: tuple[SqlStore, AckDropper],
+def test_commit_acknowledgement_lost_is_checked_and_reported_saved(proxied: tuple[DirectStore, AckDropper],
                                                                    admin: sa.Engine) -> None:
     store, proxy = proxied
     diff, token = seeded(store)
@@ -235,7 +244,7 @@ def test_commit_acknowledgement_lost_is_checked_and_reported_saved(proxied: tupl
 
 
 def test_commit_acknowledgement_lost_and_server_unreachable_is_unknown_then_settled(
-        proxied: tuple[SqlStore, AckDropper], admin: sa.Engine) -> None:
+        proxied: tuple[DirectStore, AckDropper], admin: sa.Engine) -> None:
     store, proxy = proxied
     diff = IntentDiff(added=(intent("a"),), token=SaveToken.new())
     assert store.for_user(USER).list_intents() == []  # leaves one open connection in the pool, for the save
@@ -251,7 +260,7 @@ def test_commit_acknowledgement_lost_and_server_unreachable_is_unknown_then_sett
 
 
 def test_server_stopped_just_before_commit_is_unknown_then_saved_once_after_restart(
-        store: SqlStore, admin: sa.Engine, cluster: Cluster) -> None:
+        store: DirectStore, admin: sa.Engine, cluster: Cluster, on_next_commit) -> None:
     diff = IntentDiff(added=(intent("a"), intent("b")), token=SaveToken.new())
     on_next_commit(store, lambda _pid: cluster.halt())
     try:
@@ -266,7 +275,7 @@ def test_server_stopped_just_before_commit_is_unknown_then_saved_once_after_rest
     assert not result.checked and names(admin) == ["a", "b"]
 
 
-def test_server_stopped_after_commit_keeps_the_save(store: SqlStore, admin: sa.Engine, cluster: Cluster) -> None:
+def test_server_stopped_after_commit_keeps_the_save(store: DirectStore, admin: sa.Engine, cluster: Cluster) -> None:
     result = store.for_user(USER).save_intents(IntentDiff(added=(intent("kept"),)))
     assert result.added == 1 and not result.checked
     cluster.halt()
@@ -283,7 +292,7 @@ def test_server_stopped_after_commit_keeps_the_save(store: SqlStore, admin: sa.E
 # -- a lock held too long, the pool exhausted --------------------------------------------------------
 
 def test_a_row_locked_longer_than_the_timeout_fails_cleanly(cluster: Cluster, admin: sa.Engine) -> None:
-    store = SqlStore(cluster.url, statement_timeout_ms=300)
+    store = DirectStore(cluster.url, statement_timeout_ms=300)
     try:
         handle = store.for_user(USER)
         handle.save_intents(IntentDiff(added=(intent("locked"),)))
@@ -303,8 +312,8 @@ def test_a_row_locked_longer_than_the_timeout_fails_cleanly(cluster: Cluster, ad
 
 
 def test_an_exhausted_pool_fails_cleanly_and_recovers(cluster: Cluster, admin: sa.Engine) -> None:
-    store = SqlStore(cluster.url, statement_timeout_ms=300)  # pool_timeout follows the statement timeout
-    held = [store.engine.connect() for _ in range(store.engine.pool.size() + store.engine.pool._max_overflow)]
+    store = DirectStore(cluster.url, statement_timeout_ms=300)  # pool_timeout follows the statement timeout
+    held = [store.pool.getconn() for _ in range(store.pool.max_size)]
     try:
         with pytest.raises(StoreUnavailable) as err:
             store.for_user(USER).save_intents(IntentDiff(added=(intent("a"),)))
@@ -312,13 +321,13 @@ def test_an_exhausted_pool_fails_cleanly_and_recovers(cluster: Cluster, admin: s
         assert names(admin) == []
     finally:
         for conn in held:
-            conn.close()
+            store.pool.putconn(conn)
     assert store.for_user(USER).save_intents(IntentDiff(added=(intent("a"),))).added == 1
     assert names(admin) == ["a"]
     store.close()
 
 
-def test_set_active_whose_commit_answer_is_lost_is_checked(proxied: tuple[SqlStore, AckDropper],
+def test_set_active_whose_commit_answer_is_lost_is_checked(proxied: tuple[DirectStore, AckDropper],
                                                            admin: sa.Engine) -> None:
     store, proxy = proxied
     assert store.for_user(USER).get_settings().is_active
@@ -330,7 +339,7 @@ def test_set_active_whose_commit_answer_is_lost_is_checked(proxied: tuple[SqlSto
                             {"u": USER}).scalar_one() is False
 
 
-def test_errors_never_show_driver_text(store: SqlStore, admin: sa.Engine) -> None:
+def test_errors_never_show_driver_text(store: DirectStore, admin: sa.Engine, on_next_commit) -> None:
     on_next_commit(store, lambda pid: terminate(admin, pid))
     with pytest.raises(StoreError) as err:
         store.for_user(USER).save_intents(IntentDiff(added=(intent("a"),)))

@@ -96,12 +96,14 @@ def _as_user(conn: sa.Connection, user_id: str) -> None:
 
 
 def test_rls_unfiltered_select_returns_only_own_rows(pg_clean: str) -> None:
-    from lib.store.sql import SqlStore
+    from lib.store.direct import DirectStore
 
-    store = SqlStore(pg_clean)
+    store = DirectStore(pg_clean)
     for user in USERS:
         store.for_user(user).save_intents(IntentDiff(added=(IntentInput(user, ("p",)), IntentInput(user, ("q",)))))
-    with store.engine.begin() as conn:
+    store.close()
+    engine = sa.create_engine(pg_clean)
+    with engine.begin() as conn:
         _as_user(conn, USERS[0])
         names = conn.execute(sa.text("select intent_name from intents")).scalars().all()  # no WHERE on purpose
         assert names == [USERS[0], USERS[0]]
@@ -109,10 +111,10 @@ def test_rls_unfiltered_select_returns_only_own_rows(pg_clean: str) -> None:
         # updates and deletes without a filter touch only own rows too
         assert conn.execute(sa.text("update intents set intent_name = 'mine'")).rowcount == 2
         assert conn.execute(sa.text("delete from intents")).rowcount == 2
-    with store.engine.connect() as conn:
+    with engine.connect() as conn:
         left = conn.execute(sa.text("select user_id, count(*) from intents group by 1 order by 1")).all()
     assert left == [(USERS[1], 2), (USERS[2], 2)]
-    store.close()
+    engine.dispose()
 
 
 def test_rls_with_check_refuses_writing_rows_for_another_user(pg_clean: str) -> None:
@@ -124,21 +126,26 @@ def test_rls_with_check_refuses_writing_rows_for_another_user(pg_clean: str) -> 
     engine.dispose()
 
 
-@pytest.mark.parametrize("table", [t.name for t in schema.ALL_TABLES if t is not schema.intent_history])  # append-only: test_history
-def test_rls_is_enabled_with_an_owner_policy_and_nothing_for_anon(pg_url: str, table: str) -> None:
+def test_rls_is_enabled_with_an_owner_policy_and_nothing_for_anon(pg_url: str) -> None:
+    """Every table in public (intent_history, append-only, has its own policies: test_history)."""
     engine = sa.create_engine(pg_url)
     with engine.connect() as conn:
-        assert conn.execute(sa.text("select relrowsecurity from pg_class where oid = to_regclass(:t)"),
-                            {"t": f"public.{table}"}).scalar_one()
-        policies = conn.execute(sa.text("select roles::text, qual, with_check from pg_policies where tablename = :t"),
-                                {"t": table}).all()
-        assert len(policies) == 1
-        roles, qual, check = policies[0]
-        assert roles == "{authenticated}"
-        assert "auth.jwt()" in qual and "'sub'" in qual and "user_id" in qual and check == qual
-        assert not conn.execute(sa.text("select has_table_privilege('anon', :t, 'select')"),
-                                {"t": f"public.{table}"}).scalar_one()
-    with pytest.raises(sa.exc.ProgrammingError, match="permission denied"), engine.begin() as conn:
-        conn.execute(sa.text("set local role anon"))
-        conn.execute(sa.text(f"select * from {table}"))
+        tables = conn.execute(sa.text("select tablename from pg_tables where schemaname = 'public' "
+                                      "and tablename <> 'intent_history' order by 1")).scalars().all()
+    assert {"intents", "assistants", "assistant_tests", "subscriptions", "assistant_settings"} <= set(tables)
+    for table in tables:
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("select relrowsecurity from pg_class where oid = to_regclass(:t)"),
+                                {"t": f"public.{table}"}).scalar_one(), table
+            policies = conn.execute(sa.text("select roles::text, qual, with_check from pg_policies "
+                                            "where schemaname = 'public' and tablename = :t"), {"t": table}).all()
+            assert len(policies) == 1, (table, policies)
+            roles, qual, check = policies[0]
+            assert roles == "{authenticated}", table
+            assert "auth.jwt()" in qual and "'sub'" in qual and "user_id" in qual and check == qual, (table, qual)
+            assert not conn.execute(sa.text("select has_table_privilege('anon', :t, 'select')"),
+                                    {"t": f"public.{table}"}).scalar_one(), table
+        with pytest.raises(sa.exc.ProgrammingError, match="permission denied"), engine.begin() as conn:
+            conn.execute(sa.text("set local role anon"))
+            conn.execute(sa.text(f"select * from {table}"))
     engine.dispose()

@@ -14,6 +14,7 @@ from hypothesis import strategies as hs
 from lib.models import TestFilter
 from lib.screens.controls import day_range
 from lib.screens.urlstate import Period, View, clamp_page, comparison, day_span, local_today, parse, to_params, zone
+from tools import tables as schema
 
 BERLIN, _ = zone("Europe/Berlin")
 UTC_ZONE, _ = zone(None)
@@ -135,14 +136,13 @@ def test_the_comparison_uses_whole_days_only() -> None:
     assert comparison(Period("all"), UTC_ZONE, NOV27) is None
 
 
-def test_the_comparison_is_fair_on_rows_at_known_times(tmp_path) -> None:
+def test_the_comparison_is_fair_on_rows_at_known_times(pg_clean: str) -> None:
     """Every day has the same calls, today only its morning's: the whole-days delta is 0%, where the
     old partial-today comparison reported a drop."""
-    from lib.store.sql import SqlStore
-
     from lib.screens.formatting import fmt_delta
+    from lib.store.direct import DirectStore
 
-    store = SqlStore(f"sqlite:///{tmp_path / 'fair.db'}")
+    store = DirectStore(pg_clean)
     now = datetime(2026, 11, 27, 9, 0)  # 09:00 UTC: today is 9 hours old
     rows = []
     for back in range(0, 20):
@@ -153,8 +153,10 @@ def test_the_comparison_is_fair_on_rows_at_known_times(tmp_path) -> None:
                 rows.append({"id": str(uuid.uuid4()), "user_id": "u1", "assistant_id": "a", "test_phrase": "p",
                              "language": "english", "call_id": None, "status": "completed", "created_at": at,
                              "updated_at": at})
-    with store.engine.begin() as conn:
+    owner = sa.create_engine(pg_clean)
+    with owner.begin() as conn:
         conn.execute(sa.insert(schema.assistant_tests), rows)
+    owner.dispose()
     user = store.for_user("u1")
     c = comparison(Period("7d"), UTC_ZONE, now.date())
     assert (user.count_tests(TestFilter(*c.current)), user.count_tests(TestFilter(*c.previous))) == (24, 24)
