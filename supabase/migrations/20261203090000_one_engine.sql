@@ -679,7 +679,6 @@ set search_path = ''
 as $$
 declare
     uid text := public.dashboard_uid();
-    result jsonb;
     lim int := least(greatest(coalesce(p_limit, 10), 1), 100);
     groups constant text := 'select %1$s as key, count(*) as total, count(*) filter (where s = ''failed'') as failed, '
         'count(*) filter (where s = ''cancelled'') as cancelled from (select t.*, coalesce(nullif(t.status, ''''), '
