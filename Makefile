@@ -53,7 +53,7 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed-dev os-deps $(SUPABASE_CLI_STAMP)
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile --durations=15
 
 bench: $(VENV)/.installed-dev os-deps
 	$(PY) -m bench --sizes $(SIZE)

@@ -80,7 +80,7 @@ def database(size: str) -> Iterator[str]:
         t0 = time.perf_counter()
         counts = demo.seed(url, plans(size))
         print(f"seeded PostgreSQL: {USERS} users, {counts['assistant_tests']:,} test calls, "
-              f"{counts['intents']:,} intents in {time.perf_counter() - t0:.0f}s", flush=True)
+              f"{counts['intents']:,} intents in {time.perf_counter() - t0:.0f}s", file=sys.stderr, flush=True)
         yield url
 
 

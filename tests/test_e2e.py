@@ -310,7 +310,7 @@ def test_unsaved_grid_edits_survive_changes_underneath(page: Page, app: App) -> 
 
     engine = sa.create_engine(app.database_url)
     with engine.begin() as conn:  # the web app changes a row bob has not touched
-        conn.execute(sa.text("update intents set english_responses = '[\"changed elsewhere\"]', updated_at = :t "
+        conn.execute(sa.text("update intents set english_responses = array['changed elsewhere'], updated_at = :t "
                              "where user_id = 'user_demo_bob' and intent_name = :n"), {"t": utcnow(), "n": other})
 
     edit_text_cell(page, box["x"] + 70, box["y"] + ROW_HEIGHT * 1.5, "bob_edit_two", column=1, row=0)
@@ -328,7 +328,7 @@ def test_unsaved_grid_edits_survive_changes_underneath(page: Page, app: App) -> 
                                          "where user_id = 'user_demo_bob'")).all())
     engine.dispose()
     assert "bob_edit_two" in rows
-    assert json.loads(rows[other]) == ["changed elsewhere"]
+    assert rows[other] == ["changed elsewhere"]
 
 
 def test_hostile_import_files_never_break_the_page(page: Page) -> None:
