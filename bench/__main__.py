@@ -22,6 +22,9 @@ if __name__ == "__main__":
     parser.add_argument("--backends", default="postgresql", help="postgresql (the only engine)")
     parser.add_argument("--reps", type=int, default=5, help="repetitions per measurement (median reported)")
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
+    parser.add_argument("--screens-only", action="store_true",
+                        help="skip the concurrent-writers and idle-sessions sections (a quick run)")
     args = parser.parse_args()
     raise SystemExit(main([s.strip().upper() for s in args.sizes.split(",") if s.strip()],
-                          [b.strip() for b in args.backends.split(",") if b.strip()], args.reps, Path(args.out)))
+                          [b.strip() for b in args.backends.split(",") if b.strip()], args.reps, Path(args.out),
+                          writers_and_idle=not args.screens_only))

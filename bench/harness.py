@@ -448,7 +448,7 @@ def notes(runs: list[Run]) -> list[str]:
     return out
 
 
-def main(sizes: list[str], backends: list[str], reps: int, out: Path) -> int:
+def main(sizes: list[str], backends: list[str], reps: int, out: Path, *, writers_and_idle: bool = True) -> int:
 
     bad = [s for s in sizes if s not in SIZES]
     if bad:
@@ -456,10 +456,10 @@ def main(sizes: list[str], backends: list[str], reps: int, out: Path) -> int:
         return 2
     SIZES_RUN[:] = sizes
     with quiet.libraries_quiet():
-        return _main(sizes, backends, reps, out)
+        return _main(sizes, backends, reps, out, writers_and_idle)
 
 
-def _main(sizes: list[str], backends: list[str], reps: int, out: Path) -> int:
+def _main(sizes: list[str], backends: list[str], reps: int, out: Path, writers_and_idle: bool) -> int:
     from lib.identity.credentials import ensure_credentials_file
 
     started = time.perf_counter()
@@ -470,7 +470,7 @@ def _main(sizes: list[str], backends: list[str], reps: int, out: Path) -> int:
         for backend in backends:
             for size in sizes:
                 runs.append(measure(backend, size, reps, creds))
-    if "postgresql" in backends:
+    if writers_and_idle:
         from bench import writers
 
         writer_lines = writers.report(*writers.measure())

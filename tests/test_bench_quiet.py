@@ -26,7 +26,7 @@ def test_only_the_known_printed_noise_is_dropped() -> None:
 def test_a_bench_run_prints_progress_and_results_only(tmp_path: Path) -> None:
     report = tmp_path / "bench.md"
     run = subprocess.run([sys.executable, "-m", "bench", "--sizes", "S", "--backends", "postgresql", "--reps", "1",
-                          "--out", str(report)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+                          "--screens-only", "--out", str(report)], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]
     for line in NOISE:
         assert line not in run.stdout and line not in run.stderr, line
