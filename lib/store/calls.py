@@ -96,6 +96,25 @@ class CallStore:
     def call(self, uid: str, fn: str, params: dict[str, Any], *, read: bool, export: bool = False) -> Any:
         raise NotImplementedError
 
+    def export_lines(self, uid: str, params: dict[str, Any], out: IO[bytes],
+                     on_progress: Callable[[int], None] | None, deadline: Deadline) -> int:
+        """The export's CSV lines into ``out``, page by page (``dashboard_export_csv``, keyset); returns the rows.
+        The direct transport COPYs them instead."""
+        rows, after = 0, None
+        while True:
+            deadline.check()
+            page = self.call(uid, "dashboard_export_csv", {**params, "p_limit": self.export_page, "p_after": after},
+                             read=True, export=True)
+            with _parsing():
+                text, n, after = page["csv"] or "", int(page["rows"]), page.get("next")
+            if text:
+                out.write(text.encode("utf-8"))
+            rows += n
+            if on_progress is not None:
+                on_progress(rows)
+            if after is None:
+                return rows
+
     def for_user(self, user_id: str) -> UserCalls:
         return UserCalls(self, validate_user_id(user_id))
 
@@ -326,23 +345,18 @@ class UserCalls:
 
     def export_tests_csv(self, filters: TestFilter, out: IO[bytes], *,
                          on_progress: Callable[[int], None] | None = None) -> int:
-        """The filtered set as CSV into ``out``, byte for byte ``csv_encoding.to_csv`` of ``iter_tests``' rows (the
-        database writes the lines); returns the rows.  In one of the process's export slots (ExportBusy),
-        stopped with ExportTimeout after EXPORT_TIMEOUT_SECONDS."""
+        """The filtered set as CSV into ``out``, byte for byte ``csv_encoding.to_csv`` of ``iter_tests``' rows:
+        the BOM and header, then the lines ``dashboard_export_lines`` writes, carried by the transport (COPY on
+        the direct path, pages over REST); returns the rows.  In one of the process's export slots
+        (ExportBusy), stopped with ExportTimeout after EXPORT_TIMEOUT_SECONDS."""
         filters = validate_filter(filters)
         deadline = Deadline(self._store.export_timeout_s)
-        rows = 0
         with self._store.export_gate.slot():
             out.write(csv_encoding.header_bytes(TEST_EXPORT_COLUMNS))
-            for page in self._export_pages("dashboard_export_csv", filters, deadline):
-                with _parsing():
-                    text, n = page["csv"] or "", int(page["rows"])
-                if text:
-                    out.write(text.encode("utf-8"))
-                rows += n
-                if on_progress is not None:
-                    on_progress(rows)
-        return rows
+            try:
+                return self._store.export_lines(self._uid, filter_params(filters), out, on_progress, deadline)
+            except Refused as err:
+                raise StoreError(REFUSED) from err
 
     # -- stats ------------------------------------------------------------------------------
 

@@ -5,9 +5,11 @@ token), so the functions run under row-level security exactly as through Supabas
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import IO, Any
 
 import psycopg
 from psycopg import sql
@@ -16,8 +18,10 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from lib.errors import ConfigError, ExportTimeout, StoreUnavailable
 from lib.store.calls import CallStore
+from lib.store.exports import Deadline
 from lib.store.transport import Refused, Unsettled
 
+_ROW_END = b"\r\n\x01\n"  # how a COPY row of the export ends (see export_lines)
 POOL_SIZE = 10  # connections for screen renders per process
 _UNAVAILABLE = ("08", "53", "57", "58")  # connection, resources, operator intervention (timeouts), system
 
@@ -81,9 +85,11 @@ class DirectStore(CallStore):
         if self._export_pool is not None:
             self._export_pool.close()
 
-    def _statement(self, conn: psycopg.Connection, fn: str, params: dict[str, Any]) -> tuple[sql.Composed, dict]:
+    def _statement(self, conn: psycopg.Connection, fn: str, params: dict[str, Any], *,
+                   select: str = "public.{}({})") -> tuple[sql.Composed, dict]:
         """``select public.fn(p_a => %(p_a)s::type, ...)``: each value cast to its argument's type (as
-        PostgREST resolves named JSON arguments), so JSON-able values need no per-type handling."""
+        PostgREST resolves named JSON arguments), so JSON-able values need no per-type handling.
+        ``select`` may name columns of a set-returning function instead (``line from public.{}({})``)."""
         types = self._args.get(fn)
         if types is None:
             rows = conn.execute("select a.name, format_type(a.type, null) from pg_proc p, "
@@ -96,7 +102,50 @@ class DirectStore(CallStore):
         except KeyError as err:
             raise Refused("42883") from err  # no such function or argument
         values = {k: Jsonb(v) if types[k] == "jsonb" and v is not None else v for k, v in params.items()}
-        return sql.SQL("select public.{}({})").format(sql.Identifier(fn), args), values
+        return sql.SQL("select " + select).format(sql.Identifier(fn), args), values
+
+    def export_lines(self, uid: str, params: dict[str, Any], out: IO[bytes],
+                     on_progress: Callable[[int], None] | None, deadline: Deadline) -> int:
+        """The export's lines in one ``COPY (select line from dashboard_export_lines(...)) TO STDOUT``, as the
+        user, on the export pool under the export time limit (``deadline`` is the statement timeout here).
+
+        ``FORMAT csv`` with control characters as delimiter and quote sends each line as one quoted cell,
+        ``\x01<line>\x01\n`` (a line ends with CRLF, so it is quoted; a \x01 in it is doubled): Python joins
+        ~8,000 of them and restores the lines with two replaces in C, no per-row Python."""
+        rows = 0
+        try:
+            with self.export_pool.connection() as conn:
+                statement, values = self._statement(conn, "dashboard_export_lines", params, select="line from public.{}({})")
+                conn.execute("select set_config('role', 'authenticated', true), "
+                             "set_config('request.jwt.claims', %s, true)", [json.dumps({"sub": uid, "role": "authenticated"})])
+                copy_sql = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01')").format(statement)
+                with conn.cursor() as cursor, cursor.copy(copy_sql, values) as copy:
+                    messages, tail = iter(copy), b""
+                    while chunk := list(itertools.islice(messages, 8192)):  # the loop over rows stays in C
+                        data = tail + b"".join(chunk)
+                        end = data.rfind(_ROW_END) + len(_ROW_END)  # whole rows only
+                        data, tail = (data[:end], data[end:]) if end >= len(_ROW_END) else (b"", data)
+                        if data:
+                            rows += data.count(_ROW_END)
+                            data = data[1:-2].replace(_ROW_END + b"\x01", b"\r\n")
+                            out.write(data.replace(b"\x01\x01", b"\x01") if b"\x01" in data else data)
+                            if on_progress is not None:
+                                on_progress(rows)
+                    if tail:
+                        raise Refused("XX000")  # a cut-off line: never seen
+                conn.commit()
+        except PoolTimeout as err:
+            raise StoreUnavailable() from err
+        except psycopg.errors.QueryCanceled as err:
+            raise ExportTimeout(self.export_timeout_s) from err
+        except psycopg.Error as err:
+            state = err.sqlstate or ""
+            if not state or state.startswith(_UNAVAILABLE):
+                raise StoreUnavailable() from err
+            raise Refused(state) from err
+        if on_progress is not None:
+            on_progress(rows)
+        return rows
 
     def call(self, uid: str, fn: str, params: dict[str, Any], *, read: bool, export: bool = False) -> Any:
         committing = False

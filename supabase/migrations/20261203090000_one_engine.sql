@@ -452,6 +452,9 @@ declare
         '''created_at'', t.created_at, ''updated_at'', t.updated_at)';
     dated jsonb := '[]'::jsonb;
     rest jsonb := '[]'::jsonb;
+    bound text;
+    page_t timestamp;
+    newer bigint;
 begin
     with counts as (
         select c.day, c.n, sum(c.n) over (order by c.day desc) as upto
@@ -465,10 +468,21 @@ begin
     left join lateral (select * from counts where upto > skip_rows order by day desc limit 1) s on true;
 
     if start_day is not null and start_day <> no_day then
+        bound := format('t.created_at < %L::timestamp', start_day + 1);
+        if in_day >= 200 then
+            -- deep into a busy day: walk the offset over created_at alone (the (user_id, created_at) index), so
+            -- the rows are read from the page's first timestamp on and only its ties are skipped by offset
+            execute format('select t.created_at from public.assistant_tests t where %s and %s '
+                           'order by t.created_at desc offset %s limit 1', w, bound, in_day) into page_t;
+            execute format('select count(*) from public.assistant_tests t where %s and %s and t.created_at > %L',
+                           w, bound, page_t) into newer;
+            bound := format('t.created_at <= %L::timestamp', page_t);
+            in_day := in_day - newer;
+        end if;
         execute format('select coalesce(jsonb_agg(%s order by t.created_at desc, t.id desc), ''[]'') from ('
-                       'select t.* from public.assistant_tests t where %s and t.created_at < %L::timestamp '
+                       'select t.* from public.assistant_tests t where %s and %s '
                        'order by t.created_at desc, t.id desc offset %s limit %s) t',
-                       cols, w, start_day + 1, in_day, size)
+                       cols, w, bound, in_day, size)
         into dated;
     end if;
     if start_day is not null and undated and jsonb_array_length(dated) < size then
@@ -482,107 +496,96 @@ begin
 end
 $$;
 
--- The export's rows, newest first like the Tests screen, a page at a time (keyset: pass "next" back as p_after
--- until it is null).  p_format 'rows': each row a JSON array of TEST_EXPORT_COLUMNS (id, assistant_id,
--- assistant_name, test_phrase, language, call_id, status, created_at, updated_at); 'csv': the page as CSV
--- text, each line as lib.export writes it (formula-neutralised cells, quoted when they hold a comma, quote, CR
--- or LF, times as 2026-11-25T07:40:04[.ffffff]Z, CRLF line ends).
-create or replace function public.dashboard_export_page(
-    p_format text, p_start timestamp, p_end timestamp, p_assistant_ids text[], p_languages text[],
-    p_statuses text[], p_search text, p_phrase text, p_after jsonb, p_limit int
-) returns jsonb
-language plpgsql stable
-set search_path = ''
-as $$
-declare
-    uid text := public.dashboard_uid();
-    size int := least(greatest(coalesce(p_limit, 5000), 1), 100000);
-    w text := public.dashboard_tests_where(uid, p_start, p_end, p_assistant_ids, p_languages, p_statuses,
-                                           p_search, p_phrase);
-    -- a text cell: '*[=+-@\t\r] at the start gets an apostrophe; '' is nothing; quoted when it must be
-    cell constant text := 'case when %1$s ~ ''[",\r\n]'' then ''"'' || replace(case when ascii(%1$s) in '
-        '(39, 61, 43, 45, 64, 9, 13) and ascii(ltrim(%1$s, '''''''')) in (61, 43, 45, 64, 9, 13) then '''''''' || %1$s '
-        'else %1$s end, ''"'', ''""'') || ''"'' else coalesce(case when ascii(%1$s) in (39, 61, 43, 45, 64, 9, 13) '
-        'and ascii(ltrim(%1$s, '''''''')) in (61, 43, 45, 64, 9, 13) then '''''''' || %1$s else %1$s end, '''') end';
-    stamp constant text := 'coalesce(to_char(%1$s, ''YYYY-MM-DD"T"HH24:MI:SS'') || case when date_trunc(''second'', '
-        '%1$s) = %1$s then '''' else to_char(%1$s, ''.US'') end || ''Z'', '''')';
-    item text;
-    after_t timestamp := (p_after ->> 't')::timestamp;
-    after_id uuid := (p_after ->> 'id')::uuid;
-    undated_phase boolean := coalesce((p_after ->> 'undated')::boolean, false);
-    page jsonb;
-    got int := 0;
-    last_t timestamp;
-    last_id uuid;
-    more jsonb;
-    more_n int := 0;
+-- The export's rows, newest first like the Tests screen: (created_at, id) descending, then the calls without
+-- created_at by id descending; from after the p_after cursor ({"t", "id"}, or {"undated": true, "id"}), at most
+-- p_limit rows (null: all).  Each row comes with its CSV line, written as lib.files.csv_encoding writes it
+-- (formula-neutralised cells, quoted when they hold a comma, quote, CR or LF, times as
+-- 2026-11-25T07:40:04[.ffffff]Z, CRLF at the end) and, for the other formats, its TEST_EXPORT_COLUMNS as a
+-- JSON array.  The one place an export row is made: the direct path COPYs the lines of one call, REST pages
+-- them through dashboard_export_csv, the Excel/Parquet/JSON files page dashboard_export_rows.
+-- One row of the export as dashboard_export_lines returns it.
+do $$
 begin
-    if p_format = 'csv' then
-        item := concat_ws(' || '','' || ', 't.id::text', format(cell, 't.assistant_id'), format(cell, 'a.name'),
-                          format(cell, 't.test_phrase'), format(cell, 'coalesce(nullif(t.language, ''''), ''english'')'),
-                          format(cell, 't.call_id'), format(cell, 'coalesce(nullif(t.status, ''''), ''initiated'')'),
-                          format(stamp, 't.created_at'), format(stamp, 't.updated_at')) || ' || E''\r\n''';
-        item := 'to_jsonb(string_agg(' || item || ', '''' order by %s))';
-    elsif p_format = 'rows' then
-        item := 'coalesce(jsonb_agg(jsonb_build_array(t.id, t.assistant_id, a.name, t.test_phrase, '
-                'coalesce(nullif(t.language, ''''), ''english''), t.call_id, '
-                'coalesce(nullif(t.status, ''''), ''initiated''), t.created_at, t.updated_at) order by %s), ''[]'')';
-    else
-        raise exception 'p_format must be csv or rows' using errcode = '22023';
-    end if;
-
-    if not undated_phase then
-        execute format('with p as (select t.* from public.assistant_tests t where %s and t.created_at is not null %s '
-                       'order by t.created_at desc, t.id desc limit %s) '
-                       'select ' || format(item, 't.created_at desc, t.id desc') || ', count(*), '
-                       '(select min(created_at) from p), '
-                       '(select id from p order by created_at, id limit 1) '
-                       'from p t left join public.assistants a on a.user_id = t.user_id '
-                       'and a.vapi_assistant_id = t.assistant_id',
-                       w, case when after_t is null then ''
-                               else format('and t.created_at <= %L::timestamp and (t.created_at, t.id) < (%L::timestamp, %L::uuid)',
-                                           after_t, after_t, after_id) end, size)
-        into page, got, last_t, last_id;
-        if got = size then
-            return jsonb_build_object(p_format, page, 'count', got,
-                                      'next', jsonb_build_object('t', last_t, 'id', last_id));
-        end if;
-        after_id := null;  -- the dated calls are done: the undated ones follow
-    end if;
-
-    execute format('with p as (select t.* from public.assistant_tests t where %s and t.created_at is null %s '
-                   'order by t.id desc limit %s) '
-                   'select ' || format(item, 't.id desc') || ', count(*), (select id from p order by id limit 1) '
-                   'from p t left join public.assistants a on a.user_id = t.user_id '
-                   'and a.vapi_assistant_id = t.assistant_id',
-                   w, case when after_id is null then '' else format('and t.id < %L::uuid', after_id) end, size - got)
-    into more, more_n, last_id;
-    if p_format = 'csv' then
-        page := to_jsonb(coalesce(page #>> '{}', '') || coalesce(more #>> '{}', ''));
-    else
-        page := coalesce(page, '[]'::jsonb) || coalesce(more, '[]'::jsonb);
-    end if;
-    return jsonb_build_object(p_format, page, 'count', got + more_n,
-                              'next', case when got + more_n = size
-                                           then jsonb_build_object('undated', true, 'id', last_id) end);
+    create type public.dashboard_export_line as (line text, item jsonb, created_at timestamp, id uuid);
+exception when duplicate_object then null;  -- applied again (tests re-apply every file)
 end
 $$;
 
--- The export's two shapes, a page at a time (see dashboard_export_page): rows for the Excel, Parquet and JSON
--- files ({"rows": [[...]], "next": cursor}), CSV text for tests.csv ({"csv": text, "rows": n, "next": cursor}).
-create or replace function public.dashboard_export_rows(
+create or replace function public.dashboard_export_lines(
     p_start timestamp default null, p_end timestamp default null, p_assistant_ids text[] default null,
     p_languages text[] default null, p_statuses text[] default null, p_search text default null,
-    p_phrase text default null, p_after jsonb default null, p_limit int default 5000
-) returns jsonb
-language sql stable
+    p_phrase text default null, p_after jsonb default null, p_limit int default null, p_json boolean default false
+) returns setof public.dashboard_export_line
+language plpgsql stable
 set search_path = ''
+set datestyle = 'ISO, MDY'
 as $$
-    select jsonb_build_object('rows', p -> 'rows', 'next', p -> 'next')
-    from public.dashboard_export_page('rows', p_start, p_end, p_assistant_ids, p_languages, p_statuses, p_search,
-                                      p_phrase, p_after, p_limit) p
+declare
+    uid text := public.dashboard_uid();
+    w text := public.dashboard_tests_where(uid, p_start, p_end, p_assistant_ids, p_languages, p_statuses,
+                                           p_search, p_phrase);
+    -- a text cell: '*[=+-@\t\r] at the start gets an apostrophe (neutralised); '' is nothing
+    neut constant text := 'coalesce(case when ascii(%1$s) in (39, 61, 43, 45, 64, 9, 13) '
+        'and ascii(ltrim(%1$s, '''''''')) in (61, 43, 45, 64, 9, 13) then '''''''' || %1$s else %1$s end, '''')';
+    -- ... and quoted (quotes doubled) when it holds a comma, quote, CR or LF
+    quoted constant text := 'case when %1$s ~ ''[",\r\n]'' then ''"'' || replace(%2$s, ''"'', ''""'') || ''"'' '
+        'else %2$s end';
+    -- a time: timestamp::text under DateStyle ISO drops a zero fraction and trailing zeros; pad them back
+    stamp constant text := 'coalesce(case when date_trunc(''second'', %1$s) = %1$s '
+        'then replace(%1$s::text, '' '', ''T'') else rpad(replace(%1$s::text, '' '', ''T''), 26, ''0'') end '
+        '|| ''Z'', '''')';
+    lang constant text := 'coalesce(nullif(t.language, ''''), ''english'')';
+    status constant text := 'coalesce(nullif(t.status, ''''), ''initiated'')';
+    cols text;
+    after_t timestamp := (p_after ->> 't')::timestamp;
+    after_id uuid := (p_after ->> 'id')::uuid;
+    undated_phase boolean := coalesce((p_after ->> 'undated')::boolean, false);
+    got bigint := 0;
+begin
+    -- one test per row decides whether any of its cells needs quotes (most rows: none), then each cell as it must be
+    cols := format('case when concat(t.assistant_id, t.name, t.test_phrase, t.language, t.call_id, t.status) '
+                   '~ ''[",\r\n]'' then concat_ws('','', %s, %s, %s, %s, %s, %s, %s, %s, %s) '
+                   'else concat_ws('','', %s, %s, %s, %s, %s, %s, %s, %s, %s) end',
+                   't.id::text', format(quoted, 't.assistant_id', format(neut, 't.assistant_id')),
+                   format(quoted, 't.name', format(neut, 't.name')),
+                   format(quoted, 't.test_phrase', format(neut, 't.test_phrase')), format(quoted, lang, format(neut, lang)),
+                   format(quoted, 't.call_id', format(neut, 't.call_id')), format(quoted, status, format(neut, status)),
+                   format(stamp, 't.created_at'), format(stamp, 't.updated_at'),
+                   't.id::text', format(neut, 't.assistant_id'), format(neut, 't.name'), format(neut, 't.test_phrase'),
+                   format(neut, lang), format(neut, 't.call_id'), format(neut, status),
+                   format(stamp, 't.created_at'), format(stamp, 't.updated_at'))
+            || ' || E''\r\n'', '
+            || case when p_json then format('jsonb_build_array(t.id, t.assistant_id, t.name, t.test_phrase, %s, '
+                                            't.call_id, %s, t.created_at, t.updated_at)', lang, status)
+                    else 'null::jsonb' end
+            || ', t.created_at, t.id';
+    -- sort the narrow rows, then format them (the sort does not carry the lines); the name joined before
+    if not undated_phase then
+        return query execute format(
+            'select %s from (select t.*, a.name from public.assistant_tests t left join public.assistants a '
+            'on a.user_id = t.user_id and a.vapi_assistant_id = t.assistant_id where %s and t.created_at is not null %s '
+            'order by t.created_at desc, t.id desc %s offset 0) t',
+            cols, w, case when after_t is null then ''
+                          else format('and t.created_at <= %L and (t.created_at, t.id) < (%L::timestamp, %L::uuid)',
+                                      after_t, after_t, after_id) end,
+            case when p_limit is null then '' else format('limit %s', p_limit) end);
+        get diagnostics got = row_count;
+        if p_limit is not null and got >= p_limit then
+            return;
+        end if;
+        after_id := null;  -- the dated calls are done: the undated ones follow
+    end if;
+    return query execute format(
+        'select %s from (select t.*, a.name from public.assistant_tests t left join public.assistants a '
+        'on a.user_id = t.user_id and a.vapi_assistant_id = t.assistant_id where %s and t.created_at is null %s '
+        'order by t.id desc %s offset 0) t',
+        cols, w, case when after_id is null then '' else format('and t.id < %L::uuid', after_id) end,
+        case when p_limit is null then '' else format('limit %s', p_limit - got) end);
+end
 $$;
 
+-- A page of the export for callers that cannot COPY (Supabase REST): {"csv": the lines, "rows": n, "next": the
+-- cursor to pass back as p_after, null after the last page}.
 create or replace function public.dashboard_export_csv(
     p_start timestamp default null, p_end timestamp default null, p_assistant_ids text[] default null,
     p_languages text[] default null, p_statuses text[] default null, p_search text default null,
@@ -591,9 +594,36 @@ create or replace function public.dashboard_export_csv(
 language sql stable
 set search_path = ''
 as $$
-    select jsonb_build_object('csv', p -> 'csv', 'rows', p -> 'count', 'next', p -> 'next')
-    from public.dashboard_export_page('csv', p_start, p_end, p_assistant_ids, p_languages, p_statuses, p_search,
-                                      p_phrase, p_after, p_limit) p
+    select jsonb_build_object(
+        'csv', coalesce(string_agg(l.line, ''), ''), 'rows', count(*),
+        'next', case when count(*) = least(greatest(coalesce(p_limit, 5000), 1), 100000) then
+            case when (array_agg(l.created_at))[count(*)] is null
+                 then jsonb_build_object('undated', true, 'id', (array_agg(l.id))[count(*)])
+                 else jsonb_build_object('t', (array_agg(l.created_at))[count(*)], 'id', (array_agg(l.id))[count(*)])
+            end end)
+    from public.dashboard_export_lines(p_start, p_end, p_assistant_ids, p_languages, p_statuses, p_search, p_phrase,
+                                       p_after, least(greatest(coalesce(p_limit, 5000), 1), 100000)) l
+$$;
+
+-- A page of the export's rows, for the Excel, Parquet and JSON files: {"rows": [[TEST_EXPORT_COLUMNS], ...],
+-- "next": the cursor, null after the last page}.
+create or replace function public.dashboard_export_rows(
+    p_start timestamp default null, p_end timestamp default null, p_assistant_ids text[] default null,
+    p_languages text[] default null, p_statuses text[] default null, p_search text default null,
+    p_phrase text default null, p_after jsonb default null, p_limit int default 5000
+) returns jsonb
+language sql stable
+set search_path = ''
+as $$
+    select jsonb_build_object(
+        'rows', coalesce(jsonb_agg(l.item), '[]'::jsonb),
+        'next', case when count(*) = least(greatest(coalesce(p_limit, 5000), 1), 100000) then
+            case when (array_agg(l.created_at))[count(*)] is null
+                 then jsonb_build_object('undated', true, 'id', (array_agg(l.id))[count(*)])
+                 else jsonb_build_object('t', (array_agg(l.created_at))[count(*)], 'id', (array_agg(l.id))[count(*)])
+            end end)
+    from public.dashboard_export_lines(p_start, p_end, p_assistant_ids, p_languages, p_statuses, p_search, p_phrase,
+                                       p_after, least(greatest(coalesce(p_limit, 5000), 1), 100000), true) l
 $$;
 
 -- Every number of the stats screen (lib.models.Stats), counted by the database in one statement: totals, calls
