@@ -628,8 +628,10 @@ $$;
 
 -- Every number of the stats screen (lib.models.Stats), counted by the database in one statement: totals, calls
 -- per day and status, per language, per assistant (named by assistants.name when known), intents created per
--- week (Monday) in the period.  Whole UTC days without a phrase search count from the daily rollup, whose
--- columns the filter's predicate names alike (user_id, assistant_id, language, status).
+-- week (Monday) in the period.  Whole UTC days without a phrase search count from the daily rollups: the
+-- per-day figures from the narrowest one with every filtered column (per day/language/status unless
+-- assistants are chosen), the per-assistant ones likewise (per day/assistant unless languages or statuses
+-- are); the filter's predicate names the rollups' columns as the calls' (user_id, assistant_id, language, status).
 create or replace function public.dashboard_stats(
     p_start timestamp default null, p_end timestamp default null, p_assistant_ids text[] default null,
     p_languages text[] default null, p_statuses text[] default null, p_search text default null,
@@ -641,31 +643,44 @@ as $$
 declare
     uid text := public.dashboard_uid();
     result jsonb;
-    src text;
+    lang constant text := 'coalesce(nullif(t.language, ''''), ''english'')';
+    status constant text := 'coalesce(nullif(t.status, ''''), ''initiated'')';
+    calls text := 'select null::date as day, null::text as assistant_id, null::text as language, '
+                  'null::text as status, 0::bigint as n where false';
+    per_day text := 'select day, language, status, n from calls';
+    per_assistant text := 'select assistant_id, n from calls';
+    w text;
+    days text := '';
 begin
     if coalesce(p_search, '') = '' and p_phrase is null
        and (p_start is null or p_start = date_trunc('day', p_start))
        and (p_end is null or p_end = date_trunc('day', p_end)) then
-        src := format('select t.day, t.assistant_id, coalesce(nullif(t.language, ''''), ''english'') as language, '
-                      'coalesce(nullif(t.status, ''''), ''initiated'') as status, t.tests as n '
-                      'from public.assistant_test_daily t where %s%s%s',
-                      public.dashboard_tests_where(uid, null, null, p_assistant_ids, p_languages, p_statuses,
-                                                   null, null),
-                      case when p_start is not null then format(' and t.day >= %L::date', p_start::date) else '' end,
-                      case when p_end is not null then format(' and t.day < %L::date', p_end::date) else '' end);
+        w := public.dashboard_tests_where(uid, null, null, p_assistant_ids, p_languages, p_statuses, null, null)
+             || case when p_start is not null then format(' and t.day >= %L::date', p_start::date) else '' end
+             || case when p_end is not null then format(' and t.day < %L::date', p_end::date) else '' end;
+        per_day := format('select t.day, %s as language, %s as status, t.tests as n from public.%I t where %s',
+                          lang, status, case when coalesce(cardinality(p_assistant_ids), 0) = 0
+                                             then 'assistant_test_daily_status' else 'assistant_test_daily' end, w);
+        per_assistant := format('select t.assistant_id, t.tests as n from public.%I t where %s',
+                                case when coalesce(cardinality(p_languages), 0) = 0
+                                          and coalesce(cardinality(p_statuses), 0) = 0
+                                     then 'assistant_test_daily_assistant' else 'assistant_test_daily' end, w);
     else
-        src := format('select coalesce(t.created_at::date, date ''0001-01-01'') as day, t.assistant_id, '
-                      'coalesce(nullif(t.language, ''''), ''english'') as language, '
-                      'coalesce(nullif(t.status, ''''), ''initiated'') as status, 1 as n '
-                      'from public.assistant_tests t where %s',
-                      public.dashboard_tests_where(uid, p_start, p_end, p_assistant_ids, p_languages, p_statuses,
-                                                   p_search, p_phrase));
+        calls := format('select coalesce(t.created_at::date, date ''0001-01-01'') as day, t.assistant_id, '
+                        '%s as language, %s as status, count(*) as n from public.assistant_tests t where %s '
+                        'group by 1, 2, 3, 4', lang, status,
+                        public.dashboard_tests_where(uid, p_start, p_end, p_assistant_ids, p_languages, p_statuses,
+                                                     p_search, p_phrase));
     end if;
+    days := case when p_start is not null then format('and created_at >= %L::timestamp ', p_start) else '' end
+            || case when p_end is not null then format('and created_at < %L::timestamp', p_end) else '' end;
     execute format($q$
-        with by_day as (select day, assistant_id, language, status, sum(n) as n from (%1$s) src group by 1, 2, 3, 4)
+        with calls as materialized (%1$s),
+        by_day as (select day, language, status, sum(n) as n from (%2$s) d group by 1, 2, 3),
+        by_assistant as (select assistant_id, sum(n) as n from (%3$s) a group by 1 having sum(n) > 0)
         select jsonb_build_object(
-            'intents', (select count(*) from public.intents where user_id = %2$L),
-            'assistants', (select count(*) from public.assistants where user_id = %2$L),
+            'intents', (select count(*) from public.intents where user_id = %4$L),
+            'assistants', (select count(*) from public.assistants where user_id = %4$L),
             'tests', (select coalesce(sum(n), 0) from by_day),
             'tests_completed', (select coalesce(sum(n), 0) from by_day where status = 'completed'),
             'tests_per_day', coalesce((
@@ -678,20 +693,17 @@ begin
                                  order by l.n desc, l.language)
                 from (select language, sum(n) as n from by_day group by 1 having sum(n) > 0) l), '[]'::jsonb),
             'tests_per_assistant', coalesce((
-                select jsonb_agg(jsonb_build_object('assistant_id', a.assistant_id, 'name', a.name, 'count', a.n)
-                                 order by a.n desc, a.assistant_id)
-                from (select c.assistant_id, s.name, c.n
-                      from (select assistant_id, sum(n) as n from by_day group by 1 having sum(n) > 0) c
-                      left join public.assistants s on s.user_id = %2$L and s.vapi_assistant_id = c.assistant_id) a),
+                select jsonb_agg(jsonb_build_object('assistant_id', c.assistant_id, 'name', s.name, 'count', c.n)
+                                 order by c.n desc, c.assistant_id)
+                from by_assistant c
+                left join public.assistants s on s.user_id = %4$L and s.vapi_assistant_id = c.assistant_id),
                 '[]'::jsonb),
             'intents_per_week', coalesce((
                 select jsonb_agg(jsonb_build_object('week', w.week, 'count', w.n) order by w.week)
                 from (select date_trunc('week', created_at)::date as week, count(*) as n
-                      from public.intents where user_id = %2$L and created_at is not null %3$s
+                      from public.intents where user_id = %4$L and created_at is not null %5$s
                       group by 1) w), '[]'::jsonb))
-        $q$, src, uid,
-        case when p_start is not null then format('and created_at >= %L::timestamp ', p_start) else '' end
-        || case when p_end is not null then format('and created_at < %L::timestamp', p_end) else '' end)
+        $q$, calls, per_day, per_assistant, uid, days)
     into result;
     return result;
 end
