@@ -487,11 +487,12 @@ def _main(sizes: list[str], backends: list[str], reps: int, out: Path, writers_a
 
 
 def _kept_load_section(out: Path) -> str:
-    """``make bench-load``'s section of the same file (between its markers), kept across ``make bench``."""
-    from bench.load import END, START
+    """``make bench-load``'s section of the same file (from its start marker) and whatever follows it (the
+    hand-written comparisons with earlier releases), kept across ``make bench``."""
+    from bench.load import START
 
     old = out.read_text() if out.exists() else ""
-    if START not in old or END not in old:
+    if START not in old:
         return ""
-    return "\n" + START + old.split(START, 1)[1].split(END, 1)[0] + END + "\n"
+    return "\n" + START + old.split(START, 1)[1]
 
