@@ -4,10 +4,8 @@ per test; the store contract runs on both transports to it, PostgreSQL direct an
 from __future__ import annotations
 
 import os
-import secrets
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -18,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tools import tables  # noqa: E402
-from tools.pgcluster import Cluster, apply_migrations, libpq_url  # noqa: E402
+from tools.pgcluster import Cluster, libpq_url, new_database  # noqa: E402
 
 pytest_plugins = ["tests.rest_fixtures"]  # rest_url, rest_store, rest_store_factory, service_key, JWT_SECRET
 
@@ -34,27 +32,6 @@ def browser(app: object) -> Iterator[object]:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
-
-
-@contextmanager
-def new_database(server_url: str, *, prefix: str = "db", setup: str | None = None) -> Iterator[str]:
-    """SQLAlchemy URL of a new, migrated database on ``server_url``'s server, dropped afterwards.
-    ``setup`` (SQL) runs before the migrations (e.g. Supabase's default privileges)."""
-    base = sa.engine.make_url(server_url)
-    name = f"{prefix}_{secrets.token_hex(4)}"
-    admin = libpq_url(base.render_as_string(hide_password=False))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    url = base.set(database=name).render_as_string(hide_password=False)
-    try:
-        if setup:
-            with psycopg.connect(libpq_url(url), autocommit=True) as conn:
-                conn.execute(setup)
-        apply_migrations(url)
-        yield url
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
 
 
 @pytest.fixture(scope="session")

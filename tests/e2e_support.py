@@ -117,7 +117,7 @@ def checked_app(workdir: Path, server_url: str) -> Iterator[App]:
 def running_app(workdir: Path, server_url: str, *, startup_timeout: float = 60.0) -> Iterator[App]:
     """The dashboard on a free loopback port over a new, seeded database on ``server_url``'s server
     (the suite's ``pg_url``), dropped when the app is done."""
-    from tests.conftest import new_database
+    from tools.pgcluster import new_database
 
     with new_database(server_url, prefix="e2e") as database_url:
         seed_demo(database_url)

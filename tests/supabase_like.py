@@ -6,14 +6,9 @@ and service_role (ALL: TRUNCATE, REFERENCES and TRIGGER included).  Then every m
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
-import psycopg
-import sqlalchemy as sa
-
-from tools.pgcluster import apply_migrations, libpq_url
+from tools.pgcluster import new_database
 
 SUPABASE_DEFAULT_PRIVILEGES = """
 alter default privileges in schema public grant all on tables to anon, authenticated, service_role;
@@ -22,20 +17,6 @@ alter default privileges in schema public grant all on sequences to anon, authen
 """
 
 
-@contextmanager
-def supabase_like_database(pg_url: str) -> Iterator[str]:
+def supabase_like_database(pg_url: str) -> AbstractContextManager[str]:
     """SQLAlchemy URL of a new database on ``pg_url``'s server, migrated under Supabase's defaults."""
-    base = sa.engine.make_url(pg_url)
-    name = f"supabase_like_{secrets.token_hex(4)}"
-    admin = libpq_url(base.render_as_string(hide_password=False))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    url = base.set(database=name).render_as_string(hide_password=False)
-    try:
-        with psycopg.connect(libpq_url(url), autocommit=True) as conn:
-            conn.execute(SUPABASE_DEFAULT_PRIVILEGES)
-        apply_migrations(url)
-        yield url
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
+    return new_database(pg_url, prefix="supabase_like", setup=SUPABASE_DEFAULT_PRIVILEGES)

@@ -66,7 +66,7 @@ def imperfect(database_url: str) -> None:
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory, pg_url: str) -> Iterator[App]:
-    from tests.conftest import new_database
+    from tools.pgcluster import new_database
 
     require_chromium()
     workdir = tmp_path_factory.mktemp("e2e-intents")

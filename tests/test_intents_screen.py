@@ -27,7 +27,7 @@ ALICE, CAROL = "user_demo_alice", "user_demo_carol"
 @pytest.fixture(scope="module")
 def database(pg_url: str) -> Iterator[str]:
     """A database of the module's own with the demo data, made imperfect."""
-    from tests.conftest import new_database
+    from tools.pgcluster import new_database
 
     with new_database(pg_url, prefix="intents_screen") as url:
         demo.seed(url, demo.default_plans(tests=200))

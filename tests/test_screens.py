@@ -35,7 +35,7 @@ def credentials(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def database(pg_url: str) -> Iterator[str]:
     """A database of the module's own, on the suite's PostgreSQL, with the demo users (alice: active
     pro, bob: past_due, carol: no subscription)."""
-    from tests.conftest import new_database
+    from tools.pgcluster import new_database
 
     with new_database(pg_url, prefix="screens") as url:
         demo.seed(url, demo.default_plans(tests=1500))

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import glob
 import os
+import secrets
 import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -118,3 +121,26 @@ class Cluster:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@contextmanager
+def new_database(server_url: str, *, prefix: str = "db", setup: str | None = None) -> Iterator[str]:
+    """SQLAlchemy URL of a new, migrated database on ``server_url``'s server, dropped afterwards.
+    ``setup`` (SQL) runs before the migrations (e.g. Supabase's default privileges)."""
+    import sqlalchemy as sa  # test and bench infrastructure only
+
+    base = sa.engine.make_url(server_url)
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    admin = libpq_url(base.render_as_string(hide_password=False))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    url = base.set(database=name).render_as_string(hide_password=False)
+    try:
+        if setup:
+            with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+                conn.execute(setup)
+        apply_migrations(url)
+        yield url
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')
