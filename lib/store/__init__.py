@@ -7,53 +7,11 @@ Supabase REST (lib.store.rest).  Both run the functions as role ``authenticated`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import IO, Protocol
-
-import pandas as pd
-
 from lib.config import Settings as AppSettings
-from lib.models import (
-    Assistant,
-    FailureDrilldown,
-    HistoryEntry,
-    Intent,
-    IntentDiff,
-    SaveResult,
-    Settings,
-    Stats,
-    Subscription,
-    TestFilter,
-    TestPage,
-)
+from lib.store.calls import CallStore as Store
+from lib.store.calls import UserCalls as UserStore
 
-
-class UserStore(Protocol):
-    """Everything a screen can do with one user's data.  No method takes a user id."""
-
-    def versions(self) -> dict[str, int]: ...
-    def list_intents(self) -> list[Intent]: ...
-    def save_intents(self, diff: IntentDiff) -> SaveResult: ...
-    def list_history(self, limit: int = 20) -> list[HistoryEntry]: ...
-    def undo_save(self, history_id: str) -> str: ...
-    def list_assistants(self) -> list[Assistant]: ...
-    def get_settings(self) -> Settings: ...
-    def set_active(self, active: bool) -> Settings: ...
-    def list_tests(self, filters: TestFilter, *, page: int = 1, page_size: int = 50) -> TestPage: ...
-    def iter_tests(self, filters: TestFilter, *, chunk_size: int = 20_000) -> Iterator[pd.DataFrame]: ...
-    def count_tests(self, filters: TestFilter) -> int: ...
-    def export_tests_csv(self, filters: TestFilter, out: IO[bytes], *,
-                         on_progress: Callable[[int], None] | None = None) -> int: ...
-    def get_subscription(self) -> Subscription | None: ...
-    def stats(self, filters: TestFilter) -> Stats: ...
-    def failure_drilldown(self, filters: TestFilter, *, limit: int = 10) -> FailureDrilldown: ...
-
-
-class Store(Protocol):
-    backend: str
-
-    def for_user(self, user_id: str) -> UserStore: ...
-    def close(self) -> None: ...
+__all__ = ["Store", "UserStore", "open_store"]
 
 
 def open_store(settings: AppSettings) -> Store:

@@ -120,7 +120,8 @@ class CallStore:
 
 
 class UserCalls:
-    """One user's handle: the UserStore protocol (lib.store) over ``store.call``."""
+    """One user's handle (``lib.store.UserStore``): everything a screen can do with one user's data, each
+    method one ``store.call``; no method takes a user id."""
 
     def __init__(self, store: CallStore, user_id: str) -> None:
         self._store = store
