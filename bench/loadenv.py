@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 ROOT = Path(__file__).resolve().parent.parent
-APP = "dashboard/app.py"
+APP = "dashboard/server.py"
 NAIVE_APP = "bench/naive_app.py"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 

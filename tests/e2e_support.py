@@ -1,6 +1,6 @@
 """Helpers for the end-to-end browser tests (tests/test_e2e.py): start the real app, drive Streamlit.
 
-Nothing here is a test.  The app runs as ``streamlit run dashboard/app.py`` in a subprocess on a
+Nothing here is a test.  The app runs as ``streamlit run dashboard/server.py`` in a subprocess on a
 free loopback port, against a database of its own on the suite's PostgreSQL (migrated, seeded by
 ``lib.ops.demo``, dropped afterwards) and a credentials file in a temporary folder, with no file watcher (other people's edits must not rerun it) and an empty
 secrets file (a developer's ``.streamlit/secrets.toml`` must not point it at a real database).
@@ -158,7 +158,7 @@ def serving_app(
                 "-m",
                 "streamlit",
                 "run",
-                "dashboard/app.py",
+                "dashboard/server.py",
                 "--server.port",
                 str(port),
                 "--server.address",
