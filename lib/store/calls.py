@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import datetime
 from typing import IO, Any
 
 import pandas as pd
@@ -311,6 +312,12 @@ class UserCalls:
         data = self._call("dashboard_count_tests", filter_params(validate_filter(filters)))
         with _parsing():
             return int(data)
+
+    def first_test_at(self) -> datetime | None:
+        """When the user's first dated test call was made (None without one): where their history begins."""
+        data = self._call("dashboard_first_test_at", {})
+        with _parsing():
+            return parse_time(data["at"])
 
     def _export_pages(self, fn: str, filters: TestFilter, deadline: Deadline) -> Iterator[dict]:
         """The export function's pages, newest first, each continuing after the previous one (keyset)."""
