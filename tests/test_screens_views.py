@@ -102,6 +102,10 @@ def test_pager_next_last_and_an_out_of_range_page(app_on, database: str) -> None
     at.run()
     assert rows_line(at).startswith("Rows **51–100**") and at.query_params["page"] == "2"
     assert not (set(at.dataframe[0].value["Call id"]) & set(first_page)) - {"—"}
+    at.button(key="tests_below_previous").click().run()  # the same pager under the table: no scrolling up
+    assert rows_line(at).startswith("Rows **1–50**") and list(at.dataframe[0].value["Call id"]) == first_page
+    at.button(key="tests_below_next").click().run()
+    assert rows_line(at).startswith("Rows **51–100**")
     next(b for b in at.button if b.label == "Last").click()
     at.run()
     last_rows = total - (pages - 1) * 50

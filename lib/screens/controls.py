@@ -204,27 +204,31 @@ def page_of(key: str, filters: TestFilter, total: int, size: int, view: urlstate
     return page
 
 
-def _go(key: str, page: int | None, pages: int) -> None:
+def _go(key: str, page: int | None, pages: int, box: str = "") -> None:
     """A pager callback: to ``page``, or (None) to the page typed in the box, clamped to 1..pages."""
     if page is None:
-        page = int(st.session_state.get(f"{key}_goto") or 1)
+        page = int(st.session_state.get(box or f"{key}_goto") or 1)
     st.session_state[f"{key}_page"] = urlstate.clamp_page(page, pages)
 
 
-def pager(key: str, page: int, pages: int, total: int, shown: int, size: int) -> None:
-    """First / previous / next / last, the rows line and a page box, right above the table."""
+def pager(key: str, page: int, pages: int, total: int, shown: int, size: int, *, below: bool = False) -> None:
+    """First / previous / next / last, the rows line and a page box: above the table, and again below it
+    (``below``: its own widgets, the same page), so a long page never sends the user back up to go on."""
     first = (page - 1) * size + 1
-    st.session_state[f"{key}_goto"] = page  # the box shows the page (set before it is drawn)
-    row = st.container(horizontal=True, vertical_alignment="center")
+    keys = f"{key}_below" if below else key
+    box = f"{keys}_goto"
+    st.session_state[box] = page  # the box shows the page (set before it is drawn)
+    row = st.container(horizontal=True, vertical_alignment="center", key=f"{keys}_pager")
     for label, icon, target, off in [
         ("First", ":material/first_page:", 1, page <= 1),
         ("Previous", ":material/chevron_left:", page - 1, page <= 1),
         ("Next", ":material/chevron_right:", page + 1, page >= pages),
         ("Last", ":material/last_page:", pages, page >= pages),
     ]:
-        row.button(label, key=f"{key}_{label.lower()}", icon=icon, disabled=off, on_click=_go, args=(key, target, pages))
+        row.button(label, key=f"{keys}_{label.lower()}", icon=icon, disabled=off, on_click=_go,
+                   args=(key, target, pages))
     row.markdown(f"Rows **{fmt_int(first)}–{fmt_int(first + shown - 1)}** of **{fmt_int(total)}** "
                  f"· page {fmt_int(page)} of {fmt_int(pages)}", width="content")
-    row.number_input("Go to page", min_value=1, step=1, key=f"{key}_goto", on_change=_go, args=(key, None, pages),
+    row.number_input("Go to page", min_value=1, step=1, key=box, on_change=_go, args=(key, None, pages, box),
                      label_visibility="collapsed", width=130,
                      help=f"Go to page (1 to {fmt_int(pages)}); a larger number shows the last page.")
