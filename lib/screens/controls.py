@@ -96,9 +96,11 @@ def period_control(key: str, view: urlstate.View | None = None, *, label: str = 
     choice = PRESETS.get(cols[0].radio(label, list(PRESETS), horizontal=True, key=preset), urlstate.DEFAULT_PERIOD)
     period = urlstate.Period(choice)
     if choice == "custom":
-        a = cols[1].date_input("From", key=first, min_value=urlstate.EARLIEST, max_value=urlstate.LATEST,
-                               format="YYYY-MM-DD")
-        b = cols[2].date_input("To (inclusive)", key=last, min_value=urlstate.EARLIEST, max_value=urlstate.LATEST,
+        for k in (first, last):  # no day after today: nothing can have happened then (a link may ask for one)
+            if isinstance(st.session_state.get(k), date) and st.session_state[k] > today:
+                st.session_state[k] = today
+        a = cols[1].date_input("From", key=first, min_value=urlstate.EARLIEST, max_value=today, format="YYYY-MM-DD")
+        b = cols[2].date_input("To (inclusive)", key=last, min_value=urlstate.EARLIEST, max_value=today,
                                format="YYYY-MM-DD")
         a, b = a or today, b or today
         if a > b:
