@@ -4,24 +4,20 @@ screens, duplicate names refused, an import that reports every bad row, and the 
 
 One app runs for the module over a database of its own (the suite's PostgreSQL) with the demo data, made imperfect first (alice:
 three intents miss a language, one has two phrases, one shares a phrase).  Screenshots go to
-test-artifacts/screenshots/ (intents.png, intents-attention.png, intents-phone.png, coverage.png);
-``UPDATE_DOC_SCREENSHOTS=1`` also copies intents.png and coverage.png to docs/screenshots/.
+test-artifacts/screenshots/ (intents.png, intents-attention.png, intents-phone.png, coverage.png); (the README's own come from
+tests/test_readme_screenshots.py).
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e_support import (
-    DOC_SCREENSHOTS,
     ROW_HEIGHT,
     SCREENSHOTS,
     App,
@@ -118,12 +114,6 @@ def names_in_db(app: App) -> list[str]:
     return list(names)
 
 
-def copy_to_docs(path: Path) -> None:
-    if os.environ.get("UPDATE_DOC_SCREENSHOTS"):
-        DOC_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, DOC_SCREENSHOTS / path.name)
-
-
 def test_coverage_card_links_to_the_needs_attention_filter(page: Page) -> None:
     signed_in(page)
     card = page.locator(".st-key-coverage_card")
@@ -137,7 +127,6 @@ def test_coverage_card_links_to_the_needs_attention_filter(page: Page) -> None:
     assert top and box
     page.screenshot(path=str(shot), clip={"x": box["x"] - 16, "y": top["y"] - 16, "width": box["width"] + 32,
                                           "height": box["y"] + box["height"] - top["y"] + 32})
-    copy_to_docs(shot)
 
     link = card.get_by_role("link", name=re.compile(r"6 intents need attention"))
     link.click()
@@ -158,7 +147,7 @@ def test_coverage_card_links_to_the_needs_attention_filter(page: Page) -> None:
     if header.count():
         hb = header.first.bounding_box()
         assert hb and hb["x"] + hb["width"] <= box["x"] + box["width"] + 1, (hb, box)
-    copy_to_docs(screenshot(page, "intents"))
+    screenshot(page, "intents")
 
 
 def test_a_new_row_is_on_top_and_a_blank_one_is_named_on_save(page: Page) -> None:

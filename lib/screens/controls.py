@@ -87,13 +87,17 @@ def period_control(key: str, view: urlstate.View | None = None, *, label: str = 
     if view is not None:
         shared = view.period
     preset, first, last = f"{key}_preset", f"{key}_from", f"{key}_to"
-    if view is not None or preset not in st.session_state:
+    labels = list(PRESETS)
+    drawn = {}  # a first draw gets the period as its default, not through Session State: the browser shows
+    if preset not in st.session_state:  # a new radio's default, so a value set only in the state could show
+        drawn["index"] = labels.index(urlstate.PRESET_LABELS[shared.kind])  # "7 days" beside a 30-day label
+    elif view is not None:
         st.session_state[preset] = urlstate.PRESET_LABELS[shared.kind]
     if view is not None or first not in st.session_state or last not in st.session_state:
         days = shared.days(today) or (today - timedelta(days=29), today)
         st.session_state[first], st.session_state[last] = days
     cols = st.columns([4, 1.3, 1.3, 1.5], vertical_alignment="top")
-    choice = PRESETS.get(cols[0].radio(label, list(PRESETS), horizontal=True, key=preset), urlstate.DEFAULT_PERIOD)
+    choice = PRESETS.get(cols[0].radio(label, labels, horizontal=True, key=preset, **drawn), urlstate.DEFAULT_PERIOD)
     period = urlstate.Period(choice)
     if choice == "custom":
         for k in (first, last):  # no day after today: nothing can have happened then (a link may ask for one)
