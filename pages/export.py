@@ -38,10 +38,8 @@ if view is not None:
 if table != "Subscription":
     controls.write_url("export", {"q": st.session_state[search_key]} if st.session_state.get(search_key) else {})
 if table == "Intents":
-    search = st.text_input("Name or phrase contains", key="export_intents_search").strip().casefold()
-    rows = [i for i in queries.intents() if not search or search in i.intent_name.casefold()
-            or any(search in p.casefold() for p in i.example_user_phrases)]
-    frame, name = frames.intents_frame(rows), "intents"
+    search = st.text_input("Name or phrase contains", key="export_intents_search")
+    frame, name = frames.intents_frame(frames.intents_matching(queries.intents(), search)), "intents"
 elif table == "Assistants":
     search = st.text_input("Name contains", key="export_assistants_search").strip().casefold()
     frame = frames.assistants_frame([a for a in queries.assistants() if search in a.name.casefold()])
