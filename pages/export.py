@@ -4,7 +4,7 @@ import streamlit as st
 
 from lib.files import csv_encoding, frames
 from lib.files.formats import to_excel, to_parquet
-from lib.screens import controls, urlstate, widgets
+from lib.screens import api_panel, controls, urlstate, widgets
 from lib.screens.formatting import plural
 from lib.store import queries
 
@@ -14,6 +14,8 @@ st.title("Export")
 st.caption("CSV is UTF-8 with a BOM (Excel shows Cyrillic), lists are JSON arrays, times are ISO 8601 UTC, "
            "and cells a spreadsheet would run as a formula are prefixed with an apostrophe. The preview names columns "
            "for reading; the files keep the database's column names.")
+
+api_panel.section()
 
 table = st.radio("Table", ["Test calls", "Intents", "Assistants", "Subscription"], horizontal=True,
                  key="export_table")

@@ -94,6 +94,10 @@ class ApiAccess:
     def __init__(self, store: CallStore, user_id: str) -> None:
         self._store, self._uid = store, validate_user_id(user_id)
 
+    @property
+    def user_id(self) -> str:
+        return self._uid
+
     def _call(self, fn: str, params: dict[str, Any] | None = None, *, read: bool = True) -> Any:
         try:
             return self._store.call(self._uid, fn, params or {}, read=read)
