@@ -27,13 +27,19 @@ def _bearer(header: str | None) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else ""
 
 
+def is_link(items: Sequence[tuple[str, str]], path: str = "") -> bool:
+    """A signed link's request (any of its own parameters, or one whose '?' was changed): no header needed, and a
+    link that does not verify is 403, whatever byte was changed."""
+    return any(k in params.LINK_KEYS for k, _v in items) or "sig=" in path
+
+
 def authenticate(store, settings, path: str, items: Sequence[tuple[str, str]],
                  authorization: str | None) -> tuple[Caller, list[tuple[str, str]]]:
     """The caller, and the query's items without a signed link's own parameters.  Raises ApiProblem:
     401 (one body for every refused credential), 403 (a link whose signature does not match), 410 (a
     genuine link past its expiry)."""
     token = _bearer(authorization)
-    if token is None and any(k == "sig" for k, _v in items):
+    if token is None and is_link(items):
         return _link(store, path, items), [(k, v) for k, v in items if k not in params.LINK_KEYS]
     if not token:
         raise unauthorized()

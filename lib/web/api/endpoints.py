@@ -142,7 +142,7 @@ class Api:
         items = request.query_params.multi_items()
         endpoint = ENDPOINTS.get(name)
         if endpoint is None:
-            raise bad_link() if any(k == "sig" for k, _v in items) else not_found()
+            raise bad_link() if auth.is_link(items, name) else not_found()
         try:
             store, settings = self._resources()
             caller, items = await run_in_threadpool(auth.authenticate, store, settings, path, items,
