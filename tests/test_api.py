@@ -343,3 +343,86 @@ def test_openapi_document_and_schemathesis(app: App, tmp_path: Path) -> None:
         cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     assert " passed" in run.stdout
+
+
+# -- the Export screen: the API access section, and the API's bytes against the Download buttons' ----------------
+
+@pytest.fixture
+def page(browser, app: App):
+    from tests.e2e_support import VIEWPORT
+
+    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True, locale="en-US", timezone_id="UTC",
+                                  base_url=app.url)
+    context.set_default_timeout(20_000)
+    yield context.new_page()
+    context.close()
+
+
+def _signed_in(page, path: str, user: str = "alice") -> None:
+    from tests.e2e_support import settle, sign_in, wait_for_gate
+
+    page.goto(path)
+    if not wait_for_gate(page):
+        sign_in(page, user, "demo", user.capitalize())
+    settle(page)
+
+
+@pytest.mark.browser
+def test_csv_equals_the_download_buttons_bytes(page, app: App) -> None:
+    from playwright.sync_api import expect
+
+    from tests.e2e_support import download, settle
+
+    token, _id = _token(app, ALICE)
+    _signed_in(page, f"/export?period=all&q={MARK}")
+    prepare = page.get_by_role("button", name="Prepare CSV of 8 test calls")
+    prepare.click()
+    label = "Download tests.csv (8 rows)"
+    expect(page.get_by_role("button", name=label, exact=True)).to_be_visible(timeout=30_000)
+    settle(page)
+    button = download(page, label)
+    status, _h, api = get(app, _url("tests.csv", period="all", q=MARK), token)
+    assert status == 200 and api == button
+    assert all(c in api for c in (b"'=cmd|", b"'+1+1", b"'@SUM", b"'-2", b"'=HYPERLINK", b"'\tTab"))  # neutralized
+
+    page.get_by_test_id("stRadio").filter(has=page.get_by_text("Table", exact=True)).get_by_text(
+        "Intents", exact=True).click()
+    settle(page)
+    page.get_by_label("Name or phrase contains", exact=True).fill(MARK)
+    page.get_by_label("Name or phrase contains", exact=True).press("Enter")
+    settle(page)
+    button = download(page, "Download CSV")
+    status, _h, api = get(app, _url("intents.csv", q=MARK), token)
+    assert status == 200 and api == button and MARK.encode() in api
+
+
+@pytest.mark.browser
+def test_api_access_section_creates_lists_and_revokes(page, app: App) -> None:
+    from playwright.sync_api import expect
+
+    from tests.e2e_support import screenshot, settle
+
+    _signed_in(page, "/export", "bob")
+    page.get_by_text("API access: pull your data", exact=False).click()
+    settle(page)
+    name = f"laptop {uuid.uuid4().hex[:8]}"
+    page.get_by_label("Token name", exact=True).fill(name)
+    page.get_by_role("button", name="Create token", exact=True).click()
+    settle(page)
+    expect(page.get_by_text("Copy it now", exact=False)).to_be_visible()
+    token = page.get_by_test_id("stCode").first.inner_text().strip()
+    assert token.startswith("vad_") and len(token) == 47
+    assert token in page.get_by_test_id("stCode").nth(1).inner_text()  # the curl example carries it
+    stored = _sql(app, "select token_hash, expires_at - created_at from api_tokens where user_id = %s and name = %s",
+                  [BOB, name])
+    assert stored == [(hashlib.sha256(token.encode()).hexdigest(), stored[0][1])] and stored[0][1].days == 90
+    status, _h, body = get(app, "/api/v1/intents.csv", token)
+    assert status == 200 and f"bob_{MARK}".encode() in body
+    screenshot(page, "api-access")
+    page.get_by_role("button", name="I have copied it", exact=True).click()
+    settle(page)
+    expect(page.get_by_text(token, exact=True)).to_have_count(0)  # shown once
+    expect(page.get_by_text(name, exact=True)).to_have_count(1)  # the list (a grid: its accessible table)
+    page.get_by_role("button", name="Revoke", exact=True).click()  # the newest live token is chosen first
+    settle(page)
+    assert get(app, "/api/v1/intents.csv", token)[0] == 401
