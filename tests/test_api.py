@@ -426,3 +426,31 @@ def test_api_access_section_creates_lists_and_revokes(page, app: App) -> None:
     page.get_by_role("button", name="Revoke", exact=True).click()  # the newest live token is chosen first
     settle(page)
     assert get(app, "/api/v1/intents.csv", token)[0] == 401
+
+
+def test_exports_beyond_the_slots_get_503_with_retry_after(tmp_path: Path, pg_url: str) -> None:
+    """EXPORT_CONCURRENCY=1: an export whose client does not read holds the one slot (it waits for the client,
+    its memory bounded); another export is refused with 503 and Retry-After; once the first is gone, it runs."""
+    with new_database(pg_url, prefix="api_slots") as database_url:
+        seed_demo(database_url)
+        with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
+            conn.execute("insert into assistant_tests (user_id, assistant_id, test_phrase, created_at) "
+                         "select %s, 'asst_many', repeat('x', 600) || i, timezone('utc', now()) "
+                         "from generate_series(1, 100000) i", [ALICE])
+        with serving_app(tmp_path, database_url, env={"EXPORT_CONCURRENCY": "1"}) as slots_app:
+            token, _id = _token(slots_app, ALICE)
+            request = urllib.request.Request(slots_app.url + "/api/v1/tests.csv?period=all",
+                                             headers={"Authorization": f"Bearer {token}"})
+            holder = urllib.request.urlopen(request, timeout=60)  # headers read, body left unread
+            try:
+                assert holder.status == 200
+                status, headers, body = get(slots_app, "/api/v1/tests.csv?period=all", token)
+                assert status == 503 and int(headers["retry-after"]) >= 1, (status, body[:200])
+                assert json.loads(body)["type"].endswith("busy")
+                assert get(slots_app, "/api/v1/intents.csv", token)[0] == 200  # not an export: never queued
+            finally:
+                holder.close()
+            deadline = time.monotonic() + 30
+            while (status := get(slots_app, "/api/v1/tests.csv?period=all&q=x1", token)[0]) == 503:
+                assert time.monotonic() < deadline, "the slot was never given back"
+            assert status == 200
