@@ -454,3 +454,32 @@ def test_exports_beyond_the_slots_get_503_with_retry_after(tmp_path: Path, pg_ur
             while (status := get(slots_app, "/api/v1/tests.csv?period=all&q=x1", token)[0]) == 503:
                 assert time.monotonic() < deadline, "the slot was never given back"
             assert status == 200
+
+
+def test_a_clerk_session_token_reads_its_users_data(tmp_path: Path, pg_url: str) -> None:
+    """AUTH_MODE=clerk: the web app's session token (RS256, verified as at sign-in) stands for its ``sub``; a
+    token signed by another key, or expired, gets the same 401 as a bad personal token."""
+    import jwt
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key, other = (rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(2))
+    pem = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                        serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+    def session(signer, sub: str = BOB, exp: int = 60) -> str:
+        now = int(time.time())
+        return jwt.encode({"sub": sub, "iat": now - 1, "nbf": now - 1, "exp": now + exp}, signer, algorithm="RS256")
+
+    with new_database(pg_url, prefix="api_clerk") as database_url:
+        seed_demo(database_url)
+        _seed_markers(database_url)
+        with serving_app(tmp_path, database_url, env={"AUTH_MODE": "clerk", "CLERK_JWT_KEY": pem}) as clerk_app:
+            status, headers, body = get(clerk_app, _url("intents.csv", q=MARK), session(key))
+            assert status == 200 and f"bob_{MARK}".encode() in body and f"alice_{MARK}".encode() not in body
+            refused = {get(clerk_app, "/api/v1/intents.csv", t)[2]
+                       for t in (session(other), session(key, exp=-120), "vad_" + "A" * 43)}
+            assert len(refused) == 1 and json.loads(refused.pop())["status"] == 401
+            assert get(clerk_app, "/api/v1/intents.csv", session(key),
+                       {"If-None-Match": headers["etag"]})[0] == 200  # another query: another tag
+            assert get(clerk_app, _url("intents.csv", q=MARK), session(key), {"If-None-Match": headers["etag"]})[0] == 304
