@@ -483,3 +483,27 @@ def test_a_clerk_session_token_reads_its_users_data(tmp_path: Path, pg_url: str)
             assert get(clerk_app, "/api/v1/intents.csv", session(key),
                        {"If-None-Match": headers["etag"]})[0] == 200  # another query: another tag
             assert get(clerk_app, _url("intents.csv", q=MARK), session(key), {"If-None-Match": headers["etag"]})[0] == 304
+
+
+@pytest.mark.browser
+def test_api_access_section_makes_and_revokes_signed_links(page, app: App) -> None:
+    from playwright.sync_api import expect
+
+    from tests.e2e_support import screenshot, settle
+
+    _signed_in(page, "/export", "alice")
+    page.get_by_text("API access: pull your data", exact=False).click()
+    settle(page)
+    page.get_by_label("Filters (as in the screen's URL)", exact=True).fill(f"period=all&q={MARK}")
+    page.get_by_role("button", name="Create link", exact=True).click()
+    settle(page)
+    link = page.get_by_test_id("stCode").first.inner_text().strip()
+    assert link.startswith(app.url + "/api/v1/tests.csv?") and "sig=" in link
+    path = link.removeprefix(app.url)
+    status, _h, body = get(app, path)
+    assert status == 200 and f"alice {MARK}".encode() in body and f"bob {MARK}".encode() not in body
+    expect(page.get_by_text(f"period=all&q={MARK}", exact=True)).to_have_count(1)  # listed
+    screenshot(page, "api-access-links")
+    page.get_by_role("button", name="Revoke all signed links", exact=True).click()
+    settle(page)
+    assert get(app, path)[0] == 403
