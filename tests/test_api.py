@@ -423,8 +423,13 @@ def test_api_access_section_creates_lists_and_revokes(page, app: App) -> None:
     settle(page)
     expect(page.get_by_text(token, exact=True)).to_have_count(0)  # shown once
     expect(page.get_by_text(name, exact=True)).to_have_count(1)  # the list (a grid: its accessible table)
-    page.get_by_role("button", name="Revoke", exact=True).click()  # the newest live token is chosen first
+    page.get_by_label("Token to revoke", exact=True).click()
+    page.get_by_role("option", name=f"{name} (…{token[-4:]})", exact=True).click()
     settle(page)
+    page.get_by_role("button", name="Revoke", exact=True).click()
+    settle(page)
+    assert _sql(app, "select revoked_at is not null from api_tokens where user_id = %s and name = %s", [BOB, name]) \
+        == [(True,)]
     assert get(app, "/api/v1/intents.csv", token)[0] == 401
 
 
