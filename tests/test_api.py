@@ -269,6 +269,9 @@ def test_etag_304_then_200_after_a_webhook_insert(app: App) -> None:
     assert status == 200 and headers["etag"]
     status, again, body304 = get(app, path, token, {"If-None-Match": headers["etag"]})
     assert status == 304 and body304 == b"" and again["etag"] == headers["etag"]
+    head = urllib.request.Request(app.url + path, method="HEAD", headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(head, timeout=30) as resp:
+        assert resp.status == 200 and resp.headers["etag"] == headers["etag"] and resp.read() == b""
     new_id = str(uuid.uuid4())
     _sql(app, "insert into assistant_tests (id, user_id, assistant_id, test_phrase, language, status, created_at) "
               "values (%s, %s, 'asst_webhook', %s, 'english', 'completed', timezone('utc', now()))",

@@ -154,6 +154,8 @@ class Api:
             headers = {"ETag": tag, "Cache-Control": "private, no-cache", "Vary": "Authorization"}
             if params.matches(request.headers.get("if-none-match"), tag):
                 return Response(status_code=304, headers=headers)
+            if request.method == "HEAD":  # the headers (ETag) only: no data is read
+                return Response(status_code=200, headers=headers, media_type=endpoint.media)
             user = store.for_user(caller.user_id)
             if endpoint.body is not None:
                 body, rows = await run_in_threadpool(endpoint.body, user, query)
