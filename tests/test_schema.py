@@ -70,7 +70,8 @@ def test_columns_types_and_nullability_match_the_seed(pg) -> None:
     assert {t: found[t] for t in SEED} == SEED
     # additions listed in the README: the rollups, the change versions and the intents' history
     assert set(found) == {*SEED, "assistant_test_daily", "assistant_test_daily_status",
-                          "assistant_test_daily_assistant", "user_data_versions", "intent_history"}
+                          "assistant_test_daily_assistant", "user_data_versions", "intent_history", "api_tokens",
+                          "api_links"}
 
 
 def test_seed_defaults_unique_and_primary_keys(pg) -> None:

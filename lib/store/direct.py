@@ -147,15 +147,16 @@ class DirectStore(CallStore):
             on_progress(rows)
         return rows
 
-    def call(self, uid: str, fn: str, params: dict[str, Any], *, read: bool, export: bool = False) -> Any:
+    def call(self, uid: str | None, fn: str, params: dict[str, Any], *, read: bool, export: bool = False) -> Any:
         committing = False
         try:
             with (self.export_pool if export else self.pool).connection() as conn:
                 statement, values = self._statement(conn, fn, params)
-                claims = json.dumps({"sub": uid, "role": "authenticated"})
+                role = "authenticated" if uid is not None else "service_role"  # None: the server itself
+                claims = json.dumps({"sub": uid, "role": role} if uid is not None else {"role": role})
                 with conn.pipeline():  # the user's role and claims, then the call: one round trip
-                    conn.execute("select set_config('role', 'authenticated', true), "
-                                 "set_config('request.jwt.claims', %s, true)", [claims])
+                    conn.execute("select set_config('role', %s, true), "
+                                 "set_config('request.jwt.claims', %s, true)", [role, claims])
                     cursor = conn.execute(statement, values)
                 row = cursor.fetchone()
                 committing = True
