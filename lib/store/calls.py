@@ -21,6 +21,7 @@ from lib.errors import (
     AlreadyUndone,
     ConflictError,
     HistoryNotFound,
+    NotLoaded,
     StoreError,
     StoreUnavailable,
     UndoConflict,
@@ -47,7 +48,7 @@ from lib.models import (
     TestPage,
     utcnow,
 )
-from lib.store import history
+from lib.store import budget, history
 from lib.store.exports import Deadline, ExportGate
 from lib.store.saves import Found, applied, chunks, content, ids_to_check, settle
 from lib.store.transport import (
@@ -132,11 +133,23 @@ class UserCalls:
 
     def _call(self, fn: str, params: dict[str, Any] | None = None, *, read: bool = True, export: bool = False,
               refused: Callable[[Refused], StoreError | None] | None = None) -> Any:
-        """One function call; a refusal ``refused`` does not map is REFUSED (no SQL text reaches the user)."""
+        """One function call; a refusal ``refused`` does not map is REFUSED (no SQL text reaches the user).
+
+        A screen's read shares the render's time budget (lib.store.budget): once the budget is spent or a
+        read found the database unavailable, the next read fails at once, saying the screen could not be
+        loaded (NotLoaded) rather than that nothing was changed."""
+        screen_read = read and not export
+        if screen_read and budget.exhausted():
+            raise NotLoaded()
         try:
             return self._store.call(self._uid, fn, params or {}, read=read, export=export)
         except Refused as err:
             raise (refused and refused(err)) or StoreError(REFUSED) from err
+        except StoreUnavailable as err:
+            if not screen_read:
+                raise
+            budget.fail()
+            raise NotLoaded() from err
 
     # -- change versions and intents --------------------------------------------------------
 
