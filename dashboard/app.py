@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -14,8 +15,8 @@ import streamlit as st  # noqa: E402
 from lib.errors import StoreError  # noqa: E402
 from lib.identity import signin  # noqa: E402
 from lib.identity.local_signin import COOKIE_COMPONENT_CSS  # noqa: E402
-from lib.identity.navigation import screen_navigation  # noqa: E402
-from lib.ops import memory  # noqa: E402
+from lib.identity.navigation import DEFAULT_SCREEN, screen_navigation  # noqa: E402
+from lib.ops import memory, metrics  # noqa: E402
 from lib.screens import loading, widgets  # noqa: E402
 from lib.store import budget, queries  # noqa: E402
 
@@ -59,11 +60,16 @@ def render() -> None:
     queries.defer_check(skeleton.hook)
     banner = st.container()  # the subscription banner, filled after the screen (its reads are then cached)
     widgets.screen_frame(navigation.url_path)  # phone layout
+    screen = navigation.url_path if navigation.url_path in SCREENS else DEFAULT_SCREEN  # "/" shows Stats
+    started, cpu = time.perf_counter(), time.thread_time()
     try:
         navigation.run()
     except StoreError as err:  # the database is down or refused: a clear message, never a stack trace
+        metrics.ERRORS.labels("screen", type(err).__name__).inc()
         st.error(str(err))
     finally:
+        metrics.RENDER_SECONDS.labels(screen).observe(time.perf_counter() - started)
+        metrics.RENDER_CPU_SECONDS.labels(screen).observe(time.thread_time() - cpu)
         queries.defer_check(None)
         skeleton.clear()
         with banner:

@@ -43,6 +43,7 @@ from lib.models import (
     TestFilter,
     TestPage,
 )
+from lib.ops import metrics
 from lib.store import Store, UserStore, budget, open_store
 from lib.store.validation import refuse_new_duplicates
 
@@ -177,6 +178,7 @@ def _user(*topics: str) -> tuple[str, tuple[int, ...]]:
 
 
 def _handle(user_id: str) -> UserStore:
+    metrics.miss()  # inside a cached read's body: the cache did not have it
     return store().for_user(user_id)
 
 
@@ -242,41 +244,41 @@ def _failures(user_id: str, versions: tuple[int, ...], filters: TestFilter, limi
 
 
 def intents() -> tuple[Intent, ...]:
-    return _intents(*_user(INTENTS))
+    return metrics.cached("intents", _intents, *_user(INTENTS))
 
 
 def history(limit: int = 20) -> list[HistoryEntry]:
     """The latest saves of the intents (grid, import, undo), newest first."""
-    return _history(*_user(HISTORY), limit)
+    return metrics.cached("history", _history, *_user(HISTORY), limit)
 
 
 def assistants() -> list[Assistant]:
-    return _assistants(*_user(ASSISTANTS, INTENTS))  # shows the intents' names
+    return metrics.cached("assistants", _assistants, *_user(ASSISTANTS, INTENTS))  # shows the intents' names
 
 
 def assistant_settings() -> Settings:
-    return _settings(*_user(SETTINGS))
+    return metrics.cached("settings", _settings, *_user(SETTINGS))
 
 
 def subscription() -> Subscription | None:
-    return _subscription(*_user(SUBSCRIPTIONS))
+    return metrics.cached("subscription", _subscription, *_user(SUBSCRIPTIONS))
 
 
 def stats(filters: TestFilter) -> Stats:
-    return _stats(*_user(TESTS, INTENTS, ASSISTANTS), filters)
+    return metrics.cached("stats", _stats, *_user(TESTS, INTENTS, ASSISTANTS), filters)
 
 
 def count_tests(filters: TestFilter) -> int:
-    return _count_tests(*_user(TESTS), filters)
+    return metrics.cached("count_tests", _count_tests, *_user(TESTS), filters)
 
 
 def failure_drilldown(filters: TestFilter, *, limit: int = 10) -> FailureDrilldown:
     """The phrases and assistants failing most in the filter's period (statuses and phrase ignored)."""
-    return _failures(*_user(TESTS, ASSISTANTS), replace(filters, statuses=(), phrase=""), limit)
+    return metrics.cached("failures", _failures, *_user(TESTS, ASSISTANTS), replace(filters, statuses=(), phrase=""), limit)
 
 
 def tests(filters: TestFilter, *, page: int = 1, page_size: int = 50) -> TestPage:
-    return _tests(*_user(TESTS), filters, page, page_size)
+    return metrics.cached("tests", _tests, *_user(TESTS), filters, page, page_size)
 
 
 # -- writes: go to the store, then read the versions again so this render's reads are fresh ------
