@@ -22,6 +22,6 @@ def floor_section(db: str, keys: loadenv.Keys, *, rounds: int, think: float, siz
         "### The app against its floor (N = 1)", "",
         f"`bench/floor_app.py` renders each step's elements with the same data prepared in memory (no database, "
         f"no cache look-ups, no sign-in); it and the app replay the journey alternately, {rounds} measured "
-        f"journeys each, size {size}, think {think:g} s, medians; ratio = app / floor. Server CPU of a step runs "
+        f"journeys each, size {size}, think {think:g} s, mean CPU and median latency; ratio = app / floor. Server CPU of a step runs "
         "from its send to the next step's send (the live fragments' reruns while the user reads are in it).", "",
         *lines, "", verdict, ""])
