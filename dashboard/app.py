@@ -56,9 +56,14 @@ def render() -> None:
     # The navigation, then the screen's title and a skeleton are drawn before anything waits for the
     # database: the user's change versions (every cached read is keyed on them) are read at the screen's
     # first read, which draws the skeleton there (lib.screens.loading).
-    skeleton = loading.Skeleton(st.empty())  # the "Showing data from" notice, at the top
+    notice, banner = st.empty(), st.container()  # "Showing data from", then the subscription banner, on top
+
+    def subscription_banner() -> None:  # after the check, before the screen's own reads (a page may st.stop)
+        with banner:
+            widgets.subscription_banner(navigation.url_path)
+
+    skeleton = loading.Skeleton(notice, then=subscription_banner)
     queries.defer_check(skeleton.hook)
-    banner = st.container()  # the subscription banner, filled after the screen (its reads are then cached)
     widgets.screen_frame(navigation.url_path)  # phone layout
     screen = navigation.url_path if navigation.url_path in SCREENS else DEFAULT_SCREEN  # "/" shows Stats
     started, cpu = time.perf_counter(), time.thread_time()
@@ -72,8 +77,6 @@ def render() -> None:
         metrics.RENDER_CPU_SECONDS.labels(screen).observe(time.thread_time() - cpu)
         queries.defer_check(None)
         skeleton.clear()
-        with banner:
-            widgets.subscription_banner(navigation.url_path)
 
 
 # One time budget for every database read of this render (lib.store.budget): a hung database shows its

@@ -30,9 +30,12 @@ _SKELETON = """<div role="status" aria-live="polite" class="dash-skeleton">
 class Skeleton:
     """The render's loading skeleton and its notice slot; ``hook`` is the deferred check's hook."""
 
-    def __init__(self, notice_slot: st.delta_generator.DeltaGenerator) -> None:
+    def __init__(self, notice_slot: st.delta_generator.DeltaGenerator,
+                 then: Callable[[], None] | None = None) -> None:
+        """``then``: drawn right after the check (the subscription banner, into its slot above the screen)."""
         self._notice = notice_slot
         self._slot: st.delta_generator.DeltaGenerator | None = None
+        self._then = then
 
     def hook(self, check: Callable[[], Freshness]) -> Freshness:
         self._slot = st.empty()
@@ -41,6 +44,8 @@ class Skeleton:
         notice = fresh.notice()
         if notice:
             self._notice.warning(notice, icon=":material/cloud_off:")
+        if self._then is not None:
+            self._then()
         return fresh
 
     def clear(self) -> None:
