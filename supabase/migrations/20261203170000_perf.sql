@@ -31,7 +31,8 @@ declare
     edges text;
 begin
     if coalesce(p_search, '') = '' and p_phrase is null
-       and (p_start is null or p_end is null or whole_start < whole_end) then
+       and (((p_start is null or p_start = date_trunc('day', p_start)) and (p_end is null or p_end = whole_end))
+            or (p_start is not null and (p_end is null or whole_start < whole_end))) then
         w := public.dashboard_tests_where(uid, null, null, p_assistant_ids, p_languages, p_statuses, null, null)
              || case when p_start is not null then format(' and t.day >= %L::date', whole_start) else '' end
              || case when p_end is not null then format(' and t.day < %L::date', whole_end) else '' end;
@@ -99,6 +100,65 @@ begin
 end
 $$;
 
+
+-- The filtered calls' count per day (the Tests screen's total and pages, the export's count), as one_engine
+-- computes it, except that a period in another time zone also reads the rollups: its whole UTC days from them,
+-- the part-days at either end from the calls (one day each).
+create or replace function public.dashboard_test_day_counts(
+    p_start timestamp default null, p_end timestamp default null, p_assistant_ids text[] default null,
+    p_languages text[] default null, p_statuses text[] default null, p_search text default null,
+    p_phrase text default null
+) returns table (day date, n bigint)
+language plpgsql stable
+set search_path = ''
+as $$
+declare
+    uid text := public.dashboard_uid();
+    any_assistant boolean := coalesce(cardinality(p_assistant_ids), 0) = 0;
+    any_language boolean := coalesce(cardinality(p_languages), 0) = 0;
+    any_status boolean := coalesce(cardinality(p_statuses), 0) = 0;
+    whole_start date := case when p_start = date_trunc('day', p_start) then p_start::date else p_start::date + 1 end;
+    whole_end date := p_end::date;
+    part text := 'select t.created_at::date, count(*) from public.assistant_tests t where %s group by 1';
+begin
+    if coalesce(p_search, '') = '' and p_phrase is null
+       and (((p_start is null or p_start = date_trunc('day', p_start)) and (p_end is null or p_end = whole_end))
+            or (p_start is not null and (p_end is null or whole_start < whole_end))) then
+        if any_assistant then
+            return query
+            select r.day, sum(r.tests)::bigint from public.assistant_test_daily_status r
+            where r.user_id = uid
+              and (p_start is null or r.day >= whole_start) and (p_end is null or r.day < whole_end)
+              and (any_language or coalesce(nullif(r.language, ''), 'english') = any(p_languages))
+              and (any_status or coalesce(nullif(r.status, ''), 'initiated') = any(p_statuses))
+            group by r.day having sum(r.tests) > 0;
+        else
+            return query
+            select r.day, sum(r.tests)::bigint from public.assistant_test_daily r
+            where r.user_id = uid and r.assistant_id = any(p_assistant_ids)
+              and (p_start is null or r.day >= whole_start) and (p_end is null or r.day < whole_end)
+              and (any_language or coalesce(nullif(r.language, ''), 'english') = any(p_languages))
+              and (any_status or coalesce(nullif(r.status, ''), 'initiated') = any(p_statuses))
+            group by r.day having sum(r.tests) > 0;
+        end if;
+        -- a period in another time zone: its part-days at either end, from the calls
+        if p_start is not null and p_start <> whole_start then
+            return query execute format(part, public.dashboard_tests_where(
+                uid, p_start, whole_start::timestamp, p_assistant_ids, p_languages, p_statuses, null, null));
+        end if;
+        if p_end is not null and p_end <> whole_end then
+            return query execute format(part, public.dashboard_tests_where(
+                uid, whole_end::timestamp, p_end, p_assistant_ids, p_languages, p_statuses, null, null));
+        end if;
+    else
+        return query execute format(
+            'select coalesce(t.created_at::date, date ''0001-01-01''), count(*) from public.assistant_tests t '
+            'where %s group by 1',
+            public.dashboard_tests_where(uid, p_start, p_end, p_assistant_ids, p_languages, p_statuses,
+                                         p_search, p_phrase));
+    end if;
+end
+$$;
 
 -- Newest first, as the export and the Tests screen read the calls ((created_at, id) descending; the calls without
 -- created_at are read apart, by id): an index in exactly that order serves the sort, the ties on created_at
