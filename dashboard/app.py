@@ -81,7 +81,7 @@ def render() -> None:
 
 # One time budget for every database read of this render (lib.store.budget): a hung database shows its
 # message within DB_TIMEOUT_SECONDS, whatever the number of reads and retries.
-with budget.render(settings.db_timeout_seconds, resume=st.session_state.pop(BUDGET_KEY, None)) as spent:
+with budget.render(budget.for_timeout(settings.db_timeout_seconds), resume=st.session_state.pop(BUDGET_KEY, None)) as spent:
     try:
         render()
     except BaseException:  # a rerun (or stop) after a failed read: the next run goes on with this budget

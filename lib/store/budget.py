@@ -33,6 +33,13 @@ class Budget:
 
 
 _current: ContextVar[Budget | None] = ContextVar("db_budget", default=None)
+RESERVE = 0.5  # seconds of DB_TIMEOUT_SECONDS kept for drawing the message (at most a quarter of it)
+
+
+def for_timeout(timeout: float) -> float:
+    """The budget of a render under DB_TIMEOUT_SECONDS = ``timeout``: the timeout less a reserve for showing
+    the message, so that it shows within the timeout and a second even on a busy server."""
+    return timeout - min(RESERVE, timeout / 4)
 
 
 @contextmanager

@@ -130,7 +130,7 @@ def check() -> Freshness:
     Outside a render's budget (a fragment's run) the check has one of its own (lib.store.budget)."""
     uid = current_user_id()
     try:
-        with budget.render(settings().db_timeout_seconds):
+        with budget.render(budget.for_timeout(settings().db_timeout_seconds)):
             versions: Mapping[str, int] = _handle(uid).versions()
     except StoreUnavailable:
         known = [f for f in (_session_freshness(uid), _known().get(uid)) if f is not None]
