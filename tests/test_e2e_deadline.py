@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.e2e_support import VIEWPORT, require_chromium, screenshot, seed_demo, serving_app, wait_for_gate
+from tests.e2e_support import SCREENSHOTS, VIEWPORT, require_chromium, screenshot, seed_demo, serving_app, wait_for_gate
 from tests.postgrest_server import Fault, PostgrestServer
 from tests.rest_fixtures import JWT_SECRET, service_key
 
@@ -112,7 +112,7 @@ _STATE = """() => ({
 })"""
 
 
-def sign_in_and_time(page: Page, url: str) -> dict[str, float | str]:
+def sign_in_and_time(page: Page, url: str, shot: str = "") -> dict[str, float | str]:
     """alice signs in; seconds from the click to the navigation, the title, the skeleton and the first
     message (an alert, or the screen's data: its metric cards), and that message's text."""
     page.goto(url)
@@ -128,6 +128,10 @@ def sign_in_and_time(page: Page, url: str) -> dict[str, float | str]:
         for key in ("nav", "title", "skeleton"):
             if state[key]:
                 marks.setdefault(key, now)
+        if shot and state["skeleton"] and not state["message"].strip():
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / f"{shot}.png"))  # the page while it waits: for a person to judge
+            shot = ""
         if state["message"].strip():
             marks["first_message"], marks["text"] = now, state["message"]
             return marks
@@ -178,7 +182,7 @@ def test_rest_faults_answer_within_the_deadline(rest_app, rest: PostgrestServer,
     rest.clear()
     rest.inject(Fault("slow", seconds=seconds, path="/rpc/", times=100_000))
     try:
-        marks = sign_in_and_time(page, rest_app.url)
+        marks = sign_in_and_time(page, rest_app.url, shot=f"deadline-rest-{kind}-loading")
         check_deadline(marks, f"rest-{kind}", page)
     finally:
         rest.clear()
