@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 SIZE ?= S,M
 
-.PHONY: run test bench bench-import bench-load lint venv os-deps supabase-cli screenshots
+.PHONY: run test bench bench-import bench-load bench-compare lint venv os-deps supabase-cli screenshots
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,15 @@ bench-load: $(VENV)/.installed-dev os-deps
 # The README's screenshots, taken in Chromium from the demo data exactly as `make run` seeds it.
 screenshots: $(VENV)/.installed-dev os-deps
 	UPDATE_DOC_SCREENSHOTS=1 $(PY) -m pytest -q -p no:randomly tests/test_readme_screenshots.py
+
+# One release against another in one run: the N = 1 journey against REF (a git worktree of it) and the
+# working tree alternately, on the same data; per-step CPU and latency ratios, steps > 10% worse flagged.
+# `make bench-compare REF=0fd0e7d` (COMPARE_SIZE=S by default; ROUNDS journeys per side).
+REF ?= main
+COMPARE_SIZE ?= S
+ROUNDS ?= 3
+bench-compare: $(VENV)/.installed-dev os-deps
+	$(PY) -m bench.compare --ref $(REF) --size $(COMPARE_SIZE) --rounds $(ROUNDS)
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -599,6 +599,8 @@ def main() -> int:
     parser.add_argument("--no-gc-on", dest="gc_on", action="store_false")
     parser.add_argument("--soak", type=float, default=0.0, help="seconds of a 50-session soak (0: none)")
     parser.add_argument("--soak-sessions", type=int, default=50)
+    parser.add_argument("--floor-rounds", type=int, default=3,
+                        help="N = 1 journeys each on the app and its floor app, alternating (0: none)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/ alone")
     parser.add_argument("--report-only", action="store_true", help="re-render docs from docs/bench-load.json")
     args = parser.parse_args()
@@ -618,7 +620,13 @@ def main() -> int:
     phases: list[Phase] = []
     browser = gc_on = soak = None
     keys = loadenv.Keys()
+    floor_md = ""
     with loadenv.database(args.size) as db:
+        if args.floor_rounds:
+            from bench.floor import floor_section
+
+            floor_md = floor_section(db, keys, rounds=args.floor_rounds, think=args.think, size=args.size)
+            print(floor_md, flush=True)
         for n in ns:
             journeys = args.journeys or (3 if n <= 10 else 1)
             phase, b = run_phase(db, keys, "dashboard", n, journeys, think=args.think,
@@ -637,6 +645,8 @@ def main() -> int:
         browser = Phase.from_json(last["browser"]) if last.get("browser") else None
         gc_on = Phase.from_json(last["gc_on"]) if last.get("gc_on") else None
     section = report(phases, browser, gc_on, soak, args.size, args.think, time.perf_counter() - started)
+    if floor_md:
+        section = section.replace(END, floor_md + "\n" + END)
     print(section)
     if not args.no_write:
         write_doc(section)

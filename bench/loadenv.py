@@ -121,9 +121,10 @@ class Server:
 
 @contextmanager
 def server(script: str, database_url: str, public_pem: str, *, extra: list[str] | None = None,
-           env: dict[str, str] | None = None, cpu: int | None = None) -> Iterator[Server]:
+           env: dict[str, str] | None = None, cpu: int | None = None, root: Path = ROOT) -> Iterator[Server]:
     """The app (or the naive page) on a free loopback port, signing in with Clerk tokens; ``cpu``
-    pins the server process (every thread) to that core."""
+    pins the server process (every thread) to that core; ``root``: the source tree it runs from (another
+    release's worktree, for ``make bench-compare``)."""
     work = Path(tempfile.mkdtemp(prefix="dashboard-load-"))
     secrets = work / "secrets.toml"
     secrets.write_text("# empty: the benchmark's environment decides every setting\n")
@@ -138,7 +139,7 @@ def server(script: str, database_url: str, public_pem: str, *, extra: list[str] 
            "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none", "--server.runOnSave",
            "false", "--browser.gatherUsageStats", "false", "--secrets.files", str(secrets), *(extra or [])]
     with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=root, env=full_env, stdout=out, stderr=subprocess.STDOUT)
     srv = Server(url, proc.pid, proc, log)
     try:
         deadline = time.monotonic() + 90

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -14,10 +15,10 @@ import streamlit as st  # noqa: E402
 from lib.errors import StoreError  # noqa: E402
 from lib.identity import signin  # noqa: E402
 from lib.identity.local_signin import COOKIE_COMPONENT_CSS  # noqa: E402
-from lib.identity.navigation import screen_navigation  # noqa: E402
-from lib.ops import memory  # noqa: E402
-from lib.screens import widgets  # noqa: E402
-from lib.store import queries  # noqa: E402
+from lib.identity.navigation import DEFAULT_SCREEN, screen_navigation  # noqa: E402
+from lib.ops import memory, metrics  # noqa: E402
+from lib.screens import loading, widgets  # noqa: E402
+from lib.store import budget, queries  # noqa: E402
 
 memory.freeze_startup_heap()  # once per process; Streamlit's post-run gc.collect(2) is off (lib/memory.py)
 
@@ -34,9 +35,6 @@ except StoreError as err:  # misconfiguration: say what to fix, show no value
     st.error(str(err))
     st.stop()
 
-if signin.gate(settings) is None:  # renders the sign-in screen; no data, no navigation
-    st.stop()
-
 SCREENS = {  # url path (lib.identity.navigation.SCREEN_PATHS) -> title, icon
     "stats": ("Stats", ":material/insights:"),
     "intents": ("Intents", ":material/forum:"),
@@ -45,18 +43,48 @@ SCREENS = {  # url path (lib.identity.navigation.SCREEN_PATHS) -> title, icon
     "billing": ("Billing", ":material/credit_card:"),
     "export": ("Export", ":material/download:"),
 }
-try:  # the user's change versions, once per render: every cached read below is keyed on them
-    notice = queries.check().notice()
-except StoreError:
-    notice = None  # nothing known to show: the screen's first read says what is wrong
-if notice:
-    st.warning(notice, icon=":material/cloud_off:")
 
-navigation = screen_navigation({  # "/" and unknown paths show Stats, never "Page not found"
-    path: (ROOT / "pages" / f"{path}.py", title, icon) for path, (title, icon) in SCREENS.items()
-})
-widgets.screen_frame(navigation.url_path)  # phone layout, and the subscription banner while billing needs action
-try:
-    navigation.run()
-except StoreError as err:  # the database is down or refused: a clear message, never a stack trace
-    st.error(str(err))
+BUDGET_KEY = "_render_budget"  # session state: the budget of a run interrupted after a read failed
+
+
+def render() -> None:
+    if signin.gate(settings) is None:  # renders the sign-in screen; no data, no navigation
+        st.stop()
+    navigation = screen_navigation({  # "/" and unknown paths show Stats, never "Page not found"
+        path: (ROOT / "pages" / f"{path}.py", title, icon) for path, (title, icon) in SCREENS.items()
+    })
+    # The navigation, then the screen's title and a skeleton are drawn before anything waits for the
+    # database: the user's change versions (every cached read is keyed on them) are read at the screen's
+    # first read, which draws the skeleton there (lib.screens.loading).
+    notice, banner = st.empty(), st.container()  # "Showing data from", then the subscription banner, on top
+
+    def subscription_banner() -> None:  # after the check, before the screen's own reads (a page may st.stop)
+        with banner:
+            widgets.subscription_banner(navigation.url_path)
+
+    skeleton = loading.Skeleton(notice, then=subscription_banner)
+    queries.defer_check(skeleton.hook)
+    widgets.screen_frame(navigation.url_path)  # phone layout
+    screen = navigation.url_path if navigation.url_path in SCREENS else DEFAULT_SCREEN  # "/" shows Stats
+    started, cpu = time.perf_counter(), time.thread_time()
+    try:
+        navigation.run()
+    except StoreError as err:  # the database is down or refused: a clear message, never a stack trace
+        metrics.ERRORS.labels("screen", type(err).__name__).inc()
+        st.error(str(err))
+    finally:
+        metrics.RENDER_SECONDS.labels(screen).observe(time.perf_counter() - started)
+        metrics.RENDER_CPU_SECONDS.labels(screen).observe(time.thread_time() - cpu)
+        queries.defer_check(None)
+        skeleton.clear()
+
+
+# One time budget for every database read of this render (lib.store.budget): a hung database shows its
+# message within DB_TIMEOUT_SECONDS, whatever the number of reads and retries.
+with budget.render(budget.for_timeout(settings.db_timeout_seconds), resume=st.session_state.pop(BUDGET_KEY, None)) as spent:
+    try:
+        render()
+    except BaseException:  # a rerun (or stop) after a failed read: the next run goes on with this budget
+        if spent.failed:
+            st.session_state[BUDGET_KEY] = spent
+        raise

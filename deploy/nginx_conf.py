@@ -26,6 +26,8 @@ What the configuration does, and why:
   ``<prefix>/healthz/<n>`` checks replica n alone, for an outside monitor or load balancer.
 * **Uploads.** nginx refuses bodies over 1 MB by default; the limit here is Streamlit's
   ``server.maxUploadSize`` plus 1 MB of multipart overhead, so Streamlit's own message shows instead.
+* **Metrics.** ``/metrics`` (Prometheus, lib.web.metrics) is answered 404 here, at the root and under the
+  prefix: operators scrape each replica's own port from the private network.
 * **XSRF and CORS** stay on in Streamlit: the ``Host`` header (with its port) is passed unchanged,
   so the browser's ``Origin`` equals the host Streamlit sees and the websocket's same-origin check
   passes; Streamlit's XSRF token is a double-submit cookie, valid on every replica.
@@ -234,6 +236,10 @@ def render_site(site: ProxySite, access_log: str = "/var/log/nginx/dashboard.acc
                 f"add_header {REPLICA_HEADER} $dashboard_replica always;",
             ],
         ),
+        "# Prometheus metrics stay private: each replica serves /metrics on its own port, for a scraper on the",
+        "# private network; never through the proxy (nor under the prefix, where Streamlit would serve its page).",
+        *_block("location = /metrics", ["return 404;"]),
+        *_block(f"location = {p}/metrics", ["return 404;"]),
         "",
         "# Health: 200 while any replica is healthy; /healthz/<n> checks replica n alone.",
         *_block(

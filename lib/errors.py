@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lib.i18n import _
+
 
 class StoreError(Exception):
     """Base of every error the store raises; ``str(err)`` is safe to show to a user."""
@@ -84,6 +86,18 @@ class StoreUnavailable(StoreError):
         super().__init__(
             f"{what} is not reachable or did not answer in time. Nothing was changed; "
             "please try again in a moment."
+        )
+
+
+class NotLoaded(StoreUnavailable):
+    """A read of a screen found the database unreachable or too slow (or the render's time budget,
+    lib.store.budget, spent): nothing was being changed, the screen could not be loaded."""
+
+    def __init__(self) -> None:
+        StoreError.__init__(
+            self,
+            _("The database is not reachable or did not answer in time, so this screen could not be loaded. "
+              "Please try again in a moment."),
         )
 
 

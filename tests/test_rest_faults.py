@@ -15,7 +15,7 @@ from dataclasses import replace
 import pytest
 import sqlalchemy as sa
 
-from lib.errors import ConflictError, SaveOutcomeUnknown, StoreError, StoreUnavailable
+from lib.errors import ConflictError, NotLoaded, SaveOutcomeUnknown, StoreError, StoreUnavailable
 from lib.models import IntentDiff, IntentEdit, IntentInput, SaveToken
 from lib.store.rest import RestStore
 from tests.postgrest_server import Fault, PostgrestServer
@@ -77,7 +77,7 @@ def test_a_read_gives_up_after_three_tries_with_the_sql_message(server: Postgres
     server.inject(Fault("status", status=503, times=5, method="POST"))
     with pytest.raises(StoreUnavailable) as err:
         store.for_user(USER).list_intents()
-    assert str(err.value) == str(StoreUnavailable())  # the direct transport's text
+    assert str(err.value) == str(NotLoaded())  # the direct transport's text
     assert count(server, "POST", INTENTS_PATH) == 3
 
 
@@ -85,7 +85,7 @@ def test_a_500_is_not_retried_and_says_unavailable(server: PostgrestServer, stor
     server.inject(Fault("status", status=500, times=5, method="POST"))
     with pytest.raises(StoreUnavailable) as err:
         store.for_user(USER).get_subscription()
-    assert str(err.value) == str(StoreUnavailable())
+    assert str(err.value) == str(NotLoaded())  # a read: "could not be loaded"
     assert count(server, "POST", RPC + "dashboard_subscription") == 1
 
 
@@ -113,7 +113,7 @@ def test_refused_connections_then_the_server_comes_back(pg_clean: str, engine: s
     try:
         with pytest.raises(StoreUnavailable) as err:
             store.for_user(USER).list_intents()
-        assert str(err.value) == str(StoreUnavailable())
+        assert str(err.value) == str(NotLoaded())  # a read: "could not be loaded"
         diff = IntentDiff(added=(intent("while down"),), token=SaveToken.new())
         with pytest.raises(StoreUnavailable) as err:
             store.for_user(USER).save_intents(diff)  # never sent: certainly not saved, nothing to settle

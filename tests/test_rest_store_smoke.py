@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from lib.errors import ConfigError, ConflictError, StoreError, StoreUnavailable, ValidationError
+from lib.errors import ConfigError, ConflictError, NotLoaded, StoreError, StoreUnavailable, ValidationError
 from lib.models import LANGUAGES, TEST_STATUSES, IntentDiff, IntentEdit, IntentInput, IntentRef, TestFilter
 from lib.store.direct import DirectStore
 from lib.store.rest import RestStore
@@ -382,7 +382,7 @@ def test_unreachable_supabase_is_store_unavailable() -> None:
     try:
         with pytest.raises(StoreUnavailable) as err:
             store.for_user(ALICE).list_intents()
-        assert str(err.value) == str(StoreUnavailable())  # the direct transport's text, word for word
+        assert str(err.value) == str(NotLoaded())  # the direct transport's text, word for word
         assert key not in str(err.value) and str(port) not in str(err.value)
         with pytest.raises(StoreUnavailable):
             store.for_user(ALICE).save_intents(IntentDiff(added=(intent("x"),)))

@@ -337,7 +337,14 @@ def test_counts_from_the_daily_rollup_match_counting_the_calls(store, engine_for
     filters = [TestFilter(), TestFilter(start=midnight - timedelta(days=5), end=midnight + timedelta(days=1)),
                TestFilter(assistant_ids=("a2", "a3")), TestFilter(languages=("russian",)),
                TestFilter(statuses=("completed",), start=midnight - timedelta(days=3)),
-               TestFilter(assistant_ids=("a1",), languages=("russian",)), TestFilter(statuses=("failed",))]
+               TestFilter(assistant_ids=("a1",), languages=("russian",)), TestFilter(statuses=("failed",)),
+               # periods in other time zones (UTC+3, UTC-5): whole UTC days from the rollups, part-days from the calls
+               TestFilter(start=midnight - timedelta(days=5, hours=3), end=midnight - timedelta(hours=3)),
+               TestFilter(start=midnight - timedelta(days=4) + timedelta(hours=5), end=midnight + timedelta(hours=5),
+                          statuses=("completed",)),
+               TestFilter(start=midnight - timedelta(days=3, hours=3), assistant_ids=("a1",)),
+               TestFilter(end=midnight - timedelta(days=1, hours=3), languages=("russian",)),
+               TestFilter(start=midnight - timedelta(days=1, hours=3), end=midnight - timedelta(hours=3))]
     for f in filters:
         rollup = alice.stats(f)
         calls = alice.stats(replace(f, search="hello"))  # every phrase has it: same rows, counted one by one

@@ -33,6 +33,7 @@ from lib.identity.session import (
     sign_out,
     signed_in,
 )
+from lib.ops import metrics
 from lib.store.queries import USER_KEY
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,8 @@ def clerk_gate(settings: Settings) -> str | None:
                 identity = clerk_identity(settings, cookies, headers)
             except tokens.AuthError as err:
                 log.info("Clerk sign-in refused: %s", err.reason)
+                if err.reason != tokens.NO_TOKEN:  # a token was presented and refused (no token: not signed in yet)
+                    metrics.SIGNIN_FAILURES.labels("clerk").inc()
                 st.session_state[CLERK_REASON_KEY] = err.reason
             else:
                 previous = st.session_state.get(USER_KEY)

@@ -28,6 +28,7 @@ from lib.identity.session import (
     signed_in,
 )
 from lib.identity.throttle import THROTTLES, lockout_message
+from lib.ops import metrics
 from lib.store.queries import USER_KEY
 
 log = logging.getLogger(__name__)
@@ -197,6 +198,7 @@ def _local_sign_in_card(authenticator: stauth.Authenticate, credentials: Credent
                 what = "your username and password" if missing == "username" else "your password"
                 st.warning(f"Enter {what} to sign in.", icon=":material/edit:")
             if status is not None:
+                metrics.SIGNIN_FAILURES.labels("local").inc()
                 st.session_state["authentication_status"] = None
                 throttled = st.session_state.pop(THROTTLED_KEY, None)
                 if throttled or THROTTLES.record_failure(

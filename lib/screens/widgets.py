@@ -72,11 +72,11 @@ if (window.innerWidth <= {width}) {{
 
 def screen_frame(current_path: str) -> None:
     """What every signed-in screen carries around its content: the phone layout (compact metric cards,
-    a labelled menu button, the sidebar closed after choosing a screen) and the subscription banner."""
+    a labelled menu button, the sidebar closed after choosing a screen).  The subscription banner
+    (``subscription_banner``) is drawn by dashboard/app.py after the screen, in a slot above it."""
     st.html(_PHONE_CSS)
     with st.sidebar:
         st.html(_COLLAPSE_JS.format(path=current_path, width=PHONE_MAX_PX), unsafe_allow_javascript=True)
-    subscription_banner(current_path)
 
 
 def subscription_banner(current_path: str) -> None:

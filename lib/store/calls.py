@@ -10,6 +10,7 @@ its token's rows, an undo by the record that reverts it, the toggle by its ``upd
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -22,6 +23,7 @@ from lib.errors import (
     AlreadyUndone,
     ConflictError,
     HistoryNotFound,
+    NotLoaded,
     StoreError,
     StoreUnavailable,
     UndoConflict,
@@ -48,7 +50,8 @@ from lib.models import (
     TestPage,
     utcnow,
 )
-from lib.store import history
+from lib.ops import metrics
+from lib.store import budget, history
 from lib.store.exports import Deadline, ExportGate
 from lib.store.saves import Found, applied, chunks, content, ids_to_check, settle
 from lib.store.transport import (
@@ -133,11 +136,31 @@ class UserCalls:
 
     def _call(self, fn: str, params: dict[str, Any] | None = None, *, read: bool = True, export: bool = False,
               refused: Callable[[Refused], StoreError | None] | None = None) -> Any:
-        """One function call; a refusal ``refused`` does not map is REFUSED (no SQL text reaches the user)."""
+        """One function call; a refusal ``refused`` does not map is REFUSED (no SQL text reaches the user).
+
+        A screen's read shares the render's time budget (lib.store.budget): once the budget is spent or a
+        read found the database unavailable, the next read fails at once, saying the screen could not be
+        loaded (NotLoaded) rather than that nothing was changed."""
+        screen_read = read and not export
         try:
-            return self._store.call(self._uid, fn, params or {}, read=read, export=export)
+            if screen_read and budget.exhausted():
+                raise NotLoaded()
+            started = time.perf_counter()
+            try:
+                return self._store.call(self._uid, fn, params or {}, read=read, export=export)
+            finally:
+                metrics.DB_CALL_SECONDS.labels(fn, self._store.backend).observe(time.perf_counter() - started)
         except Refused as err:
             raise (refused and refused(err)) or StoreError(REFUSED) from err
+        except StoreUnavailable as err:
+            metrics.ERRORS.labels("store", type(err).__name__).inc()
+            if not screen_read or isinstance(err, NotLoaded):
+                raise
+            budget.fail()
+            raise NotLoaded() from err
+        except StoreError as err:
+            metrics.ERRORS.labels("store", type(err).__name__).inc()
+            raise
 
     # -- change versions and intents --------------------------------------------------------
 

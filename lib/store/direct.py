@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import threading
+import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import IO, Any
 
 import psycopg
@@ -17,6 +20,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from lib.errors import ConfigError, ExportTimeout, StoreUnavailable
+from lib.store import budget
 from lib.store.calls import CallStore
 from lib.store.exports import Deadline
 from lib.store.transport import Refused, Unsettled
@@ -34,17 +38,55 @@ def conninfo(url: str) -> str:
     raise ConfigError("DATABASE_URL must be a postgresql:// URL.")
 
 
+_call_ends: ContextVar[float | None] = ContextVar("direct_call_ends", default=None)  # monotonic deadline of a screen call
+
+
+class _BoundedConnection(psycopg.Connection):
+    """A screen connection: waits for the server at most until the current call's deadline, on the client
+    side (statement_timeout cannot help when the server, or a proxy in front of it, never answers).  A wait
+    cut short leaves the connection mid-protocol: it is closed, and the pool replaces it."""
+
+    def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
+        ends = _call_ends.get()
+        if ends is None:
+            return super().wait(gen, interval, timeout)
+        left = max(0.01, ends - time.monotonic())
+        try:
+            return super().wait(gen, interval, left if timeout is None else min(timeout, left))
+        except psycopg.OperationalError:
+            if time.monotonic() >= ends and not self.closed:
+                self.pgconn.finish()
+            raise
+
+
 class _Pool(ConnectionPool):
     """psycopg_pool's pool, except that a connection it lacks is made in the caller's thread (as
-    psycopg_pool's NullConnectionPool does): an unreachable server fails the call at once, instead of
-    after the pool's wait while background workers retry."""
+    psycopg_pool's NullConnectionPool does) and outside the pool's lock: an unreachable server fails the
+    call at once (or, when it hangs, after the caller's own timeout), instead of after the pool's wait
+    while background workers retry, and one hung connection attempt never holds up another caller's."""
 
-    def _get_ready_connection(self, timeout: float | None) -> Any:
-        conn = super()._get_ready_connection(timeout)
-        if conn is None and self._nconns < self.max_size:
-            conn = self._connect(timeout=timeout)
-            self._nconns += 1
+    def _getconn_unchecked(self, timeout: float) -> Any:
+        with self._lock:
+            conn = self._get_ready_connection(timeout)
+            grow = conn is None and self._nconns < self.max_size
+            if grow:
+                self._nconns += 1  # this caller's slot, while it connects
+        if conn is None and not grow:
+            return super()._getconn_unchecked(timeout)  # every slot taken: wait in the queue
+        if grow:
+            try:
+                conn = self._connect(timeout=timeout)
+            except BaseException:
+                with self._lock:
+                    self._nconns -= 1
+                raise
+        conn._pool = self
         return conn
+
+    def _connect(self, timeout: float | None = None) -> Any:
+        # psycopg takes whole seconds (at least 2): round down, so a connection attempt stays within the
+        # caller's time rather than past it
+        return super()._connect(timeout=max(1, math.floor(timeout)) if timeout else None)
 
 
 class DirectStore(CallStore):
@@ -59,7 +101,7 @@ class DirectStore(CallStore):
         super().__init__(export_timeout_s=export_timeout_ms / 1000, exports=exports)
         self._url = conninfo(url)
         self._wait = statement_timeout_ms / 1000 if statement_timeout_ms else 30.0
-        self.pool = self._pool(statement_timeout_ms, POOL_SIZE)
+        self.pool = self._pool(statement_timeout_ms, POOL_SIZE, bounded=True)
         self._export_pool: _Pool | None = None
         self._export_ms = export_timeout_ms
         self._lock = threading.Lock()
@@ -68,10 +110,11 @@ class DirectStore(CallStore):
     def __repr__(self) -> str:
         return "<DirectStore postgresql>"
 
-    def _pool(self, timeout_ms: int, size: int) -> _Pool:
+    def _pool(self, timeout_ms: int, size: int, *, bounded: bool = False) -> _Pool:
         kwargs = {"connect_timeout": max(1, min(int(self._wait), 10)), "options": f"-c statement_timeout={timeout_ms}"}
         return _Pool(self._url, min_size=0, max_size=size, kwargs=kwargs, timeout=self._wait, open=True,
-                     check=ConnectionPool.check_connection, name="dashboard")
+                     check=ConnectionPool.check_connection, name="dashboard",
+                     connection_class=_BoundedConnection if bounded else psycopg.Connection)
 
     @property
     def export_pool(self) -> _Pool:
@@ -148,9 +191,23 @@ class DirectStore(CallStore):
         return rows
 
     def call(self, uid: str | None, fn: str, params: dict[str, Any], *, read: bool, export: bool = False) -> Any:
+        """One call in one transaction.  A screen's read waits (for a connection, the connection itself and
+        the answer) at most what is left of the render's budget (lib.store.budget); a write at most its
+        statement timeout and a second more before its answer counts as lost (Unsettled)."""
+        if export:
+            return self._call(uid, fn, params, read=read, export=True, pool=self.export_pool, wait=None)
+        seconds = budget.seconds(self._wait) if read else self._wait + 1.0
+        token = _call_ends.set(time.monotonic() + seconds)
+        try:
+            return self._call(uid, fn, params, read=read, export=False, pool=self.pool, wait=seconds)
+        finally:
+            _call_ends.reset(token)
+
+    def _call(self, uid: str | None, fn: str, params: dict[str, Any], *, read: bool, export: bool, pool: _Pool,
+              wait: float | None) -> Any:
         committing = False
         try:
-            with (self.export_pool if export else self.pool).connection() as conn:
+            with pool.connection(timeout=wait) as conn:
                 statement, values = self._statement(conn, fn, params)
                 role = "authenticated" if uid is not None else "service_role"  # None: the server itself
                 claims = json.dumps({"sub": uid, "role": role} if uid is not None else {"role": role})

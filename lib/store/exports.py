@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from lib.errors import ExportBusy, ExportTimeout
+from lib.ops import metrics
 
 
 class ExportGate:
@@ -29,9 +30,11 @@ class ExportGate:
     def slot(self) -> Iterator[None]:
         if not self._sem.acquire(timeout=self._wait):
             raise ExportBusy()
+        metrics.EXPORTS_IN_FLIGHT.inc()
         try:
             yield
         finally:
+            metrics.EXPORTS_IN_FLIGHT.dec()
             self._sem.release()
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import IO
@@ -42,7 +43,8 @@ from lib.models import (
     TestFilter,
     TestPage,
 )
-from lib.store import Store, UserStore, open_store
+from lib.ops import metrics
+from lib.store import Store, UserStore, budget, open_store
 from lib.store.validation import refuse_new_duplicates
 
 USER_KEY = "user_id"  # set by lib.signin only, after verification
@@ -124,10 +126,12 @@ def _known() -> _Known:
 
 def check() -> Freshness:
     """Read the signed-in user's change versions (one small statement); every cached read of this
-    render is keyed on them.  The database unreachable: the last versions read stand in, marked."""
+    render is keyed on them.  The database unreachable: the last versions read stand in, marked.
+    Outside a render's budget (a fragment's run) the check has one of its own (lib.store.budget)."""
     uid = current_user_id()
     try:
-        versions: Mapping[str, int] = _handle(uid).versions()
+        with budget.render(budget.for_timeout(settings().db_timeout_seconds)):
+            versions: Mapping[str, int] = _handle(uid).versions()
     except StoreUnavailable:
         known = [f for f in (_session_freshness(uid), _known().get(uid)) if f is not None]
         if not known:
@@ -146,8 +150,25 @@ def _session_freshness(uid: str) -> Freshness | None:
     return held[1] if held and held[0] == uid else None
 
 
+# The render's version check, deferred to its first read (dashboard/app.py): the navigation, the screen's
+# title and its skeleton are drawn before anything waits for the database.  The hook runs the check
+# (its argument) and may draw around it (the skeleton, the "Showing data from" notice).
+_deferred: ContextVar[Callable[[Callable[[], Freshness]], Freshness] | None] = ContextVar("deferred_check",
+                                                                                           default=None)
+
+
+def defer_check(hook: Callable[[Callable[[], Freshness]], Freshness] | None) -> None:
+    """Make this render's check at its first read, through ``hook``; None: no deferred check pending."""
+    _deferred.set(hook)
+
+
 def freshness() -> Freshness:
-    """This render's versions: those ``check`` read, or a check now if this session has none."""
+    """This render's versions: those ``check`` read (the deferred check of this render runs now, at its
+    first read), or a check now if this session has none."""
+    hook = _deferred.get()
+    if hook is not None:
+        _deferred.set(None)
+        return hook(check)
     return _session_freshness(current_user_id()) or check()
 
 
@@ -157,6 +178,7 @@ def _user(*topics: str) -> tuple[str, tuple[int, ...]]:
 
 
 def _handle(user_id: str) -> UserStore:
+    metrics.miss()  # inside a cached read's body: the cache did not have it
     return store().for_user(user_id)
 
 
@@ -227,32 +249,32 @@ def _failures(user_id: str, versions: tuple[int, ...], filters: TestFilter, limi
 
 
 def intents() -> tuple[Intent, ...]:
-    return _intents(*_user(INTENTS))
+    return metrics.cached("intents", _intents, *_user(INTENTS))
 
 
 def history(limit: int = 20) -> list[HistoryEntry]:
     """The latest saves of the intents (grid, import, undo), newest first."""
-    return _history(*_user(HISTORY), limit)
+    return metrics.cached("history", _history, *_user(HISTORY), limit)
 
 
 def assistants() -> list[Assistant]:
-    return _assistants(*_user(ASSISTANTS, INTENTS))  # shows the intents' names
+    return metrics.cached("assistants", _assistants, *_user(ASSISTANTS, INTENTS))  # shows the intents' names
 
 
 def assistant_settings() -> Settings:
-    return _settings(*_user(SETTINGS))
+    return metrics.cached("settings", _settings, *_user(SETTINGS))
 
 
 def subscription() -> Subscription | None:
-    return _subscription(*_user(SUBSCRIPTIONS))
+    return metrics.cached("subscription", _subscription, *_user(SUBSCRIPTIONS))
 
 
 def stats(filters: TestFilter) -> Stats:
-    return _stats(*_user(TESTS, INTENTS, ASSISTANTS), filters)
+    return metrics.cached("stats", _stats, *_user(TESTS, INTENTS, ASSISTANTS), filters)
 
 
 def count_tests(filters: TestFilter) -> int:
-    return _count_tests(*_user(TESTS), filters)
+    return metrics.cached("count_tests", _count_tests, *_user(TESTS), filters)
 
 
 def first_test_at() -> datetime | None:
@@ -262,11 +284,11 @@ def first_test_at() -> datetime | None:
 
 def failure_drilldown(filters: TestFilter, *, limit: int = 10) -> FailureDrilldown:
     """The phrases and assistants failing most in the filter's period (statuses and phrase ignored)."""
-    return _failures(*_user(TESTS, ASSISTANTS), replace(filters, statuses=(), phrase=""), limit)
+    return metrics.cached("failures", _failures, *_user(TESTS, ASSISTANTS), replace(filters, statuses=(), phrase=""), limit)
 
 
 def tests(filters: TestFilter, *, page: int = 1, page_size: int = 50) -> TestPage:
-    return _tests(*_user(TESTS), filters, page, page_size)
+    return metrics.cached("tests", _tests, *_user(TESTS), filters, page, page_size)
 
 
 # -- writes: go to the store, then read the versions again so this render's reads are fresh ------
@@ -291,7 +313,8 @@ def save_intents(diff: IntentDiff) -> SaveResult:
     handle = _writable()
     refuse_new_duplicates(diff, [(i.id, i.intent_name) for i in intents()])
     try:
-        return handle.save_intents(diff)
+        with budget.suspended():
+            return handle.save_intents(diff)
     finally:
         _recheck()
 
@@ -299,14 +322,18 @@ def save_intents(diff: IntentDiff) -> SaveResult:
 def undo_save(history_id: str) -> str:
     """Undo one save of the intents (lib.store: all or nothing, refused if its intents changed since)."""
     try:
-        return _writable().undo_save(history_id)
+        handle = _writable()
+        with budget.suspended():
+            return handle.undo_save(history_id)
     finally:
         _recheck()
 
 
 def set_active(active: bool) -> Settings:
     try:
-        return _writable().set_active(active)
+        handle = _writable()
+        with budget.suspended():
+            return handle.set_active(active)
     finally:
         _recheck()
 

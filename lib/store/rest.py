@@ -22,6 +22,7 @@ import jwt
 from postgrest.exceptions import APIError
 
 from lib.errors import ConfigError, StoreError, StoreUnavailable
+from lib.store import budget
 from lib.store.calls import CallStore
 from lib.store.transport import UNREADABLE, Refused, Unsettled
 from supabase import Client, ClientOptions, SupabaseException, create_client
@@ -94,6 +95,27 @@ def _translate(err: Exception) -> StoreError:
     return StoreError(UNREADABLE)
 
 
+class _Timed:
+    """The shared httpx client as one request sees it: with that request's own timeout (the render's
+    budget, lib.store.budget), leaving the client's default for every other request."""
+
+    def __init__(self, client: httpx.Client, seconds: float) -> None:
+        self._client, self._timeout = client, httpx.Timeout(seconds)
+
+    @property
+    def auth(self) -> Any:
+        return self._client.auth
+
+    def request(self, *args: Any, **kwargs: Any) -> httpx.Response:
+        return self._client.request(*args, timeout=self._timeout, **kwargs)
+
+
+def _no_time_for(wait: float) -> bool:
+    """A retry after ``wait`` seconds would start with (almost) nothing left of the render's budget."""
+    b = budget.current()
+    return b is not None and b.left() < wait + 0.2
+
+
 class RestStore(CallStore):
     """One supabase-py client per process; each request carries the user's token, minted here."""
 
@@ -108,6 +130,7 @@ class RestStore(CallStore):
             raise ConfigError("The Supabase backend needs SUPABASE_JWT_SECRET (the project's JWT secret).")
         _refuse_public_key(key)
         self._secret = jwt_secret
+        self._timeout = float(timeout)
         self._tokens: dict[str, tuple[str, float]] = {}  # user id -> (token, when to replace it)
         self._tokens_lock = threading.Lock()
         options = ClientOptions(
@@ -153,14 +176,17 @@ class RestStore(CallStore):
         gateway or the network failed; writes once, and a write whose outcome is unknown (timeout, dropped
         connection, gateway error, unreadable answer) raises Unsettled for the store to settle."""
         waits = (*RETRY_WAITS, None) if read else (None,)
+        screen_read = read and not export
         for wait in waits:
             builder = self._rest.rpc(fn, params)
             if uid is not None:  # None: the server itself, with the client's service key
                 builder.request.headers["Authorization"] = f"Bearer {self.token(uid)}"  # this request's copy only
+            if screen_read and budget.current() is not None:  # what is left of the render's budget, if less
+                builder.request.session = _Timed(builder.request.session, budget.seconds(self._timeout))
             try:
                 data = builder.execute().data
             except (APIError, httpx.HTTPError, httpx.InvalidURL) as err:
-                if read and wait is not None and _transient(err):
+                if read and wait is not None and _transient(err) and not (screen_read and _no_time_for(wait)):
                     time.sleep(wait)
                     continue
                 if not read and _ambiguous(err):

@@ -16,6 +16,6 @@ async def _alive(_request) -> PlainTextResponse:
 
 def routes() -> list[BaseRoute]:
     """Every extra route, in the order Starlette should match them."""
-    from lib.web import api
+    from lib.web import api, metrics
 
-    return [Route("/healthz", _alive, methods=["GET"]), *api.routes()]
+    return [Route("/healthz", _alive, methods=["GET"]), *api.routes(), *metrics.routes()]
