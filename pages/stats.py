@@ -2,12 +2,13 @@
 
 import streamlit as st
 
+from lib.i18n import N_, _
 from lib.models import TestFilter
-from lib.screens import charts, controls, urlstate, widgets
+from lib.screens import billing, charts, controls, urlstate, widgets
 from lib.screens.formatting import fmt_delta, fmt_int, fmt_pct
 from lib.store import queries
 
-st.title("Stats")
+st.title(_("Stats"))
 period = controls.period_control("stats", controls.url_view("stats"))
 controls.write_url("stats", urlstate.to_params(urlstate.View(period.period), fields=("period",)))
 stats = queries.stats(TestFilter(start=period.start, end=period.end))
@@ -20,35 +21,37 @@ widgets.live_updates("stats", stats.tests)
 
 if stats.is_empty:
     with st.container(border=True):
-        st.subheader("Welcome! There is nothing to chart yet")
-        st.markdown(
+        st.subheader(_("Welcome! There is nothing to chart yet"))
+        st.markdown(_(
             "Your dashboard fills in as you build your voice assistant:\n"
             "1. **Create intents** — what callers say and how the assistant answers, in English and Russian.\n"
             "2. **Build an assistant** on Vapi that uses them.\n"
             "3. **Run test calls**; their results appear here and on the Tests screen."
-        )
-        st.page_link("../pages/intents.py", label="Create your first intent", icon=":material/add_circle:")
+        ))
+        st.page_link("../pages/intents.py", label=_("Create your first intent"), icon=":material/add_circle:")
     st.stop()
 
 cards = st.container(key="kpis").columns(6)  # three to a row on a phone (lib.screens.widgets.screen_frame)
-cards[0].metric("Intents", fmt_int(stats.intents), help="All time: every intent you have.")
-cards[1].metric("Assistants", fmt_int(stats.assistants), help="All time: every assistant you have.")
-cards[2].metric("Tests", fmt_int(stats.tests), delta=fmt_delta(now, before),
-                help=f"Test calls, {period.label}. " + (fair.help if fair else "No whole day to compare yet."))
-cards[3].metric("Success rate", fmt_pct(stats.success_rate),
-                help=f"Completed test calls out of all, {period.label}.")
-cards[4].metric("Assistant service", "Active" if settings.is_active else "Paused")
-plan = (subscription.plan_type or "—").capitalize() if subscription else "No plan"
-cards[5].metric("Plan", plan, help=f"Status: {subscription.status}" if subscription else None)
+cards[0].metric(_("Intents"), fmt_int(stats.intents), help=_("All time: every intent you have."))
+cards[1].metric(_("Assistants"), fmt_int(stats.assistants), help=_("All time: every assistant you have."))
+cards[2].metric(_("Tests"), fmt_int(stats.tests), delta=fmt_delta(now, before),
+                help=_("Test calls, {period}.").format(period=period.label) + " "
+                + (fair.help if fair else _("No whole day to compare yet.")))
+cards[3].metric(_("Success rate"), fmt_pct(stats.success_rate),
+                help=_("Completed test calls out of all, {period}.").format(period=period.label))
+cards[4].metric(_("Assistant service"), _("Active") if settings.is_active else _("Paused"))
+plan = billing.plan_name(subscription.plan_type) if subscription else _("No plan")
+cards[5].metric(_("Plan"), plan, help=_("Status: {status}").format(status=billing.status_label(subscription.status))
+                if subscription else None)
 
-st.caption(f"Intents and assistants: all time. Tests, success rate and every chart: {period.label}.")
+st.caption(_("Intents and assistants: all time. Tests, success rate and every chart: {period}.").format(period=period.label))
 widgets.coverage_card()
 
 figures = [
-    ("Tests per day", charts.tests_per_day(stats)),
-    ("Tests by language", charts.tests_by_language(stats)),
-    ("Tests per assistant", charts.tests_per_assistant(stats)),
-    ("Intents created per week", charts.intents_per_week(stats)),
+    (N_("Tests per day"), charts.tests_per_day(stats)),
+    (N_("Tests by language"), charts.tests_by_language(stats)),
+    (N_("Tests per assistant"), charts.tests_per_assistant(stats)),
+    (N_("Intents created per week"), charts.intents_per_week(stats)),
 ]
 for row in (figures[:2], figures[2:]):
     for col, (title, fig) in zip(st.columns(2), row, strict=True):

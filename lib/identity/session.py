@@ -51,7 +51,7 @@ class Identity:
 @contextmanager
 def card() -> Iterator[None]:
     """The centered sign-in card: the product name on top, the mode's content inside."""
-    _, middle, _ = st.columns([1, 1.3, 1])
+    _left, middle, _right = st.columns([1, 1.3, 1])
     with middle.container(border=True):
         st.markdown(f"### :material/graphic_eq: {_(PRODUCT_NAME)}")
         st.caption(_("Sign in to see your assistants, intents and test calls."))
