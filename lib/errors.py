@@ -4,6 +4,7 @@ Messages are made in the language current when the error is raised (the script r
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from lib.i18n import N_, _, ngettext
@@ -29,6 +30,23 @@ FIELD_LABELS = {  # a Problem's field as the screens name it (other fields: the 
 }
 
 
+ROW_KINDS = {"line": N_("line {n}"), "item": N_("item {n}"), "new row": N_("new row {n}"), "row": N_("row {n}")}
+ROW_NAMES = {"row": N_("row"), "new row": N_("new row"), "file": N_("file"), "grid": N_("grid"), "save": N_("save"),
+             "filter": N_("filter"), "user": N_("user")}
+_NUMBERED = re.compile(r"(line|item|new row|row) (\d+)(?: \(#(\d+)\))?")
+
+
+def row_label(row: str) -> str:
+    """A Problem's row as the screens name it: ``line 3`` / ``строка 3``.  Rows are labelled in English
+    where they are found (the labels are keys too); an intent's name (“greeting”) is shown as it is."""
+    found = _NUMBERED.fullmatch(row)
+    if found:
+        text = _(ROW_KINDS[found.group(1)]).format(n=found.group(2))
+        return f"{text} (#{found.group(3)})" if found.group(3) else text
+    label = ROW_NAMES.get(row)
+    return _(label) if label else row
+
+
 def field_label(field: str) -> str:
     label = FIELD_LABELS.get(field)
     return _(label) if label else field.replace("_", " ")
@@ -43,11 +61,12 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return _("{row}, {field}: {message}").format(row=self.row, field=self.field, message=self.message)
+        return _("{row}, {field}: {message}").format(row=row_label(self.row), field=self.field, message=self.message)
 
     def line(self) -> str:
         """How the screens list it: ``line 3: intent name must not be empty``."""
-        return _("{row}: {field} {message}").format(row=self.row, field=field_label(self.field), message=self.message)
+        return _("{row}: {field} {message}").format(row=row_label(self.row), field=field_label(self.field),
+                                                    message=self.message)
 
     def cell(self) -> str:
         """Within a row's own cell (the row is known): ``intent name must not be empty``."""

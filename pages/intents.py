@@ -286,11 +286,12 @@ with st.expander(_("Import intents from CSV or JSON")):
                               key=f"{KEY}_upload_{state[f'{KEY}_generation']}")
     if upload is not None:
         try:
-            rows, row_problems = importing.read_intent_rows(upload.getvalue(), upload.name)
-            preview = import_preview.import_preview(rows, row_problems, [i.intent_name for i in intents or ()])
+            found = importing.read_intent_file(upload.getvalue(), upload.name)
+            preview = import_preview.import_preview(found.rows, found.problems, [i.intent_name for i in intents or ()])
         except ValidationError as err:
             st.error(_("This file cannot be read:") + "\n" + "\n".join(f"- {line}" for line in import_preview.problem_lines(err)))
         else:
+            st.caption(_("Read as {encoding}.").format(encoding=found.encoding))
             if not preview.intents:
                 st.info(_("The file holds no intents."))
             else:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from lib.errors import Problem, ValidationError, field_label
+from lib.errors import Problem, ValidationError, field_label, row_label
 from lib.files.importing import gc_paused
 from lib.i18n import _, ngettext
 from lib.models import IntentInput
@@ -107,7 +107,7 @@ def _import_preview(rows: Iterable[IntentInput], row_problems: Mapping[str, list
                                                                  "rename it here or in the grid").format(name=shown)))
             elif key and key in seen:
                 found.append(Problem(row.label, "intent_name", _("“{name}” is also the name on {row}").format(
-                    name=shown, row=seen[key])))
+                    name=shown, row=row_label(seen[key]))))
             elif key:
                 seen[key] = row.label
         if found:

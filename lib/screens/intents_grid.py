@@ -217,7 +217,7 @@ def pending(base: pd.DataFrame, effective: pd.DataFrame) -> Pending:
             continue
         after = (_as_text(after_cols[0][pos]), *(_as_list(col[pos]) for col in after_cols[1:]))
         if str(ident).startswith(NEW):
-            added.append(_input(after, label(_("new row {n}").format(n=len(added) + 1), ident)))
+            added.append(_input(after, label(f"new row {len(added) + 1}", ident)))  # shown by lib.errors.row_label
             continue
         if bpos is None:
             continue
