@@ -17,7 +17,11 @@ def _n(n: int) -> str:
 
 
 class StoreError(Exception):
-    """Base of every error the store raises; ``str(err)`` is safe to show to a user."""
+    """Base of every error the store raises; ``str(err)`` is safe to show to a user.  A message given as a
+    constant marked with ``N_`` (e.g. lib.store.transport.REFUSED) is translated when shown."""
+
+    def __str__(self) -> str:
+        return _(super().__str__())
 
 
 FIELD_LABELS = {  # a Problem's field as the screens name it (other fields: the name with spaces)
