@@ -77,8 +77,8 @@ lint: $(VENV)/.installed-dev
 # (committed: tests/test_i18n.py checks they match the .po).  `make i18n-missing` lists what to translate.
 PYBABEL := $(VENV)/bin/pybabel
 I18N_LANGUAGES := ru
-i18n: $(VENV)/.installed
-	$(PYBABEL) extract -F babel.cfg --no-default-keywords -k _ -k ngettext:1,2 -k N_ --add-location=file \
+i18n:  # needs the virtualenv (`make venv`)
+	$(PYBABEL) extract -F babel.cfg --no-default-keywords -k _ -k ngettext:1,2 -k pgettext:1c,2 -k N_ --add-location=file \
 		--sort-by-file --project="Voice Assistant Dashboard" --msgid-bugs-address="" -w 120 \
 		-o locales/messages.pot .
 	for l in $(I18N_LANGUAGES); do [ -f locales/$$l/LC_MESSAGES/messages.po ] || \
@@ -86,5 +86,5 @@ i18n: $(VENV)/.installed
 	$(PYBABEL) update -i locales/messages.pot -d locales -D messages -w 120 --ignore-obsolete
 	$(PYBABEL) compile -d locales -D messages --statistics
 
-i18n-missing: $(VENV)/.installed
+i18n-missing:
 	$(PY) -m lib.i18n_check

@@ -73,6 +73,12 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return _catalog(current()).ngettext(singular, plural, n)
 
 
+def pgettext(context: str, message: str) -> str:
+    """``message`` in the current language where one English word needs two translations (the assistant
+    service "Active" is not the subscription's "Active" in Russian)."""
+    return _catalog(current()).pgettext(context, message)
+
+
 def N_(message: str) -> str:
     """Mark a string for extraction where it is defined (a constant); translate it with ``_()`` when shown."""
     return message

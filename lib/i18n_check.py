@@ -42,7 +42,10 @@ def compiled(cat: Catalog) -> dict:
 
 
 def _messages(cat: Catalog) -> dict:
-    return {m.id: m.string for m in cat if m.id}
+    def plain(v: object) -> object:
+        return tuple(v) if isinstance(v, list | tuple) else v
+
+    return {(m.context, plain(m.id)): plain(m.string) for m in cat if m.id}
 
 
 def stale_mo(language: str) -> bool:

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from lib.i18n import N_, _
+from lib.i18n import N_, _, pgettext
 from lib.models import TestFilter
 from lib.screens import billing, charts, controls, urlstate, widgets
 from lib.screens.formatting import fmt_delta, fmt_int, fmt_pct
@@ -39,7 +39,8 @@ cards[2].metric(_("Tests"), fmt_int(stats.tests), delta=fmt_delta(now, before),
                 + (fair.help if fair else _("No whole day to compare yet.")))
 cards[3].metric(_("Success rate"), fmt_pct(stats.success_rate),
                 help=_("Completed test calls out of all, {period}.").format(period=period.label))
-cards[4].metric(_("Assistant service"), _("Active") if settings.is_active else _("Paused"))
+cards[4].metric(_("Assistant service"), pgettext("assistant service", "Active") if settings.is_active
+                else pgettext("assistant service", "Paused"))
 plan = billing.plan_name(subscription.plan_type) if subscription else _("No plan")
 cards[5].metric(_("Plan"), plan, help=_("Status: {status}").format(status=billing.status_label(subscription.status))
                 if subscription else None)

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from lib.i18n import N_, _
+from lib.i18n import N_, _, pgettext
 from lib.screens import charts, controls, urlstate, widgets
 from lib.screens.formatting import fmt_datetime, fmt_int, fmt_pct
 from lib.store import queries
@@ -19,7 +19,7 @@ controls.write_url("tests", urlstate.to_params(controls.filters_view("tests", fi
 
 cards = st.container(key="kpis").columns(3)  # three to a row on a phone (lib.screens.widgets.screen_frame)
 cards[0].metric(_("Matching test calls"), fmt_int(stats.tests), help=controls.period_label("tests"))
-cards[1].metric(_("Completed"), fmt_int(stats.tests_completed))
+cards[1].metric(pgettext("count", "Completed"), fmt_int(stats.tests_completed))
 cards[2].metric(_("Success rate"), fmt_pct(stats.success_rate))
 widgets.live_updates("tests", stats.tests)
 

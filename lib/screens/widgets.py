@@ -17,7 +17,7 @@ from lib import i18n
 from lib.errors import StoreError
 from lib.files import csv_encoding
 from lib.files.session_files import SessionFiles
-from lib.i18n import N_, _, ngettext
+from lib.i18n import N_, _, ngettext, pgettext
 from lib.models import FAILURE_STATUSES, TestFilter
 from lib.screens import billing, charts
 from lib.screens.controls import period_label
@@ -225,8 +225,8 @@ def failure_drilldown(key: str, filters: TestFilter) -> None:
         rate = st.column_config.NumberColumn(_("Failure rate"), format="%.1f %%" if ru else "%.1f%%", width=90,
                                              help=_("Failed and cancelled calls out of all its calls in the period."))
         # the frame's columns keep their English names (the table's data); the headers shown are translated
-        counts = {"Failed": st.column_config.NumberColumn(_("Failed"), format="%d", width=60),
-                  "Cancelled": st.column_config.NumberColumn(_("Cancelled"), format="%d", width=75),
+        counts = {"Failed": st.column_config.NumberColumn(pgettext("count", "Failed"), format="%d", width=60),
+                  "Cancelled": st.column_config.NumberColumn(pgettext("count", "Cancelled"), format="%d", width=75),
                   "Calls": st.column_config.NumberColumn(_("Calls"), format="%d", width=60,
                                                          help=_("All its calls in the period."))}
         for col, (kind, title, groups) in zip(st.columns([1.6, 1.4]), [("phrase", N_("Test phrase"), data.phrases),
