@@ -20,7 +20,15 @@ from lib.errors import Problem, ValidationError
 from lib.files.csv_encoding import BOM, neutralize, to_csv, unneutralize
 from lib.files.formats import to_json
 from lib.files.frames import intents_frame
-from lib.files.importing import MAX_COLUMNS, MAX_DEPTH, MAX_ROWS, MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, read_intent_file, read_intents
+from lib.files.importing import (
+    MAX_COLUMNS,
+    MAX_DEPTH,
+    MAX_ROWS,
+    MAX_UPLOAD_BYTES,
+    MAX_UPLOAD_MB,
+    read_intent_file,
+    read_intents,
+)
 from lib.models import Intent, IntentDiff, IntentInput
 from lib.screens.import_preview import import_preview, problem_lines
 from lib.store.validation import MAX_LIST_ITEMS, clean_intent, refuse_new_duplicates, validate_diff
