@@ -1,5 +1,5 @@
 """Translations: the catalogs are complete and current, no user-visible literal bypasses them, Russian
-plurals take their three forms, formats follow the language, and ё is е in phrase clashes."""
+plurals take their three forms, formats follow the language, and the Cyrillic yo is ie in phrase clashes."""
 
 from __future__ import annotations
 
