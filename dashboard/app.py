@@ -38,9 +38,9 @@ except StoreError as err:  # misconfiguration: say what to fix, show no value
     st.error(str(err))
     st.stop()
 
-language.switch()  # EN / RU in the sidebar, signed in or not
-if signin.gate(settings) is None:  # renders the sign-in screen; no data, no navigation
+if signin.gate(settings) is None:  # renders the sign-in screen (with the EN / RU switch); no data, no navigation
     st.stop()
+language.switch()  # EN / RU in the sidebar
 
 SCREENS = {  # url path (lib.identity.navigation.SCREEN_PATHS) -> title, icon
     "stats": (N_("Stats"), ":material/insights:"),

@@ -8,6 +8,7 @@ from lib.i18n import N_, _, ngettext
 from lib.screens import controls, urlstate, widgets
 from lib.screens.formatting import fmt_int
 from lib.store import queries
+from lib.store.validation import search_fold
 
 PREVIEW_ROWS = 100
 
@@ -50,9 +51,9 @@ if view is not None:
 if table != "Subscription":
     controls.write_url("export", {"q": st.session_state[search_key]} if st.session_state.get(search_key) else {})
 if table == "Intents":
-    search = st.text_input(_("Name or phrase contains"), key="export_intents_search").strip().casefold()
-    rows = [i for i in queries.intents() if not search or search in i.intent_name.casefold()
-            or any(search in p.casefold() for p in i.example_user_phrases)]
+    search = search_fold(st.text_input(_("Name or phrase contains"), key="export_intents_search").strip())
+    rows = [i for i in queries.intents() if not search or search in search_fold(i.intent_name)
+            or any(search in search_fold(p) for p in i.example_user_phrases)]
     frame, name = frames.intents_frame(rows), "intents"
 elif table == "Assistants":
     search = st.text_input(_("Name contains"), key="export_assistants_search").strip().casefold()

@@ -82,8 +82,16 @@ def user_data(app: App, user_id: str) -> list[str]:
 def shown_text(page: Page, data: list[str]) -> str:
     """The page's visible text (main area, sidebar, chart labels) without the user's own data, code blocks
     (an assistant's configuration) and quoted user text."""
-    text = page.locator('[data-testid="stMain"]').inner_text() + "\n" + page.locator(
-        '[data-testid="stSidebar"]').inner_text()
+    text = page.evaluate("""() => ['[data-testid="stMain"]', '[data-testid="stSidebar"]'].map(s => {
+        const found = document.querySelector(s);
+        if (!found) return "";
+        const copy = found.cloneNode(true);  // without the icons' ligature names ("call")
+        copy.querySelectorAll('[data-testid="stIconMaterial"]').forEach(e => e.remove());
+        document.body.appendChild(copy);
+        const text = copy.innerText;
+        copy.remove();
+        return text;
+    }).join("\\n")""")
     text += "\n" + "\n".join(page.evaluate(
         "() => Array.from(document.querySelectorAll('.main-svg text')).map(e => e.textContent || '')"))
     for code in page.locator('[data-testid="stCode"]').all_inner_texts():

@@ -53,6 +53,9 @@ def card() -> Iterator[None]:
     """The centered sign-in card: the product name on top, the mode's content inside."""
     _left, middle, _right = st.columns([1, 1.3, 1])
     with middle.container(border=True):
+        from lib.screens import language  # (lib.screens imports the store, which imports this package's peers)
+
+        language.switch(sidebar=False)
         st.markdown(f"### :material/graphic_eq: {_(PRODUCT_NAME)}")
         st.caption(_("Sign in to see your assistants, intents and test calls."))
         yield

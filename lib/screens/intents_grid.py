@@ -19,7 +19,7 @@ from lib.errors import Problem
 from lib.i18n import _
 from lib.models import Intent, IntentDiff, IntentEdit, IntentInput, IntentRef
 from lib.screens.intent_checks import Report
-from lib.store.validation import MAX_ITEM_LENGTH, clean_intent, duplicate_problems
+from lib.store.validation import MAX_ITEM_LENGTH, clean_intent, duplicate_problems, search_fold
 
 EDITABLE = ("intent_name", "example_user_phrases", "english_responses", "russian_responses")
 READ_ONLY = ("created_at", "updated_at")
@@ -42,11 +42,11 @@ def grid_frame(intents: Iterable[Intent], search: str = "", report: Report | Non
                attention_only: bool = False) -> pd.DataFrame:
     """The editor's frame, indexed by intent id (hidden in the grid), filtered by name or phrase (and to
     the intents that need attention); with a ``report``, its read-only check columns too."""
-    needle = search.strip().casefold()
+    needle = search_fold(search.strip())
     rows = [
         i for i in intents
-        if (not needle or needle in i.intent_name.casefold()
-            or any(needle in p.casefold() for p in i.example_user_phrases))
+        if (not needle or needle in search_fold(i.intent_name)
+            or any(needle in search_fold(p) for p in i.example_user_phrases))
         and (not attention_only or (report is not None and report.checks[i.id].reasons))
     ]
     data = {

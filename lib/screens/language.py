@@ -76,11 +76,12 @@ def _switched() -> None:
             st.query_params[PARAM] = st.session_state[_URL_SEEN] = value
 
 
-def switch() -> None:
-    """The EN / RU switch (in the sidebar); a change reruns the script in the other language at once."""
+def switch(*, sidebar: bool = True) -> None:
+    """The EN / RU switch (in the sidebar, or where it is called: the sign-in card); a change reruns the
+    script in the other language at once."""
     state = st.session_state
     state[SWITCH] = state[CHOICE]
-    with st.sidebar:
+    with st.sidebar if sidebar else st.container():
         st.segmented_control(_("Language"), list(i18n.LANGUAGES), format_func=LABELS.get, key=SWITCH,
                              required=True, on_change=_switched, label_visibility="collapsed",
                              help=_("The dashboard's language"))

@@ -145,6 +145,11 @@ def validate_diff(diff: IntentDiff) -> IntentDiff:
     return IntentDiff(added=added, edited=edited, deleted=diff.deleted, token=diff.token, kind=diff.kind)
 
 
+def search_fold(text: str) -> str:
+    """How a search compares text: case-insensitively, with ё as е (speech-to-text writes е)."""
+    return text.casefold().replace("ё", "е")
+
+
 def name_key(name: object) -> str:
     """How intent names are compared for duplicates: trimmed and case-insensitively."""
     return name.strip().casefold() if isinstance(name, str) else ""
