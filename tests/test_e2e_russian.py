@@ -136,7 +136,7 @@ def test_every_screen_is_russian_in_a_russian_browser(browser: Browser, app: App
         page.goto(f"/{path}")
         expect(page.get_by_role("heading", name=title, exact=True).first).to_be_visible(timeout=30_000)
         settle(page)
-        if path == "intents" and username == "alice":  # the History panel's first entry, opened
+        if path == "intents" and page.get_by_text("Что изменилось").count():  # a History entry's details, opened
             page.get_by_text("Что изменилось").first.click()
             settle(page)
         assert_no_exception(page, f"{username} {path} {size}")

@@ -155,7 +155,7 @@ def intent_columns() -> dict:
         **{c: st.column_config.ListColumn(_(INTENT_TITLES[c]), width=145) for c in list(INTENT_TITLES)[1:]},
         "counts": text(_("Coverage"), disabled=True, width=72,
                        help=_("Example phrases · English responses · Russian responses")),
-        "attention": text(_("Needs attention"), disabled=True, width=145),
+        "attention": text(pgettext("column", "Needs attention"), disabled=True, width=145),
         "used_by": text(_("Used by"), disabled=True, width=110, help=_("The assistants that use this intent")),
         "updated": text(_("Updated"), disabled=True, width=100, help=_("Last saved (UTC)")),
         "created_at": st.column_config.DatetimeColumn(_("Created"), format=_("MMM D, YYYY"), disabled=True),
@@ -224,10 +224,13 @@ def failure_drilldown(key: str, filters: TestFilter) -> None:
         ru = i18n.current() != "en"  # the cells are numbers: their format names the language's separators
         rate = st.column_config.NumberColumn(_("Failure rate"), format="%.1f %%" if ru else "%.1f%%", width=90,
                                              help=_("Failed and cancelled calls out of all its calls in the period."))
-        # the frame's columns keep their English names (the table's data); the headers shown are translated
-        counts = {"Failed": st.column_config.NumberColumn(pgettext("count", "Failed"), format="%d", width=60),
-                  "Cancelled": st.column_config.NumberColumn(pgettext("count", "Cancelled"), format="%d", width=75),
-                  "Calls": st.column_config.NumberColumn(_("Calls"), format="%d", width=60,
+        # the frame's columns keep their English names (the table's data); the headers shown are translated,
+        # and Russian ones, longer, get the width they need
+        counts = {"Failed": st.column_config.NumberColumn(pgettext("count", "Failed"), format="%d",
+                                                          width=None if ru else 60),
+                  "Cancelled": st.column_config.NumberColumn(pgettext("count", "Cancelled"), format="%d",
+                                                             width=None if ru else 75),
+                  "Calls": st.column_config.NumberColumn(_("Calls"), format="%d", width=None if ru else 60,
                                                          help=_("All its calls in the period."))}
         for col, (kind, title, groups) in zip(st.columns([1.6, 1.4]), [("phrase", N_("Test phrase"), data.phrases),
                                                                   ("assistant", N_("Assistant"), data.assistants)],
