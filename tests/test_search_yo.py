@@ -1,4 +1,4 @@
-"""ё and е are one letter in searches (issue 19): the Tests screen's phrase search (dashboard_tests_where, on
+"""Yo and ie (Cyrillic) are one letter in searches (issue 19): the Tests screen's phrase search (dashboard_tests_where, on
 both backends) and the Intents grid's search, against phrases counted here."""
 
 from __future__ import annotations

@@ -146,7 +146,7 @@ def validate_diff(diff: IntentDiff) -> IntentDiff:
 
 
 def search_fold(text: str) -> str:
-    """How a search compares text: case-insensitively, with ё as е (speech-to-text writes е)."""
+    """How a search compares text: case-insensitively, with the Cyrillic yo as ie (speech-to-text writes ie)."""
     return text.casefold().replace("ё", "е")
 
 
