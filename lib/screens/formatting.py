@@ -2,7 +2,7 @@
 
 Plain Python (no Streamlit).  They follow the current language (``lib.i18n``), never the server's
 locale: English keeps the dashboard's own forms (``2,500``, ``87.3%``, ``Nov 25, 2026``); Russian goes
-through Babel's CLDR data (2 500, 87,3 %, 25 ноября 2026 in the medium date form, one date family everywhere).
+through Babel's CLDR data (2 500, 87,3 %, the "d MMM y" date form, one date family everywhere).
 Naive datetimes are UTC, as everywhere in the store; aware ones are converted.
 """
 
@@ -71,8 +71,14 @@ def fmt_date(dt: date | datetime | None) -> str:
     if isinstance(dt, datetime):
         dt = _utc(dt)
     if i18n.current() != "en":
-        return babel_dates.format_date(dt, "medium", locale=i18n.locale())
+        return babel_dates.format_date(dt, "d MMM y", locale=i18n.locale())
     return f"{_MONTHS[dt.month - 1]} {dt.day}, {dt.year}"
+
+
+def _no_year_suffix(text: str) -> str:
+    """CLDR's Russian forms end a year with a "year" abbreviation: the short family here leaves it out,
+    which also keeps a date within a metric card."""
+    return text.replace("\u202fг.", "").replace("\xa0г.", "").replace(" г.", "")
 
 
 def fmt_day_month(dt: date | datetime) -> str:
@@ -88,7 +94,7 @@ def day_span(first: date, last: date) -> str:
     if i18n.current() != "en":
         if first == last:
             return fmt_date(first)
-        return babel_dates.format_interval(first, last, "yMMMd", locale=i18n.locale())
+        return _no_year_suffix(babel_dates.format_interval(first, last, "yMMMd", locale=i18n.locale()))
     if first == last:
         return f"{first.day} {_MONTHS[first.month - 1]} {first.year}"
     if (first.year, first.month) == (last.year, last.month):
