@@ -148,7 +148,7 @@ def test_every_screen_is_russian_in_a_russian_browser(browser: Browser, app: App
 
 
 def sidebar_switch(page: Page, label: str) -> None:
-    page.locator('[data-testid="stSidebar"]').get_by_role("button", name=label, exact=True).click()
+    page.locator('[data-testid="stSidebar"]').get_by_role("radio", name=label, exact=True).click()
     settle(page)
 
 
@@ -160,7 +160,8 @@ def test_the_switch_flips_the_language_keeps_unsaved_edits_and_is_remembered(bro
     page.locator("input[type=password]").fill("demo")
     page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page.get_by_role("heading", name="Stats", exact=True)).to_be_visible(timeout=30_000)
-    page.goto("/intents")
+    settle(page)
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Intents", exact=True).click()
     expect(page.get_by_role("heading", name="Intents", exact=True)).to_be_visible(timeout=30_000)
     settle(page)
     page.get_by_role("button", name="Add intent").click()  # an unsaved edit: a new row
