@@ -1,5 +1,6 @@
 """The dashboard in Russian, in a real Chromium whose language is ru-RU: the sign-in card and every screen
-at desktop (1400x900) and phone (390x844) sizes, for a user with data (alice) and one without (carol),
+at desktop (1400x900) and phone (390x844) sizes, for users with data (alice; carol, without a subscription) and
+one without any (bob, emptied first: every empty state, and his past-due subscription's banner),
 show no English UI word and no English-formatted number; the EN/RU switch flips the language at once
 without losing an unsaved grid edit, is remembered by a cookie, and ``?lang=`` wins.
 
@@ -26,7 +27,8 @@ DESKTOP = {"width": 1400, "height": 900}
 PHONE = {"width": 390, "height": 844}
 SCREENS = {"stats": "Статистика", "intents": "Интенты", "assistants": "Ассистенты", "tests": "Тесты",
            "billing": "Оплата", "export": "Экспорт"}
-USERS = {"alice": "user_demo_alice", "carol": "user_demo_carol"}
+USERS = {"alice": "user_demo_alice", "carol": "user_demo_carol", "bob": "user_demo_bob"}
+EMPTIED = "bob"  # his intents, assistants and test calls are deleted first: a user without data (and past due)
 
 # Words of the English UI (titles, buttons, labels, units, month names): none may show in Russian.
 ENGLISH_UI_WORDS = """
@@ -125,10 +127,20 @@ def sign_in_russian(page: Page, username: str, shot: str | None = None) -> None:
     assert_no_exception(page, f"after signing in as {username}")
 
 
+def empty(app: App, user_id: str) -> None:
+    engine = sa.create_engine(app.database_url)
+    with engine.begin() as db:
+        for table in ("assistant_tests", "assistants", "intents"):
+            db.execute(sa.text(f"delete from {table} where user_id = :u"), {"u": user_id})
+    engine.dispose()
+
+
 @pytest.mark.parametrize("size", ["desktop", "phone"])
-@pytest.mark.parametrize("username", ["alice", "carol"])
+@pytest.mark.parametrize("username", ["alice", "carol", "bob"])
 def test_every_screen_is_russian_in_a_russian_browser(browser: Browser, app: App, username: str, size: str) -> None:
     viewport = DESKTOP if size == "desktop" else PHONE
+    if username == EMPTIED:
+        empty(app, USERS[username])
     page = new_page(browser, app, viewport)
     data = user_data(app, USERS[username])
     sign_in_russian(page, username, shot=f"ru-signin-{size}" if username == "alice" else None)
