@@ -366,6 +366,23 @@ def test_windows_1251_from_excel_is_read_and_named() -> None:  # issue 19: no lo
     assert found.rows == [IntentInput("приветствие", ("Здравствуйте, как дела?",), label="line 2")]
 
 
+def test_cyrillic_after_a_long_ascii_start_and_other_code_pages_are_read() -> None:
+    late = "intent_name;example_user_phrases\r\n" + "".join(f"name{i};hello\r\n" for i in range(5000)) + \
+        "прощание;Это всё, спасибо\r\n"
+    found = read_intent_file(late.encode("cp1251"), "a.csv")  # the sample starts at the first non-ASCII line
+    assert (found.encoding, found.rows[-1].intent_name) == ("Windows-1251", "прощание")
+    text = 'intent_name,example_user_phrases\r\nприветствие,"[""Здравствуйте, как дела?""]"\r\n'
+    for codec, name in (("koi8_r", "KOI8-R"), ("cp866", "DOS-866 (CP866)")):
+        found = read_intent_file(text.encode(codec), "a.csv")
+        assert (found.encoding, found.rows[0].example_user_phrases) == (name, ("Здравствуйте, как дела?",))
+
+
+def test_an_ambiguous_code_page_is_refused_with_why() -> None:
+    data = "intent_name,example_user_phrases\r\nx,é\r\n".encode("cp1252")  # one byte: й, щ, И or é alike
+    message = encoding_message(data)
+    assert message.startswith("is not UTF-8, and its encoding cannot be told for sure")
+
+
 def test_windows_1252_is_read_and_named() -> None:
     data = 'intent_name,example_user_phrases\r\ncafé,"[""déjà vu""]"\r\n'.encode("cp1252")
     found = read_intent_file(data, "a.csv")
