@@ -203,3 +203,32 @@ def test_lang_in_the_link_wins_over_a_russian_browser(browser: Browser, app: App
     expect(page.get_by_label("Username", exact=True)).to_be_visible(timeout=30_000)
     expect(page.get_by_label("Имя пользователя", exact=True)).to_have_count(0)
     page.context.close()
+
+
+def test_an_excel_windows_1251_csv_imports_with_its_encoding_named(browser: Browser, app: App) -> None:
+    """Excel on Russian Windows saves "CSV" as Windows-1251 with semicolons: the preview names the encoding,
+    the intents are saved with their Cyrillic intact, and two phrases that differ only in yo/ie clash."""
+    page = new_page(browser, app, DESKTOP)
+    sign_in_russian(page, "carol")
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Интенты", exact=True).click()
+    expect(page.get_by_role("heading", name="Интенты", exact=True)).to_be_visible(timeout=30_000)
+    settle(page)
+    page.get_by_text("Импорт интентов из CSV или JSON").click()
+    csv_text = ("intent_name;example_user_phrases;english_responses;russian_responses\r\n"
+                'прощание;"[""Это всё, спасибо"", ""До свидания""]";"[""Goodbye!""]";"[""Всего доброго!""]"\r\n'
+                'благодарность;Это все спасибо;Thank you!;Пожалуйста!\r\n')  # ё / е: one phrase, a clash
+    page.locator("[data-testid='stFileUploader'] input[type=file]").set_input_files(
+        {"name": "интенты.csv", "mimeType": "text/csv", "buffer": csv_text.encode("cp1251")})
+    settle(page)
+    expect(page.get_by_text("Прочитан в кодировке Windows-1251.")).to_be_visible()
+    page.get_by_role("button", name="Добавить 2 интента").click()
+    settle(page)
+    expect(page.get_by_text("Сохранено: добавлено: 2, изменено: 0, удалено: 0.")).to_be_visible()
+    expect(page.get_by_text("Совпадающие фразы (1)")).to_be_visible()  # the ё/е pair is one phrase
+    engine = sa.create_engine(app.database_url)
+    with engine.connect() as db:
+        phrases = db.execute(sa.text("select example_user_phrases from intents where user_id = :u and "
+                                     "intent_name = 'прощание'"), {"u": USERS["carol"]}).scalar_one()
+    engine.dispose()
+    assert phrases == ["Это всё, спасибо", "До свидания"]
+    page.context.close()
