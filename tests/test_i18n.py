@@ -277,6 +277,10 @@ def test_russian_charts_name_their_ticks_and_separators() -> None:
     assert "1 дек." in fig.layout.xaxis.ticktext and not any("Dec" in t for t in fig.layout.xaxis.ticktext)
     assert [t.name for t in fig.data] == ["Завершён", "С ошибкой"]
     assert list(charts.series_frame(fig).columns) == ["Day", "Completed", "Failed"]  # the CSV stays machine-stable
+    pie = charts.tests_by_language(Stats(intents=1, assistants=1, tests=3, tests_completed=3,
+                                         tests_per_language=(("english", 2), ("russian", 1))))
+    assert list(pie.data[0].text) == ["66,7\xa0%", "33,3\xa0%"] and pie.data[0].textinfo == "text"
+    assert list(pie.data[0].labels) == ["Английский", "Русский"]
 
 
 # -- ё is е -----------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 from lib import i18n
 from lib.i18n import N_, _, ngettext
 from lib.models import Stats
-from lib.screens.formatting import fmt_date, fmt_day_month, fmt_int
+from lib.screens.formatting import fmt_date, fmt_day_month, fmt_int, fmt_pct
 
 HEIGHT = 320
 TOP_ASSISTANTS = 15
@@ -175,6 +175,10 @@ def tests_by_language(stats: Stats) -> go.Figure | None:
             hovertemplate="%{label}: %{value:,d} (%{percent})<extra></extra>",
         )
     )
+    if i18n.current() != "en":  # d3 writes "64,3%": the language's own percent ("64,3 %") is written here
+        total = sum(counts.values())
+        fig.update_traces(text=[fmt_pct(counts[lang] / total) for lang in order], textinfo="text",
+                          hovertemplate="%{label}: %{value:,d} (%{text})<extra></extra>")
     return _layout(fig, showlegend=True, legend={"orientation": "h", "y": -0.05, "x": 0.5, "xanchor": "center"},
                    meta={"category": "Language", "value": "Tests",
                          "labels": [language_label(lang, stable=True) for lang in order]})
