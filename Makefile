@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 SIZE ?= S,M
 
-.PHONY: run test bench bench-import bench-load bench-compare lint venv os-deps supabase-cli screenshots
+.PHONY: run test bench bench-import bench-load bench-compare lint venv os-deps supabase-cli screenshots i18n i18n-missing
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -84,3 +84,20 @@ bench-compare: $(VENV)/.installed-dev os-deps
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+# Translations (README "Languages"): extract every _() / ngettext() / N_() string into locales/messages.pot,
+# merge it into each catalog (new strings come in untranslated, changed ones fuzzy), compile the .mo files
+# (committed: tests/test_i18n.py checks they match the .po).  `make i18n-missing` lists what to translate.
+PYBABEL := $(VENV)/bin/pybabel
+I18N_LANGUAGES := ru
+i18n:  # needs the virtualenv (`make venv`)
+	$(PYBABEL) extract -F babel.cfg --no-default-keywords -k _ -k ngettext:1,2 -k pgettext:1c,2 -k N_ --add-location=file \
+		--sort-by-file --project="Voice Assistant Dashboard" --msgid-bugs-address="" -w 120 \
+		-o locales/messages.pot .
+	for l in $(I18N_LANGUAGES); do [ -f locales/$$l/LC_MESSAGES/messages.po ] || \
+		$(PYBABEL) init -i locales/messages.pot -d locales -D messages -l $$l -w 120; done
+	$(PYBABEL) update -i locales/messages.pot -d locales -D messages -w 120 --ignore-obsolete
+	$(PYBABEL) compile -d locales -D messages --statistics
+
+i18n-missing:
+	$(PY) -m lib.i18n_check

@@ -12,18 +12,22 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
+from lib import i18n  # noqa: E402
 from lib.errors import StoreError  # noqa: E402
+from lib.i18n import N_, _  # noqa: E402
 from lib.identity import signin  # noqa: E402
 from lib.identity.local_signin import COOKIE_COMPONENT_CSS  # noqa: E402
 from lib.identity.navigation import DEFAULT_SCREEN, screen_navigation  # noqa: E402
 from lib.ops import memory, metrics  # noqa: E402
-from lib.screens import loading, widgets  # noqa: E402
+from lib.screens import language, loading, widgets  # noqa: E402
 from lib.store import budget, queries  # noqa: E402
 
 memory.freeze_startup_heap()  # once per process; Streamlit's post-run gc.collect(2) is off (lib/memory.py)
+i18n.set_fallback(language.fallback)  # widget callbacks run before the line below: the session's choice
+language.choose()  # ?lang=, the switch, the cookie, or the browser's language: before any text is made
 
 # The favicon ships with the app (a :material/ icon would be fetched from a font CDN, failing offline).
-st.set_page_config(page_title="Voice Assistant Dashboard", page_icon=str(ROOT / "dashboard" / "favicon.png"), layout="wide")
+st.set_page_config(page_title=_("Voice Assistant Dashboard"), page_icon=str(ROOT / "dashboard" / "favicon.png"), layout="wide")
 st.html(  # less blank space on top; the sign-in cookie component works unseen (no grey bar over the card)
     "<style>[data-testid='stMainBlockContainer'] { padding-top: 3rem; }"
     f" {COOKIE_COMPONENT_CSS}</style>"
@@ -36,22 +40,23 @@ except StoreError as err:  # misconfiguration: say what to fix, show no value
     st.stop()
 
 SCREENS = {  # url path (lib.identity.navigation.SCREEN_PATHS) -> title, icon
-    "stats": ("Stats", ":material/insights:"),
-    "intents": ("Intents", ":material/forum:"),
-    "assistants": ("Assistants", ":material/smart_toy:"),
-    "tests": ("Tests", ":material/call:"),
-    "billing": ("Billing", ":material/credit_card:"),
-    "export": ("Export", ":material/download:"),
+    "stats": (N_("Stats"), ":material/insights:"),
+    "intents": (N_("Intents"), ":material/forum:"),
+    "assistants": (N_("Assistants"), ":material/smart_toy:"),
+    "tests": (N_("Tests"), ":material/call:"),
+    "billing": (N_("Billing"), ":material/credit_card:"),
+    "export": (N_("Export"), ":material/download:"),
 }
 
 BUDGET_KEY = "_render_budget"  # session state: the budget of a run interrupted after a read failed
 
 
 def render() -> None:
-    if signin.gate(settings) is None:  # renders the sign-in screen; no data, no navigation
+    if signin.gate(settings) is None:  # renders the sign-in screen (with the EN / RU switch); no data, no navigation
         st.stop()
+    language.switch()  # EN / RU in the sidebar
     navigation = screen_navigation({  # "/" and unknown paths show Stats, never "Page not found"
-        path: (ROOT / "pages" / f"{path}.py", title, icon) for path, (title, icon) in SCREENS.items()
+        path: (ROOT / "pages" / f"{path}.py", _(title), icon) for path, (title, icon) in SCREENS.items()
     })
     # The navigation, then the screen's title and a skeleton are drawn before anything waits for the
     # database: the user's change versions (every cached read is keyed on them) are read at the screen's

@@ -6,6 +6,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
+from lib.i18n import _
+
 LANGUAGES = ("english", "russian")
 TEST_STATUSES = ("initiated", "in_progress", "completed", "failed", "cancelled")
 # The columns' defaults, and the one rule for a call stored without one (NULL or ''): it *is* an english /
@@ -114,13 +116,14 @@ class SaveResult:
     checked: bool = False  # the connection dropped (or a retry met its own earlier save) and a read-back found it saved
 
     def summary(self) -> str:
-        return f"{self.added} added, {self.edited} changed, {self.deleted} deleted"
+        return _("{added} added, {changed} changed, {deleted} deleted").format(
+            added=self.added, changed=self.edited, deleted=self.deleted)
 
     def notice(self) -> str:
         """What the user is told after a save: which of the two ways we know it was saved."""
         if self.checked:
-            return f"Checked after a dropped connection: saved ({self.summary()})."
-        return f"Saved: {self.summary()}."
+            return _("Checked after a dropped connection: saved ({summary}).").format(summary=self.summary())
+        return _("Saved: {summary}.").format(summary=self.summary())
 
 
 SAVE_KINDS = ("grid", "import")  # what a save can be; an undo is the third kind of history record
@@ -183,7 +186,8 @@ class HistoryEntry:
         return sum(self.counts) if self.counts is not None else len(self.changes)
 
     def summary(self) -> str:
-        return f"{self.count('added')} added, {self.count('changed')} changed, {self.count('deleted')} deleted"
+        return _("{added} added, {changed} changed, {deleted} deleted").format(
+            added=self.count("added"), changed=self.count("changed"), deleted=self.count("deleted"))
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,14 @@ import json
 import streamlit as st
 
 from lib.errors import StoreError
+from lib.i18n import N_, _, ngettext
+from lib.identity.session import escape_md
 from lib.models import TestFilter
 from lib.screens import controls, urlstate
 from lib.screens.formatting import fmt_date, fmt_int, fmt_pct
 from lib.store import queries
 
-st.title("Assistants")
+st.title(_("Assistants"))
 
 # The toggle always shows the stored setting (a change made elsewhere shows on the next render).
 st.session_state["assistant_active"] = queries.assistant_settings().is_active
@@ -23,15 +25,16 @@ def toggle() -> None:
         queries.set_active(on)
     except StoreError as err:
         st.session_state["assistant_active"] = not on
-        st.session_state["assistant_flash"] = ("error", f"The assistant service was not {'turned on' if on else 'paused'}. {err}")
+        st.session_state["assistant_flash"] = ("error", (_("The assistant service was not turned on. {error}") if on else
+                                                         _("The assistant service was not paused. {error}")).format(error=err))
         return
-    st.session_state["assistant_flash"] = ("success", "Assistant service on: your assistants answer calls again." if on else
-                                           "Assistant service paused: no assistant answers calls until you turn it back on.")
+    st.session_state["assistant_flash"] = ("success", _("Assistant service on: your assistants answer calls again.") if on else
+                                           _("Assistant service paused: no assistant answers calls until you turn it back on."))
 
 
-st.toggle("Assistant service on (all your assistants)", key="assistant_active", on_change=toggle,
+st.toggle(_("Assistant service on (all your assistants)"), key="assistant_active", on_change=toggle,
           disabled=not queries.freshness().reachable,
-          help="Your account's assistant service: when it is off, none of your assistants answers calls.")
+          help=_("Your account's assistant service: when it is off, none of your assistants answers calls."))
 if flash := st.session_state.pop("assistant_flash", None):
     kind, text = flash
     if kind == "success":
@@ -41,7 +44,7 @@ if flash := st.session_state.pop("assistant_flash", None):
 
 assistants = queries.assistants()
 if not assistants:
-    st.info("You have no assistants yet. Assistants are created on Vapi and appear here with the intents they use.")
+    st.info(_("You have no assistants yet. Assistants are created on Vapi and appear here with the intents they use."))
     st.stop()
 
 view = controls.url_view("assistants")
@@ -51,8 +54,8 @@ if view is not None:
     if view.assistants and view.assistants[0] in known:
         st.session_state["assistants_chosen_id"] = view.assistants[0]
     elif view.assistants:
-        st.info("The assistant in this link is not one of yours: showing your first one.", icon=":material/link_off:")
-search = st.text_input("Search by name, Vapi id or intent", key="assistants_search", placeholder="e.g. front desk")
+        st.info(_("The assistant in this link is not one of yours: showing your first one."), icon=":material/link_off:")
+search = st.text_input(_("Search by name, Vapi id or intent"), key="assistants_search", placeholder=_("e.g. front desk"))
 needle = search.strip().casefold()
 shown = [a for a in assistants if not needle or needle in a.name.casefold()
          or needle in a.vapi_assistant_id.casefold() or any(needle in i.casefold() for i in a.intents_used)]
@@ -60,10 +63,14 @@ st.dataframe(
     [{"Name": a.name, "Vapi assistant id": a.vapi_assistant_id, "Intents used": list(a.intents_used),
       "Created": fmt_date(a.created_at), "Updated": fmt_date(a.updated_at)} for a in shown],
     hide_index=True, width="stretch",
-    column_config={"Intents used": st.column_config.ListColumn(width="medium"),
-                   "Vapi assistant id": st.column_config.TextColumn(width="medium")},
+    column_config={"Name": st.column_config.TextColumn(_("Name")),  # headers translated, the frame's names kept
+                   "Intents used": st.column_config.ListColumn(_("Intents used"), width="medium"),
+                   "Vapi assistant id": st.column_config.TextColumn(_("Vapi assistant id"), width="medium"),
+                   "Created": st.column_config.TextColumn(_("Created")),
+                   "Updated": st.column_config.TextColumn(_("Updated"))},
 )
-st.caption(f"{fmt_int(len(shown))} of {fmt_int(len(assistants))} assistants")
+st.caption(ngettext("{shown} of {n} assistant", "{shown} of {n} assistants", len(assistants)).format(
+    shown=fmt_int(len(shown)), n=fmt_int(len(assistants))))
 if not shown:
     st.stop()
 
@@ -71,24 +78,26 @@ ids = [a.vapi_assistant_id for a in shown]
 if st.session_state.get("assistants_chosen_id") not in ids:
     st.session_state["assistants_chosen_id"] = ids[0]
 by_id = {a.vapi_assistant_id: a for a in shown}
-chosen = by_id[st.selectbox("Details for", ids, format_func=lambda i: by_id[i].name, key="assistants_chosen_id")]
-period = controls.period_control("assistants", view, label="Test history period")
+chosen = by_id[st.selectbox(_("Details for"), ids, format_func=lambda i: by_id[i].name, key="assistants_chosen_id")]
+period = controls.period_control("assistants", view, label=N_("Test history period"))
 controls.write_url("assistants", urlstate.to_params(
     urlstate.View(period.period, assistants=(chosen.vapi_assistant_id,), q=search.strip()),
     fields=("period", "assistant", "q")))
 summary = queries.stats(TestFilter(start=period.start, end=period.end, assistant_ids=(chosen.vapi_assistant_id,)))
 left, right = st.columns([1, 2])
 with left.container(border=True):
-    st.markdown(f"**{chosen.name}** — test history")
+    st.markdown(_("**{name}** — test history").format(name=escape_md(chosen.name)))
     st.caption(period.label)
-    st.metric("Test calls", fmt_int(summary.tests), help=f"Its test calls, {period.label}.")
-    st.metric("Success rate", fmt_pct(summary.success_rate), help=f"Completed out of all, {period.label}.")
+    st.metric(_("Test calls"), fmt_int(summary.tests), help=_("Its test calls, {period}.").format(period=period.label))
+    st.metric(_("Success rate"), fmt_pct(summary.success_rate),
+              help=_("Completed out of all, {period}.").format(period=period.label))
     last = max((d.day for d in summary.tests_per_day), default=None)
-    st.caption(f"Last test in the period: {last:%b %d, %Y}" if last else "No test calls in this period.")
-    if st.button("See its test calls", icon=":material/call:", key="assistants_to_tests"):
+    st.caption(_("Last test in the period: {day}").format(day=fmt_date(last)) if last else
+               _("No test calls in this period."))
+    if st.button(_("See its test calls"), icon=":material/call:", key="assistants_to_tests"):
         # the same period and this assistant, as a link would carry them
         st.switch_page("../pages/tests.py", query_params=urlstate.to_params(
             urlstate.View(period.period, assistants=(chosen.vapi_assistant_id,)), fields=("period", "assistant")))
 with right.container(border=True):
-    st.markdown("**Configuration**")
+    st.markdown("**" + _("Configuration") + "**")
     st.code(json.dumps(chosen.config, indent=2, ensure_ascii=False, sort_keys=True), language="json", wrap_lines=True)

@@ -10,19 +10,21 @@ from dataclasses import replace
 
 import streamlit as st
 
+from lib import i18n
 from lib.errors import StoreError, StoreUnavailable, ValidationError
 from lib.files import importing
 from lib.files.importing import quoted
-from lib.i18n import _
+from lib.i18n import N_, _, ngettext
 from lib.models import IntentDiff, SaveToken
 from lib.screens import history_panel, import_preview, intent_checks, intent_editor, intents_grid, widgets
+from lib.screens.formatting import fmt_int
 from lib.store import queries
 from lib.store.validation import MAX_SEARCH_LENGTH
 
 KEY = "intents"
 BASE, WORKING, SHOWN, FILTERS = f"{KEY}_editing", f"{KEY}_working", f"{KEY}_shown", f"{KEY}_filters"
 CONFIRM, PROBLEMS, URL, SOURCE = f"{KEY}_confirm", f"{KEY}_problems", f"{KEY}_url", f"{KEY}_source"
-VIEWS = {"all": "All intents", intent_checks.ATTENTION_VIEW: "Needs attention"}
+VIEWS = {"all": N_("All intents"), intent_checks.ATTENTION_VIEW: N_("Needs attention")}
 state = st.session_state
 state.setdefault(f"{KEY}_generation", 0)  # bumped whenever the grid is rebuilt: a fresh editor
 
@@ -84,15 +86,20 @@ def cancel_delete() -> None:
 # The grid has eight columns: on a wide window, narrower side margins let all of them fit beside the sidebar.
 st.html("<style>@media (min-width: 1200px) { [data-testid='stMainBlockContainer'] "
         "{ padding-left: 2rem; padding-right: 2rem; } }</style>")
-st.title("Intents")
-st.caption("What callers say and how your assistant answers, in English and Russian. Lists hold one phrase or "
-           "response per item; new rows appear at the top.")
+st.title(_("Intents"))
+st.caption(_("What callers say and how your assistant answers, in English and Russian. Lists hold one phrase or "
+             "response per item; new rows appear at the top."))
 
 kept = 0
 if grid_key() not in state and state.get(SHOWN) is not None:
     # Streamlit dropped the editor's state while another screen ran: show its last rows, edits folded in.
     rebuild(state[SHOWN])
     kept = -1  # counted below, once the diff is known
+elif state.get(f"{KEY}_language", i18n.current()) != i18n.current() and state.get(WORKING) is not None:
+    # The language was switched: the grid's headers change, which would give the editor a fresh (empty) state.
+    # Its edits are folded into the rows first, so none is lost.
+    rebuild(shown_rows())
+state[f"{KEY}_language"] = i18n.current()
 
 base = state.get(BASE)
 rows_now = shown_rows()
@@ -105,10 +112,11 @@ if kept:
 params = st.query_params
 url_view, url_q = params.get("view", "all"), params.get("q", "")
 if url_view not in VIEWS:
-    st.caption(f"Unknown view “{quoted(url_view)}” in the address; showing all intents.")
+    st.caption(_("Unknown view “{view}” in the address; showing all intents.").format(view=quoted(url_view)))
     url_view = "all"
 if len(url_q) > MAX_SEARCH_LENGTH:
-    st.caption(f"The search in the address is longer than {MAX_SEARCH_LENGTH} characters; showing every intent.")
+    st.caption(_("The search in the address is longer than {n} characters; showing every intent.").format(
+        n=MAX_SEARCH_LENGTH))
     url_q = ""
 if locked:
     state[f"{KEY}_view"], state[f"{KEY}_search"] = state[FILTERS]
@@ -126,15 +134,15 @@ report = intent_checks.check_cached(intents, assistants) if intents is not None 
 filter_col, search_col = st.columns([2, 3], vertical_alignment="bottom")
 attention_count = len(report.attention) if report else 0
 view = filter_col.radio(
-    "Show", list(VIEWS), key=f"{KEY}_view", horizontal=True, disabled=locked,
-    format_func=lambda v: f"{VIEWS[v]} ({attention_count})" if v == intent_checks.ATTENTION_VIEW else VIEWS[v],
-    help="Save or discard your changes to change the view." if locked else
-    f"Intents without English or Russian responses, with fewer than {intent_checks.MIN_PHRASES} example "
-    "phrases, or sharing a phrase or a name with another intent.",
+    _("Show"), list(VIEWS), key=f"{KEY}_view", horizontal=True, disabled=locked,
+    format_func=lambda v: f"{_(VIEWS[v])} ({attention_count})" if v == intent_checks.ATTENTION_VIEW else _(VIEWS[v]),
+    help=_("Save or discard your changes to change the view.") if locked else
+    _("Intents without English or Russian responses, with fewer than {n} example "
+      "phrases, or sharing a phrase or a name with another intent.").format(n=intent_checks.MIN_PHRASES),
 ) or "all"
-search = search_col.text_input("Search by name or phrase", key=f"{KEY}_search", placeholder="e.g. booking",
+search = search_col.text_input(_("Search by name or phrase"), key=f"{KEY}_search", placeholder=_("e.g. booking"),
                                max_chars=MAX_SEARCH_LENGTH, disabled=locked,
-                               help="Save or discard your changes to search." if locked else None)
+                               help=_("Save or discard your changes to search.") if locked else None)
 want = ({"view": view} if view != "all" else {}) | ({"q": search} if search else {})
 if {k: params.get(k) for k in ("view", "q") if k in params} != want:
     params.from_dict(want)
@@ -162,21 +170,26 @@ offline = not queries.freshness().reachable
 working = state[WORKING]
 
 if kept:
-    st.info(f"{kept} unsaved change{'s' if kept != 1 else ''} kept from before you left this screen.",
+    st.info(ngettext("{n} unsaved change kept from before you left this screen.",
+                     "{n} unsaved changes kept from before you left this screen.", kept).format(n=fmt_int(kept)),
             icon=":material/history:")
 if report is not None and report.total:
     saved_rows = sum(1 for i in working.index if not str(i).startswith(intents_grid.NEW))
-    shown = f"Showing {saved_rows:,} of {report.total:,} intents" if saved_rows != report.total or view != "all" \
-        else f"{report.total:,} intents"
-    st.caption(f"{shown} · {report.readiness()} · {attention_count:,} need attention · "
-               f"{len(report.unused):,} not used by any assistant")
+    shown = ngettext("Showing {shown} of {n} intents", "Showing {shown} of {n} intents", report.total).format(
+        shown=fmt_int(saved_rows), n=fmt_int(report.total)) if saved_rows != report.total or view != "all" \
+        else ngettext("{n} intents", "{n} intents", report.total).format(n=fmt_int(report.total))
+    st.caption(" · ".join((shown, report.readiness(),
+                           ngettext("{n} need attention", "{n} need attention", attention_count).format(
+                               n=fmt_int(attention_count)),
+                           ngettext("{n} not used by any assistant", "{n} not used by any assistant",
+                                    len(report.unused)).format(n=fmt_int(len(report.unused))))))
 if report is not None and report.duplicates:
     names = ", ".join(f"“{report.names[ids[0]]}” ({len(ids)})" for ids in report.duplicates[:5])
-    st.warning(f"Some intents share a name: {names}. Rename all but one of each; they are marked “another intent "
-               "has the same name” under Needs attention.", icon=":material/content_copy:")
+    st.warning(_("Some intents share a name: {names}. Rename all but one of each; they are marked “another intent "
+                 "has the same name” under Needs attention.").format(names=names), icon=":material/content_copy:")
 
 add_col, pick_col = st.columns([1, 3], vertical_alignment="bottom")
-add_col.button("Add intent", icon=":material/add:", on_click=add_row, key=f"{KEY}_add")
+add_col.button(_("Add intent"), icon=":material/add:", on_click=add_row, key=f"{KEY}_add")
 if not working.empty:
     names = dict(zip(rows_now.index, rows_now["intent_name"], strict=True))
     pick_col.selectbox(_("Edit intent"), list(rows_now.index), index=None, key=f"{KEY}_pick", on_change=edit_row,
@@ -184,12 +197,12 @@ if not working.empty:
                        placeholder=_("Choose an intent to read and edit its phrases and responses in full…"),
                        label_visibility="collapsed")
 if working.empty and not search and view == "all":
-    st.info("You have no intents yet. Click **Add intent**, fill in the new row, then Save.")
+    st.info(_("You have no intents yet. Click **Add intent**, fill in the new row, then Save."))
 elif working.empty and view != "all" and not search:
-    st.info("No intent needs attention: every one has English and Russian responses, "
-            f"at least {intent_checks.MIN_PHRASES} example phrases and no phrase shared with another intent.")
+    st.info(_("No intent needs attention: every one has English and Russian responses, "
+              "at least {n} example phrases and no phrase shared with another intent.").format(n=intent_checks.MIN_PHRASES))
 elif working.empty:
-    st.info(f"No intent matches “{search}”.")
+    st.info(_("No intent matches “{search}”.").format(search=search))
 
 if not working.empty:
     st.data_editor(
@@ -211,21 +224,22 @@ if notice:
 diff = pend.diff
 if report is not None and (diff.added or diff.edited):
     if clashes := intent_checks.new_clashes(report, intents_grid.changed_rows(diff), [d.id for d in diff.deleted]):
-        st.warning("Your changes give intents a phrase that another intent has (you can still save):\n" +
+        st.warning(_("Your changes give intents a phrase that another intent has (you can still save):") + "\n" +
                    "\n".join(f"- {intent_checks.clash_line(c)}" for c in clashes[:10]), icon=":material/call_split:")
 
 save_col, discard_col, note_col = st.columns([1, 1, 4])
-summary = f"{len(diff.added)} new, {len(diff.edited)} changed, {len(diff.deleted)} to delete"
+summary = _("{added} new, {changed} changed, {deleted} to delete").format(
+    added=len(diff.added), changed=len(diff.edited), deleted=len(diff.deleted))
 if diff.deleted:
     summary += f" ({pend.deleted_names()})"
 if diff.is_empty():
-    note_col.caption("No unsaved changes.")
+    note_col.caption(_("No unsaved changes."))
 elif offline:
-    note_col.caption(f"Unsaved: {summary}. Saving is paused while the database is unreachable; your changes "
-                     "stay here until it is back.")
+    note_col.caption(_("Unsaved: {summary}. Saving is paused while the database is unreachable; your changes "
+                       "stay here until it is back.").format(summary=summary))
 else:
-    note_col.caption(f"Unsaved: {summary}")
-discard_col.button("Discard", on_click=reset_grid, disabled=diff.is_empty(), width="stretch")
+    note_col.caption(_("Unsaved: {summary}").format(summary=summary))
+discard_col.button(_("Discard"), on_click=reset_grid, disabled=diff.is_empty(), width="stretch")
 
 
 def save(d: IntentDiff, kind: str = "grid") -> None:
@@ -234,7 +248,7 @@ def save(d: IntentDiff, kind: str = "grid") -> None:
     try:
         result = queries.save_intents(replace(d, token=token, kind=kind))
     except ValidationError as err:
-        st.error("**Nothing was saved.** Fix these and save again:\n" +
+        st.error(_("**Nothing was saved.** Fix these and save again:") + "\n" +
                  "\n".join(f"- {line}" for line in import_preview.problem_lines(err)))
         return
     except StoreError as err:  # a conflict, the database away: the message says what to do
@@ -256,7 +270,7 @@ def save_grid() -> None:
     save(diff)
 
 
-if save_col.button("Save", type="primary", disabled=diff.is_empty() or offline, width="stretch"):
+if save_col.button(_("Save"), type="primary", disabled=diff.is_empty() or offline, width="stretch"):
     state.pop(PROBLEMS, None)
     if diff.deleted:
         state[CONFIRM] = True
@@ -266,52 +280,56 @@ if save_col.button("Save", type="primary", disabled=diff.is_empty() or offline, 
 if state.get(CONFIRM) and diff.deleted:
     with st.container(border=True):
         n = len(diff.deleted)
-        st.warning(f"Delete {n} intent{'s' if n != 1 else ''}: {pend.deleted_names(10)}? "
-                   "This cannot be undone.", icon=":material/delete:")
+        st.warning(ngettext("Delete {n} intent: {names}? This cannot be undone.",
+                            "Delete {n} intents: {names}? This cannot be undone.", n).format(
+                                n=fmt_int(n), names=pend.deleted_names(10)), icon=":material/delete:")
         if report is not None:
             for d in diff.deleted:
                 check = report.checks.get(d.id)
                 if check and check.used_by:
-                    st.markdown(f"- {d.label} is used by {intents_grid.listed_names(check.used_by)}; "
-                                "they will no longer use it.")
+                    st.markdown("- " + _("{intent} is used by {assistants}; they will no longer use it.").format(
+                        intent=d.label, assistants=intents_grid.listed_names(check.used_by)))
         yes, no = st.columns(2)
-        if yes.button(f"Delete {n} intent{'s' if n != 1 else ''} and save", type="primary"):
+        if yes.button(ngettext("Delete {n} intent and save", "Delete {n} intents and save", n).format(n=fmt_int(n)),
+                      type="primary"):
             state.pop(CONFIRM, None)
             save_grid()
-        no.button("Cancel", on_click=cancel_delete, help="Keep these intents: they come back in the grid.")
+        no.button(_("Cancel"), on_click=cancel_delete, help=_("Keep these intents: they come back in the grid."))
 
 if lines := state.get(PROBLEMS):
-    st.error("**Nothing was saved.** Fix these (marked in the grid's first column) and save again:\n" +
+    st.error(_("**Nothing was saved.** Fix these (marked in the grid's first column) and save again:") + "\n" +
              "\n".join(f"- {line}" for line in lines))
 if flash := state.pop(f"{KEY}_flash", None):
     st.success(flash)
 
 if report is not None and report.clashes:
-    with st.expander(f"Phrase clashes ({len(report.clashes):,})", icon=":material/call_split:"):
-        st.caption("An example phrase in two or more intents, compared ignoring case, spaces and punctuation: "
-                   "the assistant cannot tell which one a caller means.")
+    with st.expander(_("Phrase clashes ({n})").format(n=fmt_int(len(report.clashes))), icon=":material/call_split:"):
+        st.caption(_("An example phrase in two or more intents, compared ignoring case, spaces and punctuation: "
+                     "the assistant cannot tell which one a caller means."))
         st.markdown("\n".join(f"- {intent_checks.clash_line(c)}" for c in report.clashes[:200]))
 
-with st.expander("Import intents from CSV or JSON"):
-    st.caption("The same format the Export screen writes: columns intent_name, example_user_phrases, "
-               "english_responses, russian_responses (lists as JSON arrays; a plain value is a list of one).")
-    upload = st.file_uploader("File", type=["csv", "json"], max_upload_size=importing.MAX_UPLOAD_MB,
+with st.expander(_("Import intents from CSV or JSON")):
+    st.caption(_("The same format the Export screen writes: columns intent_name, example_user_phrases, "
+                 "english_responses, russian_responses (lists as JSON arrays; a plain value is a list of one)."))
+    upload = st.file_uploader(_("File"), type=["csv", "json"], max_upload_size=importing.MAX_UPLOAD_MB,
                               key=f"{KEY}_upload_{state[f'{KEY}_generation']}")
     if upload is not None:
         try:
-            rows, row_problems = importing.read_intent_rows(upload.getvalue(), upload.name)
-            preview = import_preview.import_preview(rows, row_problems, [i.intent_name for i in intents or ()])
+            found = importing.read_intent_file(upload.getvalue(), upload.name)
+            preview = import_preview.import_preview(found.rows, found.problems, [i.intent_name for i in intents or ()])
         except ValidationError as err:
-            st.error("This file cannot be read:\n" + "\n".join(f"- {line}" for line in import_preview.problem_lines(err)))
+            st.error(_("This file cannot be read:") + "\n" + "\n".join(f"- {line}" for line in import_preview.problem_lines(err)))
         else:
+            st.caption(_("Read as {encoding}.").format(encoding=found.encoding))
             if not preview.intents:
-                st.info("The file holds no intents.")
+                st.info(_("The file holds no intents."))
             else:
                 st.dataframe(preview.frame, hide_index=True, width="stretch", column_config=widgets.preview_columns())
                 if preview.bad_rows:
                     st.error(preview.summary() + "\n" + "\n".join(
-                        f"- {p.row}: {p.field.replace('_', ' ')} {p.message}" for p in preview.problems))
-                elif st.button(f"Add {len(preview.intents)} intents", type="primary", disabled=offline):
+                        f"- {p.line()}" for p in preview.problems))
+                elif st.button(ngettext("Add {n} intents", "Add {n} intents", len(preview.intents)).format(
+                        n=fmt_int(len(preview.intents))), type="primary", disabled=offline):
                     save(IntentDiff(added=preview.intents), "import")
 
 history_panel.render()

@@ -348,5 +348,6 @@ def test_hostile_import_files_never_break_the_page(page: Page) -> None:
     ansi = 'intent_name,example_user_phrases\r\nпривет,"[""как дела?""]"\r\n'.encode("cp1251")
     upload.set_input_files({"name": "ansi.csv", "mimeType": "text/csv", "buffer": ansi})
     settle(page)
-    expect(page.get_by_text("it looks like Windows-1251 (Cyrillic)", exact=False)).to_be_visible()
+    expect(page.get_by_text("Read as Windows-1251.", exact=True)).to_be_visible()  # issue 19: read, not refused
+    expect(page.get_by_role("button", name="Add 1 intents")).to_be_visible()
     assert_no_exception(page, "import of a Windows-1251 file")

@@ -20,7 +20,15 @@ from lib.errors import Problem, ValidationError
 from lib.files.csv_encoding import BOM, neutralize, to_csv, unneutralize
 from lib.files.formats import to_json
 from lib.files.frames import intents_frame
-from lib.files.importing import MAX_COLUMNS, MAX_DEPTH, MAX_ROWS, MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, read_intents
+from lib.files.importing import (
+    MAX_COLUMNS,
+    MAX_DEPTH,
+    MAX_ROWS,
+    MAX_UPLOAD_BYTES,
+    MAX_UPLOAD_MB,
+    read_intent_file,
+    read_intents,
+)
 from lib.models import Intent, IntentDiff, IntentInput
 from lib.screens.import_preview import import_preview, problem_lines
 from lib.store.validation import MAX_LIST_ITEMS, clean_intent, refuse_new_duplicates, validate_diff
@@ -351,15 +359,35 @@ def test_utf16_without_a_bom_is_refused_by_name(text: str) -> None:
     assert "looks like UTF-16 without a byte-order mark" in encoding_message(text.encode("utf-16-le"))
 
 
-def test_windows_1251_is_refused_by_name_with_how_to_resave() -> None:
+def test_windows_1251_from_excel_is_read_and_named() -> None:  # issue 19: no longer refused
     data = ('intent_name,example_user_phrases\r\nприветствие,"[""Здравствуйте, как дела?""]"\r\n').encode("cp1251")
+    found = read_intent_file(data, "a.csv")
+    assert found.encoding == "Windows-1251"
+    assert found.rows == [IntentInput("приветствие", ("Здравствуйте, как дела?",), label="line 2")]
+
+
+def test_cyrillic_after_a_long_ascii_start_and_other_code_pages_are_read() -> None:
+    late = "intent_name;example_user_phrases\r\n" + "".join(f"name{i};hello\r\n" for i in range(5000)) + \
+        "прощание;Это всё, спасибо\r\n"
+    found = read_intent_file(late.encode("cp1251"), "a.csv")  # the sample starts at the first non-ASCII line
+    assert (found.encoding, found.rows[-1].intent_name) == ("Windows-1251", "прощание")
+    text = 'intent_name,example_user_phrases\r\nприветствие,"[""Здравствуйте, как дела?""]"\r\n'
+    for codec, name in (("koi8_r", "KOI8-R"), ("cp866", "DOS-866 (CP866)")):
+        found = read_intent_file(text.encode(codec), "a.csv")
+        assert (found.encoding, found.rows[0].example_user_phrases) == (name, ("Здравствуйте, как дела?",))
+
+
+def test_an_ambiguous_code_page_is_refused_with_why() -> None:
+    data = "intent_name,example_user_phrases\r\nx,é\r\n".encode("cp1252")  # one byte: й, щ, И or é alike
     message = encoding_message(data)
-    assert message.startswith("is not UTF-8 text (line 2 has byte 0xEF); it looks like Windows-1251 (Cyrillic).")
+    assert message.startswith("is not UTF-8, and its encoding cannot be told for sure")
 
 
-def test_windows_1252_is_refused_by_name() -> None:
+def test_windows_1252_is_read_and_named() -> None:
     data = 'intent_name,example_user_phrases\r\ncafé,"[""déjà vu""]"\r\n'.encode("cp1252")
-    assert "it looks like a Windows code page such as Windows-1252" in encoding_message(data)
+    found = read_intent_file(data, "a.csv")
+    assert (found.encoding, found.rows[0].intent_name, found.rows[0].example_user_phrases) == (
+        "Windows-1252", "café", ("déjà vu",))
 
 
 def test_a_byte_order_mark_that_lies_is_refused() -> None:

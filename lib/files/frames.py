@@ -9,7 +9,9 @@ from datetime import datetime
 import pandas as pd
 
 from lib.files.csv_encoding import utc_naive
+from lib.i18n import N_, _
 from lib.models import TEST_COLUMNS, TEST_EXPORT_COLUMNS, Assistant, FailureDrilldown, Intent, Subscription, TestCall
+from lib.store.validation import search_fold
 
 INTENT_COLUMNS = (
     "id",
@@ -36,16 +38,17 @@ SUBSCRIPTION_COLUMNS = (
 
 # -- the frames of each table ----------------------------------------------------------------
 
-# What a preview calls each column (the files keep the database's names, which an import reads back).
+# What a preview calls each column, translated when shown (the files keep the database's names, which an import
+# reads back).
 PREVIEW_LABELS = {
-    "intent_name": "Intent", "example_user_phrases": "Example phrases", "english_responses": "English responses",
-    "russian_responses": "Russian responses", "name": "Name", "vapi_assistant_id": "Vapi assistant id",
-    "config": "Config", "intents_used": "Intents used", "assistant_name": "Assistant",
-    "assistant_id": "Vapi assistant id", "test_phrase": "Phrase", "language": "Language", "call_id": "Call id",
-    "status": "Status", "plan_type": "Plan", "billing_cycle": "Billing cycle",
-    "current_period_start": "Period start", "current_period_end": "Period end",
-    "stripe_customer_id": "Stripe customer", "stripe_subscription_id": "Stripe subscription",
-    "created_at": "Created", "updated_at": "Updated", "id": "Id",
+    "intent_name": N_("Intent"), "example_user_phrases": N_("Example phrases"), "english_responses": N_("English responses"),
+    "russian_responses": N_("Russian responses"), "name": N_("Name"), "vapi_assistant_id": N_("Vapi assistant id"),
+    "config": N_("Config"), "intents_used": N_("Intents used"), "assistant_name": N_("Assistant"),
+    "assistant_id": N_("Vapi assistant id"), "test_phrase": N_("Phrase"), "language": N_("Language"), "call_id": N_("Call id"),
+    "status": N_("Status"), "plan_type": N_("Plan"), "billing_cycle": N_("Billing cycle"),
+    "current_period_start": N_("Period start"), "current_period_end": N_("Period end"),
+    "stripe_customer_id": N_("Stripe customer"), "stripe_subscription_id": N_("Stripe subscription"),
+    "created_at": N_("Created"), "updated_at": N_("Updated"), "id": N_("Id"),
 }
 PREVIEW_ORDERS = {  # a column only that table has -> what a row is about first, internal ids last
     "test_phrase": ("created_at", "assistant_name", "test_phrase", "language", "status", "call_id", "assistant_id"),
@@ -62,7 +65,8 @@ def preview_frame(frame: pd.DataFrame, rows: int = 100) -> pd.DataFrame:
     first = [c for c in lead if c in frame.columns]
     last = [c for c in ("id",) if c in frame.columns and c not in first]
     order = first + [c for c in frame.columns if c not in first and c not in last] + last
-    return frame.head(rows)[order].rename(columns=lambda c: PREVIEW_LABELS.get(c, c.replace("_", " ").capitalize()))
+    return frame.head(rows)[order].rename(columns=lambda c: _(PREVIEW_LABELS[c]) if c in PREVIEW_LABELS
+                                           else c.replace("_", " ").capitalize())
 
 
 def _times(values: Iterable[datetime | None]) -> pd.Series:
@@ -137,11 +141,11 @@ tests_frame.__test__ = False  # type: ignore[attr-defined]  # not a pytest test,
 
 
 def intents_matching(intents: Iterable[Intent], search: str) -> list[Intent]:
-    """The intents whose name or an example phrase contains ``search`` (case-insensitive; empty: all), as
-    the Export screen's search and the API's ``q`` filter them."""
-    text = search.strip().casefold()
-    return [i for i in intents if not text or text in i.intent_name.casefold()
-            or any(text in p.casefold() for p in i.example_user_phrases)]
+    """The intents whose name or an example phrase contains ``search`` (search_fold: case, and yo as ie; empty: all),
+    as the Export screen's search and the API's ``q`` filter them."""
+    text = search_fold(search.strip())
+    return [i for i in intents if not text or text in search_fold(i.intent_name)
+            or any(text in search_fold(p) for p in i.example_user_phrases)]
 
 
 FAILURE_COLUMNS = ("kind", "key", "name", "total", "failed", "cancelled")

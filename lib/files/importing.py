@@ -14,10 +14,12 @@ An upload is untrusted, so every step here is bounded, and anything wrong ends i
   depth is measured without recursion before ``json.loads`` runs, so a 2 KB ``[[[[...`` is refused
   instead of raising ``RecursionError``.
 * Encodings: UTF-8 with or without a BOM, and UTF-16 or UTF-32 with a BOM (Excel's "Unicode text"),
-  are decoded.  Anything else -- UTF-16 without a BOM, Windows-1251 and other ANSI code pages -- is
-  refused with a message that names the encoding it looks like and says how to save the file as
-  UTF-8.  Guessing a code page silently would store mojibake: Windows-1251 and Windows-1252 bytes
-  decode equally well into the wrong letters.
+  are decoded.  Other bytes are a legacy code page -- Excel on Russian Windows saves "CSV" as
+  Windows-1251 -- told apart by charset-normalizer (``csv_encoding.detect_legacy``: the reading with
+  the least mojibake and the most coherent language); the preview names the encoding it used.  Only
+  an ambiguous file (two readings giving different letters equally likely, or too little text to
+  tell) and UTF-16 without a BOM are refused, with a message that says why and how to save the file
+  as UTF-8.
 * Messages: at most ``MAX_PROBLEMS`` problems are listed, then how many more; no message quotes more
   than ``MAX_QUOTED`` characters of the file.
 * Time: linear in the size of the file.
@@ -33,11 +35,13 @@ import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 
 from lib.errors import Problem, ValidationError
-from lib.files.csv_encoding import unneutralize
+from lib.files.csv_encoding import AmbiguousEncoding, detect_legacy, encoding_name, unneutralize
+from lib.i18n import N_, _
 from lib.models import IntentInput
 
 MAX_UPLOAD_MB = 20  # == [server] maxUploadSize in .streamlit/config.toml (tests/test_importing.py)
@@ -52,18 +56,26 @@ MAX_QUOTED = 40
 LIST_FIELDS = ("example_user_phrases", "english_responses", "russian_responses")
 REQUIRED = ("intent_name", "example_user_phrases")
 
-RESAVE = (
+RESAVE = N_(
     "Save it as UTF-8 and upload it again: in Excel, File → Save As → “CSV UTF-8 (Comma delimited)”; "
     "in LibreOffice, Save As → Text CSV → Edit filter settings → Character set “Unicode (UTF-8)”; "
     "in Notepad, Save As → Encoding “UTF-8”."
 )
-LIST_HINT = '(write it as ["first", "second"])'
+LIST_HINT = N_('(write it as ["first", "second"])')
+
+
+class JSONProblem(ValueError):
+    """Why a JSON text cannot be read (``reason``, translated; ``kind``: "invalid", "too many", "other")."""
+
+    def __init__(self, what: str, reason: str, kind: str = "other") -> None:
+        super().__init__(f"{what} {reason}")
+        self.reason, self.kind = reason, kind
 
 
 class _Problems:
     """Problems as found, keeping only the first ``MAX_PROBLEMS`` (a hostile file has millions)."""
 
-    def __init__(self) -> None:
+    def __init__(self) -> None:  # rows are labelled "line N" / "item N" (English: keys; shown by lib.errors.row_label)
         self.kept: list[Problem] = []
         self.total = 0
         self.by_row: dict[str, list[Problem]] = {}  # every row's own problems (a preview shows them all)
@@ -128,16 +140,23 @@ def _ansi_name(data: bytes) -> str:
     has a lone accented letter between ASCII ones."""
     high = np.frombuffer(data[: 1 << 20], dtype=np.uint8) >= 0x80
     if not high.any():
-        return "a legacy code page"
+        return _("a legacy code page")
     paired = high[1:] & high[:-1]
     in_runs = int(paired.sum()) * 2
-    return ("Windows-1251 (Cyrillic)" if in_runs >= int(high.sum())
-            else "a Windows code page such as Windows-1252")
+    return (_("Windows-1251 (Cyrillic)") if in_runs >= int(high.sum())
+            else _("a Windows code page such as Windows-1252"))
 
 
 def decode(data: bytes) -> str:
-    """The file's text: UTF-8 (BOM optional), UTF-16 or UTF-32 with a BOM; otherwise a refusal that
-    names the encoding the bytes look like and how to save the file as UTF-8."""
+    """The file's text (see ``decode_named``)."""
+    return decode_named(data)[0]
+
+
+def decode_named(data: bytes) -> tuple[str, str]:
+    """The file's text and its encoding's name: UTF-8 (BOM optional), UTF-16 or UTF-32 with a BOM, or a
+    legacy code page told apart by charset-normalizer (Windows-1251 as Excel on Russian Windows saves
+    CSV, KOI8-R, Windows-1252, ...: ``csv_encoding.detect_legacy``); a refusal only when the bytes are
+    ambiguous (it names the readings that tie and how to save the file as UTF-8)."""
     if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
         encoding, name = "utf-32", "UTF-32"
     elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -148,15 +167,39 @@ def decode(data: bytes) -> str:
         text = data.decode(encoding)
     except UnicodeDecodeError as e:
         if name != "UTF-8":
-            raise _refuse("file", "encoding", f"starts with a {name} byte-order mark but is not valid {name} "
-                                              f"(at byte {e.start:,}). {RESAVE}") from None
-        looks = "UTF-16 without a byte-order mark" if _looks_like_utf16(data) else _ansi_name(data)
+            raise _refuse("file", "encoding", _("starts with a {name} byte-order mark but is not valid {name} "
+                                                "(at byte {byte}).").format(name=name, byte=_n(e.start))
+                          + " " + _(RESAVE)) from None
+        if not _looks_like_utf16(data):
+            try:
+                codec = detect_legacy(data)
+                return data.decode(codec), encoding_name(codec)
+            except AmbiguousEncoding as ambiguous:
+                if ambiguous.candidates:
+                    raise _refuse("file", "encoding", _(
+                        "is not UTF-8, and its encoding cannot be told for sure: it reads as {encodings} alike. "
+                    ).format(encodings=", ".join(ambiguous.candidates)) + _(RESAVE)) from None
+            except UnicodeDecodeError:
+                pass
+        looks = _("UTF-16 without a byte-order mark") if _looks_like_utf16(data) else _ansi_name(data)
         line = data.count(b"\n", 0, e.start) + 1
-        raise _refuse("file", "encoding", f"is not UTF-8 text (line {line:,} has byte 0x{data[e.start]:02X}); "
-                                          f"it looks like {looks}. {RESAVE}") from None
+        raise _refuse("file", "encoding", _("is not UTF-8 text (line {line} has byte {byte}); it looks like {looks}.").format(
+            line=_n(line), byte=f"0x{data[e.start]:02X}", looks=looks) + " " + _(RESAVE)) from None
     if name == "UTF-8" and "\x00" in text[:4096] and _looks_like_utf16(data):
-        raise _refuse("file", "encoding", f"looks like UTF-16 without a byte-order mark. {RESAVE}")
-    return text
+        raise _refuse("file", "encoding", _("looks like UTF-16 without a byte-order mark.") + " " + _(RESAVE))
+    return text, name
+
+
+def _mb(size: int) -> str:
+    from lib.screens.formatting import fmt_number
+
+    return fmt_number(size / 1024 / 1024, 1)
+
+
+def _n(n: int) -> str:
+    from lib.screens.formatting import fmt_int
+
+    return fmt_int(n)
 
 
 # -- JSON without recursion risks ------------------------------------------------------------
@@ -194,10 +237,10 @@ def load_json(text: str, what: str, *, max_values: int | None = None) -> object:
         skeleton = _JSON_STRING.sub("", text)
         depth = _depth(skeleton)
         if depth > MAX_DEPTH:
-            raise ValueError(f"{what} is nested more than {MAX_DEPTH} levels deep")
+            raise JSONProblem(what, _("is nested more than {n} levels deep").format(n=MAX_DEPTH))
         # a value is the first in its list or object, or follows a comma; a key precedes a colon
         if max_values is not None and sum(map(skeleton.count, ",:[{")) + 1 > max_values:
-            raise ValueError(f"{what} holds more than {max_values:,} values")
+            raise JSONProblem(what, _("holds more than {n} values").format(n=_n(max_values)), "too many")
         del skeleton
     try:
         value, end = _DECODER.raw_decode(text, _JSON_SPACE.match(text).end())
@@ -206,11 +249,12 @@ def load_json(text: str, what: str, *, max_values: int | None = None) -> object:
             raise json.JSONDecodeError("Extra data", text, end)
         return value
     except RecursionError:  # not expected behind the depth check; never a traceback
-        raise ValueError(f"{what} is nested too deeply") from None
+        raise JSONProblem(what, _("is nested too deeply")) from None
     except json.JSONDecodeError as e:
-        raise ValueError(f"{what} is not valid JSON: {e.msg} at line {e.lineno:,}, column {e.colno:,}") from None
+        raise JSONProblem(what, _("is not valid JSON: {error} at line {line}, column {column}").format(
+            error=e.msg, line=_n(e.lineno), column=_n(e.colno)), "invalid") from None
     except ValueError:  # e.g. an integer of more than 4,300 digits
-        raise ValueError(f"{what} holds a number too long to read") from None
+        raise JSONProblem(what, _("holds a number too long to read")) from None
 
 
 # -- CSV -------------------------------------------------------------------------------------
@@ -254,11 +298,11 @@ def _list_value(value: object, label: str, field: str, problems: _Problems) -> t
     if isinstance(value, str):
         return (value,) if value.strip() else ()
     if not isinstance(value, list):
-        problems.append(Problem(label, field, f"is not a list of texts {LIST_HINT}"))
+        problems.append(Problem(label, field, _("is not a list of texts") + " " + _(LIST_HINT)))
         return ()
     bad = next((n for n, item in enumerate(value, start=1) if not isinstance(item, str)), None)
     if bad is not None:
-        problems.append(Problem(label, field, f"item {bad} is not text"))
+        problems.append(Problem(label, field, _("item {n} is not text").format(n=bad)))
         return ()
     return tuple(value)
 
@@ -271,10 +315,8 @@ def _csv_list(cell: str, label: str, field: str, problems: _Problems) -> tuple[s
         return (text,)  # a plain value (`hi`) is a list of one item
     try:
         value = load_json(text, "the cell")
-    except ValueError as e:
-        reason = str(e).removeprefix("the cell ")
-        if reason.startswith("is not valid JSON"):
-            reason = f"is not a JSON array of texts {LIST_HINT}"
+    except JSONProblem as e:
+        reason = _("is not a JSON array of texts") + " " + _(LIST_HINT) if e.kind == "invalid" else e.reason
         problems.append(Problem(label, field, reason))
         return ()
     return _list_value(value, label, field, problems)
@@ -283,19 +325,19 @@ def _csv_list(cell: str, label: str, field: str, problems: _Problems) -> tuple[s
 def _csv_error(e: csv.Error) -> str:
     text = str(e)
     if "field limit" in text:
-        return f"has a cell longer than {csv.field_size_limit():,} characters"
+        return _("has a cell longer than {n} characters").format(n=_n(csv.field_size_limit()))
     if "new-line character" in text:
-        return "has a line break (a lone carriage return) outside quotes"
-    return f"is not valid CSV ({text[:200]})"
+        return _("has a line break (a lone carriage return) outside quotes")
+    return _("is not valid CSV ({error})").format(error=text[:200])
 
 
 def _read_csv(text: str) -> tuple[list[IntentInput], _Problems]:
     if not text.strip():
-        raise _refuse("file", "header", "the file is empty")
+        raise _refuse("file", "header", _("the file is empty"))
     first = _first_line(text)
     delimiter = _delimiter(first)
     if first.count(delimiter) >= MAX_COLUMNS:
-        raise _refuse("line 1", "header", f"has more than {MAX_COLUMNS} columns; is this the intents file?")
+        raise _refuse("line 1", "header", _("has more than {n} columns; is this the intents file?").format(n=MAX_COLUMNS))
     reader = csv.reader(_lines(text), delimiter=delimiter, strict=True)
     problems = _Problems()
     intents: list[IntentInput] = []
@@ -306,10 +348,10 @@ def _read_csv(text: str) -> tuple[list[IntentInput], _Problems]:
         shown = ", ".join(quoted(h) for h in header[:10]) + (", …" if len(header) > 10 else "")
         for name in REQUIRED:
             if name not in header:
-                problems.append(Problem("line 1", name, f"column is missing (the header is: {shown})"))
+                problems.append(Problem("line 1", name, _("column is missing (the header is: {header})").format(header=shown)))
         for name in (*REQUIRED, *LIST_FIELDS):
             if header.count(name) > 1:
-                problems.append(Problem("line 1", name, "column appears more than once"))
+                problems.append(Problem("line 1", name, _("column appears more than once")))
         if problems:
             raise problems.error()
         where = {name: header.index(name) for name in (*REQUIRED, *LIST_FIELDS) if name in header}
@@ -321,11 +363,12 @@ def _read_csv(text: str) -> tuple[list[IntentInput], _Problems]:
             if len(row) > len(header) and not any(cell.strip() for cell in row[len(header) :]):
                 row = row[: len(header)]
             if len(row) != len(header):
-                problems.append(Problem(label, "row", f"has {len(row):,} fields; the header has {len(header)}"))
+                problems.append(Problem(label, "row", _("has {n} fields; the header has {header}").format(
+                    n=_n(len(row)), header=len(header))))
                 intents.append(IntentInput(intent_name="", label=label))  # shown in the preview with its problem
                 continue
             if len(intents) == MAX_ROWS:
-                raise _refuse("file", "rows", f"has more than {MAX_ROWS:,} intents; split it into smaller files")
+                raise _refuse("file", "rows", _("has more than {n} intents; split it into smaller files").format(n=_n(MAX_ROWS)))
             lists = {f: _csv_list(row[where[f]], label, f, problems) if f in where else () for f in LIST_FIELDS}
             intents.append(IntentInput(intent_name=unneutralize(row[where["intent_name"]]), label=label, **lists))
     except csv.Error as e:
@@ -340,29 +383,30 @@ def _read_csv(text: str) -> tuple[list[IntentInput], _Problems]:
 def _read_json(text: str) -> tuple[list[IntentInput], _Problems]:
     try:
         data = load_json(text, "the file", max_values=MAX_JSON_VALUES)
-    except ValueError as e:
-        reason = str(e).removeprefix("the file ")
-        if reason.startswith("holds more than"):
-            reason += f"; split it into smaller files (at most {MAX_ROWS:,} intents each)"
+    except JSONProblem as e:
+        reason = e.reason
+        if e.kind == "too many":
+            reason += "; " + _("split it into smaller files (at most {n} intents each)").format(n=_n(MAX_ROWS))
         raise _refuse("file", "JSON", reason) from None
     if not isinstance(data, list):
-        raise _refuse("file", "JSON", "must be a list of intent objects ([{...}, {...}])")
+        raise _refuse("file", "JSON", _("must be a list of intent objects ([{...}, {...}])"))
     if len(data) > MAX_ROWS:
-        raise _refuse("file", "rows", f"has {len(data):,} items; at most {MAX_ROWS:,} intents fit in one file")
+        raise _refuse("file", "rows", _("has {n} items; at most {max} intents fit in one file").format(
+            n=_n(len(data)), max=_n(MAX_ROWS)))
     problems = _Problems()
     intents: list[IntentInput] = []
     for n, item in enumerate(data, start=1):
         label = f"item {n}"
         if not isinstance(item, dict):
-            problems.append(Problem(label, "item", "is not an object with intent_name, example_user_phrases, ..."))
+            problems.append(Problem(label, "item", _("is not an object with intent_name, example_user_phrases, ...")))
             intents.append(IntentInput(intent_name="", label=label))  # shown in the preview with its problem
             continue
         for name in REQUIRED:
             if name not in item:
-                problems.append(Problem(label, name, "is missing"))
+                problems.append(Problem(label, name, _("is missing")))
         name = item.get("intent_name", "")
         if not isinstance(name, str):
-            problems.append(Problem(label, "intent_name", "is not text"))
+            problems.append(Problem(label, "intent_name", _("is not text")))
             name = ""
         lists = {f: _list_value(item.get(f), label, f, problems) for f in LIST_FIELDS}
         intents.append(IntentInput(intent_name=name, label=label, **lists))
@@ -379,6 +423,19 @@ def read_intents(data: bytes, filename: str) -> list[IntentInput]:
 
 
 def read_intent_rows(data: bytes, filename: str) -> tuple[list[IntentInput], dict[str, list[Problem]]]:
+    """``read_intent_file`` without the encoding's name."""
+    found = read_intent_file(data, filename)
+    return found.rows, found.problems
+
+
+@dataclass(frozen=True)
+class IntentFile:
+    rows: list[IntentInput]
+    problems: dict[str, list[Problem]]
+    encoding: str  # e.g. "UTF-8", "Windows-1251": the preview names it
+
+
+def read_intent_file(data: bytes, filename: str) -> IntentFile:
     """Parse an uploaded intents file -- the CSV or JSON ``lib.files`` writes -- without judging it.
 
     CSV: comma, semicolon or tab separated (guessed from the header line); needs the columns
@@ -393,11 +450,11 @@ def read_intent_rows(data: bytes, filename: str) -> tuple[list[IntentInput], dic
     ``ValidationError`` naming what to fix, and nothing else is raised.
     """
     if len(data) > MAX_UPLOAD_BYTES:
-        raise _refuse("file", "size", f"is {len(data) / 1024 / 1024:.1f} MB; at most {MAX_UPLOAD_MB} MB can be "
-                                      "imported at once. Split it into smaller files")
-    text = decode(data)
+        raise _refuse("file", "size", _("is {size} MB; at most {max} MB can be imported at once. Split it into "
+                                        "smaller files").format(size=_mb(len(data)), max=MAX_UPLOAD_MB))
+    text, encoding = decode_named(data)
     suffix = os.path.splitext(filename or "")[1].lower()
     is_json = suffix == ".json" or (suffix not in (".csv", ".tsv", ".txt") and text.lstrip()[:1] in ("[", "{"))
     with gc_paused():
         rows, problems = _read_json(text) if is_json else _read_csv(text)
-    return rows, problems.by_row
+    return IntentFile(rows, problems.by_row, encoding)

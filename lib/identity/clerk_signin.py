@@ -15,6 +15,7 @@ from collections.abc import Mapping
 import streamlit as st
 
 from lib.config import Settings
+from lib.i18n import N_, _
 from lib.identity import redirects, tokens
 from lib.identity.navigation import requested_page_name, sign_in_navigation
 from lib.identity.session import (
@@ -41,20 +42,20 @@ log = logging.getLogger(__name__)
 SESSION_COOKIE = "__session"  # Clerk's same-site session cookie
 
 _REASON_TEXT = {
-    tokens.NO_TOKEN: "No Clerk session came with this page.",
-    tokens.EXPIRED: "Your session token has expired.",
-    tokens.NOT_YET_VALID: "Your session token is not valid yet (check the server clock).",
-    tokens.WRONG_ISSUER: "The session token was issued by another Clerk instance.",
-    tokens.UNAUTHORIZED_PARTY: "The session token was made for another application.",
-    tokens.BAD_SIGNATURE: "The session token's signature does not match.",
-    tokens.MALFORMED: "The session token is not a valid token.",
-    tokens.MISSING_SUBJECT: "The session token names no user.",
-    tokens.MISSING_EXPIRY: "The session token has no expiry.",
-    tokens.UNSUPPORTED_ALGORITHM: "The session token uses an algorithm this dashboard does not accept.",
-    tokens.UNKNOWN_KEY: "The session token was signed with an unknown key.",
-    tokens.KEYS_UNAVAILABLE: "Clerk's signing keys could not be fetched; try again shortly.",
-    tokens.NOT_CONFIGURED: "Token verification is not configured correctly (CLERK_JWT_KEY / CLERK_JWKS_URL).",
-    SIGNED_OUT: "You signed out of the dashboard.",
+    tokens.NO_TOKEN: N_("No Clerk session came with this page."),
+    tokens.EXPIRED: N_("Your session token has expired."),
+    tokens.NOT_YET_VALID: N_("Your session token is not valid yet (check the server clock)."),
+    tokens.WRONG_ISSUER: N_("The session token was issued by another Clerk instance."),
+    tokens.UNAUTHORIZED_PARTY: N_("The session token was made for another application."),
+    tokens.BAD_SIGNATURE: N_("The session token's signature does not match."),
+    tokens.MALFORMED: N_("The session token is not a valid token."),
+    tokens.MISSING_SUBJECT: N_("The session token names no user."),
+    tokens.MISSING_EXPIRY: N_("The session token has no expiry."),
+    tokens.UNSUPPORTED_ALGORITHM: N_("The session token uses an algorithm this dashboard does not accept."),
+    tokens.UNKNOWN_KEY: N_("The session token was signed with an unknown key."),
+    tokens.KEYS_UNAVAILABLE: N_("Clerk's signing keys could not be fetched; try again shortly."),
+    tokens.NOT_CONFIGURED: N_("Token verification is not configured correctly (CLERK_JWT_KEY / CLERK_JWKS_URL)."),
+    SIGNED_OUT: N_("You signed out of the dashboard."),
 }
 
 
@@ -283,8 +284,8 @@ def _redirect_card(target: str) -> None:
     cookie = _js(f"{redirects.TRIP_COOKIE}=")
     attrs = _js(f"; Max-Age={redirects.TRIP_SECONDS}; Path=/; SameSite=Lax")
     with card():
-        st.markdown("Taking you to sign in…")
-        st.link_button("Sign in", target, type="primary", icon=":material/login:", width="stretch")
+        st.markdown(_("Taking you to sign in…"))
+        st.link_button(_("Sign in"), target, type="primary", icon=":material/login:", width="stretch")
     _run_js(f"document.cookie = {cookie} + {stamp} + {attrs}; window.location.replace({_js(target)});")
 
 
@@ -302,14 +303,15 @@ def _clerk_sign_in_card(settings: Settings, reason: str) -> None:
         url = settings.clerk_sign_in_url.strip()
         if _is_web_url(url):
             link = _sign_in_link(url)
-            st.markdown(f"Sign in through [{escape_md(url)}]({link}), then reload this page.")
-            st.link_button("Sign in", link, type="primary", icon=":material/login:", width="stretch")
+            st.markdown(_("Sign in through [{url}]({link}), then reload this page.").format(url=escape_md(url), link=link))
+            st.link_button(_("Sign in"), link, type="primary", icon=":material/login:", width="stretch")
         else:
-            st.markdown("Sign in through the Voice Assistant app, then reload this page.")
+            st.markdown(_("Sign in through the Voice Assistant app, then reload this page."))
         if st.session_state.get(TRIP_FAILED_KEY):
-            st.caption("Signing in did not bring back a valid session.")
-        st.warning(_REASON_TEXT.get(reason, "You are not signed in."), icon=":material/lock:")
-        st.caption(f"Reason: {reason}")
+            st.caption(_("Signing in did not bring back a valid session."))
+        text = _REASON_TEXT.get(reason)
+        st.warning(_(text) if text else _("You are not signed in."), icon=":material/lock:")
+        st.caption(_("Reason: {reason}").format(reason=reason))
 
 
 def _is_web_url(url: str) -> bool:

@@ -13,6 +13,7 @@ import streamlit_authenticator as stauth
 
 from lib.config import Settings
 from lib.errors import ConfigError
+from lib.i18n import N_, _
 from lib.identity.credentials import Credentials, dummy_password_check, load_credentials
 from lib.identity.navigation import sign_in_navigation
 from lib.identity.session import (
@@ -33,8 +34,8 @@ from lib.store.queries import USER_KEY
 
 log = logging.getLogger(__name__)
 
-DEMO_HINT = "Demo accounts: alice, bob, carol — password demo"
-WRONG_CREDENTIALS = "wrong username or password"
+DEMO_HINT = N_("Demo accounts: alice, bob, carol — password demo")  # shown through _()
+WRONG_CREDENTIALS = N_("wrong username or password")
 COOKIE_NAME = "voice_dashboard_auth"  # streamlit-authenticator's re-login cookie (local mode)
 COOKIE_EXPIRY_DAYS = 7.0
 # streamlit-authenticator's cookie component (extra_streamlit_components' CookieManager) is an
@@ -172,7 +173,7 @@ def _local_sign_in_card(authenticator: stauth.Authenticate, credentials: Credent
         locked = st.session_state.get(LOCKED_KEY)
         if locked is not None and THROTTLES.wait_seconds(locked, client):
             _lockout_countdown(locked, client)
-            st.button("Try again", key="signin-try-again", width="stretch")
+            st.button(_("Try again"), key="signin-try-again", width="stretch")
         else:
             st.session_state.pop(LOCKED_KEY, None)
             st.session_state["authentication_status"] = None
@@ -182,7 +183,8 @@ def _local_sign_in_card(authenticator: stauth.Authenticate, credentials: Credent
                 authenticator.login(
                     location="main",
                     key="signin-form",
-                    fields={"Form name": "Sign in", "Username": "Username", "Password": "Password", "Login": "Sign in"},
+                    fields={"Form name": _("Sign in"), "Username": _("Username"), "Password": _("Password"),
+                            "Login": _("Sign in")},
                 )
             except Exception as err:  # a library refusal is a failed sign-in, same message
                 log.info("Sign-in refused by streamlit-authenticator: %s", type(err).__name__)
@@ -195,8 +197,8 @@ def _local_sign_in_card(authenticator: stauth.Authenticate, credentials: Credent
                 st.rerun()
             missing = st.session_state.pop(EMPTY_SUBMIT_KEY, None)
             if missing:
-                what = "your username and password" if missing == "username" else "your password"
-                st.warning(f"Enter {what} to sign in.", icon=":material/edit:")
+                st.warning(_("Enter your username and password to sign in.") if missing == "username" else
+                           _("Enter your password to sign in."), icon=":material/edit:")
             if status is not None:
                 metrics.SIGNIN_FAILURES.labels("local").inc()
                 st.session_state["authentication_status"] = None
@@ -206,9 +208,9 @@ def _local_sign_in_card(authenticator: stauth.Authenticate, credentials: Credent
                 ):
                     st.session_state[LOCKED_KEY] = tried or ""
                     st.rerun()  # show the wait instead of the form
-                st.error(WRONG_CREDENTIALS, icon=":material/error:")
+                st.error(_(WRONG_CREDENTIALS), icon=":material/error:")
         if credentials.demo:
-            st.caption(DEMO_HINT)
+            st.caption(_(DEMO_HINT))
 
 
 @st.fragment(run_every=1)

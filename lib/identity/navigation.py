@@ -9,6 +9,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from lib.i18n import _
+
 # The screens' URL paths (dashboard/app.py): while signed out each shows the sign-in form, so a
 # bookmark or a reload of /intents after the session ended asks to sign in instead of "Page not found".
 SCREEN_PATHS = ("stats", "intents", "assistants", "tests", "billing", "export")
@@ -73,7 +75,8 @@ def sign_in_navigation(render: Callable[[], None]) -> None:
     def sign_in() -> None:
         render()
 
-    pages = [st.Page(sign_in, title="Sign in", url_path=path) for path in SCREEN_PATHS]
-    pages += catch_all_pages(sign_in, SCREEN_PATHS, title="Sign in", root="sign-in")
+    title = _("Sign in")
+    pages = [st.Page(sign_in, title=title, url_path=path) for path in SCREEN_PATHS]
+    pages += catch_all_pages(sign_in, SCREEN_PATHS, title=title, root="sign-in")
     st.navigation(pages, position="hidden").run()
 

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 import streamlit as st
 import streamlit_authenticator as stauth
 
+from lib.i18n import N_, _
 from lib.store.queries import USER_KEY
 
 log = logging.getLogger(__name__)
 
-PRODUCT_NAME = "Voice Assistant Dashboard"
+PRODUCT_NAME = N_("Voice Assistant Dashboard")
 
 IDENTITY_KEY = "_signin_identity"  # the verified Identity; set only by clerk_signin / local_signin
 TRIED_KEY = "_signin_tried"  # the username of this run's sign-in attempt (for the throttle)
@@ -32,7 +33,8 @@ TRIP_FAILED_KEY = "_signin_trip_failed"  # back from sign-in without a valid tok
 REVERIFY_KEY = "_signin_reverify"  # the identity expired: {"since", "key", "reason"} while the browser is asked
 LIB_LOGOUT_KEY = "logout"  # streamlit-authenticator's flag: True blocks re-login from its cookie
 KEEP_ON_SIGN_OUT = frozenset(
-    {LOCKED_KEY, COOKIE_TODO_KEY, CLERK_REASON_KEY, LIB_LOGOUT_KEY, TRIP_DONE_KEY, TRIP_FAILED_KEY}
+    {LOCKED_KEY, COOKIE_TODO_KEY, CLERK_REASON_KEY, LIB_LOGOUT_KEY, TRIP_DONE_KEY, TRIP_FAILED_KEY,
+     "_language", "_language_url", "_language_cookie"}  # the language (lib.screens.language) outlives a user
 )
 
 SIGNED_OUT = "signed out"
@@ -49,19 +51,22 @@ class Identity:
 @contextmanager
 def card() -> Iterator[None]:
     """The centered sign-in card: the product name on top, the mode's content inside."""
-    _, middle, _ = st.columns([1, 1.3, 1])
+    _left, middle, _right = st.columns([1, 1.3, 1])
     with middle.container(border=True):
-        st.markdown(f"### :material/graphic_eq: {PRODUCT_NAME}")
-        st.caption("Sign in to see your assistants, intents and test calls.")
+        from lib.screens import language  # (lib.screens imports the store, which imports this package's peers)
+
+        language.switch(sidebar=False)
+        st.markdown(f"### :material/graphic_eq: {_(PRODUCT_NAME)}")
+        st.caption(_("Sign in to see your assistants, intents and test calls."))
         yield
 
 
 def signed_in(identity: Identity, on_sign_out: Callable[[], None]) -> str:
     st.session_state[USER_KEY] = identity.user_id  # re-asserted every run from the verified identity
     with st.sidebar.container(border=True):
-        st.caption("Signed in as")
+        st.caption(_("Signed in as"))
         st.markdown(f"**{escape_md(identity.name)}**")
-        if st.button("Sign out", key="signin-sign-out", icon=":material/logout:", width="stretch"):
+        if st.button(_("Sign out"), key="signin-sign-out", icon=":material/logout:", width="stretch"):
             on_sign_out()
     return identity.user_id
 

@@ -97,5 +97,7 @@ THROTTLES = SignInThrottles()  # the process's failed sign-ins (lib.identity.loc
 
 
 def lockout_message(seconds: int) -> str:
-    unit = "second" if seconds == 1 else "seconds"
-    return f"Too many failed sign-in attempts. Try again in {seconds} {unit}."
+    from lib.i18n import ngettext
+
+    return ngettext("Too many failed sign-in attempts. Try again in {n} second.",
+                    "Too many failed sign-in attempts. Try again in {n} seconds.", seconds).format(n=seconds)

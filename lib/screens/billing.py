@@ -11,25 +11,41 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lib.config import Settings
+from lib.i18n import N_, _
 
 PORTAL, PRICING = "portal", "pricing"
 
-# status -> (what happened, what to do, where it is done)
+# status -> (what happened, what to do through the button, what to do through a contact ({who}), where it is done)
+# Whole sentences, each translated as one; {who} is a whole imperative clause ("contact support").
 TROUBLES = {
-    "past_due": ("Your last payment failed.", "update your payment method", PORTAL),
-    "unpaid": ("Your subscription is unpaid.", "pay the open invoice", PORTAL),
-    "canceled": ("Your subscription is canceled.", "choose a plan to reactivate it", PRICING),
-    "incomplete": ("Your subscription is not active yet: the first payment needs to be completed.",
-                   "complete the first payment", PORTAL),
-    "incomplete_expired": ("Your subscription expired before the first payment.", "choose a plan to start again",
-                           PRICING),
+    "past_due": (N_("Your last payment failed."), N_("Update your payment method: use the button below."),
+                 N_("To update your payment method, {who}."), PORTAL),
+    "unpaid": (N_("Your subscription is unpaid."), N_("Pay the open invoice: use the button below."),
+               N_("To pay the open invoice, {who}."), PORTAL),
+    "canceled": (N_("Your subscription is canceled."), N_("Choose a plan to reactivate it: use the button below."),
+                 N_("To choose a plan to reactivate it, {who}."), PRICING),
+    "incomplete": (N_("Your subscription is not active yet: the first payment needs to be completed."),
+                   N_("Complete the first payment: use the button below."),
+                   N_("To complete the first payment, {who}."), PORTAL),
+    "incomplete_expired": (N_("Your subscription expired before the first payment."),
+                           N_("Choose a plan to start again: use the button below."),
+                           N_("To choose a plan to start again, {who}."), PRICING),
 }
-ACTION_LABELS = {PORTAL: "Open the billing portal", PRICING: "See plans and pricing"}
+ACTION_LABELS = {PORTAL: N_("Open the billing portal"), PRICING: N_("See plans and pricing")}
 ACTIVE = ("active", "trialing")  # a subscription that runs: it has days left
 BADGE_COLORS = {
     "active": "green", "trialing": "blue", "past_due": "orange", "unpaid": "red", "canceled": "gray",
     "incomplete": "orange", "incomplete_expired": "gray", "paused": "gray",
 }
+STATUS_LABELS = {  # Stripe's statuses as the screens name them
+    "active": N_("Active"), "trialing": N_("Trialing"), "past_due": N_("Past due"), "unpaid": N_("Unpaid"),
+    "canceled": N_("Canceled"), "incomplete": N_("Incomplete"), "incomplete_expired": N_("Incomplete expired"),
+    "paused": N_("Paused"),
+}
+PLAN_NAMES = {"free": N_("Free"), "basic": N_("Basic"), "pro": N_("Pro"), "business": N_("Business"),
+              "enterprise": N_("Enterprise"), "starter": N_("Starter"), "team": N_("Team")}
+CYCLES = {"monthly": N_("Monthly"), "yearly": N_("Yearly"), "annual": N_("Annual"), "month": N_("Monthly"),
+          "year": N_("Yearly")}
 
 
 @dataclass(frozen=True)
@@ -41,11 +57,11 @@ class Action:
 
 
 def contact(settings: Settings) -> str | None:
-    """Whom to contact, as markdown: the support page, else the support address, else None."""
+    """Whom to contact, as markdown (an imperative clause): the support page, else the support address, else None."""
     if settings.support_url:
-        return f"[contact support]({settings.support_url})"
+        return _("[contact support]({url})").format(url=settings.support_url)
     if settings.support_email:
-        return f"write to [{settings.support_email}](mailto:{settings.support_email})"
+        return _("write to [{email}](mailto:{email})").format(email=settings.support_email)
     return None
 
 
@@ -53,12 +69,13 @@ def _link(kind: str, settings: Settings) -> str:
     return settings.billing_portal_url if kind == PORTAL else settings.pricing_url
 
 
-def _todo(what: str, kind: str, settings: Settings) -> str:
+def _todo(trouble: tuple[str, str, str, str], settings: Settings) -> str:
     """The sentence that says what to do: through the button when there is one, else whom to contact."""
+    _happened, by_button, by_contact, kind = trouble
     if _link(kind, settings):
-        return f"{what[0].upper()}{what[1:]}: use the button below."
+        return _(by_button)
     who = contact(settings)
-    return f"To {what}, {who}." if who else ""
+    return _(by_contact).format(who=who) if who else ""
 
 
 def banner(status: str | None, settings: Settings | None = None, assistant_active: bool | None = None) -> str | None:
@@ -67,14 +84,13 @@ def banner(status: str | None, settings: Settings | None = None, assistant_activ
     trouble = TROUBLES.get(status or "")
     if trouble is None:
         return None
-    happened, what, kind = trouble
     effect = None if assistant_active is None else _effect(assistant_active)
-    return " ".join(part for part in (happened, effect, _todo(what, kind, settings or Settings())) if part)
+    return " ".join(part for part in (_(trouble[0]), effect, _todo(trouble, settings or Settings())) if part)
 
 
 def _effect(assistant_active: bool) -> str:
-    return ("Your assistant service is paused until this is resolved." if not assistant_active
-            else "Your assistant service may be paused if this is not resolved.")
+    return (_("Your assistant service is paused until this is resolved.") if not assistant_active
+            else _("Your assistant service may be paused if this is not resolved."))
 
 
 def action(status: str | None, settings: Settings) -> Action | None:
@@ -82,8 +98,8 @@ def action(status: str | None, settings: Settings) -> Action | None:
     trouble = TROUBLES.get(status or "")
     if trouble is None:
         return None
-    url = _link(trouble[2], settings)
-    return Action(ACTION_LABELS[trouble[2]], url) if url else None
+    url = _link(trouble[3], settings)
+    return Action(_(ACTION_LABELS[trouble[3]]), url) if url else None
 
 
 def is_troubled(status: str | None) -> bool:
@@ -96,21 +112,22 @@ def slim_banner(status: str | None, assistant_active: bool) -> str | None:
     trouble = TROUBLES.get(status or "")
     if trouble is None:
         return None
-    return f"{trouble[0]} {_effect(assistant_active)}"
+    return f"{_(trouble[0])} {_effect(assistant_active)}"
 
 
 def no_plan(settings: Settings) -> str:
     """What the Billing screen says to a user without a subscription."""
-    text = "You are not subscribed to a plan yet."
     if settings.pricing_url:
-        return f"{text} Pick one to unlock more assistants and test calls."
+        return _("You are not subscribed to a plan yet. Pick one to unlock more assistants and test calls.")
     who = contact(settings)
-    return f"{text} To choose a plan, {who}." if who else text
+    if who:
+        return _("You are not subscribed to a plan yet. To choose a plan, {who}.").format(who=who)
+    return _("You are not subscribed to a plan yet.")
 
 
 def manage(settings: Settings) -> Action | None:
     """The "Manage billing" button of a subscription, when the portal's link is set."""
-    return Action("Manage billing", settings.billing_portal_url) if settings.billing_portal_url else None
+    return Action(_("Manage billing"), settings.billing_portal_url) if settings.billing_portal_url else None
 
 
 def manage_hint(settings: Settings) -> str | None:
@@ -118,7 +135,7 @@ def manage_hint(settings: Settings) -> str | None:
     if settings.billing_portal_url:
         return None
     who = contact(settings)
-    return f"To change your plan or payment method, {who}." if who else None
+    return _("To change your plan or payment method, {who}.").format(who=who) if who else None
 
 
 def shows_days_left(status: str | None) -> bool:
@@ -127,7 +144,23 @@ def shows_days_left(status: str | None) -> bool:
 
 
 def status_label(status: str | None) -> str:
-    return (status or "unknown").replace("_", " ").capitalize()
+    label = STATUS_LABELS.get(status or "")
+    return _(label) if label else (status or _("unknown")).replace("_", " ").capitalize()
+
+
+def plan_name(plan_type: str | None) -> str:
+    """A plan's name as shown (a plan the dashboard does not know is shown as stored)."""
+    if not plan_type:
+        return "—"
+    label = PLAN_NAMES.get(plan_type.casefold())
+    return _(label) if label else plan_type.capitalize()
+
+
+def cycle_name(cycle: str | None) -> str:
+    if not cycle:
+        return "—"
+    label = CYCLES.get(cycle.casefold())
+    return _(label) if label else cycle.capitalize()
 
 
 def status_badge(status: str | None) -> str:

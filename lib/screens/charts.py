@@ -17,13 +17,14 @@ from functools import lru_cache, wraps
 import pandas as pd
 import plotly.graph_objects as go
 
-from lib.i18n import current
+from lib import i18n
+from lib.i18n import N_, _, current, ngettext
 from lib.models import Stats
-from lib.screens.formatting import fmt_date
+from lib.screens.formatting import fmt_date, fmt_day_month, fmt_int, fmt_pct
 
 HEIGHT = 320
 TOP_ASSISTANTS = 15
-OTHER = "Other"
+OTHER = N_("Other")  # in the figure: _(OTHER); in its CSV (series_frame): "Other", machine-stable
 MAX_LABEL = 40
 
 # Outcomes first (they stack at the bottom and lead the legend), then the still-running states.
@@ -35,25 +36,35 @@ STATUS_COLORS = {
     "in_progress": "#3b82f6",  # blue
     "initiated": "#9ca3af",  # gray
 }
-STATUS_LABELS = {
-    "completed": "Completed",
-    "failed": "Failed",
-    "cancelled": "Cancelled",
-    "in_progress": "In progress",
-    "initiated": "Initiated",
+STATUS_LABELS = {  # English, as the charts' CSV names them; shown through _()
+    "completed": N_("Completed"),
+    "failed": N_("Failed"),
+    "cancelled": N_("Cancelled"),
+    "in_progress": N_("In progress"),
+    "initiated": N_("Initiated"),
 }
-LANGUAGE_LABELS = {"english": "English", "russian": "Russian"}
+LANGUAGE_LABELS = {"english": N_("English"), "russian": N_("Russian")}
 LANGUAGE_COLORS = {"english": "#3b82f6", "russian": "#8b5cf6"}
 OTHER_COLOR = "#6b7280"
 DAY_MS = 24 * 3600 * 1000
 
 
-def status_label(status: str) -> str:
-    return STATUS_LABELS.get(status, status.replace("_", " ").capitalize())
+def status_label(status: str, *, stable: bool = False) -> str:
+    """A status as the screen shows it (``stable``: in English, for a file)."""
+    label = STATUS_LABELS.get(status)
+    if label is None:
+        return status.replace("_", " ").capitalize()
+    return label if stable else _(label)
 
 
-def language_label(language: str) -> str:
-    return LANGUAGE_LABELS.get(language, language.capitalize())
+def language_label(language: str, *, stable: bool = False) -> str:
+    label = LANGUAGE_LABELS.get(language)
+    if label is None:
+        return language.capitalize()
+    return label if stable else _(label)
+
+
+DATE_STEPS = (1, 2, 3, 7, 14, 28, 56, 91, 182, 364)  # days between the ticks of a Russian date axis
 
 
 def count_step(largest: int, *, ticks: int = 5) -> int:
@@ -78,9 +89,22 @@ def date_axis(first: date, last: date, *, least: timedelta, **extra: object) -> 
     """A date axis that shows at least ``least`` of time: a lone day or week would otherwise be one bar
     stretched across the whole card."""
     axis = {"type": "date", "tickformat": "%b %d", **extra}
+    lo, hi = first, last
     if last - first < least:
         middle = datetime.combine(first, datetime.min.time()) + (last - first) / 2
         axis["range"] = [(middle - least / 2).isoformat(), (middle + least / 2).isoformat()]
+        lo, hi = (middle - least / 2).date(), (middle + least / 2).date()
+    if i18n.current() != "en":
+        # Plotly's month names are English unless a locale script is loaded in the browser (none is bundled
+        # offline): the ticks are written here, by Babel, and the hover uses day.month.year.
+        span = (hi - lo).days
+        step = next((s for s in DATE_STEPS if span / s <= 7), DATE_STEPS[-1])
+        ticks = [lo + timedelta(days=k) for k in range(0, span + 1, step)]
+        del axis["tickformat"]
+        axis |= {"tickmode": "array", "tickvals": [t.isoformat() for t in ticks],
+                 "ticktext": [fmt_day_month(t) for t in ticks]}
+        if "hoverformat" in axis:
+            axis["hoverformat"] = "%d.%m.%Y"
     return axis
 
 
@@ -103,7 +127,7 @@ def _layout(fig: go.Figure, **extra: object) -> go.Figure:
         margin={"l": 8, "r": 8, "t": 8, "b": 8},
         paper_bgcolor="rgba(0,0,0,0)",
         plot_bgcolor="rgba(0,0,0,0)",
-        separators=".,",
+        separators=".," if i18n.current() == "en" else ",\u00a0",  # decimal, then thousands
         **extra,
     )
     fig.layout.template = None  # let Streamlit's theme (light or dark) style the figure
@@ -129,6 +153,7 @@ def tests_per_day(stats: Stats) -> go.Figure | None:
                 x=days,
                 y=[counts[status][d] for d in days],
                 name=status_label(status),
+                meta=status_label(status, stable=True),  # its column in the CSV
                 marker_color=STATUS_COLORS.get(status, OTHER_COLOR),
                 width=[DAY_MS * 0.8] * len(days),
                 hovertemplate="%{fullData.name}: %{y:,d}<extra></extra>",
@@ -138,7 +163,7 @@ def tests_per_day(stats: Stats) -> go.Figure | None:
         fig,
         barmode="stack",
         hovermode="x unified",
-        meta={"category": "Day", "value": "Tests"},
+        meta={"category": "Day", "value": "Tests"},  # the CSV's column names: English, machine-stable
         legend={"orientation": "h", "traceorder": "normal", "y": 1.02, "yanchor": "bottom", "x": 0},
         xaxis=date_axis(min(min(per_day) for per_day in counts.values()),
                         max(max(per_day) for per_day in counts.values()), least=timedelta(days=7),
@@ -167,8 +192,13 @@ def tests_by_language(stats: Stats) -> go.Figure | None:
             hovertemplate="%{label}: %{value:,d} (%{percent})<extra></extra>",
         )
     )
+    if i18n.current() != "en":  # d3 writes "64,3%": the language's own percent ("64,3 %") is written here
+        total = sum(counts.values())
+        fig.update_traces(text=[fmt_pct(counts[lang] / total) for lang in order], textinfo="text",
+                          hovertemplate="%{label}: %{value:,d} (%{text})<extra></extra>")
     return _layout(fig, showlegend=True, legend={"orientation": "h", "y": -0.05, "x": 0.5, "xanchor": "center"},
-                   meta={"category": "Language", "value": "Tests"})
+                   meta={"category": "Language", "value": "Tests",
+                         "labels": [language_label(lang, stable=True) for lang in order]})
 
 
 def _short(text: str) -> str:
@@ -185,7 +215,7 @@ def tests_per_assistant(stats: Stats) -> go.Figure | None:
         return None
     top, rest = rows[:TOP_ASSISTANTS], rows[TOP_ASSISTANTS:]
     labels: list[str] = []
-    seen: set[str] = {OTHER} if rest else set()
+    seen: set[str] = {_(OTHER)} if rest else set()
     for aid, name, _n in top:
         label = _short(name or aid)
         if label in seen:  # two assistants with one name must not share a bar
@@ -199,9 +229,9 @@ def tests_per_assistant(stats: Stats) -> go.Figure | None:
     hover = [f"{name or aid}<br>{aid}" for aid, name, _n in top]
     colors = ["#3b82f6"] * len(top)
     if rest:
-        labels.append(OTHER)
+        labels.append(_(OTHER))
         values.append(sum(n for _aid, _name, n in rest))
-        hover.append(f"{len(rest):,d} other assistants")
+        hover.append(ngettext("{n} other assistant", "{n} other assistants", len(rest)).format(n=fmt_int(len(rest))))
         colors.append(OTHER_COLOR)
     fig = go.Figure(
         go.Bar(
@@ -210,7 +240,7 @@ def tests_per_assistant(stats: Stats) -> go.Figure | None:
             orientation="h",
             marker_color=colors,
             customdata=hover,
-            hovertemplate="%{customdata}<br>%{x:,d} tests<extra></extra>",
+            hovertemplate=_("%{customdata}<br>%{x:,d} tests") + "<extra></extra>",  # plotly formats the count
         )
     )
     return _layout(
@@ -230,7 +260,8 @@ def intents_per_week(stats: Stats) -> go.Figure | None:
     if not weeks:
         return None
     hover = [
-        f"Week {w.isocalendar().year}-W{w.isocalendar().week:02d}<br>{fmt_date(w)} – {fmt_date(w + timedelta(days=6))}"
+        _("Week {week}").format(week=f"{w.isocalendar().year}-W{w.isocalendar().week:02d}")
+        + f"<br>{fmt_date(w)} – {fmt_date(w + timedelta(days=6))}"
         for w, _n in weeks
     ]
     fig = go.Figure(
@@ -240,7 +271,7 @@ def intents_per_week(stats: Stats) -> go.Figure | None:
             width=[DAY_MS * 6] * len(weeks),
             marker_color="#3b82f6",
             customdata=hover,
-            hovertemplate="%{customdata}<br>%{y:,d} intents<extra></extra>",
+            hovertemplate=_("%{customdata}<br>%{y:,d} intents") + "<extra></extra>",
         )
     )
     return _layout(
@@ -269,7 +300,8 @@ def series_frame(fig: go.Figure) -> pd.DataFrame:
             keys, counts = trace.x, trace.y
         if meta.get("labels") and len(fig.data) == 1:
             keys = meta["labels"]
-        column = columns.setdefault(trace.name if len(fig.data) > 1 and trace.name else value, {})
+        name = trace.meta if isinstance(trace.meta, str) else trace.name
+        column = columns.setdefault(name if len(fig.data) > 1 and name else value, {})
         for key, count in zip(keys, counts, strict=True):
             order.setdefault(key)
             column[key] = column.get(key, 0) + int(count)

@@ -11,8 +11,10 @@ from zoneinfo import ZoneInfo
 
 import streamlit as st
 
+from lib.i18n import N_, _
 from lib.models import LANGUAGES, TEST_STATUSES, Assistant, TestFilter, utcnow
 from lib.screens import urlstate
+from lib.screens.charts import language_label, status_label
 from lib.screens.formatting import fmt_int
 
 PRESETS = {urlstate.PRESET_LABELS[k]: k for k in (*urlstate.PRESET_DAYS, "custom")}  # radio label -> period kind
@@ -59,7 +61,8 @@ def url_view(screen: str) -> urlstate.View | None:
         return None
     view, notices = urlstate.parse(params)
     if notices:
-        st.info("Part of this link was not used: " + "; ".join(notices) + ".", icon=":material/link_off:")
+        st.info(_("Part of this link was not used: {notices}.").format(notices="; ".join(notices)),
+                icon=":material/link_off:")
     if not {"period", "from", "to"} & set(params) and isinstance(st.session_state.get(PERIOD_KEY), urlstate.Period):
         view = replace(view, period=st.session_state[PERIOD_KEY])
     return view
@@ -76,7 +79,7 @@ def write_url(screen: str, params: dict[str, str]) -> None:
     st.session_state[_WRITTEN + screen] = params
 
 
-def period_control(key: str, view: urlstate.View | None = None, *, label: str = "Period") -> Chosen:
+def period_control(key: str, view: urlstate.View | None = None, *, label: str = N_("Period")) -> Chosen:
     """The period radio (presets and a custom inclusive from/to in the user's zone), shared by every
     screen through the session; ``view`` (from the URL) sets it.  Shows the period's label under it."""
     tz, tz_name = user_zone()
@@ -97,40 +100,40 @@ def period_control(key: str, view: urlstate.View | None = None, *, label: str = 
         days = shared.days(today) or (today - timedelta(days=29), today)
         st.session_state[first], st.session_state[last] = days
     cols = st.columns([4, 1.3, 1.3, 1.5], vertical_alignment="top")
-    choice = PRESETS.get(cols[0].radio(label, labels, horizontal=True, key=preset, **drawn), urlstate.DEFAULT_PERIOD)
+    # the options are the English labels (stable in session state and links), shown translated
+    choice = PRESETS.get(cols[0].radio(_(label), labels, horizontal=True, key=preset, format_func=_, **drawn),
+                         urlstate.DEFAULT_PERIOD)
     period = urlstate.Period(choice)
     if choice == "custom":
         for k in (first, last):  # no day after today: nothing can have happened then (a link may ask for one)
             if isinstance(st.session_state.get(k), date) and st.session_state[k] > today:
                 st.session_state[k] = today
-        a = cols[1].date_input("From", key=first, min_value=urlstate.EARLIEST, max_value=today, format="YYYY-MM-DD")
-        b = cols[2].date_input("To (inclusive)", key=last, min_value=urlstate.EARLIEST, max_value=today,
+        a = cols[1].date_input(_("From"), key=first, min_value=urlstate.EARLIEST, max_value=today,
+                               format="YYYY-MM-DD")
+        b = cols[2].date_input(_("To (inclusive)"), key=last, min_value=urlstate.EARLIEST, max_value=today,
                                format="YYYY-MM-DD")
         a, b = a or today, b or today
         if a > b:
-            st.warning("From is after To: showing the days between them.", icon=":material/swap_horiz:")
+            st.warning(_("From is after To: showing the days between them."), icon=":material/swap_horiz:")
             a, b = b, a
         period = urlstate.Period("custom", a, b)
     st.session_state[PERIOD_KEY] = period
     start, end = period.bounds(tz, today)
     chosen = Chosen(period, start, end, period.label(tz_name, today), urlstate.comparison(period, tz, today))
     cols[0].caption(chosen.label)
-    st.session_state[f"_label_{key}"] = chosen.label
+    st.session_state[f"_label_{key}"] = (period, tz_name, today)  # the label is made when shown (its language)
     return chosen
 
 
 def period_label(key: str) -> str:
-    """The label of the period a screen's control (``key``) last showed."""
-    return st.session_state.get(f"_label_{key}") or "All time"
+    """The label of the period a screen's control (``key``) last showed, in the current language."""
+    shown = st.session_state.get(f"_label_{key}")
+    return shown[0].label(shown[1], shown[2]) if isinstance(shown, tuple) else _("All time")
 
 
-def date_range(key: str, *, label: str = "Period") -> tuple[datetime | None, datetime | None]:
+def date_range(key: str, *, label: str = N_("Period")) -> tuple[datetime | None, datetime | None]:
     chosen = period_control(key, label=label)
     return chosen.start, chosen.end
-
-
-def _label(value: str) -> str:
-    return value.replace("_", " ").capitalize()
 
 
 FILTER_KEYS = ("assistants", "languages", "statuses", "search")
@@ -151,7 +154,7 @@ def test_filters(key: str, assistants: list[Assistant], view: urlstate.View | No
     if view is not None:
         unknown = [a for a in view.assistants if a not in names]
         if unknown:
-            st.info(f"Assistant {', '.join(unknown[:3])} is not one of yours: showing all assistants.",
+            st.info(_("Assistant {ids} is not one of yours: showing all assistants.").format(ids=", ".join(unknown[:3])),
                     icon=":material/link_off:")
         values = {"assistants": [a for a in view.assistants if a in names], "languages": list(view.languages),
                   "statuses": list(view.statuses), "search": view.q, "phrase": view.phrase}
@@ -159,22 +162,22 @@ def test_filters(key: str, assistants: list[Assistant], view: urlstate.View | No
             st.session_state[f"{key}_{k}"] = v
     options = list(names) + [a for a in st.session_state.get(f"{key}_assistants") or [] if a not in names]
     cols = st.container(key=f"filters_{key}").columns([2.2, 1.7, 2.8, 2.3])  # two to a row on a phone
-    chosen_assistants = cols[0].multiselect("Assistant", options, format_func=lambda v: names.get(v, v),
-                                            key=f"{key}_assistants", placeholder="All assistants")
-    languages = cols[1].multiselect("Language", list(LANGUAGES), format_func=_label, key=f"{key}_languages",
-                                    placeholder="All")
-    statuses = cols[2].multiselect("Status", list(TEST_STATUSES), format_func=_label, key=f"{key}_statuses",
-                                   placeholder="All")
-    search = cols[3].text_input("Phrase contains", key=f"{key}_search", max_chars=200,
-                                placeholder="e.g. opening hours")
+    chosen_assistants = cols[0].multiselect(_("Assistant"), options, format_func=lambda v: names.get(v, v),
+                                            key=f"{key}_assistants", placeholder=_("All assistants"))
+    languages = cols[1].multiselect(_("Language"), list(LANGUAGES), format_func=language_label, key=f"{key}_languages",
+                                    placeholder=_("All"))
+    statuses = cols[2].multiselect(_("Status"), list(TEST_STATUSES), format_func=status_label, key=f"{key}_statuses",
+                                   placeholder=_("All"))
+    search = cols[3].text_input(_("Phrase contains"), key=f"{key}_search", max_chars=200,
+                                placeholder=_("e.g. opening hours"))
     phrase = st.session_state.get(f"{key}_phrase") or ""
     active = bool(chosen_assistants or languages or statuses or search.strip() or phrase)
     row = st.container(horizontal=True, vertical_alignment="center")
-    row.button("Clear filters", key=f"{key}_clear", on_click=clear_filters, args=(key,), disabled=not active,
+    row.button(_("Clear filters"), key=f"{key}_clear", on_click=clear_filters, args=(key,), disabled=not active,
                icon=":material/filter_alt_off:")
     if phrase:
-        row.caption(f"Only calls whose phrase is exactly “{phrase}”.")
-        row.button("All phrases", key=f"{key}_phrase_off", icon=":material/close:",
+        row.caption(_("Only calls whose phrase is exactly “{phrase}”.").format(phrase=phrase))
+        row.button(_("All phrases"), key=f"{key}_phrase_off", icon=":material/close:",
                    on_click=lambda: st.session_state.update({f"{key}_phrase": "", f"{key}_page": 1}))
     return TestFilter(start=chosen.start, end=chosen.end, assistant_ids=tuple(chosen_assistants),
                       languages=tuple(languages), statuses=tuple(statuses), search=search.strip(), phrase=phrase)
@@ -205,7 +208,8 @@ def page_of(key: str, filters: TestFilter, total: int, size: int, view: urlstate
     asked = int(st.session_state.get(k) or 1)
     page = urlstate.clamp_page(asked, pages)
     if view is not None and asked != page:
-        st.caption(f"There is no page {fmt_int(asked)}: showing page {fmt_int(page)}, the last.")
+        st.caption(_("There is no page {asked}: showing page {page}, the last.").format(
+            asked=fmt_int(asked), page=fmt_int(page)))
     st.session_state[k] = page
     return page
 
@@ -226,15 +230,16 @@ def pager(key: str, page: int, pages: int, total: int, shown: int, size: int, *,
     st.session_state[box] = page  # the box shows the page (set before it is drawn)
     row = st.container(horizontal=True, vertical_alignment="center", key=f"{keys}_pager")
     for label, icon, target, off in [
-        ("First", ":material/first_page:", 1, page <= 1),
-        ("Previous", ":material/chevron_left:", page - 1, page <= 1),
-        ("Next", ":material/chevron_right:", page + 1, page >= pages),
-        ("Last", ":material/last_page:", pages, page >= pages),
+        (N_("First"), ":material/first_page:", 1, page <= 1),
+        (N_("Previous"), ":material/chevron_left:", page - 1, page <= 1),
+        (N_("Next"), ":material/chevron_right:", page + 1, page >= pages),
+        (N_("Last"), ":material/last_page:", pages, page >= pages),
     ]:
-        row.button(label, key=f"{keys}_{label.lower()}", icon=icon, disabled=off, on_click=_go,
+        row.button(_(label), key=f"{keys}_{label.lower()}", icon=icon, disabled=off, on_click=_go,
                    args=(key, target, pages))
-    row.markdown(f"Rows **{fmt_int(first)}–{fmt_int(first + shown - 1)}** of **{fmt_int(total)}** "
-                 f"· page {fmt_int(page)} of {fmt_int(pages)}", width="content")
-    row.number_input("Go to page", min_value=1, step=1, key=box, on_change=_go, args=(key, None, pages, box),
+    row.markdown(_("Rows **{first}–{last}** of **{total}** · page {page} of {pages}").format(
+        first=fmt_int(first), last=fmt_int(first + shown - 1), total=fmt_int(total), page=fmt_int(page),
+        pages=fmt_int(pages)), width="content")
+    row.number_input(_("Go to page"), min_value=1, step=1, key=box, on_change=_go, args=(key, None, pages, box),
                      label_visibility="collapsed", width=130,
-                     help=f"Go to page (1 to {fmt_int(pages)}); a larger number shows the last page.")
+                     help=_("Go to page (1 to {pages}); a larger number shows the last page.").format(pages=fmt_int(pages)))

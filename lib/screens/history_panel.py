@@ -10,18 +10,20 @@ import pandas as pd
 import streamlit as st
 
 from lib.errors import StoreError
+from lib.i18n import N_, _, ngettext
 from lib.models import HistoryEntry, IntentChange, IntentValues
-from lib.screens.formatting import fmt_ago, fmt_datetime
+from lib.screens.formatting import fmt_ago, fmt_datetime, fmt_int
 from lib.screens.intents_grid import display_text
 from lib.store import queries
 
 KEY = "history"
-EMPTY = "No saves yet — changes you save here or import appear in this list."
-KINDS = {"grid": "Saved in the grid", "import": "Imported", "undo": "Undo"}
-FIELDS = (("intent_name", "Intent"), ("example_user_phrases", "Example phrases"),
-          ("english_responses", "English responses"), ("russian_responses", "Russian responses"))
+EMPTY = N_("No saves yet — changes you save here or import appear in this list.")
+KINDS = {"grid": N_("Saved in the grid"), "import": N_("Imported"), "undo": N_("Undo")}
+FIELDS = (("intent_name", N_("Intent")), ("example_user_phrases", N_("Example phrases")),
+          ("english_responses", N_("English responses")), ("russian_responses", N_("Russian responses")))
+CHANGES = {"added": N_("added"), "changed": N_("changed"), "deleted": N_("deleted")}
 SHOWN_ROWS = 500  # detail rows per save; an import of thousands says how many more there are
-DETAIL_COLUMNS = ["Intent", "Change", "Field", "Before", "After"]
+DETAIL_COLUMNS = [N_("Intent"), N_("Change"), N_("Field"), N_("Before"), N_("After")]
 
 
 def _text(values: IntentValues | None, field: str) -> str:
@@ -39,14 +41,16 @@ def change_rows(changes: tuple[IntentChange, ...] | list[IntentChange]) -> list[
     rows: list[tuple[str, str, str, str, str]] = []
     for c in changes:
         name = display_text(c.name)
-        fields = [(label, _text(c.before, f), _text(c.after, f)) for f, label in FIELDS]
-        shown = [(name, c.kind, label, b, a) for label, b, a in fields if b != a]
-        rows += shown or [(name, c.kind, "—", "", "(no visible change)")]
+        fields = [(_(label), _text(c.before, f), _text(c.after, f)) for f, label in FIELDS]
+        kind = _(CHANGES[c.kind]) if c.kind in CHANGES else c.kind
+        shown = [(name, kind, label, b, a) for label, b, a in fields if b != a]
+        rows += shown or [(name, kind, "—", "", _("(no visible change)"))]
     return rows
 
 
 def title(entry: HistoryEntry, now: datetime) -> str:
-    return f"**{KINDS.get(entry.kind, entry.kind)}** · {entry.summary()} · {fmt_ago(entry.created_at, now)}"
+    kind = _(KINDS[entry.kind]) if entry.kind in KINDS else entry.kind
+    return f"**{kind}** · {entry.summary()} · {fmt_ago(entry.created_at, now)}"
 
 
 def _undo(entry: HistoryEntry) -> None:
@@ -55,8 +59,8 @@ def _undo(entry: HistoryEntry) -> None:
     except StoreError as err:  # UndoConflict, AlreadyUndone, unreachable: the message says what to do
         st.session_state[f"{KEY}_error"] = (entry.id, str(err))
         return
-    st.session_state[f"{KEY}_flash"] = (f"Undone: the save of {fmt_datetime(entry.created_at)} "
-                                        f"({entry.summary()}) is reverted.")
+    st.session_state[f"{KEY}_flash"] = _("Undone: the save of {time} ({summary}) is reverted.").format(
+        time=fmt_datetime(entry.created_at), summary=entry.summary())
     st.rerun()
 
 
@@ -68,31 +72,34 @@ def _entry(entry: HistoryEntry, by_id: dict[str, HistoryEntry], now: datetime, o
         notes = [fmt_datetime(entry.created_at)]
         if entry.reverts:
             undone = by_id.get(entry.reverts)
-            notes.append(f"undid the save of {fmt_datetime(undone.created_at)}" if undone else "undid an earlier save")
+            notes.append(_("undid the save of {time}").format(time=fmt_datetime(undone.created_at)) if undone
+                         else _("undid an earlier save"))
         if entry.undone_by:
-            notes.append("undone")
+            notes.append(_("undone"))
         text_col.caption(" · ".join(notes))
-        why = ("Already undone." if entry.undone_by else "Nothing to undo." if not entry.total
-               else "Undo is paused while the database is unreachable." if offline else None)
-        if button_col.button("Undo this save", key=f"{KEY}_undo_{entry.id}", disabled=why is not None, help=why,
+        why = (_("Already undone.") if entry.undone_by else _("Nothing to undo.") if not entry.total
+               else _("Undo is paused while the database is unreachable.") if offline else None)
+        if button_col.button(_("Undo this save"), key=f"{KEY}_undo_{entry.id}", disabled=why is not None, help=why,
                              width="stretch"):
             state[f"{KEY}_confirm"] = entry.id
             state.pop(f"{KEY}_error", None)
         if state.get(f"{KEY}_confirm") == entry.id and why is None:
-            st.warning(f"Undo this save? It puts back the {entry.total:,} intent(s) it touched as they were "
-                       "before it, if none of them changed since.")
-            yes, no, _ = st.columns([1, 1, 3])
-            if yes.button("Yes, undo it", key=f"{KEY}_yes_{entry.id}", type="primary"):
+            st.warning(ngettext("Undo this save? It puts back the {n} intent(s) it touched as they were "
+                                "before it, if none of them changed since.",
+                                "Undo this save? It puts back the {n} intent(s) it touched as they were "
+                                "before it, if none of them changed since.", entry.total).format(n=fmt_int(entry.total)))
+            yes, no, _rest = st.columns([1, 1, 3])
+            if yes.button(_("Yes, undo it"), key=f"{KEY}_yes_{entry.id}", type="primary"):
                 state.pop(f"{KEY}_confirm", None)
                 _undo(entry)
-            if no.button("Cancel", key=f"{KEY}_no_{entry.id}"):
+            if no.button(_("Cancel"), key=f"{KEY}_no_{entry.id}"):
                 state.pop(f"{KEY}_confirm", None)
                 st.rerun()
         error = state.get(f"{KEY}_error")
         if error and error[0] == entry.id:
             st.error(error[1])
             del state[f"{KEY}_error"]  # said once: the next click clears it
-        details = st.expander("What changed", key=f"{KEY}_fields_{entry.id}", on_change="rerun")
+        details = st.expander(_("What changed"), key=f"{KEY}_fields_{entry.id}", on_change="rerun")
         if not details.open:  # the table is built only when asked for: 20 of them cost a rerun ~17 ms
             return
         with details:
@@ -103,16 +110,17 @@ def _entry(entry: HistoryEntry, by_id: dict[str, HistoryEntry], now: datetime, o
                     break
                 rows += change_rows((change,))
                 listed += 1
-            st.dataframe(pd.DataFrame(rows, columns=DETAIL_COLUMNS), hide_index=True, width="stretch")
+            st.dataframe(pd.DataFrame(rows, columns=[_(c) for c in DETAIL_COLUMNS]), hide_index=True, width="stretch")
             if listed < entry.total:
-                st.caption(f"… and {entry.total - listed:,} more intents.")
+                st.caption(ngettext("… and {n} more intent.", "… and {n} more intents.", entry.total - listed).format(
+                    n=fmt_int(entry.total - listed)))
 
 
 def render() -> None:
     """The History panel (pages/intents.py calls it last)."""
-    st.subheader("History")
-    st.caption("Your latest saves of the intents, newest first. Undo puts a save back while its intents are "
-               "still as it left them.")
+    st.subheader(_("History"))
+    st.caption(_("Your latest saves of the intents, newest first. Undo puts a save back while its intents are "
+                 "still as it left them."))
     if flash := st.session_state.pop(f"{KEY}_flash", None):
         st.success(flash)
     try:
@@ -121,7 +129,7 @@ def render() -> None:
         st.error(str(err))
         return
     if not entries:
-        st.info(EMPTY)
+        st.info(_(EMPTY))
         return
     offline = not queries.freshness().reachable
     now = datetime.now(UTC).replace(tzinfo=None)

@@ -9,9 +9,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from lib.errors import Problem, ValidationError
+from lib.errors import Problem, ValidationError, field_label, row_label
 from lib.files.importing import gc_paused
+from lib.i18n import _, ngettext
 from lib.models import IntentInput
+from lib.screens.formatting import fmt_int
 from lib.screens.intents_grid import EDITABLE, UNSHOWABLE, display_text
 from lib.store.validation import MAX_INTENT_NAME, MAX_ITEM_LENGTH, MAX_LIST_ITEMS, clean_intent, name_key
 
@@ -23,7 +25,7 @@ def _display_list(items: Iterable[str]) -> tuple[str, ...]:
     items = tuple(items)
     shown = tuple(display_text(t) for t in items[:MAX_LIST_ITEMS])
     if len(items) > MAX_LIST_ITEMS:
-        shown += (f"… and {len(items) - MAX_LIST_ITEMS:,} more",)
+        shown += (_("… and {n} more").format(n=fmt_int(len(items) - MAX_LIST_ITEMS)),)
     return shown
 
 
@@ -48,9 +50,10 @@ def preview_frame(intents: Iterable[IntentInput]) -> pd.DataFrame:
 
 
 def _reasons(problems: list[Problem]) -> str:
-    shown = "; ".join(f"{p.field.replace('_', ' ')}: {p.message}" for p in problems[:REASONS_PER_ROW])
+    shown = "; ".join(_("{field}: {message}").format(field=field_label(p.field), message=p.message)
+                      for p in problems[:REASONS_PER_ROW])
     more = len(problems) - REASONS_PER_ROW
-    return "✗ " + shown + (f"; and {more} more" if more > 0 else "")
+    return "✗ " + shown + ("; " + _("and {n} more").format(n=fmt_int(more)) if more > 0 else "")
 
 
 @dataclass(frozen=True)
@@ -67,8 +70,10 @@ class ImportPreview:
         """One line for the user: what to do next."""
         n = len(self.intents)
         if self.bad_rows:
-            return f"{self.bad_rows:,} of {n:,} rows have problems; fix the file and upload it again."
-        return f"{n:,} intents ready to add."
+            return ngettext("{bad} of {n} rows have problems; fix the file and upload it again.",
+                            "{bad} of {n} rows have problems; fix the file and upload it again.", n).format(
+                bad=fmt_int(self.bad_rows), n=fmt_int(n))
+        return ngettext("{n} intents ready to add.", "{n} intents ready to add.", n).format(n=fmt_int(n))
 
 
 def import_preview(rows: Iterable[IntentInput], row_problems: Mapping[str, list[Problem]] | None = None,
@@ -98,10 +103,11 @@ def _import_preview(rows: Iterable[IntentInput], row_problems: Mapping[str, list
             key = name_key(clean.intent_name)
             shown = display_text(clean.intent_name, 60)
             if key and key in stored:
-                found.append(Problem(row.label, "intent_name", f"“{shown}” is already the name of one "
-                                                              "of your intents; rename it here or in the grid"))
+                found.append(Problem(row.label, "intent_name", _("“{name}” is already the name of one of your intents; "
+                                                                 "rename it here or in the grid").format(name=shown)))
             elif key and key in seen:
-                found.append(Problem(row.label, "intent_name", f"“{shown}” is also the name on {seen[key]}"))
+                found.append(Problem(row.label, "intent_name", _("“{name}” is also the name on {row}").format(
+                    name=shown, row=row_label(seen[key]))))
             elif key:
                 seen[key] = row.label
         if found:
@@ -118,8 +124,8 @@ def _import_preview(rows: Iterable[IntentInput], row_problems: Mapping[str, list
 def problem_lines(err: ValidationError) -> list[str]:
     """A refused save's or file's problems as the screens list them (at most ``ValidationError.SHOWN``,
     then how many more)."""
-    lines = [f"{p.row}: {p.field.replace('_', ' ')} {p.message}" for p in err.problems]
+    lines = [p.line() for p in err.problems]
     if err.more:
-        lines.append(f"… and {err.more:,} more")
+        lines.append(_("… and {n} more").format(n=fmt_int(err.more)))
     return lines
 

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from lib import i18n
+from lib.i18n import _, ngettext
 from lib.models import Assistant, Intent
 from lib.store.validation import name_key
 
@@ -28,12 +30,13 @@ _ASCII_DROP = {i: None for i in range(128)  # the spaces and punctuation among A
 @lru_cache(maxsize=65536)
 def phrase_key(text: str) -> str:
     """How phrases are compared: case-, space- and punctuation-insensitively ("Hello, there!" is
-    "hello there" is "HELLO THERE"); compatibility forms folded (NFKC), so full-width letters match too."""
+    "hello there" is "HELLO THERE"); compatibility forms folded (NFKC), so full-width letters match too;
+    the Cyrillic yo is ie (speech-to-text writes ie: "all, thanks" with yo is the same phrase without it)."""
     if text.isascii():
         return text.lower().translate(_ASCII_DROP)
-    key = text
-    for _ in range(4):  # to a fixed point: folding can make spaces ("¨" is " ̈") and removing them composes
-        folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", key).casefold())
+    key = text.replace("ё", "е").replace("Ё", "Е").replace("е\u0308", "е").replace("Е\u0308", "Е")
+    for _round in range(4):  # to a fixed point: folding can make spaces ("¨" is " ̈") and removing them composes
+        folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", key).casefold()).replace("ё", "е")
         kept = unicodedata.normalize(
             "NFKC", "".join(ch for ch in folded if not ch.isspace() and not unicodedata.category(ch).startswith("P")))
         if kept == key:
@@ -107,7 +110,8 @@ class Report:
         return tuple(i for i, c in self.checks.items() if not c.used_by)
 
     def readiness(self) -> str:
-        return f"{self.ready:,} of {self.total:,} intents ready in both languages"
+        return ngettext("{ready} of {n} intents ready in both languages", "{ready} of {n} intents ready in both languages",
+                        self.total).format(ready=_n(self.ready), n=_n(self.total))
 
 
 def _holders(intents: Sequence[tuple[str, str, Iterable[str]]]) -> tuple[dict, dict]:
@@ -150,7 +154,7 @@ def _usage(intents: Sequence[Intent], assistants: Iterable[Assistant]) -> dict[s
 def _names(names: Iterable[str], shown: int = 3) -> str:
     names = list(names)
     listed = ", ".join(f"“{n}”" for n in names[:shown])
-    return listed + (f" and {len(names) - shown} more" if len(names) > shown else "")
+    return listed + (" " + _("and {n} more").format(n=len(names) - shown) if len(names) > shown else "")
 
 
 SHOWN_SHARED = 3  # names listed in "shares a phrase with ..."
@@ -162,7 +166,7 @@ def check(intents: Sequence[Intent], assistants: Iterable[Assistant] = ()) -> Re
     found = tuple(Clash(first[k], tuple(h)) for k, h in holders.items() if len(h) > 1)
     shared: dict[str, dict[str, None]] = {}  # id -> the first SHOWN_SHARED + 1 other names (enough to say "and others")
     for c in found:
-        for ident, _ in c.intents:
+        for ident, _name in c.intents:
             names = shared.setdefault(ident, {})
             for j, n in c.intents:
                 if len(names) > SHOWN_SHARED:
@@ -179,23 +183,25 @@ def check(intents: Sequence[Intent], assistants: Iterable[Assistant] = ()) -> Re
         cov = coverage(i)
         reasons: list[str] = []
         if not cov.english:
-            reasons.append("no English responses")
+            reasons.append(_("no English responses"))
         if not cov.russian:
-            reasons.append("no Russian responses")
+            reasons.append(_("no Russian responses"))
         if cov.phrases < MIN_PHRASES:
-            reasons.append(f"{cov.phrases} example phrase{'s' if cov.phrases != 1 else ''} (needs {MIN_PHRASES})")
+            reasons.append(ngettext("{n} example phrase (needs {min})", "{n} example phrases (needs {min})",
+                                    cov.phrases).format(n=cov.phrases, min=MIN_PHRASES))
         if i.id in shared:
             others = list(shared[i.id])
-            reasons.append(f"shares a phrase with {', '.join(f'“{n}”' for n in others[:SHOWN_SHARED])}"
-                           + (" and others" if len(others) > SHOWN_SHARED else ""))
+            names = ", ".join(f"“{n}”" for n in others[:SHOWN_SHARED])
+            reasons.append(_("shares a phrase with {names} and others").format(names=names)
+                           if len(others) > SHOWN_SHARED else _("shares a phrase with {names}").format(names=names))
         if len(same_name[name_key(i.intent_name)]) > 1:
-            reasons.append("another intent has the same name")
+            reasons.append(_("another intent has the same name"))
         checks[i.id] = IntentCheck(cov, tuple(reasons), tuple(used.get(i.id, ())))
     return Report(checks, found, duplicates, {i.id: i.intent_name for i in intents},
                   {k: tuple(i for i, _ in h) for k, h in holders.items()})
 
 
-_recent: OrderedDict[int, tuple] = OrderedDict()  # id(intents) -> (intents, assistants, report), newest last
+_recent: OrderedDict[tuple, tuple] = OrderedDict()  # (id(intents), language) -> (intents, assistants, report)
 _recent_lock = threading.Lock()
 RECENT = 64  # reports kept: one per user with a screen open, roughly
 
@@ -205,15 +211,16 @@ def check_cached(intents: Sequence[Intent], assistants: Sequence[Assistant]) -> 
     tuple until the data changes (it is held here, so its id cannot be reused by another object), and a
     user's few assistants compare equal.  Otherwise computed again (about 60 ms at 5,000 intents)."""
     assistants = list(assistants)
+    key = (id(intents), i18n.current())  # the reasons are text in the session's language
     with _recent_lock:
-        hit = _recent.get(id(intents))
+        hit = _recent.get(key)
         if hit is not None and hit[0] is intents and hit[1] == assistants:
-            _recent.move_to_end(id(intents))
+            _recent.move_to_end(key)
             return hit[2]
     report = check(intents, assistants)
     with _recent_lock:
-        _recent[id(intents)] = (intents, assistants, report)
-        _recent.move_to_end(id(intents))
+        _recent[key] = (intents, assistants, report)
+        _recent.move_to_end(key)
         while len(_recent) > RECENT:
             _recent.popitem(last=False)
     return report
@@ -237,4 +244,10 @@ def new_clashes(report: Report, changed: Sequence[tuple[str, str, Iterable[str]]
 
 
 def clash_line(c: Clash) -> str:
-    return f"“{c.phrase}” is an example phrase of {_names(c.names(), shown=5)}"
+    return _("“{phrase}” is an example phrase of {intents}").format(phrase=c.phrase, intents=_names(c.names(), shown=5))
+
+
+def _n(n: int) -> str:
+    from lib.screens.formatting import fmt_int
+
+    return fmt_int(n)

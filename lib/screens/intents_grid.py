@@ -16,10 +16,10 @@ from typing import Any
 import pandas as pd
 
 from lib.errors import Problem
-from lib.i18n import ngettext
+from lib.i18n import _, ngettext
 from lib.models import Intent, IntentDiff, IntentEdit, IntentInput, IntentRef
 from lib.screens.intent_checks import Report
-from lib.store.validation import MAX_ITEM_LENGTH, clean_intent, duplicate_problems
+from lib.store.validation import MAX_ITEM_LENGTH, clean_intent, duplicate_problems, search_fold
 
 EDITABLE = ("intent_name", "example_user_phrases", "english_responses", "russian_responses")
 READ_ONLY = ("created_at", "updated_at")
@@ -84,11 +84,11 @@ def grid_frame(intents: Iterable[Intent], search: str = "", report: Report | Non
                attention_only: bool = False) -> pd.DataFrame:
     """The editor's frame, indexed by intent id (hidden in the grid), filtered by name or phrase (and to
     the intents that need attention); with a ``report``, its read-only check columns too."""
-    needle = search.strip().casefold()
+    needle = search_fold(search.strip())
     rows = [
         i for i in intents
-        if (not needle or needle in i.intent_name.casefold()
-            or any(needle in p.casefold() for p in i.example_user_phrases))
+        if (not needle or needle in search_fold(i.intent_name)
+            or any(needle in search_fold(p) for p in i.example_user_phrases))
         and (not attention_only or (report is not None and report.checks[i.id].reasons))
     ]
     data = {
@@ -104,9 +104,10 @@ def grid_frame(intents: Iterable[Intent], search: str = "", report: Report | Non
             data[shown_as] = pd.Series([summary(getattr(i, column)) for i in rows], dtype="str")
         data["counts"] = pd.Series([c.coverage.counts() for c in checks], dtype="str")
         data["attention"] = pd.Series(["; ".join(c.reasons) for c in checks], dtype="str")
-        data["used_by"] = pd.Series([", ".join(c.used_by) or "— unused" for c in checks], dtype="str")
+        unused = _("— unused")
+        data["used_by"] = pd.Series([", ".join(c.used_by) or unused for c in checks], dtype="str")
         # shown as text (UTC), so that a new row's cell is empty rather than "None"; updated_at stays the version
-        data["updated"] = pd.Series([f"{i.updated_at:%b %-d, %H:%M}" if i.updated_at else "" for i in rows], dtype="str")
+        data["updated"] = pd.Series([_day_time(i.updated_at) if i.updated_at else "" for i in rows], dtype="str")
         columns = ["intent_name", *SUMMARIES.values(), *CHECKS, "updated", *EDITABLE[1:], "updated_at"]
     frame = pd.DataFrame({c: data[c] for c in columns}, columns=columns)
     frame.index = pd.Index([i.id for i in rows], name="id", dtype=object)
@@ -157,7 +158,7 @@ def blank_row(frame: pd.DataFrame) -> pd.DataFrame:
                else pd.NaT)
            for c in frame.columns}
     if "attention" in row:
-        row["attention"] = "new: not saved yet"
+        row["attention"] = _("new: not saved yet")
     new = pd.DataFrame({c: pd.Series([v], dtype=frame[c].dtype if c not in EDITABLE[1:] else object)
                         for c, v in row.items()}, columns=list(frame.columns))
     new.index = pd.Index([f"{NEW}{uuid.uuid4()}"], name=frame.index.name, dtype=object)
@@ -221,7 +222,8 @@ class Pending:
     def deleted_names(self, shown: int = 5) -> str:
         """The rows to delete as the user knows them: “greeting”, “refund” and 2 more."""
         labels = [d.label for d in self.diff.deleted]
-        return ", ".join(labels[:shown]) + (f" and {len(labels) - shown} more" if len(labels) > shown else "")
+        return ", ".join(labels[:shown]) + (" " + _("and {n} more").format(n=len(labels) - shown)
+                                             if len(labels) > shown else "")
 
     def count(self) -> int:
         return len(self.diff.added) + len(self.diff.edited) + len(self.diff.deleted)
@@ -260,7 +262,7 @@ def pending(base: pd.DataFrame, effective: pd.DataFrame) -> Pending:
             continue
         after = (_as_text(after_cols[0][pos]), *(_as_list(col[pos]) for col in after_cols[1:]))
         if str(ident).startswith(NEW):
-            added.append(_input(after, label(f"new row {len(added) + 1}", ident)))
+            added.append(_input(after, label(f"new row {len(added) + 1}", ident)))  # shown by lib.errors.row_label
             continue
         if bpos is None:
             continue
@@ -291,7 +293,7 @@ def mark_problems(frame: pd.DataFrame, p: Pending, problems: Iterable[Problem]) 
     by_row: dict[Any, list[str]] = {}
     for problem in problems:
         if problem.row in p.rows:
-            by_row.setdefault(p.rows[problem.row], []).append(f"{problem.field.replace('_', ' ')} {problem.message}")
+            by_row.setdefault(p.rows[problem.row], []).append(problem.cell())
     out = frame.drop(columns=[PROBLEMS], errors="ignore")
     out.insert(0, PROBLEMS, pd.Series(["⚠ " + "; ".join(by_row[i]) if i in by_row else "" for i in out.index],
                                       index=out.index, dtype="str"))
@@ -317,19 +319,19 @@ class Underneath:
             return None
         parts = []
         if self.changed:
-            parts.append(f"changed: {listed_names(self.changed)}")
+            parts.append(_("changed: {names}").format(names=listed_names(self.changed)))
         if self.deleted:
-            parts.append(f"deleted: {listed_names(self.deleted)}")
+            parts.append(_("deleted: {names}").format(names=listed_names(self.deleted)))
         if self.added:
-            parts.append(f"{self.added} added")
-        return ("While you were editing, intents changed elsewhere (" + "; ".join(parts) + "). Your unsaved "
-                "edits are kept. Save refuses only rows that you changed and someone else changed too; "
-                "Discard loads the current version.")
+            parts.append(_("{n} added").format(n=self.added))
+        return _("While you were editing, intents changed elsewhere ({changes}). Your unsaved "
+                 "edits are kept. Save refuses only rows that you changed and someone else changed too; "
+                 "Discard loads the current version.").format(changes="; ".join(parts))
 
 
 def listed_names(names: tuple[str, ...], shown: int = 5) -> str:
     listed = ", ".join(f"“{n}”" for n in names[:shown])
-    return listed + (f" and {len(names) - shown} more" if len(names) > shown else "")
+    return listed + (" " + _("and {n} more").format(n=len(names) - shown) if len(names) > shown else "")
 
 
 def underneath(editing: pd.DataFrame, current: pd.DataFrame) -> Underneath:
@@ -345,6 +347,13 @@ def underneath(editing: pd.DataFrame, current: pd.DataFrame) -> Underneath:
 
 def _same_time(a: Any, b: Any) -> bool:
     return (pd.isna(a) and pd.isna(b)) or a == b
+
+
+def _day_time(dt: Any) -> str:
+    """``Nov 5, 14:30`` / ``5 нояб., 14:30`` (UTC, as stored)."""
+    from lib.screens.formatting import fmt_day_month
+
+    return f"{fmt_day_month(dt)}, {dt:%H:%M}"
 
 
 def display_text(text: str, limit: int = MAX_ITEM_LENGTH) -> str:

@@ -17,14 +17,16 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from lib.i18n import N_, _, ngettext
 from lib.models import LANGUAGES, TEST_STATUSES
+from lib.screens.formatting import day_span, fmt_int
 
 PRESET_DAYS = {"7d": 7, "30d": 30, "90d": 90, "all": None}
-PRESET_LABELS = {"7d": "7 days", "30d": "30 days", "90d": "90 days", "all": "All time", "custom": "Custom"}
+PRESET_LABELS = {"7d": N_("7 days"), "30d": N_("30 days"), "90d": N_("90 days"), "all": N_("All time"),
+                 "custom": N_("Custom")}  # shown through _()
 DEFAULT_PERIOD = "30d"
 MAX_TEXT = {"q": 200, "phrase": 2000}  # the longest search / exact phrase taken from a URL (lib.store.validation)
 MAX_PAGE = 1_000_000
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ASSISTANT_ID = re.compile(r"[^\s\x00-\x1f]{1,255}")  # a varchar(255) id without spaces or control characters
 EARLIEST = date(2000, 1, 1)  # custom ranges start no earlier (and end no later than LATEST)
@@ -86,23 +88,13 @@ class Period:
         """What every figure of the period says, e.g. Last 30 days (29 Oct to 27 Nov 2026), Europe/Berlin."""
         span = self.days(today)
         if span is None:
-            return "All time"
+            return _("All time")
         shown = day_span(*span)
         if self.kind == "custom":
-            return f"{shown} (inclusive), {tz_name}"
-        return f"Last {PRESET_DAYS[self.kind]} days ({shown}), {tz_name}"
-
-
-def day_span(first: date, last: date) -> str:
-    """Days as people write them: 1 to 15 Nov 2026 with an en dash, whole months named once."""
-    if first == last:
-        return f"{first.day} {_MONTHS[first.month - 1]} {first.year}"
-    if (first.year, first.month) == (last.year, last.month):
-        return f"{first.day}–{last.day} {_MONTHS[last.month - 1]} {last.year}"
-    if first.year == last.year:
-        return f"{first.day} {_MONTHS[first.month - 1]} – {last.day} {_MONTHS[last.month - 1]} {last.year}"
-    return (f"{first.day} {_MONTHS[first.month - 1]} {first.year} – "
-            f"{last.day} {_MONTHS[last.month - 1]} {last.year}")
+            return _("{days} (inclusive), {zone}").format(days=shown, zone=tz_name)
+        n = PRESET_DAYS[self.kind]
+        return ngettext("Last {n} day ({days}), {zone}", "Last {n} days ({days}), {zone}", n).format(
+            n=fmt_int(n), days=shown, zone=tz_name)
 
 
 @dataclass(frozen=True)
@@ -128,9 +120,16 @@ def comparison(period: Period, tz: ZoneInfo, today: date) -> Comparison | None:
     if n <= 0:
         return None
     before = first - timedelta(days=n)
-    note = (f"Change compares whole days only: {day_span(first, end - timedelta(days=1))} "
-            f"against the {n} day{'s' if n != 1 else ''} before ({day_span(before, first - timedelta(days=1))})")
-    note += ", leaving out today, which is not over yet." if last >= today else "."
+    days, earlier = day_span(first, end - timedelta(days=1)), day_span(before, first - timedelta(days=1))
+    if last >= today:
+        note = ngettext("Change compares whole days only: {days} against the {n} day before ({earlier}), leaving "
+                        "out today, which is not over yet.",
+                        "Change compares whole days only: {days} against the {n} days before ({earlier}), leaving "
+                        "out today, which is not over yet.", n)
+    else:
+        note = ngettext("Change compares whole days only: {days} against the {n} day before ({earlier}).",
+                        "Change compares whole days only: {days} against the {n} days before ({earlier}).", n)
+    note = note.format(days=days, n=fmt_int(n), earlier=earlier)
     return Comparison((utc_midnight(first, tz), utc_midnight(end, tz)),
                       (utc_midnight(before, tz), utc_midnight(first, tz)), n, note)
 
@@ -175,7 +174,8 @@ def _members(raw: str, known: tuple[str, ...], name: str, notices: list[str]) ->
     values = _values(raw)
     bad = [v for v in values if v not in known]
     if bad:
-        notices.append(f"{name} {', '.join(repr(v[:40]) for v in bad[:3])} is not one of: {', '.join(known)}")
+        notices.append(_("{name} {values} is not one of: {known}").format(
+            name=name, values=", ".join(repr(v[:40]) for v in bad[:3]), known=", ".join(known)))
     return tuple(dict.fromkeys(v for v in values if v in known))
 
 
@@ -191,17 +191,18 @@ def parse(params: Mapping[str, str]) -> tuple[View, list[str]]:
         if a and b and a <= b:
             view = replace(view, period=Period("custom", a, b))
         else:
-            notices.append("period: a custom range needs from and to as YYYY-MM-DD, from not after to")
+            notices.append(_("period: a custom range needs from and to as YYYY-MM-DD, from not after to"))
     elif kind:
         if kind in PRESET_DAYS:
             view = replace(view, period=Period(kind))
         else:
-            notices.append(f"period {kind[:20]!r} is not one of: {', '.join([*PRESET_DAYS, 'custom'])}")
+            notices.append(_("period {value} is not one of: {known}").format(
+                value=repr(kind[:20]), known=", ".join([*PRESET_DAYS, "custom"])))
     if "assistant" in params:
         ids = _values(params["assistant"])
         good = tuple(dict.fromkeys(i for i in ids if _ASSISTANT_ID.fullmatch(i)))
         if len(good) != len(set(ids)):
-            notices.append("assistant: an id was not valid")
+            notices.append(_("assistant: an id was not valid"))
         view = replace(view, assistants=good)
     if "language" in params:
         view = replace(view, languages=_members(params["language"], LANGUAGES, "language", notices))
@@ -212,12 +213,13 @@ def parse(params: Mapping[str, str]) -> tuple[View, list[str]]:
         if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_PAGE:
             view = replace(view, page=int(raw))
         else:
-            notices.append(f"page {raw[:20]!r} is not a page number")
+            notices.append(_("page {value} is not a page number").format(value=repr(raw[:20])))
     for key in ("q", "phrase"):
         if key in params:
             text = _text(params[key], MAX_TEXT[key])
             if text is None:
-                notices.append(f"{key}: longer than {MAX_TEXT[key]} characters or not plain text")
+                notices.append(_("{key}: longer than {n} characters or not plain text").format(
+                    key=key, n=MAX_TEXT[key]))
             else:
                 view = replace(view, **{key: text})
     return view, notices

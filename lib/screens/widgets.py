@@ -13,39 +13,42 @@ from pathlib import Path
 import plotly.graph_objects as go
 import streamlit as st
 
+from lib import i18n
 from lib.errors import StoreError
 from lib.files import csv_encoding
 from lib.files.session_files import SessionFiles
-from lib.i18n import _
+from lib.i18n import N_, _, ngettext, pgettext
 from lib.models import FAILURE_STATUSES, TestFilter
 from lib.screens import billing, charts
 from lib.screens.controls import period_label
-from lib.screens.formatting import fmt_int, plural
+from lib.screens.formatting import fmt_int
 from lib.store import queries
 
 
 def chart_card(title: str, fig: go.Figure | None) -> None:
     """A bordered card with a title and a plotly figure in the Streamlit theme (or a note when empty), and
     the figure's aggregated series as a CSV (lib.screens.charts.series_frame through lib.files.csv_encoding's writer), built
-    only when clicked."""
+    only when clicked.  ``title`` is the English text (marked with N_): it names the CSV file, whatever the
+    language; the card shows it translated."""
+    slug = re.sub(r"[^a-z0-9]+", "-", title.casefold()).strip("-")
+    title = _(title)
     with st.container(border=True):
         if fig is None:
             st.markdown(f"**{title}**")
-            st.caption("No data in this period.")
+            st.caption(_("No data in this period."))
             return
-        slug = re.sub(r"[^a-z0-9]+", "-", title.casefold()).strip("-")
         head = st.container(horizontal=True, horizontal_alignment="distribute", vertical_alignment="center",
                             wrap=False)
         head.markdown(f"**{title}**", width="content")
         head.download_button("CSV", data=lambda: csv_encoding.to_csv(charts.series_frame(fig)), file_name=f"{slug}.csv",
                               mime="text/csv", key=f"chart_csv_{slug}", on_click="ignore", type="tertiary",
-                              icon=":material/download:", help=f"The numbers behind “{title}” as CSV")
+                              icon=":material/download:", help=_("The numbers behind “{title}” as CSV").format(title=title))
         st.plotly_chart(fig, theme="streamlit", width="stretch", config={"displayModeBar": False})
 
 
 PHONE_MAX_PX = 640  # Streamlit stacks columns below this width
 _PHONE_CSS = f"""<style>
-[data-testid="stExpandSidebarButton"]::after {{ content: "Menu"; font-size: 0.9rem; margin-left: 0.25rem; }}
+[data-testid="stExpandSidebarButton"]::after {{ content: "{{menu}}"; font-size: 0.9rem; margin-left: 0.25rem; }}
 @media (max-width: {PHONE_MAX_PX}px) {{
   [data-testid="stMainBlockContainer"] {{ padding-left: 0.75rem; padding-right: 0.75rem; }}
   .st-key-kpis [data-testid="stHorizontalBlock"] {{ flex-flow: row wrap; gap: 0.5rem; }}
@@ -74,7 +77,7 @@ def screen_frame(current_path: str) -> None:
     """What every signed-in screen carries around its content: the phone layout (compact metric cards,
     a labelled menu button, the sidebar closed after choosing a screen).  The subscription banner
     (``subscription_banner``) is drawn by dashboard/app.py after the screen, in a slot above it."""
-    st.html(_PHONE_CSS)
+    st.html(_PHONE_CSS.replace("{menu}", _("Menu")))
     with st.sidebar:
         st.html(_COLLAPSE_JS.format(path=current_path, width=PHONE_MAX_PX), unsafe_allow_javascript=True)
 
@@ -93,7 +96,7 @@ def subscription_banner(current_path: str) -> None:
     if text:
         with st.container(key="subscription_banner", horizontal=True, vertical_alignment="center", gap="small"):
             st.warning(text, icon=":material/credit_card_off:", width="stretch")
-            st.page_link("../pages/billing.py", label="Billing", icon=":material/arrow_forward:", width="content")
+            st.page_link("../pages/billing.py", label=_("Billing"), icon=":material/arrow_forward:", width="content")
 
 
 LIVE_FLAG = "_live_changed"  # session state: set by the live fragment just before it reruns the page
@@ -109,10 +112,10 @@ def live_updates(key: str, total: int) -> None:
     before = st.session_state.get(f"{key}_live_total")
     if st.session_state.pop(LIVE_FLAG, False) and before is not None:
         if total > before:
-            st.toast(f"{fmt_int(total - before)} new test call{'s' if total - before != 1 else ''}",
+            st.toast(ngettext("{n} new test call", "{n} new test calls", total - before).format(n=fmt_int(total - before)),
                      icon=":material/call_received:")
         else:
-            st.toast("Test calls were updated", icon=":material/sync:")
+            st.toast(_("Test calls were updated"), icon=":material/sync:")
     st.session_state[f"{key}_live_total"] = total
     if seconds <= 0:
         return
@@ -134,11 +137,11 @@ def live_updates(key: str, total: int) -> None:
     st.fragment(watch, run_every=seconds)()
 
 
-INTENT_TITLES = {  # the grid's column titles; the import preview uses them too
-    "intent_name": "Intent",
-    "example_user_phrases": "Example phrases",
-    "english_responses": "English responses",
-    "russian_responses": "Russian responses",
+INTENT_TITLES = {  # the grid's column titles (through _()); the import preview uses them too
+    "intent_name": N_("Intent"),
+    "example_user_phrases": N_("Example phrases"),
+    "english_responses": N_("English responses"),
+    "russian_responses": N_("Russian responses"),
 }
 
 
@@ -147,29 +150,29 @@ def intent_columns() -> dict:
     so that all of them fit a 1400 px window beside the sidebar (pages/intents.py narrows the side margins)."""
     text = st.column_config.TextColumn
     return {
-        "problems": text("Fix before saving", disabled=True, width=260),
-        "intent_name": text(INTENT_TITLES["intent_name"], required=True, max_chars=200, width=140),
-        **{c: st.column_config.ListColumn(INTENT_TITLES[c], width=145) for c in list(INTENT_TITLES)[1:]},
+        "problems": text(_("Fix before saving"), disabled=True, width=260),
+        "intent_name": text(_(INTENT_TITLES["intent_name"]), required=True, max_chars=200, width=140),
+        **{c: st.column_config.ListColumn(_(INTENT_TITLES[c]), width=145) for c in list(INTENT_TITLES)[1:]},
         # what the grid shows of each list: its first item and "+N more"; the intent editor shows it whole
-        **{shown: text(INTENT_TITLES[c], disabled=True, width=150,
+        **{shown: text(_(INTENT_TITLES[c]), disabled=True, width=150,
                        help=_("The first item; choose the intent in “Edit intent” to read and edit every item"))
            for c, shown in (("example_user_phrases", "phrases_shown"), ("english_responses", "english_shown"),
                             ("russian_responses", "russian_shown"))},
-        "counts": text("Coverage", disabled=True, width=72,
-                       help="Example phrases · English responses · Russian responses"),
-        "attention": text("Needs attention", disabled=True, width=145),
-        "used_by": text("Used by", disabled=True, width=110, help="The assistants that use this intent"),
-        "updated": text("Updated", disabled=True, width=100, help="Last saved (UTC)"),
-        "created_at": st.column_config.DatetimeColumn("Created", format="MMM D, YYYY", disabled=True),
-        "updated_at": st.column_config.DatetimeColumn("Updated", format="MMM D, HH:mm", disabled=True, width=100),
+        "counts": text(_("Coverage"), disabled=True, width=72,
+                       help=_("Example phrases · English responses · Russian responses")),
+        "attention": text(pgettext("column", "Needs attention"), disabled=True, width=145),
+        "used_by": text(_("Used by"), disabled=True, width=110, help=_("The assistants that use this intent")),
+        "updated": text(_("Updated"), disabled=True, width=100, help=_("Last saved (UTC)")),
+        "created_at": st.column_config.DatetimeColumn(_("Created"), format=_("MMM D, YYYY"), disabled=True),
+        "updated_at": st.column_config.DatetimeColumn(_("Updated"), format=_("MMM D, HH:mm"), disabled=True, width=100),
     }
 
 
 def preview_columns() -> dict:
     """The import preview's columns: the grid's titles, and the check of each row first."""
     return {
-        "check": st.column_config.TextColumn("Check", width="large"),
-        **{c: (st.column_config.TextColumn if c == "intent_name" else st.column_config.ListColumn)(title)
+        "check": st.column_config.TextColumn(_("Check"), width="large"),
+        **{c: (st.column_config.TextColumn if c == "intent_name" else st.column_config.ListColumn)(_(title))
            for c, title in INTENT_TITLES.items()},
     }
 
@@ -180,17 +183,18 @@ def coverage_card() -> None:
 
     report = intent_checks.check_cached(queries.intents(), queries.assistants())
     with st.container(border=True, key="coverage_card"):
-        st.markdown("**Language coverage**")
+        st.markdown("**" + _("Language coverage") + "**")
         if not report.total:
-            st.caption("No intents yet: coverage shows how many have English and Russian responses.")
+            st.caption(_("No intents yet: coverage shows how many have English and Russian responses."))
             return
         st.progress(report.ready / report.total, text=report.readiness())
         attention = len(report.attention)
         if attention:
-            st.page_link("../pages/intents.py", label=f"{fmt_int(attention)} intent{'s need' if attention != 1 else ' needs'} "
-                         "attention", icon=":material/warning:", query_params={"view": intent_checks.ATTENTION_VIEW})
+            st.page_link("../pages/intents.py", label=ngettext("{n} intent needs attention", "{n} intents need attention",
+                                                               attention).format(n=fmt_int(attention)),
+                         icon=":material/warning:", query_params={"view": intent_checks.ATTENTION_VIEW})
         else:
-            st.caption("Every intent has English and Russian responses and enough distinct example phrases.")
+            st.caption(_("Every intent has English and Russian responses and enough distinct example phrases."))
 
 
 # -- failure drill-down -----------------------------------------------------------------------
@@ -227,20 +231,26 @@ def failure_drilldown(key: str, filters: TestFilter) -> None:
     row filters this screen's table to those calls."""
     data = queries.failure_drilldown(filters)
     with st.container(border=True):
-        st.markdown("**Where calls fail**")
+        st.markdown("**" + _("Where calls fail") + "**")
         if not (data.phrases or data.assistants):
-            st.caption(f"No failed or cancelled calls. {period_label(key)}.")
+            st.caption(_("No failed or cancelled calls. {period}.").format(period=period_label(key)))
             return
-        st.caption(f"Failed and cancelled calls by test phrase and by assistant, most first. {period_label(key)}. "
-                   "Click a row to list those calls.")
-        rate = st.column_config.NumberColumn("Failure rate", format="%.1f%%", width=95,
-                                             help="Failed and cancelled calls out of all its calls in the period.")
-        counts = {"Failed": st.column_config.NumberColumn(format="%d", width=65),
-                  "Cancelled": st.column_config.NumberColumn(format="%d", width=85),
-                  "Calls": st.column_config.NumberColumn(format="%d", width=70, help="All its calls in the period.")}
+        st.caption(_("Failed and cancelled calls by test phrase and by assistant, most first. {period}. "
+                     "Click a row to list those calls.").format(period=period_label(key)))
+        ru = i18n.current() != "en"  # the cells are numbers: their format names the language's separators
+        rate = st.column_config.NumberColumn(_("Failure rate"), format="%.1f %%" if ru else "%.1f%%", width=95,
+                                             help=_("Failed and cancelled calls out of all its calls in the period."))
+        # the frame's columns keep their English names (the table's data); the headers shown are translated,
+        # and Russian ones, longer, get the width they need
+        counts = {"Failed": st.column_config.NumberColumn(pgettext("count", "Failed"), format="%d",
+                                                          width=None if ru else 65),
+                  "Cancelled": st.column_config.NumberColumn(pgettext("count", "Cancelled"), format="%d",
+                                                             width=None if ru else 85),
+                  "Calls": st.column_config.NumberColumn(_("Calls"), format="%d", width=None if ru else 70,
+                                                         help=_("All its calls in the period."))}
         chosen = {"phrase": bool(filters.phrase), "assistant": bool(filters.assistant_ids)}
-        for col, (kind, title, groups) in zip(st.columns(2), [("phrase", "Test phrase", data.phrases),
-                                                                  ("assistant", "Assistant", data.assistants)],
+        for col, (kind, title, groups) in zip(st.columns(2), [("phrase", N_("Test phrase"), data.phrases),
+                                                                  ("assistant", N_("Assistant"), data.assistants)],
                                               strict=True):
             widget = f"{key}_fail_{kind}_{st.session_state.get(f'{key}_drill_{kind}', 0)}"
             marked = st.session_state.get(widget)
@@ -248,11 +258,11 @@ def failure_drilldown(key: str, filters: TestFilter) -> None:
                 st.session_state[f"{key}_drill_{kind}"] = st.session_state.get(f"{key}_drill_{kind}", 0) + 1
                 widget = f"{key}_fail_{kind}_{st.session_state[f'{key}_drill_{kind}']}"
             col.dataframe(
-                [{title: g.name, "Failure rate": round(g.rate * 100, 1), "Failed": g.failed, "Cancelled": g.cancelled, "Calls": g.total}
-                 for g in groups],
+                [{title: g.name, "Failure rate": round(g.rate * 100, 1), "Failed": g.failed, "Cancelled": g.cancelled,
+                  "Calls": g.total} for g in groups],
                 hide_index=True, width="stretch", height="content", key=widget,
                 on_select=partial(_pick, key, kind, widget, tuple(g.key for g in groups)), selection_mode="single-row",
-                column_config={title: st.column_config.TextColumn(), "Failure rate": rate, **counts},
+                column_config={title: st.column_config.TextColumn(_(title)), "Failure rate": rate, **counts},
             )
 
 
@@ -283,15 +293,16 @@ def tests_download(filters: TestFilter, key: str) -> None:
     if prepared and prepared["filters"] != filters:  # no longer offered: don't keep 100 MB for nothing
         _session_files().discard(key)
         prepared = st.session_state[f"{key}_file"] = None
-    if st.button(f"Prepare CSV of {plural(total, 'test call')}", key=f"{key}_prepare", disabled=not total,
-                 icon=":material/download:"):
+    if st.button(ngettext("Prepare CSV of {n} test call", "Prepare CSV of {n} test calls", total).format(n=fmt_int(total)),
+                 key=f"{key}_prepare", disabled=not total, icon=":material/download:"):
         files = _session_files()
         path = files.file(key)  # replaces this screen's previous file
         st.session_state[f"{key}_file"] = prepared = None
-        bar = st.progress(0.0, text="Preparing the export…")
+        bar = st.progress(0.0, text=_("Preparing the export…"))
 
         def progress(rows: int) -> None:
-            bar.progress(min(rows / total, 1.0), text=f"Prepared {fmt_int(rows)} of {fmt_int(total)} rows…")
+            bar.progress(min(rows / total, 1.0), text=ngettext("Prepared {n} of {total} row…", "Prepared {n} of {total} rows…",
+                                                               total).format(n=fmt_int(rows), total=fmt_int(total)))
 
         try:
             with open(path, "wb") as out:
@@ -305,7 +316,8 @@ def tests_download(filters: TestFilter, key: str) -> None:
         prepared = {"path": str(path), "filters": filters, "rows": rows}
         st.session_state[f"{key}_file"] = prepared
     if prepared:
-        st.download_button(f"Download tests.csv ({plural(prepared['rows'], 'row')})", data=_reader(prepared["path"]),
+        st.download_button(ngettext("Download tests.csv ({n} row)", "Download tests.csv ({n} rows)", prepared["rows"]).format(
+                               n=fmt_int(prepared["rows"])), data=_reader(prepared["path"]),
                            file_name="tests.csv", mime="text/csv", key=f"{key}_download", type="primary",
                            on_click="ignore")  # no rerun: a rerun would replace the button's file id mid-click
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from lib.errors import HistoryNotFound, StoreError
+from lib.i18n import N_
 from lib.models import HistoryEntry, IntentChange, IntentValues
 
 LISTS = ("example_user_phrases", "english_responses", "russian_responses")
@@ -25,14 +26,14 @@ def _time(value: object) -> datetime | None:
     try:
         return datetime.fromisoformat(str(value))
     except ValueError as err:
-        raise StoreError("The history holds a time this dashboard cannot read.") from err
+        raise StoreError(N_("The history holds a time this dashboard cannot read.")) from err
 
 
 def _values(data: object) -> IntentValues | None:
     if data is None:
         return None
     if not isinstance(data, Mapping):
-        raise StoreError("The history holds a record this dashboard cannot read.")
+        raise StoreError(N_("The history holds a record this dashboard cannot read."))
     return IntentValues(str(data["intent_name"]), *(tuple(data.get(c) or ()) for c in LISTS),
                         _time(data.get("created_at")), _time(data.get("updated_at")))
 
@@ -40,11 +41,11 @@ def _values(data: object) -> IntentValues | None:
 def changes(data: object) -> tuple[IntentChange, ...]:
     """A record's ``changes`` (parsed JSON) as IntentChange objects."""
     if not isinstance(data, list):
-        raise StoreError("The history holds a record this dashboard cannot read.")
+        raise StoreError(N_("The history holds a record this dashboard cannot read."))
     try:
         return tuple(IntentChange(str(c["id"]), _values(c.get("before")), _values(c.get("after"))) for c in data)
     except (KeyError, TypeError, AttributeError) as err:
-        raise StoreError("The history holds a record this dashboard cannot read.") from err
+        raise StoreError(N_("The history holds a record this dashboard cannot read.")) from err
 
 
 def entry(row: Mapping[str, Any]) -> HistoryEntry:
@@ -59,7 +60,7 @@ def entry(row: Mapping[str, Any]) -> HistoryEntry:
     except (KeyError, TypeError, ValueError):
         created = None
     if created is None:
-        raise StoreError("The history holds a record this dashboard cannot read.")
+        raise StoreError(N_("The history holds a record this dashboard cannot read."))
     return HistoryEntry(str(row["id"]), created, str(row["kind"]), changes(listed),
                         None if row.get("reverts") is None else str(row["reverts"]),
                         None if row.get("undone_by") is None else str(row["undone_by"]),

@@ -30,6 +30,7 @@ import streamlit as st
 
 from lib.config import Settings as AppSettings
 from lib.errors import StoreError, StoreUnavailable
+from lib.i18n import _
 from lib.models import (
     Assistant,
     FailureDrilldown,
@@ -52,7 +53,7 @@ USER_KEY = "user_id"  # set by lib.signin only, after verification
 
 class NotSignedIn(StoreError):
     def __init__(self) -> None:
-        super().__init__("You are not signed in.")
+        super().__init__(_("You are not signed in."))
 
 
 @st.cache_resource(show_spinner=False)
@@ -100,8 +101,8 @@ class Freshness:
         """What the screen must say when it shows data the database could not confirm."""
         if self.reachable:
             return None
-        return (f"Showing data from {self.checked_at:%H:%M} UTC; the database is unreachable, so it may be out of "
-                "date. Saving is paused until it is back.")
+        return _("Showing data from {time} UTC; the database is unreachable, so it may be out of "
+                 "date. Saving is paused until it is back.").format(time=f"{self.checked_at:%H:%M}")
 
 
 class _Known:

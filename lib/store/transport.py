@@ -11,10 +11,11 @@ from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 from lib.errors import StoreError, StoreUnavailable
+from lib.i18n import N_
 from lib.models import TestFilter
 
-REFUSED = "The database refused the request. Nothing was changed."
-UNREADABLE = "The database answered in a way this dashboard cannot read. Nothing was changed."
+REFUSED = N_("The database refused the request. Nothing was changed.")  # translated when shown (StoreError)
+UNREADABLE = N_("The database answered in a way this dashboard cannot read. Nothing was changed.")
 
 
 class Refused(StoreError):

@@ -7,7 +7,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import replace
 
-from lib.errors import Problem, ValidationError
+from lib.errors import Problem, ValidationError, row_label
+from lib.i18n import N_, _
 from lib.models import LANGUAGES, SAVE_KINDS, TEST_STATUSES, IntentDiff, IntentEdit, IntentInput, TestFilter
 
 # Caps for TEXT columns (the database would take more; people and screens would not).
@@ -35,22 +36,29 @@ def forbidden_character(text: str) -> str | None:
     if found is None:
         return None
     char = found.group()
-    what = "a NUL character (U+0000)" if char == "\x00" else f"a lone surrogate (U+{ord(char):04X})"
-    return f"contains {what} at character {found.start() + 1}, which cannot be stored; remove it"
+    if char == "\x00":
+        return _("contains a NUL character (U+0000) at character {n}, which cannot be stored; remove it").format(
+            n=found.start() + 1)
+    return _("contains a lone surrogate ({code}) at character {n}, which cannot be stored; remove it").format(
+        code=f"U+{ord(char):04X}", n=found.start() + 1)
 
 
-_NOT_TEXT = ("is not text", "are not text")
-_EMPTY = ("is empty", "are empty")
-_TOO_LONG = (f"is longer than {MAX_ITEM_LENGTH} characters", f"are longer than {MAX_ITEM_LENGTH} characters")
+# each fault: one item, several items listed, several and more; whole sentences (each translated as one)
+_NOT_TEXT = (N_("item {n} is not text"), N_("items {items} and {last} are not text"),
+             N_("items {items} and {more} more are not text"))
+_EMPTY = (N_("item {n} is empty"), N_("items {items} and {last} are empty"), N_("items {items} and {more} more are empty"))
+_TOO_LONG = (N_("item {n} is longer than {max} characters"), N_("items {items} and {last} are longer than {max} characters"),
+             N_("items {items} and {more} more are longer than {max} characters"))
 
 
-def _items(numbers: list[int], count: int, verb: tuple[str, str]) -> str:
+def _items(numbers: list[int], count: int, verb: tuple[str, str, str]) -> str:
     """'item 3 is empty' or 'items 1, 2, 3, 4, 5 and 7 more are empty' (bounded, whatever the count)."""
     if count == 1:
-        return f"item {numbers[0]} {verb[0]}"
+        return _(verb[0]).format(n=numbers[0], max=MAX_ITEM_LENGTH)
     more = count - len(numbers)
-    listed = ", ".join(map(str, numbers if more else numbers[:-1]))
-    return f"items {listed} and {more if more else numbers[-1]}{' more' if more else ''} {verb[1]}"
+    if more:
+        return _(verb[2]).format(items=", ".join(map(str, numbers)), more=more, max=MAX_ITEM_LENGTH)
+    return _(verb[1]).format(items=", ".join(map(str, numbers[:-1])), last=numbers[-1], max=MAX_ITEM_LENGTH)
 
 
 def _clean_list(value: object, row: str, field: str, problems: list[Problem]) -> tuple[str, ...]:
@@ -60,7 +68,7 @@ def _clean_list(value: object, row: str, field: str, problems: list[Problem]) ->
     if value is None or (is_sequence and not value):
         return ()
     if not is_sequence and (isinstance(value, str) or not isinstance(value, Iterable)):
-        problems.append(Problem(row, field, "must be a list of texts"))
+        problems.append(Problem(row, field, _("must be a list of texts")))
         return ()
     items = value if is_sequence else list(value)  # type: ignore[call-overload]
     cleaned: list[str] = []
@@ -85,15 +93,15 @@ def _clean_list(value: object, row: str, field: str, problems: list[Problem]) ->
             if len(numbers := shown.setdefault(kind, [])) < _SHOWN_ITEMS:
                 numbers.append(n)
         elif (why := forbidden_character(text)) is not None:
-            forbidden, forbidden_count = forbidden or f"item {n} {why}", forbidden_count + 1
+            forbidden, forbidden_count = forbidden or _("item {n} {reason}").format(n=n, reason=why), forbidden_count + 1
         else:
             cleaned.append(text)
     problems.extend(Problem(row, field, _items(numbers, counts[kind], kind)) for kind, numbers in shown.items())
     if forbidden:
-        more = f" ({forbidden_count - 1} more such items)" if forbidden_count > 1 else ""
+        more = " " + _("({n} more such items)").format(n=forbidden_count - 1) if forbidden_count > 1 else ""
         problems.append(Problem(row, field, forbidden + more))
     if len(items) > MAX_LIST_ITEMS:
-        problems.append(Problem(row, field, f"has {len(items)} items; at most {MAX_LIST_ITEMS} are allowed"))
+        problems.append(Problem(row, field, _("has {n} items; at most {max} are allowed").format(n=len(items), max=MAX_LIST_ITEMS)))
     return tuple(cleaned)
 
 
@@ -105,9 +113,9 @@ def clean_intent(intent: IntentInput, problems: list[Problem], row: str | None =
     row = row or intent.label or "row"
     name = intent.intent_name.strip() if isinstance(intent.intent_name, str) else ""
     if not name:
-        problems.append(Problem(row, "intent_name", "must not be empty"))
+        problems.append(Problem(row, "intent_name", _("must not be empty")))
     elif len(name) > MAX_INTENT_NAME:
-        problems.append(Problem(row, "intent_name", f"is longer than {MAX_INTENT_NAME} characters"))
+        problems.append(Problem(row, "intent_name", _("is longer than {n} characters").format(n=MAX_INTENT_NAME)))
     elif (why := forbidden_character(name)) is not None:
         problems.append(Problem(row, "intent_name", why))
     lists = {}
@@ -115,7 +123,7 @@ def clean_intent(intent: IntentInput, problems: list[Problem], row: str | None =
         before = len(problems)
         lists[f] = _clean_list(getattr(intent, f), row, f, problems)
         if f == "example_user_phrases" and not lists[f] and len(problems) == before:
-            problems.append(Problem(row, f, "needs at least one example phrase"))
+            problems.append(Problem(row, f, _("needs at least one example phrase")))
     cleaned = IntentInput(intent_name=name, label=row, **lists)
     return intent if cleaned == intent else cleaned  # an import's rows are mostly clean: keep one copy
 
@@ -129,12 +137,17 @@ def validate_diff(diff: IntentDiff) -> IntentDiff:
     )
     ids = [e.id for e in diff.edited] + [d.id for d in diff.deleted]
     if len(ids) != len(set(ids)):
-        problems.append(Problem("grid", "id", "a row is edited or deleted twice"))
+        problems.append(Problem("grid", "id", _("a row is edited or deleted twice")))
     if diff.kind not in SAVE_KINDS:
-        problems.append(Problem("save", "kind", f"must be one of {', '.join(SAVE_KINDS)}"))
+        problems.append(Problem("save", "kind", _("must be one of {values}").format(values=", ".join(SAVE_KINDS))))
     if problems:
         raise ValidationError(problems)
     return IntentDiff(added=added, edited=edited, deleted=diff.deleted, token=diff.token, kind=diff.kind)
+
+
+def search_fold(text: str) -> str:
+    """How a search compares text: case-insensitively, with the Cyrillic yo as ie (speech-to-text writes ie)."""
+    return text.casefold().replace("ё", "е")
 
 
 def name_key(name: object) -> str:
@@ -153,7 +166,7 @@ def duplicate_problems(diff: IntentDiff, stored: Iterable[tuple[str, str]]) -> l
     for ident, name in stored:
         old_key[ident] = name_key(name)
         if ident not in deleted and ident not in edited:
-            final.setdefault(name_key(name), []).append(f"saved intent “{name.strip()}”")
+            final.setdefault(name_key(name), []).append(_("saved intent “{name}”").format(name=name.strip()))
     changed: list[tuple[str, str]] = []  # (key, label)
     for e in diff.edited:
         key, label = name_key(e.values.intent_name), e.values.label or "row"
@@ -168,9 +181,10 @@ def duplicate_problems(diff: IntentDiff, stored: Iterable[tuple[str, str]]) -> l
     for key, label in changed:
         others = [o for o in final.get(key, ()) if o != label]
         if key and others:
-            shown = ", ".join(others[:_SHOWN_ITEMS]) + (f" and {len(others) - _SHOWN_ITEMS} more"
-                                                      if len(others) > _SHOWN_ITEMS else "")
-            problems.append(Problem(label, "intent_name", f"is already taken by {shown}; choose another name"))
+            shown = ", ".join(row_label(o) for o in others[:_SHOWN_ITEMS]) + (
+                " " + _("and {n} more").format(n=len(others) - _SHOWN_ITEMS) if len(others) > _SHOWN_ITEMS else "")
+            problems.append(Problem(label, "intent_name", _("is already taken by {rows}; choose another name").format(
+                rows=shown)))
     return problems
 
 
@@ -182,7 +196,7 @@ def refuse_new_duplicates(diff: IntentDiff, stored: Iterable[tuple[str, str]]) -
 
 def check_varchar(value: str | None, row: str, field: str, problems: list[Problem], limit: int = MAX_VARCHAR) -> None:
     if value is not None and len(value) > limit:
-        problems.append(Problem(row, field, f"is longer than {limit} characters"))
+        problems.append(Problem(row, field, _("is longer than {n} characters").format(n=limit)))
 
 
 def validate_filter(filters: TestFilter) -> TestFilter:
@@ -190,19 +204,21 @@ def validate_filter(filters: TestFilter) -> TestFilter:
     problems: list[Problem] = []
     for lang in filters.languages:
         if lang not in LANGUAGES:
-            problems.append(Problem("filter", "language", f"unknown language {lang!r}; known: {', '.join(LANGUAGES)}"))
+            problems.append(Problem("filter", "language", _("unknown language {value}; known: {known}").format(
+                value=repr(lang), known=", ".join(LANGUAGES))))
     for status in filters.statuses:
         if status not in TEST_STATUSES:
-            problems.append(Problem("filter", "status", f"unknown status {status!r}; known: {', '.join(TEST_STATUSES)}"))
+            problems.append(Problem("filter", "status", _("unknown status {value}; known: {known}").format(
+                value=repr(status), known=", ".join(TEST_STATUSES))))
     for aid in filters.assistant_ids:
         check_varchar(aid, "filter", "assistant", problems)
     search = filters.search.strip()
     if len(search) > MAX_SEARCH_LENGTH:
-        problems.append(Problem("filter", "search", f"is longer than {MAX_SEARCH_LENGTH} characters"))
+        problems.append(Problem("filter", "search", _("is longer than {n} characters").format(n=MAX_SEARCH_LENGTH)))
     if len(filters.phrase) > MAX_PHRASE_LENGTH:
-        problems.append(Problem("filter", "phrase", f"is longer than {MAX_PHRASE_LENGTH} characters"))
+        problems.append(Problem("filter", "phrase", _("is longer than {n} characters").format(n=MAX_PHRASE_LENGTH)))
     if filters.start and filters.end and filters.start >= filters.end:
-        problems.append(Problem("filter", "date range", "the start must be before the end"))
+        problems.append(Problem("filter", "date range", _("the start must be before the end")))
     if problems:
         raise ValidationError(problems)
     if search == filters.search:
@@ -213,5 +229,5 @@ def validate_filter(filters: TestFilter) -> TestFilter:
 def validate_user_id(user_id: str) -> str:
     """A Clerk user id: non-empty, at most 255 characters, no whitespace."""
     if not isinstance(user_id, str) or not user_id or len(user_id) > MAX_VARCHAR or user_id != user_id.strip():
-        raise ValidationError([Problem("user", "user_id", "is not a valid user id")])
+        raise ValidationError([Problem("user", "user_id", _("is not a valid user id"))])
     return user_id
