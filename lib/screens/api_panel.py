@@ -24,6 +24,9 @@ NEW_TOKEN = "api_new_token"  # session state: the token just made, until the use
 NEW_LINK = "api_new_link"
 
 
+EXAMPLE_QUERY = "period=30d&status=failed"  # the URL's syntax, the same in every language
+
+
 def _access() -> ApiAccess:
     return ApiAccess(queries.store(), queries.current_user_id())
 
@@ -105,7 +108,7 @@ def _links_section(access: ApiAccess, base: str) -> None:
     with st.form("api_link_form", border=True):
         cols = st.columns([1.4, 3, 1.2, 1.2], vertical_alignment="bottom")
         endpoint = cols[0].selectbox(_("Data"), list(ENDPOINTS))
-        query = cols[1].text_input(_("Filters (as in the screen's URL)"), placeholder="period=30d&status=failed")
+        query = cols[1].text_input(_("Filters (as in the screen's URL)"), placeholder=EXAMPLE_QUERY)
         days = cols[2].number_input(_("Days valid"), min_value=1, max_value=LINK_MAX_DAYS, value=7)
         if cols[3].form_submit_button(_("Create link")):
             try:
