@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -33,4 +34,5 @@ def test_a_bench_run_prints_progress_and_results_only(tmp_path: Path) -> None:
     assert run.stdout.startswith("# Benchmarks") and "| postgresql | S |" in run.stdout
     assert report.read_text().startswith(run.stdout.rstrip("\n"))
     progress = run.stderr.replace("\r", "\n")
-    assert "postgresql S" in progress and "10/10" in progress and "done" in progress
+    steps = re.search(r"\b(\d+)/\1\b", progress)  # the bar reached its end, whatever the number of steps
+    assert "postgresql S" in progress and steps and "done" in progress

@@ -151,8 +151,8 @@ create table if not exists public.api_links (
 create index if not exists idx_api_links_user_created on public.api_links (user_id, created_at desc);
 alter table public.api_links enable row level security;
 drop policy if exists api_links_owner on public.api_links;
-create policy api_links_owner on public.api_links as permissive for select to authenticated
-    using ((select auth.jwt()) ->> 'sub' = user_id);
+create policy api_links_owner on public.api_links as permissive for all to authenticated
+    using ((select auth.jwt()) ->> 'sub' = user_id) with check ((select auth.jwt()) ->> 'sub' = user_id);
 revoke all on public.api_links from anon, authenticated, service_role;
 grant select on public.api_links to authenticated;
 

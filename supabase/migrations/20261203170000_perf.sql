@@ -162,9 +162,7 @@ $$;
 
 -- Newest first, as the export and the Tests screen read the calls ((created_at, id) descending; the calls without
 -- created_at are read apart, by id): an index in exactly that order serves the sort, the ties on created_at
--- included, and the deep-page offset walks it index-only.  It has every column of the two indexes it replaces
--- ((user_id) and (user_id, created_at): both are its prefixes), so a call insert maintains one index fewer.
+-- included, and the deep-page offset walks it index-only.  The schema's own (user_id) and (user_id, created_at)
+-- indexes stay: they are its prefixes, but they are part of the shared schema other writers know by name.
 create index if not exists idx_assistant_tests_user_created_id
     on public.assistant_tests (user_id, created_at desc, id desc);
-drop index if exists public.idx_assistant_tests_user_created;
-drop index if exists public.idx_assistant_tests_user_id;
