@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lib.i18n import _
+
 
 class StoreError(Exception):
     """Base of every error the store raises; ``str(err)`` is safe to show to a user."""
@@ -119,3 +121,26 @@ class ExportTimeout(StoreError):
             f"The export was stopped after {seconds:g} seconds, before it was complete, and no file was kept. "
             "Choose a shorter period or fewer assistants and try again."
         )
+
+
+class NameTaken(StoreError):
+    """The database refused a name that another intent of the user has (trimmed, case-insensitive): a
+    concurrent save from another tab, another writer, or an undo bringing back a name reused since."""
+
+    def __init__(self, name: str, *, undo: bool = False) -> None:
+        self.name = name
+        if undo:
+            text = _("Nothing was undone: it would bring back the name “{name}”, which another of your intents has "
+                     "now. Rename that intent first, then undo again.")
+        else:
+            text = _("Nothing was saved: another of your intents is named “{name}” (names are compared ignoring "
+                     "case and surrounding spaces). Choose another name.")
+        super().__init__(text.format(name=name))
+
+
+class SaveUndone(StoreError):
+    """A retried save (same token) whose first attempt was applied and then undone: not applied again."""
+
+    def __init__(self) -> None:
+        super().__init__(_("Nothing was saved again: these changes were saved earlier and that save has since been "
+                           "undone (see History). Discard to load the current intents, then redo what you need."))

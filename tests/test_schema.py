@@ -24,10 +24,12 @@ SEED = {
         "example_user_phrases": ("text[]", False), "english_responses": ("text[]", False),
         "russian_responses": ("text[]", False), "created_at": ("timestamp without time zone", True),
         "updated_at": ("timestamp without time zone", True),  # addition, listed in README
+        "row_version": ("bigint", False), "name_key": ("text", True),  # additions (20261203140000), in README
     },
     "assistant_settings": {
         "user_id": ("character varying(255)", False), "is_active": ("boolean", True),
         "created_at": ("timestamp without time zone", True), "updated_at": ("timestamp without time zone", True),
+        "row_version": ("bigint", False),  # addition (20261203140000), in README
     },
     "assistants": {
         "id": ("uuid", False), "user_id": ("character varying(255)", False),

@@ -21,6 +21,8 @@ from lib.errors import (
     AlreadyUndone,
     ConflictError,
     HistoryNotFound,
+    NameTaken,
+    SaveUndone,
     StoreError,
     StoreUnavailable,
     UndoConflict,
@@ -149,7 +151,7 @@ class UserCalls:
     def list_intents(self) -> list[Intent]:
         with _parsing():
             return [Intent(str(r["id"]), r["intent_name"], *content(r)[1:], parse_time(r["created_at"]),
-                           parse_time(r["updated_at"])) for r in self._call("dashboard_intents")]
+                           parse_time(r["updated_at"]), int(r["version"])) for r in self._call("dashboard_intents")]
 
     def save_intents(self, diff: IntentDiff) -> SaveResult:
         """Write a grid's diff in one transaction: all or nothing, stale rows refused as conflicts.
@@ -168,18 +170,26 @@ class UserCalls:
             ids = _json(err.detail)
             if err.sqlstate == "40001" and isinstance(ids, list) and ids:
                 return ConflictError([str(i) for i in ids], names)
+            if taken := _name_taken(err):
+                return taken
             return _Duplicate(REFUSED) if err.sqlstate == "23505" else None  # an added id exists (this save's?)
 
         params = {
             "p_added": [{"id": token.added_id(n), **a.columns()} for n, a in enumerate(diff.added)],
-            "p_edited": [{"id": e.id, "updated_at": wire_time(e.updated_at), **e.values.columns()}
-                         for e in diff.edited],
-            "p_deleted": [{"id": d.id, "updated_at": wire_time(d.updated_at)} for d in diff.deleted],
+            "p_edited": [{"id": e.id, "updated_at": wire_time(e.updated_at), "version": e.version,
+                          **e.values.columns()} for e in diff.edited],
+            "p_deleted": [{"id": d.id, "updated_at": wire_time(d.updated_at), "version": d.version}
+                          for d in diff.deleted],
             "p_at": wire_time(token.at),
             "p_kind": diff.kind,
+            "p_token": token.save_id,
         }
         try:
             answer = self._call("dashboard_save_intents", params, read=False, refused=refused)
+            if isinstance(answer, dict) and answer.get("repeat"):  # this token's save has a record already
+                if answer.get("undone"):
+                    raise SaveUndone()
+                return replace(done, checked=True)
             if not isinstance(answer, dict) or answer.get("added") != len(diff.added):
                 raise Unsettled()  # an unreadable answer to a write that may have committed
         except Unsettled:
@@ -224,6 +234,8 @@ class UserCalls:
         def refused(err: Refused) -> StoreError | None:
             if err.sqlstate == "P0002":
                 return HistoryNotFound()
+            if taken := _name_taken(err, undo=True):
+                return taken
             if err.sqlstate == "23505":
                 return AlreadyUndone()
             ids, names = _json(err.detail), _json(err.hint)
@@ -389,6 +401,14 @@ class UserCalls:
         with _parsing():
             assistants = sorted(groups(data["assistants"]), key=lambda g: (-g.failures, g.key))
             return FailureDrilldown(tuple(groups(data["phrases"])), tuple(assistants))
+
+
+def _name_taken(err: Refused, *, undo: bool = False) -> NameTaken | None:
+    """The database's refusal of a name another intent of the user has (trigger intents_name_key)."""
+    if err.sqlstate != "23505" or err.hint != "intent_name_taken":
+        return None
+    name = _json(err.detail)
+    return NameTaken(name if isinstance(name, str) else "?", undo=undo)
 
 
 class _Duplicate(StoreError):
