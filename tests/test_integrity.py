@@ -360,3 +360,34 @@ def test_intents_used_follows_an_id_change_a_move_and_a_truncate(store, engine_f
         conn.execute(sa.text("truncate intents"))
     assert _used(engine_for, aid) == []
     assert [a.intents_used for a in alice.list_assistants()] == [()]
+
+
+# -- 6. the sign-in throttle in the database, on both transports ---------------------------------------------------
+
+def test_concurrent_reservations_grant_exactly_the_limit_across_processes(store, engine_for) -> None:
+    """Eight replicas' attempts at once (threads on the transport): each is counted before it is granted."""
+    from lib.identity.throttle import throttle_keys
+
+    keys, limits = throttle_keys("bob", "10.0.0.9", 3)
+    barrier = threading.Barrier(8)
+    waits: list[float] = []
+
+    def attempt() -> None:
+        barrier.wait()
+        waits.append(store.signin_throttle("reserve", keys, limits, 60))
+
+    threads = [threading.Thread(target=attempt) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(w == 0 for w in waits) == [False] * 5 + [True] * 3
+    assert store.signin_throttle("peek", keys, limits, 60) > 50
+    other_keys, _ = throttle_keys("alice", "10.0.0.8", 3)
+    assert store.signin_throttle("reserve", other_keys, limits, 60) == 0  # another account, another address
+    with engine_for.connect() as conn:
+        assert conn.execute(sa.text("select attempts from signin_attempts where key = :k"),
+                            {"k": keys[0]}).scalar_one() == 4  # counted up to the lock, then no further
+    with pytest.raises(sa.exc.ProgrammingError), engine_for.begin() as conn:  # no user may call it
+        as_user(conn, ALICE)
+        conn.execute(sa.text("select signin_throttle('succeed', array['pair:bob|10.0.0.9'], array[3], 60)"))

@@ -117,6 +117,19 @@ class CallStore:
             if after is None:
                 return rows
 
+    def service_call(self, fn: str, params: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def signin_throttle(self, action: str, keys: list[str], limits: list[int], lockout_seconds: float) -> float:
+        """The sign-in throttle shared by every replica (``public.signin_throttle``): seconds to wait, 0 to go on."""
+        try:
+            answer = self.service_call("signin_throttle", {"p_action": action, "p_keys": keys, "p_limits": limits,
+                                                           "p_lockout": float(lockout_seconds)})
+        except Refused as err:
+            raise StoreError(REFUSED) from err
+        with _parsing():
+            return float(answer or 0)
+
     def for_user(self, user_id: str) -> UserCalls:
         return UserCalls(self, validate_user_id(user_id))
 

@@ -147,6 +147,22 @@ class DirectStore(CallStore):
             on_progress(rows)
         return rows
 
+    def service_call(self, fn: str, params: dict[str, Any]) -> Any:
+        """``public.fn(params)`` as the server's own login role (no user: the sign-in throttle), one transaction."""
+        try:
+            with self.pool.connection() as conn:
+                statement, values = self._statement(conn, fn, params)
+                row = conn.execute(statement, values).fetchone()
+                conn.commit()
+        except PoolTimeout as err:
+            raise StoreUnavailable() from err
+        except psycopg.Error as err:
+            state = err.sqlstate or ""
+            if not state or state.startswith(_UNAVAILABLE) or state == "57014":
+                raise StoreUnavailable() from err
+            raise Refused(state, err.diag.message_detail, err.diag.message_hint) from err
+        return None if row is None else row[0]
+
     def call(self, uid: str, fn: str, params: dict[str, Any], *, read: bool, export: bool = False) -> Any:
         committing = False
         try:

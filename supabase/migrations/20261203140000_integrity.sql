@@ -578,3 +578,65 @@ begin
     end loop;
 end
 $$;
+
+-- == 6. sign-in throttle =========================================================================================
+
+-- Sign-in attempts per key ('pair:<username>|<address>', 'user:<username>', 'addr:<address>'), shared by every
+-- replica.  Only the server's own role reaches it (signin_throttle, security definer, service_role): no user
+-- exists yet when someone signs in.
+create table if not exists public.signin_attempts (
+    key text primary key,
+    attempts int not null default 0,
+    window_start timestamptz not null default now(),
+    locked_until timestamptz
+);
+alter table public.signin_attempts enable row level security;  -- no policy: no user reads or writes it
+revoke all on public.signin_attempts from public, anon, authenticated, service_role;
+
+-- p_action 'reserve': count one attempt on every key, atomically (row locks in key order), before its password
+-- is checked; returns 0 if it may be checked, else the seconds to wait (a key locked, or past its limit, which
+-- locks it).  'fail': the checked password was wrong; a key at its limit is locked.  'succeed': the keys are
+-- forgotten.  'peek': the seconds to wait, counting nothing.  A key's count starts again p_lockout seconds after
+-- its first attempt, or when its lock is over.
+create or replace function public.signin_throttle(
+    p_action text, p_keys text[], p_limits int[], p_lockout double precision
+) returns double precision
+language plpgsql volatile security definer
+set search_path = ''
+as $$
+declare
+    now_ts timestamptz := clock_timestamp();
+    lockout interval := make_interval(secs => greatest(coalesce(p_lockout, 60), 0));
+    wait double precision;
+begin
+    if p_action = 'reserve' then
+        insert into public.signin_attempts as a (key, attempts, window_start)
+        select k.key, 1, now_ts from unnest(p_keys) as k(key) order by k.key
+        on conflict (key) do update set
+            attempts = case when a.locked_until > now_ts then a.attempts
+                            when a.locked_until is not null or a.window_start < now_ts - lockout then 1
+                            else a.attempts + 1 end,
+            window_start = case when a.locked_until > now_ts then a.window_start
+                                when a.locked_until is not null or a.window_start < now_ts - lockout then now_ts
+                                else a.window_start end,
+            locked_until = case when a.locked_until > now_ts then a.locked_until end;
+        update public.signin_attempts a set locked_until = now_ts + lockout
+        from unnest(p_keys, p_limits) as k(key, lim)
+        where a.key = k.key and a.attempts > greatest(k.lim, 1) and a.locked_until is null;
+    elsif p_action = 'fail' then
+        update public.signin_attempts a set locked_until = now_ts + lockout
+        from unnest(p_keys, p_limits) as k(key, lim)
+        where a.key = k.key and a.attempts >= greatest(k.lim, 1) and a.locked_until is null;
+    elsif p_action = 'succeed' then
+        delete from public.signin_attempts a where a.key = any(p_keys);
+        return 0;
+    elsif p_action is distinct from 'peek' then
+        raise exception 'p_action must be reserve, fail, succeed or peek' using errcode = '22023';
+    end if;
+    select coalesce(max(extract(epoch from a.locked_until - now_ts)), 0) into wait
+    from public.signin_attempts a where a.key = any(p_keys) and a.locked_until > now_ts;
+    return wait;
+end
+$$;
+revoke all on function public.signin_throttle(text, text[], int[], double precision) from public, anon, authenticated;
+grant execute on function public.signin_throttle(text, text[], int[], double precision) to service_role;
