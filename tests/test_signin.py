@@ -634,3 +634,40 @@ def test_clerk_another_users_browser_cookie_forgets_the_session(clerk_env, clerk
     assert at.session_state["user_id"] == "user_2other"
     assert "**Eve**" in sidebar_texts(at)
     assert "stats_filters" not in at.session_state
+
+
+PER_USER_STATE = {"intents_working": "alice's pending edits", "stats_filters": {"assistant": "a1"},
+                  "_export_files": "alice's tests.csv", "period": "90d"}
+
+
+@pytest.mark.parametrize("change", ["removed, then bob signs in", "alice's username mapped to another id"])
+def test_another_user_in_the_same_tab_starts_from_empty_session_state(local_env, change):
+    at = sign_in(run_app(), "alice", "demo")
+    for key, value in PER_USER_STATE.items():  # what alice's screens keep: files, pending edits, filters
+        at.session_state[key] = value
+    at.run()
+    path = Path(local_env["AUTH_CREDENTIALS_PATH"])
+    document = yaml.safe_load(path.read_text())
+    if change.startswith("removed"):
+        del document["credentials"]["usernames"]["alice"]
+        path.write_text(yaml.safe_dump(document))
+        at.run()
+        assert signed_out(at)
+        sign_in(at, "bob", "demo")
+        assert at.session_state["user_id"] == "user_demo_bob"
+    else:
+        document["credentials"]["usernames"]["alice"]["user_id"] = "user_other_alice"
+        path.write_text(yaml.safe_dump(document))
+        at.run()
+        sign_in(at, "alice", "demo")
+        assert at.session_state["user_id"] == "user_other_alice"
+    for key in PER_USER_STATE:
+        assert key not in at.session_state, key
+
+
+def test_the_same_user_keeps_their_session_state_across_runs(local_env):
+    at = sign_in(run_app(), "alice", "demo")
+    at.session_state["intents_working"] = "alice's pending edits"
+    at.run()
+    at.run()
+    assert at.session_state["intents_working"] == "alice's pending edits"
