@@ -637,7 +637,7 @@ def test_clerk_another_users_browser_cookie_forgets_the_session(clerk_env, clerk
 
 
 PER_USER_STATE = {"intents_working": "alice's pending edits", "stats_filters": {"assistant": "a1"},
-                  "_export_files": "alice's tests.csv", "period": "90d"}
+                  "export_files": "alice's prepared files", "tests_export_file": "alice's tests.csv", "period": "90d"}
 
 
 @pytest.mark.parametrize("change", ["removed, then bob signs in", "alice's username mapped to another id"])
