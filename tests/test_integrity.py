@@ -391,3 +391,33 @@ def test_concurrent_reservations_grant_exactly_the_limit_across_processes(store,
     with pytest.raises(sa.exc.ProgrammingError), engine_for.begin() as conn:  # no user may call it
         as_user(conn, ALICE)
         conn.execute(sa.text("select signin_throttle('succeed', array['pair:bob|10.0.0.9'], array[3], 60)"))
+
+
+# -- 14. guards: orphan rows are nobody's --------------------------------------------------------------------------
+
+ORPHANS = {
+    "intents": "insert into intents (user_id, intent_name) values ('', 'old')",
+    "assistants": "insert into assistants (user_id, vapi_assistant_id, name) values ('', 'v_old', 'Legacy')",
+    "assistant_tests": "insert into assistant_tests (user_id, assistant_id, test_phrase) values ('', 'v_old', 'hi')",
+    "assistant_settings": "insert into assistant_settings (user_id) values ('')",
+    "subscriptions": "insert into subscriptions (user_id, status) values ('', 'active')",
+    "intent_history": "insert into intent_history (user_id, kind) values ('', 'grid')",
+}
+
+
+@pytest.mark.parametrize("table", list(ORPHANS))
+def test_no_signed_in_user_reads_or_rewrites_orphan_rows(engine, table) -> None:
+    """Rows from before user_id (user_id = '') are reachable by no user: select, update and delete see none."""
+    with engine.begin() as conn:
+        conn.execute(sa.text(ORPHANS[table]))
+    with engine.begin() as conn:
+        as_user(conn, ALICE)
+        assert conn.execute(sa.text(f"select count(*) from {table}")).scalar_one() == 0
+        conn.execute(sa.text("savepoint s"))
+        for write in (f"update {table} set user_id = user_id", f"delete from {table}"):
+            try:
+                assert conn.execute(sa.text(write)).rowcount == 0
+            except sa.exc.ProgrammingError:  # no such privilege for users at all: refused outright
+                conn.execute(sa.text("rollback to savepoint s"))
+    with engine.connect() as conn:
+        assert conn.execute(sa.text(f"select count(*) from {table} where user_id = ''")).scalar_one() == 1
