@@ -43,9 +43,9 @@ def as_user(conn: sa.Connection, user: str) -> None:
 WEB_APP_WRITES = {
     # the seed's web app: a plain UPDATE that does not know updated_at
     "plain update": "update intents set english_responses = '{From the web app}' where id = :id",
-    # a writer that sets updated_at itself, back to the very value the grid saw
-    "update setting updated_at": "update intents set english_responses = '{From the web app}', updated_at = :seen "
-                                 "where id = :id",
+    # a writer that sets updated_at itself: a sync job that writes the row, then puts back the updated_at the grid saw
+    "update setting updated_at": "update intents set english_responses = '{From the web app}' where id = :id; "
+                                 "update intents set updated_at = :seen where id = :id",
     "delete": "delete from intents where id = :id",
 }
 
@@ -62,7 +62,8 @@ def test_another_writers_change_after_the_grid_loaded_is_a_conflict_never_overwr
     with engine_for.begin() as conn:  # the web app writes, after the grid loaded
         if writer_role == "authenticated":
             as_user(conn, ALICE)
-        assert conn.execute(sa.text(WEB_APP_WRITES[write]), {"id": greeting.id, "seen": greeting.updated_at}).rowcount == 1
+        for statement in WEB_APP_WRITES[write].split("; "):
+            assert conn.execute(sa.text(statement), {"id": greeting.id, "seen": greeting.updated_at}).rowcount == 1
     after_web = stored(engine_for)
 
     # alice edits the same intent in the grid and saves: the diff the grid builds carries what it loaded
