@@ -70,9 +70,9 @@ def test_columns_types_and_nullability_match_the_seed(pg) -> None:
     for table, column, typ, nullable in rows:
         found.setdefault(table, {})[column] = (typ, nullable)
     assert {t: found[t] for t in SEED} == SEED
-    # additions listed in the README: the rollups, the change versions and the intents' history
+    # additions listed in the README: the rollups, the change versions, the intents' history, sign-in attempts
     assert set(found) == {*SEED, "assistant_test_daily", "assistant_test_daily_status",
-                          "assistant_test_daily_assistant", "user_data_versions", "intent_history"}
+                          "assistant_test_daily_assistant", "user_data_versions", "intent_history", "signin_attempts"}
 
 
 def test_seed_defaults_unique_and_primary_keys(pg) -> None:

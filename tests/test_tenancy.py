@@ -132,7 +132,14 @@ def test_rls_is_enabled_with_an_owner_policy_and_nothing_for_anon(pg_url: str) -
     engine = sa.create_engine(pg_url)
     with engine.connect() as conn:
         tables = conn.execute(sa.text("select tablename from pg_tables where schemaname = 'public' "
-                                      "and tablename <> 'intent_history' order by 1")).scalars().all()
+                                      "and tablename not in ('intent_history', 'signin_attempts') order by 1")).scalars().all()
+        # the sign-in throttle's table: RLS on, no policy and no privilege: no user reaches it at all
+        assert conn.execute(sa.text("select relrowsecurity from pg_class where oid = 'public.signin_attempts'::regclass")
+                            ).scalar_one()
+        assert not conn.execute(sa.text("select count(*) from pg_policies where tablename = 'signin_attempts'")).scalar_one()
+        for role in ("anon", "authenticated", "service_role"):
+            assert not conn.execute(sa.text("select has_table_privilege(:r, 'public.signin_attempts', 'select')"),
+                                    {"r": role}).scalar_one(), role
     assert {"intents", "assistants", "assistant_tests", "subscriptions", "assistant_settings"} <= set(tables)
     for table in tables:
         with engine.connect() as conn:
