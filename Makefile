@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 SIZE ?= S,M
 
-.PHONY: run test bench bench-import bench-load lint venv os-deps supabase-cli
+.PHONY: run test bench bench-import bench-load lint venv os-deps supabase-cli screenshots
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,10 @@ LOAD_SIZE ?= L
 SOAK ?= 0
 bench-load: $(VENV)/.installed-dev os-deps
 	$(PY) -m bench.load --sessions $(SESSIONS) --size $(LOAD_SIZE) --soak $(SOAK)
+
+# The README's screenshots, taken in Chromium from the demo data exactly as `make run` seeds it.
+screenshots: $(VENV)/.installed-dev os-deps
+	UPDATE_DOC_SCREENSHOTS=1 $(PY) -m pytest -q -p no:randomly tests/test_readme_screenshots.py
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench import export_paging, quiet
+from bench import api, export_paging, quiet
 from bench.datasets import ASSISTANTS, INTENTS, MEASURED, OTHER_TESTS_CAP, OTHER_USERS, dataset
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -231,7 +231,7 @@ def measure(backend: str, size: str, reps: int, creds: Path) -> Run:
     full = size == "L" or size == max(SIZES_RUN, key=lambda s: SIZES[s])
     stages = ["seed", "stats", "SQL per screen", "tests", "intents", "assistants", "empty account", "save"]
     if full:
-        stages += ["export", *(["pages", "concurrent exports"] if size == "L" else []), "naive dashboard"]
+        stages += ["export", *(["pages", "concurrent exports"] if size == "L" else []), "naive dashboard", "http api"]
     step = quiet.Progress(f"{backend} {size}", stages)
     step("seed")
     with dataset(n) as url:
@@ -287,6 +287,8 @@ def measure(backend: str, size: str, reps: int, creds: Path) -> Run:
             naive = naive_dashboard(url)
             run.m["naive"] = median_time(naive, 1 if size == "L" else reps)
             run.m.update(rest_comparison(url))
+            step("http api")
+            run.m.update(api.measure(url, min(reps, 3)))
     step.close()
     return run
 
@@ -479,6 +481,8 @@ def _main(sizes: list[str], backends: list[str], reps: int, out: Path, writers_a
         writer_lines += idle.report(idle.measure())
     else:
         writer_lines = []
+    for r in runs:
+        writer_lines += api.report(r.m, f"{r.backend} {r.size}")
     text = report(runs, time.perf_counter() - started) + "\n".join(writer_lines) + "\n"
     print(text)
     out.parent.mkdir(parents=True, exist_ok=True)

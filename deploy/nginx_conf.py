@@ -163,9 +163,24 @@ def render_site(site: ProxySite, access_log: str = "/var/log/nginx/dashboard.acc
             ],
         ),
         "",
+        "# The HTTP API (/api/): stateless (every request carries its token), so no routing cookie: any replica.",
+        *_block(
+            "upstream dashboard_api",
+            [
+                "least_conn;",
+                *(
+                    f"server {address} max_fails={site.max_fails} fail_timeout={site.fail_timeout_s}s;"
+                    for address in site.replicas
+                ),
+            ],
+        ),
+        "",
         "log_format dashboard '$remote_addr [$time_local] \"$request\" $status $body_bytes_sent '",
         f"                     'replica=$dashboard_replica upstream=$upstream_addr route=$cookie_{ROUTE_COOKIE} '",
         "                     'rt=$request_time';  # never $http_cookie or $http_authorization: they carry tokens",
+        "# The API's log leaves out the query string: a signed link's signature is in it.",
+        "log_format dashboard_api '$remote_addr [$time_local] \"$request_method $uri\" $status $body_bytes_sent '",
+        "                         'replica=$dashboard_replica upstream=$upstream_addr rt=$request_time';",
         "",
     ]
     common = [
@@ -204,6 +219,19 @@ def render_site(site: ProxySite, access_log: str = "/var/log/nginx/dashboard.acc
                 "proxy_send_timeout 3600s;",
                 "proxy_buffering off;",
                 *_dashboard_headers(),
+            ],
+        ),
+        "",
+        "# The HTTP API, served by the replicas at the site's root (whatever the prefix); exports are streamed.",
+        *_block(
+            "location /api/",
+            [
+                "proxy_pass http://dashboard_api;",
+                *common,
+                "proxy_buffering off;  # a million-row CSV goes straight through, never to nginx's disk",
+                "proxy_read_timeout 330s;  # EXPORT_TIMEOUT_SECONDS (300) and some",
+                f"access_log {access_log.removesuffix('.log')}-api.log dashboard_api;",
+                f"add_header {REPLICA_HEADER} $dashboard_replica always;",
             ],
         ),
         "",

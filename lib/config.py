@@ -40,6 +40,8 @@ class Settings:
     export_concurrency: int = _setting(
         2, "Test-calls exports one server process runs at once (each on its own connection); more wait, then are refused."
     )
+    api_requests_per_minute: int = _setting(
+        60, "HTTP API: requests one token (or signed link) may make per minute on one server process; more get 429.")
     auth_mode: str = _setting("local", "Sign-in mode: 'local' (credentials file) or 'clerk' (Clerk session tokens).")
     auth_credentials_path: str = _setting(
         ".streamlit/credentials.yaml", "Local mode: path of the credentials file (bcrypt hashes)."
@@ -69,6 +71,8 @@ class Settings:
                               "backend.")
         if self.supabase_url and self.database_url:
             raise ConfigError("Set either DATABASE_URL or SUPABASE_URL/SUPABASE_KEY, not both.")
+        if self.api_requests_per_minute < 1:
+            raise ConfigError("API_REQUESTS_PER_MINUTE must be at least 1.")
         if self.export_timeout_seconds <= 0 or self.export_concurrency < 1:
             raise ConfigError("EXPORT_TIMEOUT_SECONDS must be positive and EXPORT_CONCURRENCY at least 1.")
         for name in ("pricing_url", "billing_portal_url", "support_url"):

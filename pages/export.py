@@ -4,7 +4,7 @@ import streamlit as st
 
 from lib.files import csv_encoding, frames
 from lib.files.formats import to_excel, to_parquet
-from lib.screens import controls, urlstate, widgets
+from lib.screens import api_panel, controls, urlstate, widgets
 from lib.screens.formatting import plural
 from lib.store import queries
 
@@ -14,6 +14,8 @@ st.title("Export")
 st.caption("CSV is UTF-8 with a BOM (Excel shows Cyrillic), lists are JSON arrays, times are ISO 8601 UTC, "
            "and cells a spreadsheet would run as a formula are prefixed with an apostrophe. The preview names columns "
            "for reading; the files keep the database's column names.")
+
+api_panel.section()
 
 table = st.radio("Table", ["Test calls", "Intents", "Assistants", "Subscription"], horizontal=True,
                  key="export_table")
@@ -38,10 +40,8 @@ if view is not None:
 if table != "Subscription":
     controls.write_url("export", {"q": st.session_state[search_key]} if st.session_state.get(search_key) else {})
 if table == "Intents":
-    search = st.text_input("Name or phrase contains", key="export_intents_search").strip().casefold()
-    rows = [i for i in queries.intents() if not search or search in i.intent_name.casefold()
-            or any(search in p.casefold() for p in i.example_user_phrases)]
-    frame, name = frames.intents_frame(rows), "intents"
+    search = st.text_input("Name or phrase contains", key="export_intents_search")
+    frame, name = frames.intents_frame(frames.intents_matching(queries.intents(), search)), "intents"
 elif table == "Assistants":
     search = st.text_input("Name contains", key="export_assistants_search").strip().casefold()
     frame = frames.assistants_frame([a for a in queries.assistants() if search in a.name.casefold()])

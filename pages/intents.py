@@ -13,8 +13,9 @@ import streamlit as st
 from lib.errors import StoreError, StoreUnavailable, ValidationError
 from lib.files import importing
 from lib.files.importing import quoted
+from lib.i18n import _
 from lib.models import IntentDiff
-from lib.screens import history_panel, import_preview, intent_checks, intents_grid, widgets
+from lib.screens import history_panel, import_preview, intent_checks, intent_editor, intents_grid, widgets
 from lib.store import queries, saves
 from lib.store.validation import MAX_SEARCH_LENGTH
 
@@ -51,7 +52,28 @@ def reset_grid() -> None:
 
 
 def add_row() -> None:
-    rebuild(intents_grid.with_new_row(shown_rows()))
+    """A new row on top of the grid, opened in the editor (its lists are typed there)."""
+    frame = intents_grid.with_new_row(shown_rows())
+    rebuild(frame)
+    intent_editor.open_editor(frame.index[0], "", {}, is_new=True)
+
+
+def edit_row() -> None:
+    """The row chosen in "Edit intent", opened in the editor with every edit made to it so far."""
+    index = state.get(f"{KEY}_pick")
+    state[f"{KEY}_pick"] = None  # shown empty again (popping the key would leave the browser's choice in place)
+    rows = shown_rows()
+    if index is None or rows is None or index not in rows.index:
+        return
+    row = rows.loc[index]
+    intent_editor.open_editor(index, str(row["intent_name"]), {c: list(row[c]) for c in intent_editor.LISTS},
+                              is_new=str(index).startswith(intents_grid.NEW))
+
+
+def apply_editor(index, name: str, lists: dict[str, list[str]]) -> None:
+    rows = shown_rows()
+    if rows is not None and index in rows.index:
+        rebuild(intents_grid.with_row(rows, index, name, lists))
 
 
 def cancel_delete() -> None:
@@ -153,7 +175,14 @@ if report is not None and report.duplicates:
     st.warning(f"Some intents share a name: {names}. Rename all but one of each; they are marked “another intent "
                "has the same name” under Needs attention.", icon=":material/content_copy:")
 
-st.button("Add intent", icon=":material/add:", on_click=add_row, key=f"{KEY}_add")
+add_col, pick_col = st.columns([1, 3], vertical_alignment="bottom")
+add_col.button("Add intent", icon=":material/add:", on_click=add_row, key=f"{KEY}_add")
+if not working.empty:
+    names = dict(zip(rows_now.index, rows_now["intent_name"], strict=True))
+    pick_col.selectbox(_("Edit intent"), list(rows_now.index), index=None, key=f"{KEY}_pick", on_change=edit_row,
+                       format_func=lambda i: str(names.get(i) or "").strip() or _("(new intent, no name yet)"),
+                       placeholder=_("Choose an intent to read and edit its phrases and responses in full…"),
+                       label_visibility="collapsed")
 if working.empty and not search and view == "all":
     st.info("You have no intents yet. Click **Add intent**, fill in the new row, then Save.")
 elif working.empty and view != "all" and not search:
@@ -171,6 +200,7 @@ if not working.empty:
         width="stretch",
         height=min(35 * (len(working) + 1) + 3, 600),  # about 16 rows, then it scrolls
         column_config=widgets.intent_columns(),
+        column_order=intents_grid.display_order(working),  # lists as "first item (+N more)": edited in the editor
     )
     state[SHOWN] = rows_now  # restored after a visit to another screen
 else:
@@ -287,3 +317,4 @@ with st.expander("Import intents from CSV or JSON"):
                     save(IntentDiff(added=preview.intents), "import")
 
 history_panel.render()
+intent_editor.render(apply_editor)

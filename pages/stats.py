@@ -3,8 +3,8 @@
 import streamlit as st
 
 from lib.models import TestFilter
-from lib.screens import charts, controls, urlstate, widgets
-from lib.screens.formatting import fmt_delta, fmt_int, fmt_pct
+from lib.screens import charts, controls, deltas, urlstate, widgets
+from lib.screens.formatting import fmt_int, fmt_pct
 from lib.store import queries
 
 st.title("Stats")
@@ -33,8 +33,10 @@ if stats.is_empty:
 cards = st.container(key="kpis").columns(6)  # three to a row on a phone (lib.screens.widgets.screen_frame)
 cards[0].metric("Intents", fmt_int(stats.intents), help="All time: every intent you have.")
 cards[1].metric("Assistants", fmt_int(stats.assistants), help="All time: every assistant you have.")
-cards[2].metric("Tests", fmt_int(stats.tests), delta=fmt_delta(now, before),
-                help=f"Test calls, {period.label}. " + (fair.help if fair else "No whole day to compare yet."))
+change = deltas.tests_change(now, before, previous_start=fair.previous[0] if fair else None,
+                             first_call=queries.first_test_at() if fair else None,
+                             whole_days=fair.help if fair else "")
+cards[2].metric("Tests", fmt_int(stats.tests), delta=change.delta, help=f"Test calls, {period.label}. {change.rule}")
 cards[3].metric("Success rate", fmt_pct(stats.success_rate),
                 help=f"Completed test calls out of all, {period.label}.")
 cards[4].metric("Assistant service", "Active" if settings.is_active else "Paused")

@@ -49,6 +49,7 @@ READS = {
     "subscription": (queries.subscription, ("subscriptions",)),
     "stats": (lambda: queries.stats(ALL), ("assistant_tests", "intents", "assistants")),
     "count_tests": (lambda: queries.count_tests(ALL), ("assistant_tests",)),
+    "first_test_at": (queries.first_test_at, ("assistant_tests",)),
     "tests": (lambda: queries.tests(ALL), ("assistant_tests",)),
     "failure_drilldown": (lambda: queries.failure_drilldown(ALL), ("assistant_tests", "assistants")),
 }
@@ -62,7 +63,7 @@ WRITES = {
     "assistant_settings": "update assistant_settings set is_active = false where user_id = :u",
     "subscriptions": "update subscriptions set status = 'past_due' where user_id = :u",
     "assistant_tests": "insert into assistant_tests (user_id, assistant_id, test_phrase, language, status, created_at) "
-                       "values (:u, 'vapi_1', 'book a table', 'english', 'failed', '2026-11-21 10:00')",
+                       "values (:u, 'vapi_1', 'book a table', 'english', 'failed', '2026-11-19 10:00')",
 }
 
 CASES = [(read, table) for read, (_, tables) in READS.items() for table in tables]
@@ -78,11 +79,11 @@ def _comparable(value: object) -> object:
 
 def test_every_cached_read_of_the_helper_is_listed() -> None:
     public = {name for name in ("intents", "history", "assistants", "assistant_settings", "subscription", "stats",
-                                "count_tests", "tests", "failure_drilldown")}
+                                "count_tests", "first_test_at", "tests", "failure_drilldown")}
     cached = {name.lstrip("_") for name, fn in vars(queries).items() if hasattr(fn, "clear") and name.startswith("_")
               and not name.startswith("__") and name not in ("_known",)}
-    assert {"intents", "history", "assistants", "settings", "subscription", "stats", "count_tests", "tests",
-            "failures"} == cached  # a new cached read must be added to READS
+    assert {"intents", "history", "assistants", "settings", "subscription", "stats", "count_tests", "first_test_at",
+            "tests", "failures"} == cached  # a new cached read must be added to READS
     assert public == set(READS)
 
 

@@ -6,8 +6,7 @@ suite's PostgreSQL with the demo data.  alice signs in, every screen renders wit
 saves, reloads and finds it again; her CSV exports carry the BOM, the header, the new name and
 intact Cyrillic.  Then bob signs in and does not see her edit.
 
-``UPDATE_DOC_SCREENSHOTS=1`` also copies the Stats and Intents shots to docs/screenshots/ (the
-README shows them).
+The README's screenshots come from tests/test_readme_screenshots.py (``make screenshots``).
 """
 
 from __future__ import annotations
@@ -15,9 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
-import shutil
 import uuid
 from collections.abc import Iterator
 
@@ -27,9 +24,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from lib.models import utcnow
 from tests.e2e_support import (
-    DOC_SCREENSHOTS,
     ROW_HEIGHT,
-    SCREENSHOTS,
     VIEWPORT,
     App,
     assert_no_exception,
@@ -138,10 +133,6 @@ def test_every_screen_renders(page: Page) -> None:
         elif link == "Tests":
             expect(page.get_by_role("button", name=re.compile(r"^Prepare CSV of [\d,]+ test calls$"))).to_be_visible()
         screenshot(page, shot)
-    if os.environ.get("UPDATE_DOC_SCREENSHOTS") == "1":
-        DOC_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        for name in ("stats", "intents"):
-            shutil.copyfile(SCREENSHOTS / f"{name}.png", DOC_SCREENSHOTS / f"{name}.png")
 
 
 def test_edit_intent_persists_exports_and_stays_private(page: Page) -> None:

@@ -2,15 +2,13 @@
 the save with its fields; she undoes it (after the confirm step) and the grid shows the old name again.
 
 Its own app over a database of its own (the suite's PostgreSQL) with the demo data.  Screenshots: intents-history.png (the panel
-with the save expanded) and intents-history-undone.png; ``UPDATE_DOC_SCREENSHOTS=1`` copies the first
-to docs/screenshots/ (the README shows it).
+with the save expanded) and intents-history-undone.png (the README's own come from
+tests/test_readme_screenshots.py).
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -20,7 +18,6 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from tests.e2e_support import (
     CHROMIUM,
     CHROMIUM_ARGS,
-    DOC_SCREENSHOTS,
     ROW_HEIGHT,
     SCREENSHOTS,
     VIEWPORT,
@@ -94,10 +91,7 @@ def test_save_then_undo_from_the_history_panel(page: Page, app: App) -> None:
     details = page.get_by_test_id("stDataFrame").nth(1)
     expect(details).to_be_visible()
     page.get_by_role("heading", name="History", exact=True).scroll_into_view_if_needed()
-    shot = screenshot(page, "intents-history")
-    if os.environ.get("UPDATE_DOC_SCREENSHOTS") == "1":
-        DOC_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(shot, DOC_SCREENSHOTS / "intents-history.png")
+    screenshot(page, "intents-history")
 
     # -- undo: a confirm step, then the old name is back in the database and the grid -----------
     page.get_by_role("button", name="Undo this save", exact=True).first.click()

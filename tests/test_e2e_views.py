@@ -54,7 +54,7 @@ def params(page: Page) -> dict[str, str]:
 
 
 def rows_line(page: Page) -> str:
-    return page.get_by_text(re.compile(r"^Rows [\d,]+–[\d,]+ of [\d,]+")).inner_text()
+    return page.get_by_text(re.compile(r"^Rows [\d,]+–[\d,]+ of [\d,]+")).first.inner_text()
 
 
 def metric_value(page: Page, label: str) -> int:
@@ -84,7 +84,7 @@ def goto_signed_in(page: Page, path: str, user: str = "alice", name: str = "Alic
 
 
 def click(page: Page, name: str) -> None:
-    page.get_by_role("button", name=name, exact=True).click()
+    page.get_by_role("button", name=name, exact=True).first.click()  # the pager above the table
     settle(page)
 
 
@@ -115,8 +115,9 @@ def test_custom_range_pager_and_clear_filters(page: Page, app: App) -> None:
     assert rows_line(page).startswith("Rows 51–100 of") and params(page)["page"] == "2"
     click(page, "Last")
     assert rows_line(page) == f"Rows {(pages - 1) * 50 + 1:,}–{total:,} of {total:,} · page {pages} of {pages}"
-    expect(page.get_by_role("button", name="Next", exact=True)).to_be_disabled()
-    goto = page.get_by_label("Go to page", exact=True)
+    for next_button in page.get_by_role("button", name="Next", exact=True).all():  # above and below the table
+        expect(next_button).to_be_disabled()
+    goto = page.get_by_label("Go to page", exact=True).first
     goto.fill("999")
     goto.press("Enter")
     settle(page)
@@ -163,10 +164,45 @@ def test_a_drilldown_click_filters_the_table(page: Page, app: App) -> None:
     expect(page.get_by_text(f"Only calls whose phrase is exactly “{top.test_phrase}”.")).to_be_visible()
     assert params(page)["phrase"] == top.test_phrase and params(page)["status"] == "failed,cancelled"
     assert metric_value(page, "Matching test calls") == top.f
+    # the filtered calls are brought into view (they are above the drill-down), and the clicked row stays marked
+    page.wait_for_timeout(800)  # the smooth scroll
+    top_of_calls = page.evaluate("document.querySelector('.st-key-tests_calls').getBoundingClientRect().top")
+    assert 0 <= top_of_calls < page.viewport_size["height"] / 2, top_of_calls
+    screenshot(page, "tests-drilldown-landed")
+    expect(drill.locator("[aria-selected='true']").first).to_be_attached()
     page.get_by_text("Where calls fail", exact=True).scroll_into_view_if_needed()
     screenshot(page, "tests-drilldown")
     click(page, "All phrases")
     assert "phrase" not in params(page)
+    expect(drill.locator("[aria-selected='true']")).to_have_count(0)  # no filter, no mark
+
+
+def test_a_click_on_a_call_opens_all_of_it(page: Page, app: App) -> None:
+    goto_signed_in(page, "/tests?period=90d&status=completed")
+    table = page.get_by_test_id("stDataFrame").first
+    box = table.bounding_box()
+    page.mouse.click(box["x"] + 16, box["y"] + 35 + 17)  # the first row's selection marker
+    settle(page)
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("heading", name="Test call")).to_be_visible()
+    engine = sa.create_engine(app.database_url)
+    with engine.connect() as conn:
+        newest = conn.execute(sa.text(
+            "select t.test_phrase, t.call_id, a.name, extract(epoch from t.updated_at - t.created_at)::int as took "
+            "from assistant_tests t left join assistants a on a.user_id = t.user_id "
+            "and a.vapi_assistant_id = t.assistant_id where t.user_id = 'user_demo_alice' and t.status = 'completed' "
+            "order by t.created_at desc, t.id desc limit 1")).one()
+        holders = conn.execute(sa.text(
+            "select intent_name from intents where user_id = 'user_demo_alice' and :p = any(example_user_phrases)"),
+            {"p": newest.test_phrase}).scalars().all()
+    engine.dispose()
+    text = dialog.inner_text()
+    screenshot(page, "tests-call-details")
+    assert newest.call_id in text and newest.name in text
+    minutes, seconds = divmod(newest.took, 60)
+    assert (f"{minutes} min {seconds} s" if minutes else f"{seconds} s") in text
+    assert all(name in text for name in holders) and holders  # the intent whose phrase the caller said
+    expect(dialog.get_by_text(re.compile(r"other test calls? said this phrase"))).to_be_visible()
 
 
 def test_a_shared_url_opens_the_same_view_for_another_user(browser: Browser, page: Page, app: App) -> None:

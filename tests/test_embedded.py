@@ -75,9 +75,39 @@ def test_seeded_with_the_demo_plans(url: str) -> None:
         tests = dict(conn.execute("select user_id, count(*) from assistant_tests group by user_id").fetchall())
         rollup = conn.execute("select sum(tests) from assistant_test_daily").fetchone()[0]
     assert intents["user_demo_alice"] == plans["user_demo_alice"].intents
-    assert intents == {u: p.intents for u, p in plans.items()}
-    assert tests == {u: p.tests for u, p in plans.items()}
+    assert intents == {u: p.intents for u, p in plans.items() if p.intents}
+    assert tests == {u: p.tests for u, p in plans.items() if p.tests}
     assert rollup == sum(tests.values())  # the triggers ran: the screens count from the rollups
+
+
+def test_the_demo_shows_what_the_screens_check(url: str) -> None:
+    """What `make run` shows a newcomer without damaging data first (issue 20): alice has intents that
+    need attention, a phrase clash, an unused intent and a failing phrase; bob is past due and paused;
+    carol has an account and no data."""
+    alice, bob, carol = demo.DEMO_USERS
+    with psycopg.connect(url) as conn:
+        def one(sql: str, *args: object) -> object:
+            return conn.execute(sql, args).fetchone()[0]
+
+        missing = one("select count(*) from intents where user_id = %s and (english_responses = '{}' "
+                      "or russian_responses = '{}')", alice)
+        few = one("select count(*) from intents where user_id = %s and cardinality(example_user_phrases) < 3", alice)
+        shared = one("select count(*) from (select lower(p) from intents, unnest(example_user_phrases) p "
+                     "where user_id = %s group by 1 having count(distinct id) > 1) s", alice)
+        unused = one("select count(*) from intents i where user_id = %s and not exists (select 1 from assistants a "
+                     "where a.user_id = i.user_id and i.id = any(a.intents_used))", alice)
+        worst = one("select max(failed::float / n) from (select count(*) n, count(*) filter (where status = 'failed') "
+                    "failed from assistant_tests where user_id = %s group by test_phrase having count(*) >= 10) s", alice)
+        bob_state = conn.execute("select s.status, a.is_active from subscriptions s join assistant_settings a "
+                                 "using (user_id) where user_id = %s", (bob,)).fetchone()
+        carol_rows = one("select (select count(*) from intents where user_id = %(u)s) + (select count(*) from "
+                         "assistants where user_id = %(u)s) + (select count(*) from assistant_tests where user_id = %(u)s)"
+                         " + (select count(*) from subscriptions where user_id = %(u)s)".replace("%(u)s", "%s"),
+                         carol, carol, carol, carol)
+    assert missing == 2 and few == 1 and shared == 1 and unused == 1
+    assert worst > 0.5  # a phrase whose calls mostly fail: the top of "Where calls fail"
+    assert bob_state == ("past_due", False)
+    assert carol_rows == 0
 
 
 def test_a_second_call_reuses_the_server_and_seeds_nothing_more(url: str, data_dir: Path) -> None:

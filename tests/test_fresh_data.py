@@ -168,7 +168,7 @@ def test_a_warm_render_costs_one_call(backend, monkeypatch: pytest.MonkeyPatch) 
         at.run()  # the first render of a screen may create the settings row: a write, so once more
         calls.clear()
         at.run()
-        assert len(calls) == 1 and "dashboard_versions" in calls[0], (screen, calls)
+        assert len(calls) == 1 and "dashboard_versions" in calls[0], (screen, calls, [e.value for e in at.error], [e.value for e in at.warning])
 
 
 # -- the database goes away ---------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The Intents screen and the Stats coverage card through the real app (AppTest), on PostgreSQL.
 
 The demo data is made imperfect first (alice: intents without Russian or English responses, one with two
-phrases, a phrase in two intents, two intents with one name; carol: no intents at all), and every expected
+phrases, a phrase in two intents, two intents with one name; bob: no intents, but assistants and calls; carol has no data at all), and every expected
 value is computed here from the rows themselves, with SQL and code of this file, not lib.screens.intent_checks.
 """
 
@@ -21,7 +21,7 @@ from tools import tables as schema
 
 app_on, credentials = test_screens.app_on, test_screens.credentials  # the screens' fixtures, over this database
 
-ALICE, CAROL = "user_demo_alice", "user_demo_carol"
+ALICE, BOB = "user_demo_alice", "user_demo_bob"
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +49,8 @@ def _imperfect(url: str) -> Iterator[str]:
         conn.execute(sa.text("alter table intents disable trigger intents_name_key"))
         change("location", intent_name="Opening_Hours ", name_key=None)
         conn.execute(sa.text("alter table intents enable trigger intents_name_key"))
-        conn.execute(sa.delete(schema.intents).where(schema.intents.c.user_id == CAROL))
-        conn.execute(sa.update(schema.assistants).where(schema.assistants.c.user_id == CAROL).values(intents_used=[]))
+        conn.execute(sa.delete(schema.intents).where(schema.intents.c.user_id == BOB))
+        conn.execute(sa.update(schema.assistants).where(schema.assistants.c.user_id == BOB).values(intents_used=[]))
     engine.dispose()
     yield url
 
@@ -110,7 +110,7 @@ def test_coverage_card_counts_and_links_to_the_attention_filter(app_on, database
 
 
 def test_coverage_card_without_intents(app_on) -> None:
-    at = app_on("carol")
+    at = app_on("bob")  # the module's fixture deleted his intents; he has assistants and calls
     assert "No intents yet" in all_text(at)
     assert not at.get("progress")
 

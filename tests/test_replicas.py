@@ -88,14 +88,15 @@ class Reply:
     body: bytes
 
 
-def fetch(url: str, *, cookie: str | None = None, method: str = "GET", data: bytes | None = None) -> Reply:
+def fetch(url: str, *, cookie: str | None = None, method: str = "GET", data: bytes | None = None,
+          headers: dict[str, str] | None = None) -> Reply:
     """One plain HTTP request (no cookie jar, no redirects followed)."""
 
     class NoRedirect(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, *args: object, **kwargs: object) -> None:
             return None
 
-    request = urllib.request.Request(url, method=method, data=data)
+    request = urllib.request.Request(url, method=method, data=data, headers=headers or {})
     if cookie:
         request.add_header("Cookie", cookie)
     opener = urllib.request.build_opener(NoRedirect)
@@ -234,6 +235,32 @@ def test_a_new_browser_gets_a_routing_cookie_and_stays_on_its_replica(proxy: Pro
     # the path without its slash lands in the dashboard, on the browser's host and port
     bare = fetch(proxy.url)
     assert bare.status in (301, 308) and bare.headers["location"] == f"{PREFIX}/", bare
+
+
+def test_the_api_is_served_by_any_replica_without_a_cookie(proxy: Proxy, pg_url: str) -> None:
+    """/api/ is outside the prefix and stateless: no routing cookie, requests spread over the replicas, each
+    answers the same bytes, a revoked token fails on both at once, and the log leaves out the query."""
+    from lib.store.api_access import ApiAccess
+    from lib.store.direct import DirectStore
+    from tools.pgcluster import libpq_url
+
+    store = DirectStore(libpq_url(pg_url))
+    try:
+        access = ApiAccess(store, "user_demo_alice")
+        token, row = access.create_token("replicas", 30)
+        auth = {"Authorization": f"Bearer {token}"}
+        replies = [fetch(f"{proxy.origin}/api/v1/intents.csv?q=secretquery", headers=auth) for _ in range(12)]
+        assert {r.status for r in replies} == {200}
+        assert {r.headers[REPLICA_HEADER.lower()] for r in replies} == {"1", "2"}
+        assert not any("set-cookie" in r.headers for r in replies)
+        assert len({r.body for r in replies}) == 1
+        access.revoke_token(row.id)
+    finally:
+        store.close()
+    after = [fetch(f"{proxy.origin}/api/v1/intents.csv", headers=auth) for _ in range(6)]
+    assert {r.status for r in after} == {401} and {r.headers[REPLICA_HEADER.lower()] for r in after} == {"1", "2"}
+    api_log = (proxy.run_dir / "access-api.log").read_text(encoding="utf-8")
+    assert "/api/v1/intents.csv" in api_log and "secretquery" not in api_log and token not in api_log
 
 
 def test_websocket_upgrade_reaches_the_pinned_replica(proxy: Proxy) -> None:

@@ -67,6 +67,21 @@ def test_a_custom_range_is_inclusive_and_labelled(app_on, database: str) -> None
     assert not at.exception and any("From is after To" in w.value for w in at.warning)
 
 
+def test_no_custom_day_after_today(app_on, database: str) -> None:
+    """A link asking for a future end is brought back to today, and the calendar offers no later day."""
+    at = app_on("alice")
+    at.switch_page("../pages/tests.py")
+    first = today() - timedelta(days=5)
+    for k, v in {"period": "custom", "from": first.isoformat(), "to": (today() + timedelta(days=400)).isoformat()}.items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    to = at.date_input(key="tests_to")
+    assert to.value == today() and to.max == today() and at.date_input(key="tests_from").max == today()
+    start, end = Period("custom", first, today()).bounds(UTC_ZONE, today())
+    assert metric(at, "Matching test calls") == f"{len(calls(database, 'user_demo_alice', start, end)):,}"
+
+
 def test_the_period_is_kept_across_screens_and_every_figure_says_it(app_on, database: str) -> None:
     at = app_on("alice")
     at.radio(key="stats_preset").set_value("7 days").run()
@@ -102,6 +117,10 @@ def test_pager_next_last_and_an_out_of_range_page(app_on, database: str) -> None
     at.run()
     assert rows_line(at).startswith("Rows **51–100**") and at.query_params["page"] == "2"
     assert not (set(at.dataframe[0].value["Call id"]) & set(first_page)) - {"—"}
+    at.button(key="tests_below_previous").click().run()  # the same pager under the table: no scrolling up
+    assert rows_line(at).startswith("Rows **1–50**") and list(at.dataframe[0].value["Call id"]) == first_page
+    at.button(key="tests_below_next").click().run()
+    assert rows_line(at).startswith("Rows **51–100**")
     next(b for b in at.button if b.label == "Last").click()
     at.run()
     last_rows = total - (pages - 1) * 50

@@ -9,7 +9,7 @@ from datetime import datetime
 import pandas as pd
 
 from lib.files.csv_encoding import utc_naive
-from lib.models import TEST_COLUMNS, TEST_EXPORT_COLUMNS, Assistant, Intent, Subscription, TestCall
+from lib.models import TEST_COLUMNS, TEST_EXPORT_COLUMNS, Assistant, FailureDrilldown, Intent, Subscription, TestCall
 
 INTENT_COLUMNS = (
     "id",
@@ -134,3 +134,24 @@ def tests_frame(rows: Iterable[TestCall], names: Mapping[str, str] | None = None
 
 tests_frame.__test__ = False  # type: ignore[attr-defined]  # not a pytest test, despite its name
 
+
+
+def intents_matching(intents: Iterable[Intent], search: str) -> list[Intent]:
+    """The intents whose name or an example phrase contains ``search`` (case-insensitive; empty: all), as
+    the Export screen's search and the API's ``q`` filter them."""
+    text = search.strip().casefold()
+    return [i for i in intents if not text or text in i.intent_name.casefold()
+            or any(text in p.casefold() for p in i.example_user_phrases)]
+
+
+FAILURE_COLUMNS = ("kind", "key", "name", "total", "failed", "cancelled")
+
+
+def failures_frame(drilldown: FailureDrilldown) -> pd.DataFrame:
+    """The failure drill-down as one table: the phrase groups, then the assistant groups (``kind``)."""
+    groups = [("phrase", g) for g in drilldown.phrases] + [("assistant", g) for g in drilldown.assistants]
+    return pd.DataFrame({
+        "kind": _texts(k for k, _g in groups), "key": _texts(g.key for _k, g in groups),
+        "name": _texts(g.name for _k, g in groups),
+        **{c: pd.Series([getattr(g, c) for _k, g in groups], dtype="int64") for c in ("total", "failed", "cancelled")},
+    }, columns=list(FAILURE_COLUMNS))

@@ -1,8 +1,13 @@
 """Deterministic demo data: ``python -m lib.ops.demo`` fills the configured database.
 
-Three demo users whose ids look like Clerk's (alice: active pro monthly; bob: past_due; carol: no
-subscription), realistic English and Russian intents, assistants with plausible Vapi configs and a
-few thousand test calls over the last 90 days.  ``--users N`` adds N more users and ``--tests N``
+Three demo users whose ids look like Clerk's, realistic English and Russian intents, assistants with
+plausible Vapi configs and a few thousand test calls over the last 90 days:
+
+- alice (active pro monthly) shows what the screens check: two intents missing a language, one with too
+  few phrases, a phrase two intents share, an intent no assistant uses and a phrase whose calls mostly fail;
+- bob (past_due, his assistants paused) sees the payment banner;
+- carol has an account and nothing else: the screens' empty states.
+  ``--users N`` adds N more users and ``--tests N``
 sets the tests per demo user, for benchmarks.  Every table is filled with COPY through psycopg (a
 million test calls in seconds).  The target is ``--database-url``, else DATABASE_URL, else the
 dashboard's embedded server (lib.ops.embedded).  This is an operator tool: it writes as the
@@ -84,6 +89,16 @@ INTENT_LIBRARY: tuple[tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ..
      ("Спасибо за звонок. Хорошего дня!",)),
 )
 
+# What the showcase user's intents lack (by name): the Intents screen's "Needs attention" and clashes.
+SHOWCASE_FLAWS = {
+    "refund": {"russian_responses": ()},  # no Russian answer yet
+    "delivery": {"english_responses": ()},  # no English answer yet
+    "payment_methods": {"example_user_phrases": ("Do you accept credit cards?", "Можно оплатить картой?")},  # too few
+    "thanks": {"example_user_phrases": ("Thank you", "Thanks a lot", "That's all, thanks", "Спасибо")},  # goodbye's too
+}
+SHOWCASE_UNUSED = "cancel_booking"  # in no assistant's intents_used
+SHOWCASE_FAILING = ("Track my order", 0.85)  # this phrase's calls mostly fail (the Tests screen's drill-down)
+
 ASSISTANT_NAMES = ("Front desk", "After-hours line", "Booking bot", "Support hotline", "Sales concierge",
                    "Delivery updates", "Clinic reception", "Restaurant host")
 VOICES = (("11labs", "rachel"), ("azure", "en-US-JennyNeural"), ("playht", "jennifer"), ("11labs", "dmitry"))
@@ -100,13 +115,14 @@ class UserPlan:
     intents: int
     assistants: int
     subscription: str | None  # 'active' | 'past_due' | None
+    showcase: bool = False  # alice: intents that need attention, a phrase clash, an unused intent, a failing phrase
 
 
 def default_plans(tests: int = 3000, extra_users: int = 0) -> list[UserPlan]:
     plans = [
-        UserPlan("user_demo_alice", tests, 12, 3, "active"),
+        UserPlan("user_demo_alice", tests, 12, 3, "active", showcase=True),
         UserPlan("user_demo_bob", max(tests // 2, 0), 8, 2, "past_due"),
-        UserPlan("user_demo_carol", max(tests // 10, 0), 4, 1, None),
+        UserPlan("user_demo_carol", 0, 0, 0, None),
     ]
     plans += [UserPlan(f"user_demo_{n:05d}", tests, 12, 3, ("active", "past_due", None)[n % 3])
               for n in range(1, extra_users + 1)]
@@ -134,9 +150,12 @@ class Generator:
             if n >= len(INTENT_LIBRARY):
                 name = f"{name}_{n // len(INTENT_LIBRARY) + 1}"
             created = self._when(120)
-            rows.append({"id": self._uuid(), "user_id": self.plan.user_id, "intent_name": name,
-                         "example_user_phrases": list(en + ru), "english_responses": list(en_r),
-                         "russian_responses": list(ru_r), "created_at": created, "updated_at": created})
+            row = {"id": self._uuid(), "user_id": self.plan.user_id, "intent_name": name,
+                   "example_user_phrases": en + ru, "english_responses": en_r,
+                   "russian_responses": ru_r, "created_at": created, "updated_at": created}
+            if self.plan.showcase:
+                row |= SHOWCASE_FLAWS.get(name, {})
+            rows.append({k: list(v) if isinstance(v, tuple) else v for k, v in row.items()})
         return rows
 
     def assistants(self, intents: list[dict]) -> list[dict]:
@@ -144,7 +163,11 @@ class Generator:
         for n in range(self.plan.assistants):
             provider, voice = VOICES[n % len(VOICES)]
             model_provider, model = MODELS[n % len(MODELS)]
-            used = self.rng.sample(intents, k=min(len(intents), self.rng.randint(2, 6))) if intents else []
+            usable = [i for i in intents if not (self.plan.showcase and i["intent_name"] == SHOWCASE_UNUSED)]
+            if self.plan.showcase:  # every intent but the unused one is in some assistant
+                used = usable[n::self.plan.assistants]
+            else:
+                used = self.rng.sample(usable, k=min(len(usable), self.rng.randint(2, 6))) if usable else []
             name = ASSISTANT_NAMES[n % len(ASSISTANT_NAMES)]
             if n >= len(ASSISTANT_NAMES):
                 name = f"{name} {n // len(ASSISTANT_NAMES) + 1}"
@@ -174,13 +197,15 @@ class Generator:
         statuses = [s for s, w in STATUS_WEIGHTS for _ in range(w)]
         uid = self.plan.user_id
         span = 90 * 86400
+        failing, failure_rate = SHOWCASE_FAILING if self.plan.showcase else (None, 0.0)
         for _ in range(self.plan.tests):
             russian = rng.random() < 0.35
             created = self.now - timedelta(seconds=rng.randrange(span))
-            status = rng.choice(statuses)
+            phrase = rng.choice(ru if russian else en)
+            status = "failed" if phrase == failing and rng.random() < failure_rate else rng.choice(statuses)
             call_id = None if status == "initiated" else f"call_{rng.getrandbits(64):016x}"
             yield (str(uuid.UUID(int=rng.getrandbits(128), version=4)), uid, rng.choice(vapi_ids),
-                   rng.choice(ru if russian else en), "russian" if russian else "english", call_id, status,
+                   phrase, "russian" if russian else "english", call_id, status,
                    created, created + timedelta(seconds=rng.randrange(5, 600)))
 
     def subscription(self) -> dict | None:
@@ -258,8 +283,10 @@ def _seed_in(conn: psycopg.Connection, plans: list[UserPlan], *, seed: int, now:
             _copy_rows(cur, "intents", intents)
             _copy_rows(cur, "assistants", assistants)
             _copy_rows(cur, "subscriptions", [sub] if sub else [])
-            _copy_rows(cur, "assistant_settings", [{"user_id": plan.user_id, "is_active": plan.subscription != "past_due",
-                                                    "created_at": gen.now, "updated_at": gen.now}])
+            if plan.intents or plan.assistants or plan.tests or sub:  # carol: an account with nothing yet
+                _copy_rows(cur, "assistant_settings", [{"user_id": plan.user_id,
+                                                        "is_active": plan.subscription != "past_due",
+                                                        "created_at": gen.now, "updated_at": gen.now}])
             counts["assistant_tests"] += _copy_tests(cur, gen.tests(assistants))
             counts["intents"] += len(intents)
             counts["assistants"] += len(assistants)

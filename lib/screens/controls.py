@@ -87,18 +87,24 @@ def period_control(key: str, view: urlstate.View | None = None, *, label: str = 
     if view is not None:
         shared = view.period
     preset, first, last = f"{key}_preset", f"{key}_from", f"{key}_to"
-    if view is not None or preset not in st.session_state:
+    labels = list(PRESETS)
+    drawn = {}  # a first draw gets the period as its default, not through Session State: the browser shows
+    if preset not in st.session_state:  # a new radio's default, so a value set only in the state could show
+        drawn["index"] = labels.index(urlstate.PRESET_LABELS[shared.kind])  # "7 days" beside a 30-day label
+    elif view is not None:
         st.session_state[preset] = urlstate.PRESET_LABELS[shared.kind]
     if view is not None or first not in st.session_state or last not in st.session_state:
         days = shared.days(today) or (today - timedelta(days=29), today)
         st.session_state[first], st.session_state[last] = days
     cols = st.columns([4, 1.3, 1.3, 1.5], vertical_alignment="top")
-    choice = PRESETS.get(cols[0].radio(label, list(PRESETS), horizontal=True, key=preset), urlstate.DEFAULT_PERIOD)
+    choice = PRESETS.get(cols[0].radio(label, labels, horizontal=True, key=preset, **drawn), urlstate.DEFAULT_PERIOD)
     period = urlstate.Period(choice)
     if choice == "custom":
-        a = cols[1].date_input("From", key=first, min_value=urlstate.EARLIEST, max_value=urlstate.LATEST,
-                               format="YYYY-MM-DD")
-        b = cols[2].date_input("To (inclusive)", key=last, min_value=urlstate.EARLIEST, max_value=urlstate.LATEST,
+        for k in (first, last):  # no day after today: nothing can have happened then (a link may ask for one)
+            if isinstance(st.session_state.get(k), date) and st.session_state[k] > today:
+                st.session_state[k] = today
+        a = cols[1].date_input("From", key=first, min_value=urlstate.EARLIEST, max_value=today, format="YYYY-MM-DD")
+        b = cols[2].date_input("To (inclusive)", key=last, min_value=urlstate.EARLIEST, max_value=today,
                                format="YYYY-MM-DD")
         a, b = a or today, b or today
         if a > b:
@@ -204,27 +210,31 @@ def page_of(key: str, filters: TestFilter, total: int, size: int, view: urlstate
     return page
 
 
-def _go(key: str, page: int | None, pages: int) -> None:
+def _go(key: str, page: int | None, pages: int, box: str = "") -> None:
     """A pager callback: to ``page``, or (None) to the page typed in the box, clamped to 1..pages."""
     if page is None:
-        page = int(st.session_state.get(f"{key}_goto") or 1)
+        page = int(st.session_state.get(box or f"{key}_goto") or 1)
     st.session_state[f"{key}_page"] = urlstate.clamp_page(page, pages)
 
 
-def pager(key: str, page: int, pages: int, total: int, shown: int, size: int) -> None:
-    """First / previous / next / last, the rows line and a page box, right above the table."""
+def pager(key: str, page: int, pages: int, total: int, shown: int, size: int, *, below: bool = False) -> None:
+    """First / previous / next / last, the rows line and a page box: above the table, and again below it
+    (``below``: its own widgets, the same page), so a long page never sends the user back up to go on."""
     first = (page - 1) * size + 1
-    st.session_state[f"{key}_goto"] = page  # the box shows the page (set before it is drawn)
-    row = st.container(horizontal=True, vertical_alignment="center")
+    keys = f"{key}_below" if below else key
+    box = f"{keys}_goto"
+    st.session_state[box] = page  # the box shows the page (set before it is drawn)
+    row = st.container(horizontal=True, vertical_alignment="center", key=f"{keys}_pager")
     for label, icon, target, off in [
         ("First", ":material/first_page:", 1, page <= 1),
         ("Previous", ":material/chevron_left:", page - 1, page <= 1),
         ("Next", ":material/chevron_right:", page + 1, page >= pages),
         ("Last", ":material/last_page:", pages, page >= pages),
     ]:
-        row.button(label, key=f"{key}_{label.lower()}", icon=icon, disabled=off, on_click=_go, args=(key, target, pages))
+        row.button(label, key=f"{keys}_{label.lower()}", icon=icon, disabled=off, on_click=_go,
+                   args=(key, target, pages))
     row.markdown(f"Rows **{fmt_int(first)}–{fmt_int(first + shown - 1)}** of **{fmt_int(total)}** "
                  f"· page {fmt_int(page)} of {fmt_int(pages)}", width="content")
-    row.number_input("Go to page", min_value=1, step=1, key=f"{key}_goto", on_change=_go, args=(key, None, pages),
+    row.number_input("Go to page", min_value=1, step=1, key=box, on_change=_go, args=(key, None, pages, box),
                      label_visibility="collapsed", width=130,
                      help=f"Go to page (1 to {fmt_int(pages)}); a larger number shows the last page.")

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from lib.errors import Problem
+from lib.i18n import ngettext
 from lib.models import Intent, IntentDiff, IntentEdit, IntentInput, IntentRef
 from lib.screens.intent_checks import Report
 from lib.store.validation import MAX_ITEM_LENGTH, clean_intent, duplicate_problems
@@ -28,6 +29,11 @@ UNSHOWABLE = re.compile("[\x00\ud800-\udfff]")
 
 NEW = "new:"  # index prefix of rows added in the grid (not saved yet)
 CHECKS = ("counts", "attention", "used_by")  # read-only columns from lib.screens.intent_checks
+# Each list is shown as its first item and "+N more" (read-only); the whole list is edited in the intent
+# editor (lib.screens.intent_editor), which writes the list columns themselves, kept in the frame unshown.
+SUMMARIES = {"example_user_phrases": "phrases_shown", "english_responses": "english_shown",
+             "russian_responses": "russian_shown"}
+SUMMARY_LENGTH = 16  # characters of the first item a cell shows before "+N more" (which must stay in sight)
 PROBLEMS = "problems"  # read-only column added after a refused Save: what to fix in that row
 
 
@@ -35,6 +41,43 @@ def shown(frame: pd.DataFrame) -> pd.DataFrame:
     """What the editor is given: rows by position (no id column), without the raw version column."""
     return frame.drop(columns=["updated_at", "version"]).reset_index(drop=True) if "updated" in frame.columns \
         else frame.reset_index(drop=True)
+
+
+def summary(items: Iterable[str]) -> str:
+    """A list cell as the grid shows it: ``"Hello  (+3 more)"``; empty for an empty list."""
+    items = [i for i in items if i]
+    if not items:
+        return ""
+    if len(items) == 1:
+        return display_text(items[0])
+    first = display_text(items[0], SUMMARY_LENGTH)
+    return ngettext("{first}  (+{n} more)", "{first}  (+{n} more)", len(items) - 1).format(
+        first=first, n=len(items) - 1)
+
+
+def display_order(frame: pd.DataFrame) -> list[str]:
+    """The columns the grid shows, in order: the lists as their summaries, the raw lists left out."""
+    return [c for c in frame.columns if c not in EDITABLE[1:] and c != "updated_at"]
+
+
+def with_row(frame: pd.DataFrame, index: Any, name: str, lists: Mapping[str, list[str]]) -> pd.DataFrame:
+    """``frame`` with one row's name and lists replaced (and what is shown of them): the editor's Apply."""
+    out = frame.copy()
+    pos = out.index.get_loc(index)
+    for column in EDITABLE:
+        values = list(out[column])
+        values[pos] = name if column == "intent_name" else list(lists.get(column, ()))
+        out[column] = pd.Series(values, index=out.index, dtype=out[column].dtype)
+    for column, shown_as in SUMMARIES.items():
+        if shown_as in out.columns:
+            values = list(out[shown_as])
+            values[pos] = summary(lists.get(column, ()))
+            out[shown_as] = pd.Series(values, index=out.index, dtype=out[shown_as].dtype)
+    if "counts" in out.columns:
+        values = list(out["counts"])
+        values[pos] = " · ".join(str(len(lists.get(c, ()))) for c in EDITABLE[1:])
+        out["counts"] = pd.Series(values, index=out.index, dtype=out["counts"].dtype)
+    return out
 
 
 def grid_frame(intents: Iterable[Intent], search: str = "", report: Report | None = None, *,
@@ -58,12 +101,14 @@ def grid_frame(intents: Iterable[Intent], search: str = "", report: Report | Non
     columns = list(COLUMNS)
     if report is not None:
         checks = [report.checks[i.id] for i in rows]
+        for column, shown_as in SUMMARIES.items():
+            data[shown_as] = pd.Series([summary(getattr(i, column)) for i in rows], dtype="str")
         data["counts"] = pd.Series([c.coverage.counts() for c in checks], dtype="str")
         data["attention"] = pd.Series(["; ".join(c.reasons) for c in checks], dtype="str")
         data["used_by"] = pd.Series([", ".join(c.used_by) or "— unused" for c in checks], dtype="str")
         # shown as text (UTC), so that a new row's cell is empty rather than "None"; updated_at stays the version
         data["updated"] = pd.Series([f"{i.updated_at:%b %-d, %H:%M}" if i.updated_at else "" for i in rows], dtype="str")
-        columns = [*EDITABLE, *CHECKS, "updated", "updated_at", "version"]
+        columns = ["intent_name", *SUMMARIES.values(), *CHECKS, "updated", *EDITABLE[1:], "updated_at", "version"]
     frame = pd.DataFrame({c: data[c] for c in columns}, columns=columns)
     frame.index = pd.Index([i.id for i in rows], name="id", dtype=object)
     return frame
@@ -114,8 +159,9 @@ def has_edits(state: Mapping[str, Any] | None) -> bool:
 
 def blank_row(frame: pd.DataFrame) -> pd.DataFrame:
     """One empty new row (as the grid shows it: empty cells, not "None") with the frame's columns."""
-    row = {c: ("" if c in ("intent_name", *CHECKS, PROBLEMS, "updated") else [] if c in EDITABLE
-               else pd.NA if c == "version" else pd.NaT) for c in frame.columns}
+    row = {c: ("" if c in ("intent_name", *CHECKS, *SUMMARIES.values(), PROBLEMS, "updated") else [] if c in EDITABLE
+               else pd.NA if c == "version" else pd.NaT)
+           for c in frame.columns}
     if "attention" in row:
         row["attention"] = "new: not saved yet"
     new = pd.DataFrame({c: pd.Series([v], dtype=frame[c].dtype if c not in EDITABLE[1:] else object)

@@ -16,6 +16,7 @@ import streamlit as st
 from lib.errors import StoreError
 from lib.files import csv_encoding
 from lib.files.session_files import SessionFiles
+from lib.i18n import _
 from lib.models import FAILURE_STATUSES, TestFilter
 from lib.screens import billing, charts
 from lib.screens.controls import period_label
@@ -149,6 +150,11 @@ def intent_columns() -> dict:
         "problems": text("Fix before saving", disabled=True, width=260),
         "intent_name": text(INTENT_TITLES["intent_name"], required=True, max_chars=200, width=140),
         **{c: st.column_config.ListColumn(INTENT_TITLES[c], width=145) for c in list(INTENT_TITLES)[1:]},
+        # what the grid shows of each list: its first item and "+N more"; the intent editor shows it whole
+        **{shown: text(INTENT_TITLES[c], disabled=True, width=150,
+                       help=_("The first item; choose the intent in “Edit intent” to read and edit every item"))
+           for c, shown in (("example_user_phrases", "phrases_shown"), ("english_responses", "english_shown"),
+                            ("russian_responses", "russian_shown"))},
         "counts": text("Coverage", disabled=True, width=72,
                        help="Example phrases · English responses · Russian responses"),
         "attention": text("Needs attention", disabled=True, width=145),
@@ -190,7 +196,8 @@ def coverage_card() -> None:
 # -- failure drill-down -----------------------------------------------------------------------
 
 def _pick(key: str, kind: str, widget: str, keys: tuple[str, ...]) -> None:
-    """A drill-down row was clicked: show that phrase's (or assistant's) failed and cancelled calls."""
+    """A drill-down row was clicked: show that phrase's (or assistant's) failed and cancelled calls, keep the
+    row marked (the other table's mark is let go), and bring the filtered calls into view."""
     rows = st.session_state[widget].selection.rows
     if not rows or rows[0] >= len(keys):
         return
@@ -200,7 +207,18 @@ def _pick(key: str, kind: str, widget: str, keys: tuple[str, ...]) -> None:
     else:
         st.session_state[f"{key}_assistants"] = [keys[rows[0]]]
     st.session_state[f"{key}_page"] = 1
-    st.session_state[f"{key}_drill"] = st.session_state.get(f"{key}_drill", 0) + 1  # no row stays highlighted
+    other = "assistant" if kind == "phrase" else "phrase"
+    st.session_state[f"{key}_drill_{other}"] = st.session_state.get(f"{key}_drill_{other}", 0) + 1
+    nonce = st.session_state[f"{key}_scroll_n"] = st.session_state.get(f"{key}_scroll_n", 0) + 1
+    st.session_state[f"{key}_scroll"] = nonce
+
+
+def scroll_into_view(anchor: str, nonce: int) -> None:
+    """Scroll the page so that the container keyed ``anchor`` is at the top (``nonce``: a new element each
+    time, so the browser runs it again)."""
+    st.html(f"<span data-nonce='{nonce}'></span><script>"
+            f"document.querySelector('.st-key-{anchor}')?.scrollIntoView({{behavior: 'smooth', block: 'start'}});"
+            "</script>", unsafe_allow_javascript=True)
 
 
 def failure_drilldown(key: str, filters: TestFilter) -> None:
@@ -215,16 +233,20 @@ def failure_drilldown(key: str, filters: TestFilter) -> None:
             return
         st.caption(f"Failed and cancelled calls by test phrase and by assistant, most first. {period_label(key)}. "
                    "Click a row to list those calls.")
-        n = st.session_state.get(f"{key}_drill", 0)
-        rate = st.column_config.NumberColumn("Failure rate", format="%.1f%%", width=90,
+        rate = st.column_config.NumberColumn("Failure rate", format="%.1f%%", width=95,
                                              help="Failed and cancelled calls out of all its calls in the period.")
-        counts = {"Failed": st.column_config.NumberColumn(format="%d", width=60),
-                  "Cancelled": st.column_config.NumberColumn(format="%d", width=75),
-                  "Calls": st.column_config.NumberColumn(format="%d", width=60, help="All its calls in the period.")}
-        for col, (kind, title, groups) in zip(st.columns([1.6, 1.4]), [("phrase", "Test phrase", data.phrases),
+        counts = {"Failed": st.column_config.NumberColumn(format="%d", width=65),
+                  "Cancelled": st.column_config.NumberColumn(format="%d", width=85),
+                  "Calls": st.column_config.NumberColumn(format="%d", width=70, help="All its calls in the period.")}
+        chosen = {"phrase": bool(filters.phrase), "assistant": bool(filters.assistant_ids)}
+        for col, (kind, title, groups) in zip(st.columns(2), [("phrase", "Test phrase", data.phrases),
                                                                   ("assistant", "Assistant", data.assistants)],
                                               strict=True):
-            widget = f"{key}_fail_{kind}_{n}"
+            widget = f"{key}_fail_{kind}_{st.session_state.get(f'{key}_drill_{kind}', 0)}"
+            marked = st.session_state.get(widget)
+            if marked is not None and marked.selection.rows and not chosen[kind]:  # its filter was cleared since
+                st.session_state[f"{key}_drill_{kind}"] = st.session_state.get(f"{key}_drill_{kind}", 0) + 1
+                widget = f"{key}_fail_{kind}_{st.session_state[f'{key}_drill_{kind}']}"
             col.dataframe(
                 [{title: g.name, "Failure rate": round(g.rate * 100, 1), "Failed": g.failed, "Cancelled": g.cancelled, "Calls": g.total}
                  for g in groups],

@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import datetime
 from typing import IO, Any
 
 import pandas as pd
@@ -95,7 +96,7 @@ class CallStore:
         self.export_timeout_s = float(export_timeout_s)
         self.export_gate = ExportGate(exports)
 
-    def call(self, uid: str, fn: str, params: dict[str, Any], *, read: bool, export: bool = False) -> Any:
+    def call(self, uid: str | None, fn: str, params: dict[str, Any], *, read: bool, export: bool = False) -> Any:
         raise NotImplementedError
 
     def export_lines(self, uid: str, params: dict[str, Any], out: IO[bytes],
@@ -117,14 +118,12 @@ class CallStore:
             if after is None:
                 return rows
 
-    def service_call(self, fn: str, params: dict[str, Any]) -> Any:
-        raise NotImplementedError
-
     def signin_throttle(self, action: str, keys: list[str], limits: list[int], lockout_seconds: float) -> float:
-        """The sign-in throttle shared by every replica (``public.signin_throttle``): seconds to wait, 0 to go on."""
+        """The sign-in throttle shared by every replica (``public.signin_throttle``, called as the server itself:
+        role service_role, no user): seconds to wait, 0 to go on."""
         try:
-            answer = self.service_call("signin_throttle", {"p_action": action, "p_keys": keys, "p_limits": limits,
-                                                           "p_lockout": float(lockout_seconds)})
+            answer = self.call(None, "signin_throttle", {"p_action": action, "p_keys": keys, "p_limits": limits,
+                                                         "p_lockout": float(lockout_seconds)}, read=False)
         except Refused as err:
             raise StoreError(REFUSED) from err
         with _parsing():
@@ -336,6 +335,12 @@ class UserCalls:
         data = self._call("dashboard_count_tests", filter_params(validate_filter(filters)))
         with _parsing():
             return int(data)
+
+    def first_test_at(self) -> datetime | None:
+        """When the user's first dated test call was made (None without one): where their history begins."""
+        data = self._call("dashboard_first_test_at", {})
+        with _parsing():
+            return parse_time(data["at"])
 
     def _export_pages(self, fn: str, filters: TestFilter, deadline: Deadline) -> Iterator[dict]:
         """The export function's pages, newest first, each continuing after the previous one (keyset)."""

@@ -147,31 +147,16 @@ class DirectStore(CallStore):
             on_progress(rows)
         return rows
 
-    def service_call(self, fn: str, params: dict[str, Any]) -> Any:
-        """``public.fn(params)`` as the server's own login role (no user: the sign-in throttle), one transaction."""
-        try:
-            with self.pool.connection() as conn:
-                statement, values = self._statement(conn, fn, params)
-                row = conn.execute(statement, values).fetchone()
-                conn.commit()
-        except PoolTimeout as err:
-            raise StoreUnavailable() from err
-        except psycopg.Error as err:
-            state = err.sqlstate or ""
-            if not state or state.startswith(_UNAVAILABLE) or state == "57014":
-                raise StoreUnavailable() from err
-            raise Refused(state, err.diag.message_detail, err.diag.message_hint) from err
-        return None if row is None else row[0]
-
-    def call(self, uid: str, fn: str, params: dict[str, Any], *, read: bool, export: bool = False) -> Any:
+    def call(self, uid: str | None, fn: str, params: dict[str, Any], *, read: bool, export: bool = False) -> Any:
         committing = False
         try:
             with (self.export_pool if export else self.pool).connection() as conn:
                 statement, values = self._statement(conn, fn, params)
-                claims = json.dumps({"sub": uid, "role": "authenticated"})
+                role = "authenticated" if uid is not None else "service_role"  # None: the server itself
+                claims = json.dumps({"sub": uid, "role": role} if uid is not None else {"role": role})
                 with conn.pipeline():  # the user's role and claims, then the call: one round trip
-                    conn.execute("select set_config('role', 'authenticated', true), "
-                                 "set_config('request.jwt.claims', %s, true)", [claims])
+                    conn.execute("select set_config('role', %s, true), "
+                                 "set_config('request.jwt.claims', %s, true)", [role, claims])
                     cursor = conn.execute(statement, values)
                 row = cursor.fetchone()
                 committing = True

@@ -207,6 +207,11 @@ def _count_tests(user_id: str, versions: tuple[int, ...], filters: TestFilter) -
 
 
 @st.cache_data(ttl=_TTL, max_entries=1000, show_spinner=False)
+def _first_test_at(user_id: str, versions: tuple[int, ...]) -> datetime | None:
+    return _handle(user_id).first_test_at()
+
+
+@st.cache_data(ttl=_TTL, max_entries=1000, show_spinner=False)
 def _tests(user_id: str, versions: tuple[int, ...], filters: TestFilter, page: int, page_size: int) -> TestPage:
     return _handle(user_id).list_tests(filters, page=page, page_size=page_size)
 
@@ -248,6 +253,11 @@ def stats(filters: TestFilter) -> Stats:
 
 def count_tests(filters: TestFilter) -> int:
     return _count_tests(*_user(TESTS), filters)
+
+
+def first_test_at() -> datetime | None:
+    """Where the user's history of test calls begins (the Stats card's fair comparison)."""
+    return _first_test_at(*_user(TESTS))
 
 
 def failure_drilldown(filters: TestFilter, *, limit: int = 10) -> FailureDrilldown:

@@ -148,25 +148,15 @@ class RestStore(CallStore):
             self._tokens[uid] = (token, issued + TOKEN_SECONDS - TOKEN_SLACK)
         return token
 
-    def service_call(self, fn: str, params: dict[str, Any]) -> Any:
-        """``rpc(fn)`` as role service_role (a one-minute token of that role; no user: the sign-in throttle)."""
-        issued = int(time.time())
-        token = jwt.encode({"role": "service_role", "iat": issued, "exp": issued + 60}, self._secret, algorithm="HS256")
-        builder = self._rest.rpc(fn, params)
-        builder.request.headers["Authorization"] = f"Bearer {token}"
-        try:
-            return builder.execute().data
-        except (APIError, httpx.HTTPError, httpx.InvalidURL) as err:
-            raise _translate(err) from err
-
-    def call(self, uid: str, fn: str, params: dict[str, Any], *, read: bool, export: bool = False) -> Any:
+    def call(self, uid: str | None, fn: str, params: dict[str, Any], *, read: bool, export: bool = False) -> Any:
         """One ``rpc`` request (POST).  Reads are tried up to three times, after 0.1 and 0.3 s, when the
         gateway or the network failed; writes once, and a write whose outcome is unknown (timeout, dropped
         connection, gateway error, unreadable answer) raises Unsettled for the store to settle."""
         waits = (*RETRY_WAITS, None) if read else (None,)
         for wait in waits:
             builder = self._rest.rpc(fn, params)
-            builder.request.headers["Authorization"] = f"Bearer {self.token(uid)}"  # this request's copy only
+            if uid is not None:  # None: the server itself, with the client's service key
+                builder.request.headers["Authorization"] = f"Bearer {self.token(uid)}"  # this request's copy only
             try:
                 data = builder.execute().data
             except (APIError, httpx.HTTPError, httpx.InvalidURL) as err:

@@ -16,4 +16,6 @@ async def _alive(_request) -> PlainTextResponse:
 
 def routes() -> list[BaseRoute]:
     """Every extra route, in the order Starlette should match them."""
-    return [Route("/healthz", _alive, methods=["GET"])]
+    from lib.web import api
+
+    return [Route("/healthz", _alive, methods=["GET"]), *api.routes()]
