@@ -196,6 +196,29 @@ class ExportTimeout(StoreError):
             int(seconds) if float(seconds).is_integer() else 2).format(seconds=_seconds(seconds)))
 
 
+class NameTaken(StoreError):
+    """The database refused a name that another intent of the user has (trimmed, case-insensitive): a
+    concurrent save from another tab, another writer, or an undo bringing back a name reused since."""
+
+    def __init__(self, name: str, *, undo: bool = False) -> None:
+        self.name = name
+        if undo:
+            text = _("Nothing was undone: it would bring back the name “{name}”, which another of your intents has "
+                     "now. Rename that intent first, then undo again.")
+        else:
+            text = _("Nothing was saved: another of your intents is named “{name}” (names are compared ignoring "
+                     "case and surrounding spaces). Choose another name.")
+        super().__init__(text.format(name=name))
+
+
+class SaveUndone(StoreError):
+    """A retried save (same token) whose first attempt was applied and then undone: not applied again."""
+
+    def __init__(self) -> None:
+        super().__init__(_("Nothing was saved again: these changes were saved earlier and that save has since been "
+                           "undone (see History). Discard to load the current intents, then redo what you need."))
+
+
 def _seconds(seconds: float) -> str:
     from lib.screens.formatting import fmt_number
 

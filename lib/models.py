@@ -55,11 +55,13 @@ class IntentInput:
 
 @dataclass(frozen=True)
 class IntentEdit:
-    """A changed row: its id, the ``updated_at`` it had when loaded, and its new content."""
+    """A changed row: its id, the ``updated_at`` and row ``version`` it had when loaded, and its new content.
+    The database refuses it if the row's version moved since (any writer's update advances it)."""
 
     id: str
     updated_at: datetime | None
     values: IntentInput
+    version: int | None = None  # None: the updated_at decides (callers from before row versions)
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class IntentRef:
     id: str
     updated_at: datetime | None
     label: str = ""
+    version: int | None = None  # the row version it had when loaded (see IntentEdit)
 
 
 @dataclass(frozen=True)
@@ -199,6 +202,7 @@ class Intent:
     russian_responses: tuple[str, ...]
     created_at: datetime | None
     updated_at: datetime | None
+    version: int = 0  # the database-kept row version: advanced by every writer's update
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,10 @@ from lib.errors import StoreError, StoreUnavailable, ValidationError
 from lib.files import importing
 from lib.files.importing import quoted
 from lib.i18n import N_, _, ngettext
-from lib.models import IntentDiff, SaveToken
+from lib.models import IntentDiff
 from lib.screens import history_panel, import_preview, intent_checks, intent_editor, intents_grid, widgets
 from lib.screens.formatting import fmt_int
-from lib.store import queries
+from lib.store import queries, saves
 from lib.store.validation import MAX_SEARCH_LENGTH
 
 KEY = "intents"
@@ -243,8 +243,10 @@ discard_col.button(_("Discard"), on_click=reset_grid, disabled=diff.is_empty(), 
 
 
 def save(d: IntentDiff, kind: str = "grid") -> None:
-    # One token per pending edits (lib.models.SaveToken): saving them again never applies them twice.
-    token = state.setdefault(f"{KEY}_{kind}_token", SaveToken.new())
+    # One token per set of pending edits (lib.models.SaveToken): saving the same edits again never applies them
+    # twice; changed edits are another save with a token of their own.  Forgotten by reset_grid.
+    state[f"{KEY}_{kind}_token"] = saves.token_for(state.get(f"{KEY}_{kind}_token"), d)
+    token = state[f"{KEY}_{kind}_token"][1]
     try:
         result = queries.save_intents(replace(d, token=token, kind=kind))
     except ValidationError as err:

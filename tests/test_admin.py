@@ -149,3 +149,45 @@ def test_the_dashboard_never_reaches_orphans(db: str) -> None:
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         intent_names("")
     assert intent_names(ALICE) == ["greeting"]
+
+
+def test_refuses_an_id_with_a_trailing_newline(db: str) -> None:
+    seed(db)
+    run = admin(db, "--assign-to", ALICE + "\n", "--yes")
+    assert run.returncode == 1 and "is not a Clerk user id" in run.stderr
+    assert counts(db, "") == {**SEEDED, "rollup": 3}
+
+
+def _link_orphans(url: str) -> None:
+    """The orphan assistant uses both orphan intents."""
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("update assistants set intents_used = (select array_agg(id) from intents "
+                             "where user_id = '') where user_id = ''"))
+    engine.dispose()
+
+
+@pytest.mark.parametrize("table", ["intents", "assistants"])
+def test_table_refuses_to_split_an_assistant_from_its_intents(db: str, table: str) -> None:
+    seed(db)
+    _link_orphans(db)
+    run = admin(db, "--assign-to", ALICE, "--table", table, "--yes")
+    assert run.returncode == 1 and "Nothing was changed" in run.stderr and "--table intents --table assistants" in run.stderr
+    assert counts(db, "") == {**SEEDED, "rollup": 3}
+    both = admin(db, "--assign-to", ALICE, "--table", "intents", "--table", "assistants", "--yes")
+    assert both.returncode == 0, both.stderr
+    engine = sa.create_engine(db)
+    with engine.connect() as conn:  # the assistant still uses both intents, all alice's now
+        used = conn.execute(sa.text("select count(*) from assistants a, unnest(a.intents_used) u(id) "
+                                    "join intents i on i.id = u.id where a.user_id = :u and i.user_id = :u"),
+                            {"u": ALICE}).scalar_one()
+    engine.dispose()
+    assert used == 2
+
+
+def test_delete_without_yes_is_a_dry_run(db: str) -> None:
+    seed(db)
+    run = admin(db, "--delete")
+    assert run.returncode == 0, run.stderr
+    assert "Dry run: 8 rows would be deleted" in run.stdout
+    assert counts(db, "") == {**SEEDED, "rollup": 3}

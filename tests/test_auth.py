@@ -692,22 +692,42 @@ def test_process_wide_throttle_is_per_username_and_client_address():
     now = [1000.0]
     throttles = SignInThrottles(clock=lambda: now[0])
     limits = {"max_attempts": 2, "lockout_seconds": 60}
-    assert throttles.record_failure("Alice", "10.0.0.1", **limits) == 0
-    assert throttles.record_failure("alice ", "10.0.0.1", **limits) == 60  # same account, case and spaces aside
+
+    def failed(username: str, client: str) -> int:
+        """One sign-in attempt as local_signin makes it: counted first, then its password was wrong."""
+        assert throttles.reserve(username, client, **limits) == 0
+        return throttles.record_failure(username, client, **limits)
+
+    assert failed("Alice", "10.0.0.1") == 0
+    assert failed("alice ", "10.0.0.1") == 60  # same account, case and spaces aside
     assert throttles.wait_seconds("alice", "10.0.0.1") == 60
+    assert throttles.reserve("alice", "10.0.0.1", **limits) == 60  # refused unchecked while waiting
     assert throttles.wait_seconds("alice", "10.0.0.2") == 0  # another address
     assert throttles.wait_seconds("bob", "10.0.0.1") == 0  # another account
     now[0] += 59.5
     assert throttles.wait_seconds("alice", "10.0.0.1") == 1  # counts down, never "0 seconds" while locked
     now[0] += 1
     assert throttles.wait_seconds("alice", "10.0.0.1") == 0
-    throttles.record_failure("bob", "10.0.0.1", **limits)
+    failed("bob", "10.0.0.1")
     throttles.record_success("bob", "10.0.0.1")
-    assert throttles.record_failure("bob", "10.0.0.1", **limits) == 0  # success started a fresh count
+    assert failed("bob", "10.0.0.1") == 0  # success started a fresh count
+
+
+def test_attempts_are_counted_before_they_are_checked():
+    """Reserve-then-verify: of many attempts made at once, only max_attempts may be checked."""
+    throttles = SignInThrottles(clock=lambda: 1000.0)
+    granted = [throttles.reserve("bob", "10.0.0.1", max_attempts=5, lockout_seconds=60) == 0 for _ in range(20)]
+    assert granted == [True] * 5 + [False] * 15
+
+
+def test_one_address_trying_many_usernames_is_stopped_too():
+    throttles = SignInThrottles(clock=lambda: 1000.0)
+    granted = [throttles.reserve(f"user{n}", "10.0.0.1", max_attempts=2, lockout_seconds=60) == 0 for n in range(12)]
+    assert granted == [True] * 8 + [False] * 4  # 4 x max_attempts per address, whatever the username
 
 
 def test_process_wide_throttle_stays_bounded():
     throttles = SignInThrottles(max_entries=100)
     for n in range(1000):
-        throttles.record_failure(f"user{n}", "10.0.0.1", max_attempts=5, lockout_seconds=60)
+        throttles.reserve(f"user{n}", f"10.0.{n // 250}.{n % 250}", max_attempts=5, lockout_seconds=60)
     assert len(throttles._entries) <= 100

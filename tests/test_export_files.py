@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import gc
 import os
+import stat
 import time
 from pathlib import Path
+
+import pytest
 
 from lib.files.session_files import SessionFiles, sweep
 
@@ -43,3 +46,43 @@ def test_sweep_removes_only_stale_directories(tmp_path: Path) -> None:
     os.utime(stale, (old, old))
     assert sweep(tmp_path) == 1
     assert not stale.exists() and live.path.exists()
+
+
+def test_an_export_root_others_can_open_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    from lib.errors import StoreError
+    from lib.files.session_files import UnsafeExportRoot
+
+    root = tmp_path / "exports"
+    root.mkdir(mode=0o777)
+    root.chmod(0o777)  # as another account's umask might leave it
+    with pytest.raises(UnsafeExportRoot) as refused:
+        SessionFiles(root)
+    assert isinstance(refused.value, StoreError) and str(root) in str(refused.value)
+    assert list(root.iterdir()) == []
+
+
+def test_an_export_root_that_is_a_symlink_is_refused(tmp_path: Path) -> None:
+    from lib.files.session_files import UnsafeExportRoot
+
+    target = tmp_path / "elsewhere"
+    target.mkdir(mode=0o700)
+    (tmp_path / "exports").symlink_to(target)
+    with pytest.raises(UnsafeExportRoot):
+        SessionFiles(tmp_path / "exports")
+    assert list(target.iterdir()) == []
+
+
+def test_an_export_root_of_another_account_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lib.files import session_files
+
+    root = tmp_path / "exports"
+    root.mkdir(mode=0o700)
+    monkeypatch.setattr(session_files.os, "getuid", lambda: os.stat(root).st_uid + 1)  # we are someone else
+    with pytest.raises(session_files.UnsafeExportRoot):
+        session_files.SessionFiles(root)
+
+
+def test_a_new_export_root_is_made_private(tmp_path: Path) -> None:
+    files = SessionFiles(tmp_path / "new" / "exports")
+    assert stat.S_IMODE(os.stat(tmp_path / "new" / "exports").st_mode) == 0o700
+    files.close()

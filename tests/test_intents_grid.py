@@ -29,7 +29,7 @@ def test_frame_has_no_user_ids_and_filters_by_name_or_phrase(alice) -> None:
     intents = alice.list_intents()
     frame = grid_frame(intents)
     assert list(frame.columns) == ["intent_name", "example_user_phrases", "english_responses", "russian_responses",
-                                   "created_at", "updated_at"]
+                                   "created_at", "updated_at", "version"]
     assert len(frame) == 3
     assert list(grid_frame(intents, "PRIC")["intent_name"]) == ["pricing"]
     assert list(grid_frame(intents, "привет")["intent_name"]) == ["greeting"]

@@ -24,10 +24,12 @@ SEED = {
         "example_user_phrases": ("text[]", False), "english_responses": ("text[]", False),
         "russian_responses": ("text[]", False), "created_at": ("timestamp without time zone", True),
         "updated_at": ("timestamp without time zone", True),  # addition, listed in README
+        "row_version": ("bigint", False), "name_key": ("text", True),  # additions (20261203140000), in README
     },
     "assistant_settings": {
         "user_id": ("character varying(255)", False), "is_active": ("boolean", True),
         "created_at": ("timestamp without time zone", True), "updated_at": ("timestamp without time zone", True),
+        "row_version": ("bigint", False),  # addition (20261203140000), in README
     },
     "assistants": {
         "id": ("uuid", False), "user_id": ("character varying(255)", False),
@@ -68,10 +70,10 @@ def test_columns_types_and_nullability_match_the_seed(pg) -> None:
     for table, column, typ, nullable in rows:
         found.setdefault(table, {})[column] = (typ, nullable)
     assert {t: found[t] for t in SEED} == SEED
-    # additions listed in the README: the rollups, the change versions and the intents' history
+    # additions listed in the README: the rollups, the change versions, the intents' history, sign-in attempts
     assert set(found) == {*SEED, "assistant_test_daily", "assistant_test_daily_status",
                           "assistant_test_daily_assistant", "user_data_versions", "intent_history", "api_tokens",
-                          "api_links"}
+                          "api_links", "signin_attempts"}
 
 
 def test_seed_defaults_unique_and_primary_keys(pg) -> None:

@@ -38,7 +38,8 @@ def test_interleaved_writes_never_cross_users(store, engine_for, ops) -> None:
     _truncate(engine_for)
     model: dict[str, dict[str, str]] = {u: {} for u in USERS}  # user -> id -> name
     handles = {u: store.for_user(u) for u in USERS}
-    for step in ops:
+    for n, step in enumerate(ops):
+        step = (*step[:-1], f"{step[-1]} #{n}") if step[0] != "delete" else step  # names unique per user (the rule)
         if step[0] == "create":
             _, user, name = step
             handles[user].save_intents(IntentDiff(added=(IntentInput(name, ("phrase",)),)))
@@ -100,16 +101,16 @@ def test_rls_unfiltered_select_returns_only_own_rows(pg_clean: str) -> None:
 
     store = DirectStore(pg_clean)
     for user in USERS:
-        store.for_user(user).save_intents(IntentDiff(added=(IntentInput(user, ("p",)), IntentInput(user, ("q",)))))
+        store.for_user(user).save_intents(IntentDiff(added=(IntentInput(user, ("p",)), IntentInput(user + " 2", ("q",)))))
     store.close()
     engine = sa.create_engine(pg_clean)
     with engine.begin() as conn:
         _as_user(conn, USERS[0])
         names = conn.execute(sa.text("select intent_name from intents")).scalars().all()  # no WHERE on purpose
-        assert names == [USERS[0], USERS[0]]
+        assert sorted(names) == [USERS[0], USERS[0] + " 2"]
         assert conn.execute(sa.text("select count(*) from intents")).scalar_one() == 2
         # updates and deletes without a filter touch only own rows too
-        assert conn.execute(sa.text("update intents set intent_name = 'mine'")).rowcount == 2
+        assert conn.execute(sa.text("update intents set intent_name = intent_name || ' (mine)'")).rowcount == 2
         assert conn.execute(sa.text("delete from intents")).rowcount == 2
     with engine.connect() as conn:
         left = conn.execute(sa.text("select user_id, count(*) from intents group by 1 order by 1")).all()
@@ -131,7 +132,14 @@ def test_rls_is_enabled_with_an_owner_policy_and_nothing_for_anon(pg_url: str) -
     engine = sa.create_engine(pg_url)
     with engine.connect() as conn:
         tables = conn.execute(sa.text("select tablename from pg_tables where schemaname = 'public' "
-                                      "and tablename <> 'intent_history' order by 1")).scalars().all()
+                                      "and tablename not in ('intent_history', 'signin_attempts') order by 1")).scalars().all()
+        # the sign-in throttle's table: RLS on, no policy and no privilege: no user reaches it at all
+        assert conn.execute(sa.text("select relrowsecurity from pg_class where oid = 'public.signin_attempts'::regclass")
+                            ).scalar_one()
+        assert not conn.execute(sa.text("select count(*) from pg_policies where tablename = 'signin_attempts'")).scalar_one()
+        for role in ("anon", "authenticated", "service_role"):
+            assert not conn.execute(sa.text("select has_table_privilege(:r, 'public.signin_attempts', 'select')"),
+                                    {"r": role}).scalar_one(), role
     assert {"intents", "assistants", "assistant_tests", "subscriptions", "assistant_settings"} <= set(tables)
     for table in tables:
         with engine.connect() as conn:

@@ -18,10 +18,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 import time
 import weakref
 from pathlib import Path
+
+from lib.errors import StoreError
+from lib.i18n import _
 
 ROOT = Path(tempfile.gettempdir()) / "dashboard-exports"
 MAX_AGE_SECONDS = 24 * 3600
@@ -45,11 +49,34 @@ def sweep(root: Path = ROOT, *, max_age: float = MAX_AGE_SECONDS) -> int:
     return removed
 
 
+class UnsafeExportRoot(StoreError):
+    """The export root exists but is not this process's own private directory: no export file is written there."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(_("Exports are turned off on this server: the folder for export files ({path}) is not a "
+                           "private folder of the dashboard's own account (another account owns it, or others can "
+                           "open it). Ask the operator to remove it, or to point TMPDIR elsewhere.").format(path=root))
+
+
+def private_root(root: Path) -> Path:
+    """``root``, created as a directory only this process's user may open (0700), or checked to be one: owned by
+    this user, not a symlink, no access for group or others.  Another local account may have created it first
+    (a shared /tmp): then UnsafeExportRoot, and nothing is written."""
+    try:
+        root.mkdir(mode=0o700, parents=True)
+    except FileExistsError:
+        pass
+    info = os.lstat(root)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise UnsafeExportRoot(root)
+    return root
+
+
 class SessionFiles:
     """One session's export directory, removed when this object is garbage-collected or ``close``d."""
 
     def __init__(self, root: Path = ROOT) -> None:
-        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_root(root)
         sweep(root)
         self.path = Path(tempfile.mkdtemp(prefix=f"session-{os.getpid()}-", dir=root))
         self._finalizer = weakref.finalize(self, shutil.rmtree, str(self.path), True)

@@ -28,8 +28,9 @@ from lib.identity.session import (
     sign_out,
     signed_in,
 )
-from lib.identity.throttle import THROTTLES, lockout_message
+from lib.identity.throttle import THROTTLES, SharedThrottles, lockout_message
 from lib.ops import metrics
+from lib.store import queries
 from lib.store.queries import USER_KEY
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,8 @@ COOKIE_COMPONENT_CSS = (
     " { position: absolute; width: 0; height: 0; overflow: hidden; margin: 0; padding: 0; }"
 )
 _PROCESS_COOKIE_KEY = secrets.token_urlsafe(32)  # when AUTH_COOKIE_KEY is unset: dies with the process
+# Every sign-in attempt is counted in the database (shared by the replicas) before its password is checked.
+ATTEMPTS = SharedThrottles(queries.store, THROTTLES)
 
 
 def local_gate(settings: Settings) -> str | None:
@@ -97,13 +100,14 @@ def _authenticator(settings: Settings, credentials: Credentials) -> stauth.Authe
         auto_hash=False,
         login_sleep_time=0,
     )
-    _guard_credentials(authenticator)
+    _guard_credentials(authenticator, settings)
     return authenticator
 
 
-def _guard_credentials(authenticator: stauth.Authenticate) -> None:
+def _guard_credentials(authenticator: stauth.Authenticate, settings: Settings) -> None:
     """Make an unknown username cost a bcrypt check too, so timing does not tell which names exist;
-    refuse a locked-out (username, client address) without checking the password at all; note the
+    count every attempt before its password is checked (reserve-then-verify), and refuse one past the limit
+    or during a wait without checking the password at all; note the
     username tried (for the throttle) and a submit with an empty field (to say what is missing)."""
     controller = getattr(authenticator, "authentication_controller", None)
     model = getattr(controller, "authentication_model", None)
@@ -113,7 +117,8 @@ def _guard_credentials(authenticator: stauth.Authenticate) -> None:
 
     def check_credentials(username: str, password: str) -> bool | None:
         st.session_state[TRIED_KEY] = username
-        if THROTTLES.wait_seconds(username, _client_address()):
+        if ATTEMPTS.reserve(username, _client_address(), max_attempts=settings.auth_max_attempts,
+                            lockout_seconds=settings.auth_lockout_seconds):
             st.session_state[THROTTLED_KEY] = True
             return False
         if username not in model.credentials.get("usernames", {}):
@@ -171,7 +176,7 @@ def _local_sign_in_card(authenticator: stauth.Authenticate, credentials: Credent
     client = _client_address()
     with card():
         locked = st.session_state.get(LOCKED_KEY)
-        if locked is not None and THROTTLES.wait_seconds(locked, client):
+        if locked is not None and ATTEMPTS.wait_seconds(locked, client):
             _lockout_countdown(locked, client)
             st.button(_("Try again"), key="signin-try-again", width="stretch")
         else:
@@ -192,7 +197,7 @@ def _local_sign_in_card(authenticator: stauth.Authenticate, credentials: Credent
             status = st.session_state.get("authentication_status")
             tried = st.session_state.pop(TRIED_KEY, None)
             if status is True and _accepted(credentials) is not None:
-                THROTTLES.record_success(tried, client)
+                ATTEMPTS.record_success(tried, client)
                 st.session_state[COOKIE_TODO_KEY] = "set"
                 st.rerun()
             missing = st.session_state.pop(EMPTY_SUBMIT_KEY, None)
@@ -203,7 +208,7 @@ def _local_sign_in_card(authenticator: stauth.Authenticate, credentials: Credent
                 metrics.SIGNIN_FAILURES.labels("local").inc()
                 st.session_state["authentication_status"] = None
                 throttled = st.session_state.pop(THROTTLED_KEY, None)
-                if throttled or THROTTLES.record_failure(
+                if throttled or ATTEMPTS.record_failure(
                     tried, client, max_attempts=settings.auth_max_attempts, lockout_seconds=settings.auth_lockout_seconds
                 ):
                     st.session_state[LOCKED_KEY] = tried or ""
@@ -216,7 +221,7 @@ def _local_sign_in_card(authenticator: stauth.Authenticate, credentials: Credent
 @st.fragment(run_every=1)
 def _lockout_countdown(username: str, client: str) -> None:
     """The wait, counted down every second; the form comes back when it is over."""
-    wait = THROTTLES.wait_seconds(username, client)
+    wait = ATTEMPTS.wait_seconds(username, client)
     if not wait:
         st.rerun(scope="app")
     st.error(lockout_message(wait), icon=":material/timer:")

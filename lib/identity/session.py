@@ -32,6 +32,9 @@ CLEAR_TRIP_KEY = "_signin_trip_clear"  # delete the browser's trip marker in thi
 TRIP_FAILED_KEY = "_signin_trip_failed"  # back from sign-in without a valid token: no second trip
 REVERIFY_KEY = "_signin_reverify"  # the identity expired: {"since", "key", "reason"} while the browser is asked
 LIB_LOGOUT_KEY = "logout"  # streamlit-authenticator's flag: True blocks re-login from its cookie
+OWNER_KEY = "_signin_owner"  # the user id whose per-user state (files, pending edits, filters) the session holds
+# streamlit-authenticator's own keys: what it just decided about this run's sign-in
+LIB_KEYS = frozenset({"authentication_status", "username", "name", "email", "roles", "logout"})
 KEEP_ON_SIGN_OUT = frozenset(
     {LOCKED_KEY, COOKIE_TODO_KEY, CLERK_REASON_KEY, LIB_LOGOUT_KEY, TRIP_DONE_KEY, TRIP_FAILED_KEY,
      "_language", "_language_url", "_language_cookie"}  # the language (lib.screens.language) outlives a user
@@ -62,6 +65,12 @@ def card() -> Iterator[None]:
 
 
 def signed_in(identity: Identity, on_sign_out: Callable[[], None]) -> str:
+    owner = st.session_state.get(OWNER_KEY)
+    if owner is not None and owner != identity.user_id:
+        # another user in this tab (or the same username now mapped to another id): start from empty state, so
+        # nothing the previous user prepared, edited or filtered (an export file, grid edits) reaches them
+        forget_session(keep=frozenset(k for k in st.session_state.keys() if k.startswith("_signin_")) | LIB_KEYS)
+    st.session_state[OWNER_KEY] = identity.user_id
     st.session_state[USER_KEY] = identity.user_id  # re-asserted every run from the verified identity
     with st.sidebar.container(border=True):
         st.caption(_("Signed in as"))
@@ -87,10 +96,10 @@ def sign_out(*, authenticator: stauth.Authenticate | None = None, clerk: bool = 
     st.rerun()
 
 
-def forget_session() -> None:
-    """Drop everything the session held for its user; keep only the sign-in bookkeeping."""
+def forget_session(keep: frozenset[str] = KEEP_ON_SIGN_OUT) -> None:
+    """Drop everything the session held for its user; keep only the sign-in bookkeeping (``keep``)."""
     for key in list(st.session_state.keys()):
-        if key not in KEEP_ON_SIGN_OUT:
+        if key not in keep:
             del st.session_state[key]
 
 

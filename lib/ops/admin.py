@@ -29,7 +29,7 @@ from lib.errors import ConfigError
 
 # The user's own tables; the rollups and change versions follow assistant_tests by trigger.
 TABLES = ("subscriptions", "intents", "assistant_settings", "assistants", "assistant_tests")
-CLERK_USER_ID = re.compile(r"^user_[A-Za-z0-9_]{1,250}$")
+CLERK_USER_ID = re.compile(r"user_[A-Za-z0-9_]{1,250}")  # the whole value (fullmatch: no trailing newline)
 ORPHAN = ""
 
 
@@ -64,25 +64,45 @@ def _taken(conn: psycopg.Connection, table: str, user_id: str) -> str | None:
     return None
 
 
+def _split(conn: psycopg.Connection, tables: Sequence[str]) -> str | None:
+    """Why assigning only some of the tables would leave an assistant pointing at another user's intent, or None:
+    orphan assistants that use orphan intents move together with them, or not at all."""
+    if ("intents" in tables) == ("assistants" in tables):
+        return None
+    linked = _one(conn, "select count(*) from public.assistants a where a.user_id = %(o)s and exists "
+                        "(select 1 from public.intents i where i.user_id = %(o)s and i.id = any(a.intents_used))",
+                  {"o": ORPHAN})
+    if not linked:
+        return None
+    return (f"intents and assistants: {linked} orphan assistant(s) use orphan intents, and assigning only one of "
+            "the two tables would leave them pointing at another user's intents; give both (--table intents "
+            "--table assistants), or delete the orphans of one first")
+
+
 def fix_orphans(conninfo: str, *, assign_to: str | None, tables: Sequence[str], commit: bool) -> dict[str, int]:
     """Assign (``assign_to``) or delete the orphans of ``tables`` in one transaction; rows touched per
     table.  Rolled back unless ``commit``.  ``Refused`` if the fix would break a rule."""
-    if assign_to is not None and not CLERK_USER_ID.match(assign_to):
+    if assign_to is not None and not CLERK_USER_ID.fullmatch(assign_to):
         raise Refused(f"{assign_to!r} is not a Clerk user id (user_ followed by letters, digits or _).")
     with _connect(conninfo) as conn:
         try:
             if assign_to is not None:
                 problems = [p for t in tables if (p := _taken(conn, t, assign_to))]
+                if split := _split(conn, tables):
+                    problems.append(split)
                 if problems:
                     raise Refused("Nothing was changed:\n" + "\n".join(f"  - {p}" for p in problems))
             done = {}
-            for table in tables:
+            # assistants before intents: an intent that moves to another user leaves its old user's assistants
+            # (trigger intents_follow_id), so assistants that move along must have moved first
+            for table in sorted(tables, key=lambda t: t != "assistants"):
                 if assign_to is None:
                     cur = conn.execute(f"delete from public.{table} where user_id = %(o)s", {"o": ORPHAN})
                 else:
                     cur = conn.execute(f"update public.{table} set user_id = %(u)s where user_id = %(o)s",
                                        {"o": ORPHAN, "u": assign_to})
                 done[table] = cur.rowcount
+            done = {t: done[t] for t in tables}
             if commit:
                 conn.commit()
             else:
@@ -157,7 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(err, file=sys.stderr)
         return 1
     except psycopg.Error as err:
-        print(f"Nothing was changed: the database refused the fix ({type(err).__name__}).", file=sys.stderr)
+        why = f": {err.diag.message_primary}" if err.sqlstate == "23505" and err.diag.message_primary else ""
+        print(f"Nothing was changed: the database refused the fix ({type(err).__name__}{why}).", file=sys.stderr)
         return 1
     total = sum(done.values())
     if args.yes:

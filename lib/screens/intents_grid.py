@@ -22,7 +22,7 @@ from lib.screens.intent_checks import Report
 from lib.store.validation import MAX_ITEM_LENGTH, clean_intent, duplicate_problems, search_fold
 
 EDITABLE = ("intent_name", "example_user_phrases", "english_responses", "russian_responses")
-READ_ONLY = ("created_at", "updated_at")
+READ_ONLY = ("created_at", "updated_at", "version")  # updated_at and version: hidden, what Save's check compares
 COLUMNS = EDITABLE + READ_ONLY
 UNSHOWABLE = re.compile("[\x00\ud800-\udfff]")
 
@@ -39,7 +39,7 @@ PROBLEMS = "problems"  # read-only column added after a refused Save: what to fi
 
 def shown(frame: pd.DataFrame) -> pd.DataFrame:
     """What the editor is given: rows by position (no id column), without the raw version column."""
-    return frame.drop(columns=["updated_at"]).reset_index(drop=True) if "updated" in frame.columns \
+    return frame.drop(columns=["updated_at", "version"]).reset_index(drop=True) if "updated" in frame.columns \
         else frame.reset_index(drop=True)
 
 
@@ -57,7 +57,7 @@ def summary(items: Iterable[str]) -> str:
 
 def display_order(frame: pd.DataFrame) -> list[str]:
     """The columns the grid shows, in order: the lists as their summaries, the raw lists left out."""
-    return [c for c in frame.columns if c not in EDITABLE[1:] and c != "updated_at"]
+    return [c for c in frame.columns if c not in EDITABLE[1:] and c not in ("updated_at", "version")]
 
 
 def with_row(frame: pd.DataFrame, index: Any, name: str, lists: Mapping[str, list[str]]) -> pd.DataFrame:
@@ -96,6 +96,7 @@ def grid_frame(intents: Iterable[Intent], search: str = "", report: Report | Non
         **{c: pd.Series([list(getattr(i, c)) for i in rows], dtype=object) for c in EDITABLE[1:]},
         "created_at": pd.Series(pd.to_datetime([i.created_at for i in rows]), dtype="datetime64[us]"),
         "updated_at": pd.Series(pd.to_datetime([i.updated_at for i in rows]), dtype="datetime64[us]"),
+        "version": pd.Series([i.version for i in rows], dtype="Int64"),
     }
     columns = list(COLUMNS)
     if report is not None:
@@ -108,7 +109,7 @@ def grid_frame(intents: Iterable[Intent], search: str = "", report: Report | Non
         data["used_by"] = pd.Series([", ".join(c.used_by) or unused for c in checks], dtype="str")
         # shown as text (UTC), so that a new row's cell is empty rather than "None"; updated_at stays the version
         data["updated"] = pd.Series([_day_time(i.updated_at) if i.updated_at else "" for i in rows], dtype="str")
-        columns = ["intent_name", *SUMMARIES.values(), *CHECKS, "updated", *EDITABLE[1:], "updated_at"]
+        columns = ["intent_name", *SUMMARIES.values(), *CHECKS, "updated", *EDITABLE[1:], "updated_at", "version"]
     frame = pd.DataFrame({c: data[c] for c in columns}, columns=columns)
     frame.index = pd.Index([i.id for i in rows], name="id", dtype=object)
     return frame
@@ -148,6 +149,11 @@ def _updated_at(frame: pd.DataFrame, pos: int) -> Any:
     return None if pd.isna(value) else value.to_pydatetime()
 
 
+def _version(frame: pd.DataFrame, pos: int) -> int | None:
+    value = frame.iloc[pos]["version"] if "version" in frame.columns else None
+    return None if value is None or pd.isna(value) else int(value)
+
+
 def has_edits(state: Mapping[str, Any] | None) -> bool:
     return bool(state) and any(state.get(k) for k in ("edited_rows", "added_rows", "deleted_rows"))
 
@@ -155,7 +161,7 @@ def has_edits(state: Mapping[str, Any] | None) -> bool:
 def blank_row(frame: pd.DataFrame) -> pd.DataFrame:
     """One empty new row (as the grid shows it: empty cells, not "None") with the frame's columns."""
     row = {c: ("" if c in ("intent_name", *CHECKS, *SUMMARIES.values(), PROBLEMS, "updated") else [] if c in EDITABLE
-               else pd.NaT)
+               else pd.NA if c == "version" else pd.NaT)
            for c in frame.columns}
     if "attention" in row:
         row["attention"] = _("new: not saved yet")
@@ -248,7 +254,8 @@ def pending(base: pd.DataFrame, effective: pd.DataFrame) -> Pending:
     base_pos = {ident: pos for pos, ident in enumerate(base.index)}
     eff_ids = set(effective.index)
     deleted = tuple(
-        IntentRef(str(i), _updated_at(base, base_pos[i]), label=label(f"“{base.iloc[base_pos[i]]['intent_name']}”", i))
+        IntentRef(str(i), _updated_at(base, base_pos[i]), label=label(f"“{base.iloc[base_pos[i]]['intent_name']}”", i),
+                  version=_version(base, base_pos[i]))
         for i in base.index if i not in eff_ids
     )
     # Whole columns as Python lists: one pass, no per-row pandas access (thousands of rows per rerun).
@@ -269,7 +276,8 @@ def pending(base: pd.DataFrame, effective: pd.DataFrame) -> Pending:
         before = (_as_text(before_cols[0][bpos]), *(_as_list(col[bpos]) for col in before_cols[1:]))
         if after != before:
             name = after[0].strip() or before[0]
-            edited.append(IntentEdit(str(ident), _updated_at(base, bpos), _input(after, label(f"“{name}”", ident))))
+            edited.append(IntentEdit(str(ident), _updated_at(base, bpos), _input(after, label(f"“{name}”", ident)),
+                                     _version(base, bpos)))
     return Pending(IntentDiff(added=tuple(added), edited=tuple(edited), deleted=deleted), rows)
 
 
@@ -336,9 +344,10 @@ def listed_names(names: tuple[str, ...], shown: int = 5) -> str:
 
 def underneath(editing: pd.DataFrame, current: pd.DataFrame) -> Underneath:
     """What changed in ``current`` (the intents as stored now) since ``editing`` (the frame the grid
-    shows) was loaded: rows whose version (updated_at) moved, rows gone, rows new."""
-    then = dict(zip(editing.index, editing["updated_at"], strict=True))
-    now = dict(zip(current.index, current["updated_at"], strict=True))
+    shows) was loaded: rows whose database-kept version moved (any writer's update), rows gone, rows new."""
+    column = "version" if "version" in editing.columns and "version" in current.columns else "updated_at"
+    then = dict(zip(editing.index, editing[column], strict=True))
+    now = dict(zip(current.index, current[column], strict=True))
     names = dict(zip(editing.index, editing["intent_name"], strict=True))
     changed = tuple(names[i] for i in then if i in now and not _same_time(then[i], now[i]))
     deleted = tuple(names[i] for i in then if i not in now)

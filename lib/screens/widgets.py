@@ -295,7 +295,11 @@ def tests_download(filters: TestFilter, key: str) -> None:
         prepared = st.session_state[f"{key}_file"] = None
     if st.button(ngettext("Prepare CSV of {n} test call", "Prepare CSV of {n} test calls", total).format(n=fmt_int(total)),
                  key=f"{key}_prepare", disabled=not total, icon=":material/download:"):
-        files = _session_files()
+        try:
+            files = _session_files()
+        except StoreError as err:  # the export root is not private (lib.files.session_files.private_root)
+            st.error(str(err))
+            return
         path = files.file(key)  # replaces this screen's previous file
         st.session_state[f"{key}_file"] = prepared = None
         bar = st.progress(0.0, text=_("Preparing the export…"))

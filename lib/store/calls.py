@@ -23,7 +23,9 @@ from lib.errors import (
     AlreadyUndone,
     ConflictError,
     HistoryNotFound,
+    NameTaken,
     NotLoaded,
+    SaveUndone,
     StoreError,
     StoreUnavailable,
     UndoConflict,
@@ -97,7 +99,7 @@ class CallStore:
         self.export_timeout_s = float(export_timeout_s)
         self.export_gate = ExportGate(exports)
 
-    def call(self, uid: str, fn: str, params: dict[str, Any], *, read: bool, export: bool = False) -> Any:
+    def call(self, uid: str | None, fn: str, params: dict[str, Any], *, read: bool, export: bool = False) -> Any:
         raise NotImplementedError
 
     def export_lines(self, uid: str, params: dict[str, Any], out: IO[bytes],
@@ -118,6 +120,17 @@ class CallStore:
                 on_progress(rows)
             if after is None:
                 return rows
+
+    def signin_throttle(self, action: str, keys: list[str], limits: list[int], lockout_seconds: float) -> float:
+        """The sign-in throttle shared by every replica (``public.signin_throttle``, called as the server itself:
+        role service_role, no user): seconds to wait, 0 to go on."""
+        try:
+            answer = self.call(None, "signin_throttle", {"p_action": action, "p_keys": keys, "p_limits": limits,
+                                                         "p_lockout": float(lockout_seconds)}, read=False)
+        except Refused as err:
+            raise StoreError(REFUSED) from err
+        with _parsing():
+            return float(answer or 0)
 
     def for_user(self, user_id: str) -> UserCalls:
         return UserCalls(self, validate_user_id(user_id))
@@ -173,7 +186,7 @@ class UserCalls:
     def list_intents(self) -> list[Intent]:
         with _parsing():
             return [Intent(str(r["id"]), r["intent_name"], *content(r)[1:], parse_time(r["created_at"]),
-                           parse_time(r["updated_at"])) for r in self._call("dashboard_intents")]
+                           parse_time(r["updated_at"]), int(r["version"])) for r in self._call("dashboard_intents")]
 
     def save_intents(self, diff: IntentDiff) -> SaveResult:
         """Write a grid's diff in one transaction: all or nothing, stale rows refused as conflicts.
@@ -192,18 +205,26 @@ class UserCalls:
             ids = _json(err.detail)
             if err.sqlstate == "40001" and isinstance(ids, list) and ids:
                 return ConflictError([str(i) for i in ids], names)
+            if taken := _name_taken(err):
+                return taken
             return _Duplicate(REFUSED) if err.sqlstate == "23505" else None  # an added id exists (this save's?)
 
         params = {
             "p_added": [{"id": token.added_id(n), **a.columns()} for n, a in enumerate(diff.added)],
-            "p_edited": [{"id": e.id, "updated_at": wire_time(e.updated_at), **e.values.columns()}
-                         for e in diff.edited],
-            "p_deleted": [{"id": d.id, "updated_at": wire_time(d.updated_at)} for d in diff.deleted],
+            "p_edited": [{"id": e.id, "updated_at": wire_time(e.updated_at), "version": e.version,
+                          **e.values.columns()} for e in diff.edited],
+            "p_deleted": [{"id": d.id, "updated_at": wire_time(d.updated_at), "version": d.version}
+                          for d in diff.deleted],
             "p_at": wire_time(token.at),
             "p_kind": diff.kind,
+            "p_token": token.save_id,
         }
         try:
             answer = self._call("dashboard_save_intents", params, read=False, refused=refused)
+            if isinstance(answer, dict) and answer.get("repeat"):  # this token's save has a record already
+                if answer.get("undone"):
+                    raise SaveUndone()
+                return replace(done, checked=True)
             if not isinstance(answer, dict) or answer.get("added") != len(diff.added):
                 raise Unsettled()  # an unreadable answer to a write that may have committed
         except Unsettled:
@@ -248,6 +269,8 @@ class UserCalls:
         def refused(err: Refused) -> StoreError | None:
             if err.sqlstate == "P0002":
                 return HistoryNotFound()
+            if taken := _name_taken(err, undo=True):
+                return taken
             if err.sqlstate == "23505":
                 return AlreadyUndone()
             ids, names = _json(err.detail), _json(err.hint)
@@ -419,6 +442,14 @@ class UserCalls:
         with _parsing():
             assistants = sorted(groups(data["assistants"]), key=lambda g: (-g.failures, g.key))
             return FailureDrilldown(tuple(groups(data["phrases"])), tuple(assistants))
+
+
+def _name_taken(err: Refused, *, undo: bool = False) -> NameTaken | None:
+    """The database's refusal of a name another intent of the user has (trigger intents_name_key)."""
+    if err.sqlstate != "23505" or err.hint != "intent_name_taken":
+        return None
+    name = _json(err.detail)
+    return NameTaken(name if isinstance(name, str) else "?", undo=undo)
 
 
 class _Duplicate(StoreError):

@@ -70,3 +70,12 @@ def settle(read: Callable[[], T], waits: Iterable[float] = SETTLE_WAITS) -> T:
 def chunks(items: list[str], size: int) -> Iterable[list[str]]:
     for i in range(0, len(items), size):
         yield items[i:i + size]
+
+
+def token_for(held: tuple[IntentDiff, SaveToken] | None, diff: IntentDiff) -> tuple[IntentDiff, SaveToken]:
+    """The page's save token for ``diff`` (kept with the edits it was made for): the held one while the
+    pending edits are the same (a retry is recognised), a new one as soon as they change (a changed set of
+    edits is another save).  The page forgets it after a successful save or a Discard."""
+    if held is not None and held[0] == diff:
+        return held
+    return diff, SaveToken.new()

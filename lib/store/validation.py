@@ -133,7 +133,7 @@ def validate_diff(diff: IntentDiff) -> IntentDiff:
     problems: list[Problem] = []
     added = tuple(clean_intent(a, problems) for a in diff.added)
     edited = tuple(
-        IntentEdit(e.id, e.updated_at, clean_intent(e.values, problems)) for e in diff.edited
+        IntentEdit(e.id, e.updated_at, clean_intent(e.values, problems), e.version) for e in diff.edited
     )
     ids = [e.id for e in diff.edited] + [d.id for d in diff.deleted]
     if len(ids) != len(set(ids)):
