@@ -14,31 +14,52 @@ from lib.store import queries
 
 st.title(_("Assistants"))
 
-# The toggle always shows the stored setting (a change made elsewhere shows on the next render).
-st.session_state["assistant_active"] = queries.assistant_settings().is_active
+# The toggle always shows the stored setting (a change made elsewhere shows on the next render).  Turning it
+# on applies at once; pausing every assistant asks first (callers get no answer while it is off).
+active = queries.assistant_settings().is_active
+st.session_state["assistant_active"] = active
+CONFIRM_PAUSE, FLASH = "assistant_pause_confirm", "assistant_flash"
 
 
-def toggle() -> None:
-    """Runs before the script: a failure here must be caught, shown, and the toggle put back."""
-    on = st.session_state["assistant_active"]
+def apply(on: bool) -> None:
+    """Store the service state; a failure is shown and nothing else changes."""
+    st.session_state.pop(CONFIRM_PAUSE, None)
     try:
         queries.set_active(on)
     except StoreError as err:
-        st.session_state["assistant_active"] = not on
-        st.session_state["assistant_flash"] = ("error", (_("The assistant service was not turned on. {error}") if on else
-                                                         _("The assistant service was not paused. {error}")).format(error=err))
+        st.session_state[FLASH] = ("error", (_("The assistant service was not turned on. {error}") if on else
+                                             _("The assistant service was not paused. {error}")).format(error=err))
         return
-    st.session_state["assistant_flash"] = ("success", _("Assistant service on: your assistants answer calls again.") if on else
-                                           _("Assistant service paused: no assistant answers calls until you turn it back on."))
+    st.session_state[FLASH] = ("info", _("Assistant service on: your assistants answer calls again.") if on else
+                               _("Assistant service paused: no assistant answers calls until you turn it back on."))
 
 
-st.toggle(_("Assistant service on (all your assistants)"), key="assistant_active", on_change=toggle,
-          disabled=not queries.freshness().reachable,
-          help=_("Your account's assistant service: when it is off, none of your assistants answers calls."))
-if flash := st.session_state.pop("assistant_flash", None):
+def toggle() -> None:
+    """Runs before the script: turning on applies; turning off only asks (the toggle stays on until confirmed)."""
+    if st.session_state["assistant_active"]:
+        apply(True)
+    else:
+        st.session_state[CONFIRM_PAUSE] = True
+
+
+st.toggle(_("Assistant service: on") if active else _("Assistant service: paused"), key="assistant_active",
+          on_change=toggle, disabled=not queries.freshness().reachable,
+          help=_("Your account's assistant service, for all your assistants: when it is off, none of your "
+                 "assistants answers calls."))
+if st.session_state.get(CONFIRM_PAUSE) and active:
+    with st.container(border=True):
+        count = len(queries.assistants())
+        st.warning(ngettext("Pause your {n} assistant? Callers get no answer until you turn the service back on.",
+                            "Pause all {n} of your assistants? Callers get no answer until you turn the service "
+                            "back on.", count).format(n=fmt_int(count)), icon=":material/pause_circle:")
+        yes, no = st.columns(2)
+        yes.button(_("Pause the assistant service"), type="primary", key="assistant_pause_yes", on_click=apply,
+                   args=(False,))
+        no.button(_("Keep it on"), key="assistant_pause_no", on_click=lambda: st.session_state.pop(CONFIRM_PAUSE, None))
+if flash := st.session_state.pop(FLASH, None):
     kind, text = flash
-    if kind == "success":
-        st.success(text, icon=":material/check_circle:")
+    if kind == "info":  # neutral: pausing is not a success to celebrate, nor resuming an alarm
+        st.info(text, icon=":material/info:")
     else:
         st.error(text, icon=":material/error:")
 

@@ -282,8 +282,8 @@ if save_col.button(_("Save"), type="primary", disabled=diff.is_empty() or offlin
 if state.get(CONFIRM) and diff.deleted:
     with st.container(border=True):
         n = len(diff.deleted)
-        st.warning(ngettext("Delete {n} intent: {names}? This cannot be undone.",
-                            "Delete {n} intents: {names}? This cannot be undone.", n).format(
+        st.warning(ngettext("Delete {n} intent: {names}? Undo in History below brings it back.",
+                            "Delete {n} intents: {names}? Undo in History below brings them back.", n).format(
                                 n=fmt_int(n), names=pend.deleted_names(10)), icon=":material/delete:")
         if report is not None:
             for d in diff.deleted:

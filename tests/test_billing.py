@@ -74,8 +74,9 @@ def test_only_a_running_subscription_counts_days_left() -> None:
 
 def test_the_slim_banner_explains_why_the_assistant_is_paused() -> None:
     assert billing.slim_banner("past_due", False) == (
-        "Your last payment failed. Your assistant service is paused until this is resolved.")
-    assert "may be paused" in billing.slim_banner("unpaid", True)
+        "Your last payment failed. Your assistant service is paused: your assistants answer no calls.")
+    # the dashboard pauses nothing by itself: while the service is on, the banner claims no effect
+    assert billing.slim_banner("unpaid", True) == "Your subscription is unpaid."
     assert billing.slim_banner("active", False) is None and billing.slim_banner(None, True) is None
     assert billing.banner("past_due", NOTHING, False) == billing.slim_banner("past_due", False)  # Billing says it too
     assert billing.banner("past_due", EVERY_LINK, True) == ("Your last payment failed. Your assistant service may be "

@@ -205,7 +205,7 @@ def test_delete_asks_naming_intents_and_assistants_and_cancel_restores(page: Pag
     expect(page.get_by_text(f"Unsaved: 0 new, 0 changed, 1 to delete (“{first}”)", exact=True)).to_be_visible()
     page.get_by_role("button", name="Save", exact=True).click()
     settle(page)
-    expect(page.get_by_text(f"Delete 1 intent: “{first}”? This cannot be undone.")).to_be_visible()
+    expect(page.get_by_text(f"Delete 1 intent: “{first}”? Undo in History below brings it back.")).to_be_visible()
     expect(page.get_by_text(re.compile(f"“{first}” is used by “"))).to_be_visible()  # goodbye: 3 assistants
     screenshot(page, "intents-delete-confirm")
     page.get_by_role("button", name="Cancel", exact=True).click()

@@ -182,7 +182,7 @@ def test_phone_cards_are_compact_and_the_tests_table_is_near_the_top(phone: Page
 
 def test_past_due_banner_and_billing(desktop: Page) -> None:
     sign_in(desktop, "bob")
-    banner = "Your last payment failed. Your assistant service is paused until this is resolved."
+    banner = "Your last payment failed. Your assistant service is paused: your assistants answer no calls."
     for link in ("Stats", "Intents", "Assistants", "Tests", "Export"):
         go_to(desktop, link, link)
         expect(desktop.get_by_text(banner, exact=True)).to_be_visible()

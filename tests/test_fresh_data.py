@@ -268,6 +268,8 @@ def test_a_failing_toggle_save_is_reported_and_the_toggle_put_back(toggle_app: s
         conn.execute(sa.text("create trigger refuse before insert or update on assistant_settings "
                              "for each row execute function public.test_refuse()"))
     at.toggle(key="assistant_active").set_value(False).run()
+    assert _active(toggle_app) is True and at.toggle(key="assistant_active").value is True  # it asks first
+    at.button(key="assistant_pause_yes").click().run()
     assert not at.exception
     assert [e.value for e in at.error] and "was not paused" in at.error[0].value
     assert "refused" not in at.error[0].value.lower().replace("the database refused", "")  # no driver text
@@ -277,6 +279,16 @@ def test_a_failing_toggle_save_is_reported_and_the_toggle_put_back(toggle_app: s
         conn.execute(sa.text("drop trigger refuse on assistant_settings"))
         conn.execute(sa.text("drop function public.test_refuse()"))
     at.toggle(key="assistant_active").set_value(False).run()
-    assert any("paused" in s.value for s in at.success)
+    at.button(key="assistant_pause_no").click().run()  # "Keep it on": nothing changes
+    assert _active(toggle_app) is True and not at.success
+    at.toggle(key="assistant_active").set_value(False).run()
+    with toggle_app.connect() as conn:
+        n = conn.execute(sa.text("select count(*) from assistants where user_id = :u"), {"u": ALICE}).scalar_one()
+    assert any(f"Pause all {n} of your assistants?" in w.value for w in at.warning)  # how many it stops, named
+    at.button(key="assistant_pause_yes").click().run()
+    assert any("paused" in i.value for i in at.info) and not at.success  # neutral, no green tick
     assert _active(toggle_app) is False and at.toggle(key="assistant_active").value is False
+    assert "paused" in at.toggle(key="assistant_active").label  # the label says the state it is in
+    at.toggle(key="assistant_active").set_value(True).run()  # turning it back on needs no confirmation
+    assert _active(toggle_app) is True and "on" in at.toggle(key="assistant_active").label
 

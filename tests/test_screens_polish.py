@@ -37,8 +37,8 @@ def test_each_screen_is_titled_as_in_the_sidebar(app_on) -> None:
 def test_the_switch_names_the_accounts_assistant_service(app_on) -> None:
     at = open_screen(app_on("alice"), "assistants")
     switch = at.toggle(key="assistant_active")
-    assert "assistant service" in switch.label.lower() and "all your assistants" in switch.label
-    assert "none of your assistants" in switch.help
+    assert switch.label == "Assistant service: on"  # alice's is on: the label says the state, not the action
+    assert "all your assistants" in switch.help and "none of your" in switch.help
 
 
 def test_a_past_due_account_carries_a_banner_on_every_screen(app_on) -> None:
@@ -47,10 +47,10 @@ def test_a_past_due_account_carries_a_banner_on_every_screen(app_on) -> None:
         at = open_screen(at, name)
         if name == "billing":  # the full notice instead, saying what to do
             assert not banner_texts(at) and [e.value for e in at.error] == [
-                "Your last payment failed. Your assistant service is paused until this is resolved."]
+                "Your last payment failed. Your assistant service is paused: your assistants answer no calls."]
             continue
-        assert banner_texts(at) == ["Your last payment failed. Your assistant service is paused until this is "
-                                    "resolved."], name
+        assert banner_texts(at) == ["Your last payment failed. Your assistant service is paused: your assistants "
+                                    "answer no calls."], name
 
 
 def test_a_healthy_account_has_no_banner(app_on) -> None:

@@ -88,9 +88,9 @@ def banner(status: str | None, settings: Settings | None = None, assistant_activ
     return " ".join(part for part in (_(trouble[0]), effect, _todo(trouble, settings or Settings())) if part)
 
 
-def _effect(assistant_active: bool) -> str:
-    return (_("Your assistant service is paused until this is resolved.") if not assistant_active
-            else _("Your assistant service may be paused if this is not resolved."))
+def _effect(assistant_active: bool) -> str | None:
+    """What the account's state means for callers, as it is: this dashboard pauses nothing by itself."""
+    return _("Your assistant service is paused: your assistants answer no calls.") if not assistant_active else None
 
 
 def action(status: str | None, settings: Settings) -> Action | None:
@@ -112,7 +112,7 @@ def slim_banner(status: str | None, assistant_active: bool) -> str | None:
     trouble = TROUBLES.get(status or "")
     if trouble is None:
         return None
-    return f"{_(trouble[0])} {_effect(assistant_active)}"
+    return " ".join(part for part in (_(trouble[0]), _effect(assistant_active)) if part)
 
 
 def no_plan(settings: Settings) -> str:
