@@ -79,8 +79,7 @@ def test_the_slim_banner_explains_why_the_assistant_is_paused() -> None:
     assert billing.slim_banner("unpaid", True) == "Your subscription is unpaid."
     assert billing.slim_banner("active", False) is None and billing.slim_banner(None, True) is None
     assert billing.banner("past_due", NOTHING, False) == billing.slim_banner("past_due", False)  # Billing says it too
-    assert billing.banner("past_due", EVERY_LINK, True) == ("Your last payment failed. Your assistant service may be "
-                                                           "paused if this is not resolved. Update your payment "
+    assert billing.banner("past_due", EVERY_LINK, True) == ("Your last payment failed. Update your payment "
                                                            "method: use the button below.")
 
 
