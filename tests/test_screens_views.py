@@ -215,12 +215,16 @@ def test_bad_url_parameters_fall_back_with_a_notice(app_on) -> None:
     at.run()
     assert not at.exception and not at.error
     notice = " ".join(i.value for i in at.info)
-    assert "period 'forever'" in notice and "'bogus'" in notice and "page '-3'" in notice
+    assert "the period “forever”" in notice and "“bogus”" in notice and "the page “-3”" in notice
+    assert "7 days, 30 days, 90 days, All time, Custom" in notice  # what it can be, in the screen's words
+    assert "Completed" in notice and "in_progress" not in notice  # statuses by their names, not their keys
     assert "not one of yours" in notice
     assert at.radio(key="tests_preset").value == "30 days" and at.multiselect(key="tests_statuses").value == ["failed"]
     assert dict(at.query_params) == {"period": "30d", "status": "failed"}  # the URL says what is shown
     at.run()
-    assert not at.info  # said once
+    assert any("Part of this link was not used" in i.value for i in at.info)  # it stays while the page reruns...
+    at.button(key="tests_link_notice_close").click().run()
+    assert not any("Part of this link was not used" in i.value for i in at.info)  # ...until it is dismissed
 
 
 def test_empty_user_views(empty_app: AppTest) -> None:

@@ -52,19 +52,37 @@ def user_zone() -> tuple[ZoneInfo, str]:
     return urlstate.zone(name)
 
 
+_LINK_NOTICE = "_link_notice_"  # session state: what the last link to a screen asked for that was ignored
+
+
+def link_notice(screen: str) -> None:
+    """What a link asked for that this screen could not use, in words, until the user dismisses it."""
+    notices = st.session_state.get(_LINK_NOTICE + screen)
+    if not notices:
+        return
+    with st.container(border=True, key=f"{screen}_link_notice"):
+        text, close = st.columns([12, 1], vertical_alignment="center")
+        text.info(_("Part of this link was not used: {notices}.").format(notices="; ".join(notices)),
+                  icon=":material/link_off:")
+        close.button("", icon=":material/close:", key=f"{screen}_link_notice_close", help=_("Dismiss"),
+                     on_click=lambda: st.session_state.pop(_LINK_NOTICE + screen, None))
+
+
 def url_view(screen: str) -> urlstate.View | None:
     """The view this screen's URL asks for when the URL came from outside (a link, a reload, a switch
     from another screen); None when it is what this screen last wrote (then the widgets hold the view).
-    Ignored parameters are named in a small notice; a URL without a period keeps the session's."""
+    Ignored parameters are named in a notice that stays until dismissed; a URL without a period keeps the
+    session's."""
     params = {k: st.query_params[k] for k in st.query_params if k in urlstate.VIEW_KEYS}
-    if st.session_state.get(_WRITTEN + screen) == params:
-        return None
-    view, notices = urlstate.parse(params)
-    if notices:
-        st.info(_("Part of this link was not used: {notices}.").format(notices="; ".join(notices)),
-                icon=":material/link_off:")
-    if not {"period", "from", "to"} & set(params) and isinstance(st.session_state.get(PERIOD_KEY), urlstate.Period):
-        view = replace(view, period=st.session_state[PERIOD_KEY])
+    view = None
+    if st.session_state.get(_WRITTEN + screen) != params:
+        view, notices = urlstate.parse(params)
+        if notices:  # kept until dismissed: it must not flash by while the page settles
+            st.session_state[_LINK_NOTICE + screen] = notices
+        if not {"period", "from", "to"} & set(params) and isinstance(st.session_state.get(PERIOD_KEY),
+                                                                      urlstate.Period):
+            view = replace(view, period=st.session_state[PERIOD_KEY])
+    link_notice(screen)
     return view
 
 

@@ -170,12 +170,21 @@ def _text(raw: str, limit: int) -> str | None:
     return text
 
 
+def _quoted(values: list[str]) -> str:
+    return ", ".join(f"“{v[:40]}”" for v in values[:3])
+
+
 def _members(raw: str, known: tuple[str, ...], name: str, notices: list[str]) -> tuple[str, ...]:
+    """The known values of a list parameter; the others named in a notice, with what it can hold, in words."""
+    from lib.screens.charts import language_label, status_label  # (charts draws; urlstate only parses)
+
     values = _values(raw)
     bad = [v for v in values if v not in known]
     if bad:
-        notices.append(_("{name} {values} is not one of: {known}").format(
-            name=name, values=", ".join(repr(v[:40]) for v in bad[:3]), known=", ".join(known)))
+        label = language_label if name == "language" else status_label
+        text = (_("the language {values} is not one this dashboard knows; it can be: {known}") if name == "language"
+                else _("the status {values} is not one this dashboard knows; it can be: {known}"))
+        notices.append(text.format(values=_quoted(bad), known=", ".join(label(k) for k in known)))
     return tuple(dict.fromkeys(v for v in values if v in known))
 
 
@@ -196,8 +205,8 @@ def parse(params: Mapping[str, str]) -> tuple[View, list[str]]:
         if kind in PRESET_DAYS:
             view = replace(view, period=Period(kind))
         else:
-            notices.append(_("period {value} is not one of: {known}").format(
-                value=repr(kind[:20]), known=", ".join([*PRESET_DAYS, "custom"])))
+            notices.append(_("the period {value} is not one this dashboard knows; it can be: {known}").format(
+                value=_quoted([kind[:20]]), known=", ".join(_(PRESET_LABELS[k]) for k in (*PRESET_DAYS, "custom"))))
     if "assistant" in params:
         ids = _values(params["assistant"])
         good = tuple(dict.fromkeys(i for i in ids if _ASSISTANT_ID.fullmatch(i)))
@@ -213,7 +222,7 @@ def parse(params: Mapping[str, str]) -> tuple[View, list[str]]:
         if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_PAGE:
             view = replace(view, page=int(raw))
         else:
-            notices.append(_("page {value} is not a page number").format(value=repr(raw[:20])))
+            notices.append(_("the page {value} is not a page number").format(value=_quoted([raw[:20]])))
     for key in ("q", "phrase"):
         if key in params:
             text = _text(params[key], MAX_TEXT[key])
