@@ -42,6 +42,8 @@ class IntentInput:
     english_responses: tuple[str, ...] = ()
     russian_responses: tuple[str, ...] = ()
     label: str = ""
+    # an imported row's id column (the Export's): which stored intent it updates, if any; not part of its content
+    id: str = field(default="", compare=False)
 
     def columns(self) -> dict[str, object]:
         """The intents table's editable columns, as a store writes them."""

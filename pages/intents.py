@@ -310,15 +310,19 @@ if report is not None and report.clashes:
                      "the assistant cannot tell which one a caller means."))
         st.markdown("\n".join(f"- {intent_checks.clash_line(c)}" for c in report.clashes[:200]))
 
+IMPORT_MODES = {"add": N_("Add new intents only"), "update": N_("Add new intents and update those I have")}
 with st.expander(_("Import intents from CSV or JSON")):
     st.caption(_("The same format the Export screen writes: columns intent_name, example_user_phrases, "
-                 "english_responses, russian_responses (lists as JSON arrays; a plain value is a list of one)."))
+                 "english_responses, russian_responses (lists as JSON arrays; a plain value is one item per line), "
+                 "and id. A row names one of your intents by its id, else by its name."))
+    mode = st.radio(_("Rows that name an intent you have"), list(IMPORT_MODES), format_func=lambda m: _(IMPORT_MODES[m]),
+                    horizontal=True, key=f"{KEY}_import_mode")
     upload = st.file_uploader(_("File"), type=["csv", "json"], max_upload_size=importing.MAX_UPLOAD_MB,
                               key=f"{KEY}_upload_{state[f'{KEY}_generation']}")
     if upload is not None:
         try:
             found = importing.read_intent_file(upload.getvalue(), upload.name)
-            preview = import_preview.import_preview(found.rows, found.problems, [i.intent_name for i in intents or ()])
+            preview = import_preview.import_preview(found.rows, found.problems, intents or (), update=mode == "update")
         except ValidationError as err:
             st.error(_("This file cannot be read:") + "\n" + "\n".join(f"- {line}" for line in import_preview.problem_lines(err)))
         else:
@@ -327,12 +331,25 @@ with st.expander(_("Import intents from CSV or JSON")):
                 st.info(_("The file holds no intents."))
             else:
                 st.dataframe(preview.frame, hide_index=True, width="stretch", column_config=widgets.preview_columns())
+                added, updated = len(preview.added), len(preview.updated)
                 if preview.bad_rows:
                     st.error(preview.summary() + "\n" + "\n".join(
                         f"- {p.line()}" for p in preview.problems))
-                elif st.button(ngettext("Add {n} intents", "Add {n} intents", len(preview.intents)).format(
-                        n=fmt_int(len(preview.intents))), type="primary", disabled=offline):
-                    save(IntentDiff(added=preview.intents), "import")
+                elif not added and not updated:
+                    st.info(preview.summary() + " " + (_("Nothing to import: the file's intents are all as you have "
+                                                         "them.") if mode == "update" else
+                                                       _("Nothing to add. To update the intents you have from this "
+                                                         "file, choose “Add new intents and update those I have”.")))
+                else:
+                    st.caption(preview.summary())
+                    label = (ngettext("Add {n} intent", "Add {n} intents", added).format(n=fmt_int(added))
+                             if not updated else
+                             ngettext("Update {n} intent", "Update {n} intents", updated).format(n=fmt_int(updated))
+                             if not added else
+                             _("Add {added} and update {updated} intents").format(added=fmt_int(added),
+                                                                                  updated=fmt_int(updated)))
+                    if st.button(label, type="primary", disabled=offline, key=f"{KEY}_import_save"):
+                        save(IntentDiff(added=preview.added, edited=preview.updated), "import")
 
 history_panel.render()
 intent_editor.render(apply_editor)

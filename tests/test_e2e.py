@@ -235,7 +235,7 @@ def test_import_intents_from_a_file(page: Page) -> None:
     upload.set_input_files({"name": "bad.csv", "mimeType": "text/csv", "buffer": (BOM.decode() + bad).encode()})
     settle(page)
     expect(page.get_by_text("1 of 1 rows have problems")).to_be_visible()
-    expect(page.get_by_role("button", name="Add 1 intents")).to_have_count(0)
+    expect(page.get_by_role("button", name="Add 1 intent")).to_have_count(0)
 
     good = header + (
         'closing_time,"[""When do you close?"", ""Во сколько закрываетесь?""]","[""We close at 7 pm.""]",'
@@ -349,5 +349,5 @@ def test_hostile_import_files_never_break_the_page(page: Page) -> None:
     upload.set_input_files({"name": "ansi.csv", "mimeType": "text/csv", "buffer": ansi})
     settle(page)
     expect(page.get_by_text("Read as Windows-1251.", exact=True)).to_be_visible()  # issue 19: read, not refused
-    expect(page.get_by_role("button", name="Add 1 intents")).to_be_visible()
+    expect(page.get_by_role("button", name="Add 1 intent")).to_be_visible()
     assert_no_exception(page, "import of a Windows-1251 file")

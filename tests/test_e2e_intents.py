@@ -10,8 +10,10 @@ tests/test_readme_screenshots.py).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -243,8 +245,8 @@ def test_import_reports_every_bad_row_with_the_grids_titles(page: Page) -> None:
                 "x,[1],[],[]\r\n")  # not a list of texts
     upload.set_input_files({"name": "intents.csv", "mimeType": "text/csv", "buffer": csv_text.encode()})
     settle(page)
-    expect(page.get_by_text("3 of 4 rows have problems; fix the file and upload it again.")).to_be_visible()
-    expect(page.get_by_role("button", name=re.compile(r"^Add \d+ intents$"))).to_have_count(0)
+    expect(page.get_by_text("2 of 4 rows have problems; fix the file and upload it again.")).to_be_visible()
+    expect(page.get_by_role("button", name=re.compile(r"^Add \d+ intents?$"))).to_have_count(0)
     preview = page.get_by_test_id("stDataFrame").last
     preview.scroll_into_view_if_needed()
     headers = preview.get_by_role("columnheader")
@@ -370,3 +372,56 @@ def test_the_editor_on_a_phone(browser: Browser, app: App) -> None:
     finally:
         page.context.close()
 
+
+
+def russian_of(app: App, name: str) -> list[str]:
+    return responses_in_db(app, name)[2]
+
+
+def test_an_exported_file_edited_and_imported_updates_those_intents(browser: Browser, app: App) -> None:
+    """Issue 20: what Export gives, Import takes back: intents.csv from the Export screen, one response changed
+    in it (as in a spreadsheet), uploaded with "add and update": one intent updated, the others unchanged."""
+    import csv
+    import io
+
+    context = browser.new_context(viewport=DESKTOP, locale="en-US", timezone_id="UTC", base_url=app.url,
+                                  accept_downloads=True)
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    try:
+        signed_in(page)
+        open_screen(page, "Export", "Export")
+        group = page.get_by_test_id("stRadio").filter(has=page.get_by_text("Table", exact=True))
+        group.get_by_text("Intents", exact=True).click()
+        settle(page)
+        with page.expect_download() as info:
+            page.get_by_role("button", name="Download CSV", exact=True).click()
+        text = Path(info.value.path()).read_bytes().decode("utf-8-sig")
+        rows = list(csv.reader(io.StringIO(text)))
+        header, body = rows[0], rows[1:]
+        name_at, ru_at = header.index("intent_name"), header.index("russian_responses")
+        new_answer = "Мы работаем ежедневно с 9:00 до 21:00."
+        for row in body:
+            if row[name_at] == "opening_hours":
+                row[ru_at] = json.dumps([new_answer], ensure_ascii=False)
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\r\n").writerows([header, *body])
+        assert russian_of(app, "opening_hours") != [new_answer]
+
+        open_screen(page, "Intents", "Intents")
+        page.get_by_text("Import intents from CSV or JSON").click()
+        page.get_by_text("Add new intents and update those I have", exact=True).click()
+        settle(page)
+        page.locator("[data-testid='stFileUploader'] input[type=file]").set_input_files(
+            {"name": "intents.csv", "mimeType": "text/csv", "buffer": ("\ufeff" + out.getvalue()).encode()})
+        settle(page)
+        expect(page.get_by_text(f"Ready: 0 to add, 1 to update, {len(body) - 1} unchanged, 0 left as is.")).to_be_visible()
+        page.get_by_text("Import intents from CSV or JSON").scroll_into_view_if_needed()
+        screenshot(page, "intents-import-update")
+        page.get_by_role("button", name="Update 1 intent", exact=True).click()
+        settle(page)
+        expect(page.get_by_text(re.compile(r"Saved: 0 added, 1 changed"))).to_be_visible()
+        assert russian_of(app, "opening_hours") == [new_answer]
+        expect(page.get_by_text(re.compile(r"^Imported · 0 added, 1 changed, 0 deleted · "))).to_be_visible()
+    finally:
+        context.close()

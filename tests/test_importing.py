@@ -287,7 +287,7 @@ def test_nul_and_lone_surrogates_are_named_by_row_and_field_in_the_preview() -> 
         "✗ intent name: contains a lone surrogate (U+D800) at character 2, which cannot be stored; remove it",
         "✗ russian responses: item 1 contains a lone surrogate (U+DC00) at character 1, "
         "which cannot be stored; remove it",
-        "✓",
+        "✓ new",
     ]
     assert [(p.row, p.field) for p in preview.problems] == [
         ("item 1", "example_user_phrases"),
@@ -581,8 +581,8 @@ def assert_rows_with_reasons(rows: list[IntentInput]) -> None:
     preview = import_preview(rows)
     assert len(preview.frame) == len(preview.intents) == len(rows)
     checks = preview.frame["check"].tolist()
-    assert all(c == "✓" or (c.startswith("✗ ") and len(c) <= 1_000) for c in checks)
-    assert sum(c != "✓" for c in checks) == preview.bad_rows
+    assert all(c == "✓ new" or (c.startswith("✗ ") and len(c) <= 1_000) for c in checks)  # nothing stored: new or bad
+    assert sum(c != "✓ new" for c in checks) == preview.bad_rows
     convert_pandas_df_to_arrow_bytes(preview.frame)  # st.dataframe's own encoding: no UnicodeEncodeError
     preview.summary().encode("utf-8")
     # the preview and the save apply the same rules (the store's, and lib.queries' duplicate names)

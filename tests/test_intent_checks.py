@@ -197,25 +197,25 @@ def test_edits_fold_into_the_working_frame_and_deletes_can_be_restored() -> None
 
 # -- the import preview --------------------------------------------------------------------------------
 
-def test_import_preview_reports_every_row_and_refuses_taken_names() -> None:
+def test_import_preview_reports_every_row_and_leaves_names_you_have() -> None:
     from lib.files.importing import read_intent_rows
 
     data = (b"intent_name,example_user_phrases\r\n"
             b"parking,Where can I park?\r\n"  # fine: a plain value is one phrase
-            b"Greeting,hi\r\n"  # the user has "greeting"
+            b"Greeting,hi\r\n"  # the user has "greeting": only adding, it is left as it is
             b"hours,[1]\r\n"  # not a list of texts
             b"parking ,again\r\n"  # same name as line 2
             b",[]\r\n")  # no name, no phrase
     rows, problems = read_intent_rows(data, "a.csv")
     preview = import_preview.import_preview(rows, problems, stored=["greeting", "refund"])
     checks = list(preview.frame["check"])
-    assert checks[0] == "✓"
-    assert "already the name of one of your intents" in checks[1]
+    assert checks[0] == "✓ new"
+    assert checks[1] == "– you have “greeting”: left as is" and preview.left == 1
     assert checks[2].startswith("✗ example user phrases: item 1 is not text")
     assert "is also the name on line 2" in checks[3]
     assert "intent name: must not be empty" in checks[4] and "needs at least one example phrase" in checks[4]
-    assert preview.bad_rows == 4 and preview.summary().startswith("4 of 5 rows have problems")
-    assert {p.row for p in preview.problems} == {"line 3", "line 4", "line 5", "line 6"}
+    assert preview.bad_rows == 3 and preview.summary().startswith("3 of 5 rows have problems")
+    assert {p.row for p in preview.problems} == {"line 4", "line 5", "line 6"}
 
 
 def test_import_preview_uses_the_grids_column_titles() -> None:
@@ -223,6 +223,6 @@ def test_import_preview_uses_the_grids_column_titles() -> None:
 
     titles = {k: v["label"] for k, v in widgets.preview_columns().items()}
     grid = {k: v["label"] for k, v in widgets.intent_columns().items()}
-    assert titles["check"] == "Check"
+    assert titles["check"] == "Result"
     assert all(titles[c] == grid[c] for c in intents_grid.EDITABLE)
     assert titles["intent_name"] == "Intent" and titles["example_user_phrases"] == "Example phrases"

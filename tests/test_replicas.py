@@ -426,7 +426,7 @@ def test_a_save_through_one_replica_shows_on_the_other(proxy: Proxy, replicas: t
             {"name": "intents.csv", "mimeType": "text/csv", "buffer": csv.encode()}
         )
         settle(a)
-        a.get_by_role("button", name="Add 1 intents").click()
+        a.get_by_role("button", name="Add 1 intent").click()
         settle(a)
         expect(a.get_by_text("Saved: 1 added, 0 changed, 0 deleted.")).to_be_visible()
         screenshot(a, "replicas-a-saved")

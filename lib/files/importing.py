@@ -311,8 +311,8 @@ def _csv_list(cell: str, label: str, field: str, problems: _Problems) -> tuple[s
     text = unneutralize(cell).strip()
     if not text or text == "[]":
         return ()
-    if not text.startswith(("[", "{", '"')):
-        return (text,)  # a plain value (`hi`) is a list of one item
+    if not text.startswith(("[", "{", '"')):  # a plain value (`hi`) is a list of one item, or one per line
+        return tuple(line for line in (part.strip() for part in text.splitlines()) if line)  # (Alt+Enter in Excel)
     try:
         value = load_json(text, "the cell")
     except JSONProblem as e:
@@ -354,7 +354,7 @@ def _read_csv(text: str) -> tuple[list[IntentInput], _Problems]:
                 problems.append(Problem("line 1", name, _("column appears more than once")))
         if problems:
             raise problems.error()
-        where = {name: header.index(name) for name in (*REQUIRED, *LIST_FIELDS) if name in header}
+        where = {name: header.index(name) for name in (*REQUIRED, *LIST_FIELDS, "id") if name in header}
         for row in reader:
             line += 1
             label = f"line {line}"
@@ -370,7 +370,9 @@ def _read_csv(text: str) -> tuple[list[IntentInput], _Problems]:
             if len(intents) == MAX_ROWS:
                 raise _refuse("file", "rows", _("has more than {n} intents; split it into smaller files").format(n=_n(MAX_ROWS)))
             lists = {f: _csv_list(row[where[f]], label, f, problems) if f in where else () for f in LIST_FIELDS}
-            intents.append(IntentInput(intent_name=unneutralize(row[where["intent_name"]]), label=label, **lists))
+            ident = unneutralize(row[where["id"]]).strip() if "id" in where else ""
+            intents.append(IntentInput(intent_name=unneutralize(row[where["intent_name"]]), label=label, id=ident,
+                                       **lists))
     except csv.Error as e:
         problems.append(Problem(f"line {line + 1}", "file", _csv_error(e)))
         raise problems.error() from None  # the rest of the file cannot be read
@@ -409,7 +411,9 @@ def _read_json(text: str) -> tuple[list[IntentInput], _Problems]:
             problems.append(Problem(label, "intent_name", _("is not text")))
             name = ""
         lists = {f: _list_value(item.get(f), label, f, problems) for f in LIST_FIELDS}
-        intents.append(IntentInput(intent_name=name, label=label, **lists))
+        ident = item.get("id")
+        intents.append(IntentInput(intent_name=name, label=label, id=ident.strip() if isinstance(ident, str) else "",
+                                   **lists))
     return intents, problems
 
 
@@ -439,9 +443,9 @@ def read_intent_file(data: bytes, filename: str) -> IntentFile:
     """Parse an uploaded intents file -- the CSV or JSON ``lib.files`` writes -- without judging it.
 
     CSV: comma, semicolon or tab separated (guessed from the header line); needs the columns
-    intent_name and example_user_phrases, english_responses and russian_responses are optional,
-    others (id, created_at, ...) are ignored; list cells are JSON arrays of texts, or one plain value
-    (a list of one item; an empty cell is an empty list); blank rows are skipped.  Labels are
+    intent_name and example_user_phrases, english_responses and russian_responses are optional, id (the
+    Export's) names the intent a row updates, others (created_at, ...) are ignored; list cells are JSON arrays
+    of texts, or a plain value (one item per line; an empty cell is an empty list); blank rows are skipped.  Labels are
     "line N", N being the row number a spreadsheet shows (the header is line 1).  JSON: a list of objects; labels are "item N" (from 1).
     Encodings, sizes and depth: see the module docstring.  Business rules (non-empty names,
     lengths, characters) are ``lib.store.validation``'s.  Returns every row (one that could not be read is

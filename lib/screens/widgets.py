@@ -171,7 +171,7 @@ def intent_columns() -> dict:
 def preview_columns() -> dict:
     """The import preview's columns: the grid's titles, and the check of each row first."""
     return {
-        "check": st.column_config.TextColumn(_("Check"), width="large"),
+        "check": st.column_config.TextColumn(_("Result"), width=230),  # the data gets the rest of the width
         **{c: (st.column_config.TextColumn if c == "intent_name" else st.column_config.ListColumn)(_(title))
            for c, title in INTENT_TITLES.items()},
     }

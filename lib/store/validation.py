@@ -124,7 +124,7 @@ def clean_intent(intent: IntentInput, problems: list[Problem], row: str | None =
         lists[f] = _clean_list(getattr(intent, f), row, f, problems)
         if f == "example_user_phrases" and not lists[f] and len(problems) == before:
             problems.append(Problem(row, f, _("needs at least one example phrase")))
-    cleaned = IntentInput(intent_name=name, label=row, **lists)
+    cleaned = IntentInput(intent_name=name, label=row, id=intent.id, **lists)
     return intent if cleaned == intent else cleaned  # an import's rows are mostly clean: keep one copy
 
 
