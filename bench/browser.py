@@ -126,7 +126,7 @@ def _journey(page: Page, tap: Wiretap, record: Record, in_page: Record, rng: ran
           lambda: expect(period.get_by_role("radio", name="90 days", exact=True)).to_be_checked())
     timed("tests", lambda: sidebar_link(page, "Tests").click(),
           lambda: expect(page.get_by_role("heading", name="Tests", exact=True)).to_be_visible())
-    timed("tests_page_2", lambda: page.get_by_role("button", name="Next", exact=True).click(),
+    timed("tests_page_2", lambda: page.get_by_role("button", name="Next", exact=True).first.click(),
           lambda: expect(page.get_by_text(re.compile(r"^Rows 51–100 of"))).to_be_visible())
 
     def pick_failed() -> None:

@@ -82,12 +82,20 @@ def tests_screen() -> None:
     cards[1].metric("Completed", s.tests_completed)
     cards[2].metric("Success rate", s.success_rate)
     live()
-    row = st.container(horizontal=True, vertical_alignment="center")
-    if row.button("Next", key="next"):
-        st.session_state["page"] = 2
     page = st.session_state.get("page", 1)
-    row.markdown(f"Rows **{(page - 1) * 50 + 1}–{page * 50}** of {s.tests}")
-    st.dataframe(data.pages[(which, page)], hide_index=True, width="stretch", height="content")
+
+    def pager(where: str) -> None:  # above and below the table, as the Tests screen draws it
+        row = st.container(horizontal=True, vertical_alignment="center")
+        for label in ("First", "Previous", "Next", "Last"):
+            if row.button(label, key=f"{where}_{label}") and label == "Next":
+                st.session_state["page"] = 2
+        row.markdown(f"Rows **{(page - 1) * 50 + 1}–{page * 50}** of {s.tests}")
+        row.number_input("Go to page", min_value=1, value=page, key=f"{where}_goto", label_visibility="collapsed")
+
+    pager("above")
+    st.dataframe(data.pages[(which, page)], hide_index=True, width="stretch", height="content",
+                 selection_mode="single-row", on_select="rerun", key=f"table_{page}")
+    pager("below")
     for col, (title, fig) in zip(st.columns([2, 1]), data.tests_figures[which], strict=True):
         with col:
             card(title, fig)
@@ -100,8 +108,10 @@ def intents_screen() -> None:
     key = f"grid_{st.session_state.setdefault('generation', 0)}"
     state = st.session_state.get(key) or {}
     changed = len(state.get("edited_rows", {}))
+    st.selectbox("Edit intent", list(range(len(data.grid))), index=None, key="pick",
+                 format_func=lambda n: data.grid["intent_name"].iat[n], label_visibility="collapsed")
     st.data_editor(data.grid, key=key, num_rows="delete", hide_index=True, width="stretch", height=600,
-                   column_config=intent_columns())
+                   column_config=intent_columns(), column_order=data.grid_columns)
     st.caption(f"Unsaved: 0 new, {changed} changed, 0 to delete")
     if st.button("Save", type="primary", disabled=not changed):
         st.session_state["generation"] += 1

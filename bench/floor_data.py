@@ -30,6 +30,7 @@ class Floor:
     pages: dict[tuple[str, int], list[dict]]  # (status filter, page) -> the table's 50 rows
     assistants: list[str]
     grid: pd.DataFrame  # the intents grid's frame, as the Intents screen shows it
+    grid_columns: list[str]  # the columns it shows (the lists as their first item and "+N more")
 
 
 def _rows(page, names: dict[str, str]) -> list[dict]:
@@ -62,8 +63,10 @@ def _load() -> Floor:
                  for k, f in filters.items() for p in (1, 2)}
         intents = user.list_intents()
         report = intent_checks.check_cached(intents, assistants)
-        grid = intents_grid.shown(intents_grid.grid_frame(intents, report=report))
-        return Floor(stats, figures, tests_figures, tests_stats, pages, [a.name for a in assistants], grid)
+        frame = intents_grid.grid_frame(intents, report=report)
+        grid = intents_grid.shown(frame)
+        return Floor(stats, figures, tests_figures, tests_stats, pages, [a.name for a in assistants], grid,
+                     intents_grid.display_order(frame))
     finally:
         store.close()
 

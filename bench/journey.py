@@ -76,7 +76,7 @@ async def _open(s: Session, title: str, heading: str) -> Run:
 
 
 async def _tests_page_2(s: Session, ctx: dict) -> Run:
-    step = s.last.widget("button", "Next")
+    step = s.last.widget("button", "Next", first=True)  # the pager above the table (it is below it too)
     _need(not step.disabled, "fewer than two pages of tests")
     run = await s.rerun(triggers=[step.id])
     _need(run.has_text("Rows **51–100**"), "page 2 does not show rows 51–100")

@@ -61,10 +61,14 @@ class Run:
             if element.WhichOneof("type") == kind:
                 yield path, getattr(element, kind)
 
-    def widget(self, kind: str, label: str | None = None, *, startswith: str | None = None) -> Any:
-        """The one widget proto of ``kind`` whose label is ``label`` (or starts with ``startswith``)."""
+    def widget(self, kind: str, label: str | None = None, *, startswith: str | None = None,
+               first: bool = False) -> Any:
+        """The one widget proto of ``kind`` whose label is ``label`` (or starts with ``startswith``); with
+        ``first``, the first of several in page order (a pager drawn above and below a table)."""
         found = [w for _, w in self.of_type(kind)
                  if (label is None or w.label == label) and (startswith is None or w.label.startswith(startswith))]
+        if first and found:
+            return found[0]
         if len(found) != 1:
             raise ProtocolError(f"expected one {kind} labelled {label or startswith!r}, found {len(found)}")
         return found[0]

@@ -11,12 +11,13 @@ import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import pandas as pd
 
 from lib.errors import Problem
-from lib.i18n import _, ngettext
+from lib.i18n import _, current, ngettext
 from lib.models import Intent, IntentDiff, IntentEdit, IntentInput, IntentRef
 from lib.screens.intent_checks import Report
 from lib.store.validation import MAX_ITEM_LENGTH, clean_intent, duplicate_problems, search_fold
@@ -38,9 +39,12 @@ PROBLEMS = "problems"  # read-only column added after a refused Save: what to fi
 
 
 def shown(frame: pd.DataFrame) -> pd.DataFrame:
-    """What the editor is given: rows by position (no id column), without the raw version column."""
-    return frame.drop(columns=["updated_at", "version"]).reset_index(drop=True) if "updated" in frame.columns \
-        else frame.reset_index(drop=True)
+    """What the editor is given: rows by position (no id column), without the raw version columns and, where
+    their summaries stand in for them, without the lists (edited in the intent editor; not sent to the browser)."""
+    if "updated" not in frame.columns:
+        return frame.reset_index(drop=True)
+    lists = [c for c in SUMMARIES if SUMMARIES[c] in frame.columns]
+    return frame.drop(columns=["updated_at", "version", *lists], errors="ignore").reset_index(drop=True)
 
 
 def summary(items: Iterable[str]) -> str:
@@ -50,9 +54,13 @@ def summary(items: Iterable[str]) -> str:
         return ""
     if len(items) == 1:
         return display_text(items[0])
-    first = display_text(items[0], SUMMARY_LENGTH)
-    return ngettext("{first}  (+{n} more)", "{first}  (+{n} more)", len(items) - 1).format(
-        first=first, n=len(items) - 1)
+    return _more(len(items) - 1, current()).format(first=display_text(items[0], SUMMARY_LENGTH), n=len(items) - 1)
+
+
+@lru_cache(maxsize=256)
+def _more(n: int, language: str) -> str:
+    """The "+N more" template for ``n`` in ``language`` (looked up once, not per cell of 5,000 rows)."""
+    return ngettext("{first}  (+{n} more)", "{first}  (+{n} more)", n)
 
 
 def display_order(frame: pd.DataFrame) -> list[str]:
