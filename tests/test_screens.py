@@ -179,7 +179,8 @@ def test_tests_card_compares_only_what_is_fair(app_on, database: str) -> None:
     before = owner_counts(database, "user_demo_alice", TestFilter(day(today - timedelta(days=12)),
                                                                   day(today - timedelta(days=6))))
     assert before >= 20  # the fixture's 1,500 calls over 90 days: a base worth a percentage
-    assert the_tests_card(at).proto.delta == f"{(now - before) / before * 100:+.1f}%"
+    pct = (now - before) / before * 100
+    assert the_tests_card(at).proto.delta == ("0.0%" if round(pct, 1) == 0 else f"{pct:+.1f}%")
 
 
 def test_test_filters_change_what_is_shown(app_on, database: str) -> None:
