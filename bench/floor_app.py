@@ -86,9 +86,9 @@ def tests_screen() -> None:
 
     def pager(where: str) -> None:  # above and below the table, as the Tests screen draws it
         row = st.container(horizontal=True, vertical_alignment="center")
-        for label in ("First", "Previous", "Next", "Last"):
-            if row.button(label, key=f"{where}_{label}") and label == "Next":
-                st.session_state["page"] = 2
+        for label in ("First", "Previous", "Next", "Last"):  # Next: page 2 before the run, as the app's callback
+            row.button(label, key=f"{where}_{label}",
+                       on_click=(lambda: st.session_state.update(page=2)) if label == "Next" else None)
         row.markdown(f"Rows **{(page - 1) * 50 + 1}–{page * 50}** of {s.tests}")
         row.number_input("Go to page", min_value=1, value=page, key=f"{where}_goto", label_visibility="collapsed")
 
