@@ -331,24 +331,14 @@ with st.expander(_("Import intents from CSV or JSON")):
                 st.info(_("The file holds no intents."))
             else:
                 st.dataframe(preview.frame, hide_index=True, width="stretch", column_config=widgets.preview_columns())
-                added, updated = len(preview.added), len(preview.updated)
                 if preview.bad_rows:
                     st.error(preview.summary() + "\n" + "\n".join(
                         f"- {p.line()}" for p in preview.problems))
-                elif not added and not updated:
-                    st.info(preview.summary() + " " + (_("Nothing to import: the file's intents are all as you have "
-                                                         "them.") if mode == "update" else
-                                                       _("Nothing to add. To update the intents you have from this "
-                                                         "file, choose “Add new intents and update those I have”.")))
+                elif not (preview.added or preview.updated):
+                    st.info(preview.summary() + " " + preview.nothing_to_do(update=mode == "update"))
                 else:
                     st.caption(preview.summary())
-                    label = (ngettext("Add {n} intent", "Add {n} intents", added).format(n=fmt_int(added))
-                             if not updated else
-                             ngettext("Update {n} intent", "Update {n} intents", updated).format(n=fmt_int(updated))
-                             if not added else
-                             _("Add {added} and update {updated} intents").format(added=fmt_int(added),
-                                                                                  updated=fmt_int(updated)))
-                    if st.button(label, type="primary", disabled=offline, key=f"{KEY}_import_save"):
+                    if st.button(preview.save_label(), type="primary", disabled=offline, key=f"{KEY}_import_save"):
                         save(IntentDiff(added=preview.added, edited=preview.updated), "import")
 
 history_panel.render()

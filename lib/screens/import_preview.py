@@ -81,6 +81,22 @@ class ImportPreview:
             added=fmt_int(len(self.added)), updated=fmt_int(len(self.updated)), unchanged=fmt_int(self.unchanged),
             left=fmt_int(self.left))
 
+    def save_label(self) -> str:
+        """The import button: what one click writes, one whole phrase per case."""
+        added, updated = len(self.added), len(self.updated)
+        if not updated:
+            return ngettext("Add {n} intent", "Add {n} intents", added).format(n=fmt_int(added))
+        if not added:
+            return ngettext("Update {n} intent", "Update {n} intents", updated).format(n=fmt_int(updated))
+        return _("Add {added} and update {updated} intents").format(added=fmt_int(added), updated=fmt_int(updated))
+
+    def nothing_to_do(self, *, update: bool) -> str:
+        """Why a clean file writes nothing, and what would make it."""
+        if update:
+            return _("Nothing to import: the file's intents are all as you have them.")
+        return _("Nothing to add. To update the intents you have from this file, choose “Add new intents and "
+                 "update those I have”.")
+
 
 def import_preview(rows: Iterable[IntentInput], row_problems: Mapping[str, list[Problem]] | None = None,
                    stored: Iterable[Intent | str] = (), *, update: bool = False) -> ImportPreview:
