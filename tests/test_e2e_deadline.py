@@ -170,9 +170,9 @@ def check_deadline(marks: dict[str, float | str], name: str, page: Page) -> None
     waited = float(marks["first_message"]) - min(float(marks.get(k, marks["first_message"])) for k in ("nav", "title"))
     # A render that waits shows that it is loading first (navigation, title, skeleton); one answered at once (a
     # refused connection) has nothing to wait for: its navigation and title come with the message.
-    for key in ("nav", "title", "skeleton") if waited > 0.5 else ("nav", "title"):
+    for key in ("nav", "title", "skeleton") if waited > 1.5 else ("nav", "title"):
         assert key in marks, f"{name}: no {key} ({marks})"
-        if waited > 0.5:
+        if waited > 1.5:  # (the hung and slow cases wait 2–3 s: a refused connection does not)
             assert float(marks[key]) <= float(marks["first_message"]), f"{name}: {key} after the message ({marks})"
     render = float(marks["first_message"]) - min(float(marks["nav"]), float(marks["first_message"]))
     assert render <= LIMIT, f"{name}: first message {render:.1f} s after the navigation appeared ({marks})"
