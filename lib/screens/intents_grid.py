@@ -17,10 +17,11 @@ from typing import Any
 import pandas as pd
 
 from lib.errors import Problem
+from lib.files.frames import intents_matching
 from lib.i18n import _, current, ngettext
 from lib.models import Intent, IntentDiff, IntentEdit, IntentInput, IntentRef
 from lib.screens.intent_checks import Report
-from lib.store.validation import MAX_ITEM_LENGTH, clean_intent, duplicate_problems, search_fold
+from lib.store.validation import MAX_ITEM_LENGTH, clean_intent, duplicate_problems
 
 EDITABLE = ("intent_name", "example_user_phrases", "english_responses", "russian_responses")
 READ_ONLY = ("created_at", "updated_at", "version")  # updated_at and version: hidden, what Save's check compares
@@ -48,7 +49,8 @@ def shown(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def summary(items: Iterable[str]) -> str:
-    """A list cell as the grid shows it: ``"Hello  (+3 more)"``; empty for an empty list."""
+    """A list cell as the grid shows it: ``"(+3) Hello"``, the count first so that a narrow cell never hides it;
+    empty for an empty list."""
     items = [i for i in items if i]
     if not items:
         return ""
@@ -60,7 +62,7 @@ def summary(items: Iterable[str]) -> str:
 @lru_cache(maxsize=256)
 def _more(n: int, language: str) -> str:
     """The "+N more" template for ``n`` in ``language`` (looked up once, not per cell of 5,000 rows)."""
-    return ngettext("{first}  (+{n} more)", "{first}  (+{n} more)", n)
+    return ngettext("(+{n}) {first}", "(+{n}) {first}", n)
 
 
 def display_order(frame: pd.DataFrame) -> list[str]:
@@ -92,13 +94,8 @@ def grid_frame(intents: Iterable[Intent], search: str = "", report: Report | Non
                attention_only: bool = False) -> pd.DataFrame:
     """The editor's frame, indexed by intent id (hidden in the grid), filtered by name or phrase (and to
     the intents that need attention); with a ``report``, its read-only check columns too."""
-    needle = search_fold(search.strip())
-    rows = [
-        i for i in intents
-        if (not needle or needle in search_fold(i.intent_name)
-            or any(needle in search_fold(p) for p in i.example_user_phrases))
-        and (not attention_only or (report is not None and report.checks[i.id].reasons))
-    ]
+    rows = [i for i in intents_matching(intents, search)  # the Export screen's and the API's search, too
+            if not attention_only or (report is not None and report.checks[i.id].reasons)]
     data = {
         "intent_name": pd.Series([i.intent_name for i in rows], dtype="str"),
         **{c: pd.Series([list(getattr(i, c)) for i in rows], dtype=object) for c in EDITABLE[1:]},
