@@ -197,7 +197,7 @@ if not working.empty:
                        placeholder=_("Choose an intent to read and edit its phrases and responses in full…"),
                        label_visibility="collapsed")
 if working.empty and not search and view == "all":
-    st.info(_("You have no intents yet. Click **Add intent**, fill in the new row, then Save."))
+    st.info(_("You have no intents yet. Click **Add intent**, fill it in the editor, then Save."))
 elif working.empty and view != "all" and not search:
     st.info(_("No intent needs attention: every one has English and Russian responses, "
               "at least {n} example phrases and no phrase shared with another intent.").format(n=intent_checks.MIN_PHRASES))

@@ -164,3 +164,12 @@ def test_assistants_carry_the_ids_of_the_intents_they_use(store, alice, engine_f
     (assistant,) = alice.list_assistants()
     assert assistant.intent_ids == (ids["pricing"], ids["goodbye"])
     assert assistant.intents_used == ("pricing", "goodbye")
+
+
+def test_a_list_cell_shows_how_many_more_before_the_text() -> None:
+    """The grid's list cells are narrow: the count comes first, so a long first item never hides it."""
+    from lib.screens.intents_grid import SUMMARY_LENGTH, summary
+
+    long = "Мы находимся по адресу: улица Рыночная, 12, рядом с центральным вокзалом."
+    assert summary(()) == "" and summary(("Hello",)) == "Hello"
+    assert summary((long, "Hi", "Hey")) == f"(+2) {long[:SUMMARY_LENGTH]}…"

@@ -162,7 +162,7 @@ def intent_columns() -> dict:
                        help=_("Example phrases · English responses · Russian responses")),
         "attention": text(pgettext("column", "Needs attention"), disabled=True, width=145),
         "used_by": text(_("Used by"), disabled=True, width=110, help=_("The assistants that use this intent")),
-        "updated": text(_("Updated"), disabled=True, width=100, help=_("Last saved (UTC)")),
+        "updated": text(_("Updated"), disabled=True, width=115, help=_("Last saved (UTC)")),
         "created_at": st.column_config.DatetimeColumn(_("Created"), format=_("MMM D, YYYY"), disabled=True),
         "updated_at": st.column_config.DatetimeColumn(_("Updated"), format=_("MMM D, HH:mm"), disabled=True, width=100),
     }
@@ -262,7 +262,8 @@ def failure_drilldown(key: str, filters: TestFilter) -> None:
                   "Calls": g.total} for g in groups],
                 hide_index=True, width="stretch", height="content", key=widget,
                 on_select=partial(_pick, key, kind, widget, tuple(g.key for g in groups)), selection_mode="single-row",
-                column_config={title: st.column_config.TextColumn(_(title)), "Failure rate": rate, **counts},
+                # the name gets a fixed share, so the counts' headers fit beside it (Russian ones are longer)
+                column_config={title: st.column_config.TextColumn(_(title), width=170), "Failure rate": rate, **counts},
             )
 
 
