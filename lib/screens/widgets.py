@@ -154,7 +154,7 @@ def intent_columns() -> dict:
         "intent_name": text(_(INTENT_TITLES["intent_name"]), required=True, max_chars=200, width=140),
         **{c: st.column_config.ListColumn(_(INTENT_TITLES[c]), width=145) for c in list(INTENT_TITLES)[1:]},
         # what the grid shows of each list: its first item and "+N more"; the intent editor shows it whole
-        **{shown: text(_(INTENT_TITLES[c]), disabled=True, width=150,
+        **{shown: text(_(INTENT_TITLES[c]), disabled=True, width=140,
                        help=_("The first item; choose the intent in “Edit intent” to read and edit every item"))
            for c, shown in (("example_user_phrases", "phrases_shown"), ("english_responses", "english_shown"),
                             ("russian_responses", "russian_shown"))},
@@ -162,7 +162,7 @@ def intent_columns() -> dict:
                        help=_("Example phrases · English responses · Russian responses")),
         "attention": text(pgettext("column", "Needs attention"), disabled=True, width=145),
         "used_by": text(_("Used by"), disabled=True, width=110, help=_("The assistants that use this intent")),
-        "updated": text(_("Updated"), disabled=True, width=115, help=_("Last saved (UTC)")),
+        "updated": text(_("Updated"), disabled=True, width=125, help=_("Last saved (UTC)")),
         "created_at": st.column_config.DatetimeColumn(_("Created"), format=_("MMM D, YYYY"), disabled=True),
         "updated_at": st.column_config.DatetimeColumn(_("Updated"), format=_("MMM D, HH:mm"), disabled=True, width=100),
     }
@@ -249,7 +249,8 @@ def failure_drilldown(key: str, filters: TestFilter) -> None:
                   "Calls": st.column_config.NumberColumn(_("Calls"), format="%d", width=None if ru else 70,
                                                          help=_("All its calls in the period."))}
         chosen = {"phrase": bool(filters.phrase), "assistant": bool(filters.assistant_ids)}
-        for col, (kind, title, groups) in zip(st.columns(2), [("phrase", N_("Test phrase"), data.phrases),
+        # one table under the other: side by side, the Russian counts' headers did not fit at 1400 px
+        for col, (kind, title, groups) in zip((st.container(), st.container()), [("phrase", N_("Test phrase"), data.phrases),
                                                                   ("assistant", N_("Assistant"), data.assistants)],
                                               strict=True):
             widget = f"{key}_fail_{kind}_{st.session_state.get(f'{key}_drill_{kind}', 0)}"
@@ -262,8 +263,7 @@ def failure_drilldown(key: str, filters: TestFilter) -> None:
                   "Calls": g.total} for g in groups],
                 hide_index=True, width="stretch", height="content", key=widget,
                 on_select=partial(_pick, key, kind, widget, tuple(g.key for g in groups)), selection_mode="single-row",
-                # the name gets a fixed share, so the counts' headers fit beside it (Russian ones are longer)
-                column_config={title: st.column_config.TextColumn(_(title), width=170), "Failure rate": rate, **counts},
+                column_config={title: st.column_config.TextColumn(_(title), width="large"), "Failure rate": rate, **counts},
             )
 
 
