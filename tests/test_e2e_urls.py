@@ -127,6 +127,26 @@ def test_every_screen_url_opens_in_a_new_tab_when_signed_in(context: BrowserCont
         tab.close()
 
 
+def test_the_root_and_an_unknown_path_open_with_the_default_period(context: BrowserContext) -> None:
+    """Issue 20: an unknown path opened Stats on 7 days (the radio drawn afresh showed its first option and
+    then sent it), while "/" showed 30; right after signing in the radio said 7 days beside a 30-day label."""
+    first = context.new_page()
+    first.goto("/")
+    if not wait_for_gate(first):
+        sign_in(first, "alice", "demo", "Alice")
+    for page in (first, context.new_page()):
+        if page is not first:
+            page.goto("/no-such-screen")
+            assert wait_for_gate(page) is True
+        settle(page)
+        page.wait_for_timeout(1500)  # a late rerun (the sign-in cookie, the live refresh) would send the radio's value
+        settle(page)
+        checked = page.get_by_test_id("stRadio").first.get_by_role("radio", name="30 days", exact=True)
+        expect(checked).to_be_checked()
+        expect(page.get_by_text(re.compile(r"^Last 30 days \("))).to_be_visible()
+        assert "period=30d" in page.url, page.url
+
+
 def test_a_reload_keeps_the_screen_and_its_query(context: BrowserContext) -> None:
     page = context.new_page()
     page.goto("/tests?period=all&status=failed&ref=hello")  # signed out: sign in, then this very screen

@@ -109,11 +109,14 @@ def period_control(key: str, view: urlstate.View | None = None, *, label: str = 
         shared = view.period
     preset, first, last = f"{key}_preset", f"{key}_from", f"{key}_to"
     labels = list(PRESETS)
-    drawn = {}  # a first draw gets the period as its default, not through Session State: the browser shows
-    if preset not in st.session_state:  # a new radio's default, so a value set only in the state could show
-        drawn["index"] = labels.index(urlstate.PRESET_LABELS[shared.kind])  # "7 days" beside a 30-day label
-    elif view is not None:
-        st.session_state[preset] = urlstate.PRESET_LABELS[shared.kind]
+    # The radio is always drawn with the period it shows as its default (its identity is its key, so the default
+    # may change): a browser that draws it afresh (a first run, a run cut short and redone) shows the default, and
+    # a value set only in Session State showed "7 days" beside a 30-day label.  A link's period replaces the
+    # session's choice by dropping it, never by writing the widget's state.
+    if view is not None:
+        st.session_state.pop(preset, None)
+    shown = st.session_state.get(preset)
+    drawn = {"index": labels.index(shown if shown in labels else urlstate.PRESET_LABELS[shared.kind])}
     if view is not None or first not in st.session_state or last not in st.session_state:
         days = shared.days(today) or (today - timedelta(days=29), today)
         st.session_state[first], st.session_state[last] = days
