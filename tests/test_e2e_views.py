@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from lib.screens.urlstate import Period, local_today, zone
 from tests.e2e_support import (
@@ -165,9 +166,12 @@ def test_a_drilldown_click_filters_the_table(page: Page, app: App) -> None:
     assert params(page)["phrase"] == top.test_phrase and params(page)["status"] == "failed,cancelled"
     assert metric_value(page, "Matching test calls") == top.f
     # the filtered calls are brought into view (they are above the drill-down), and the clicked row stays marked
-    page.wait_for_timeout(800)  # the smooth scroll
-    top_of_calls = page.evaluate("document.querySelector('.st-key-tests_calls').getBoundingClientRect().top")
-    assert 0 <= top_of_calls < page.viewport_size["height"] / 2, top_of_calls
+    calls_top = "document.querySelector('.st-key-tests_calls').getBoundingClientRect().top"
+    try:  # the smooth scroll, then the layout settling under it
+        page.wait_for_function(f"(() => {{ const t = {calls_top}; return t >= 0 && t < innerHeight / 2; }})()",
+                               timeout=3000)
+    except PlaywrightTimeout:
+        raise AssertionError(f"the calls are not in view: their top is at {page.evaluate(calls_top)} px") from None
     screenshot(page, "tests-drilldown-landed")
     expect(drill.locator("[aria-selected='true']").first).to_be_attached()
     page.get_by_text("Where calls fail", exact=True).scroll_into_view_if_needed()

@@ -217,12 +217,34 @@ def _pick(key: str, kind: str, widget: str, keys: tuple[str, ...]) -> None:
     st.session_state[f"{key}_scroll"] = nonce
 
 
+# Scrolls smoothly, then keeps the target at the top for two seconds while the rerun's layout settles (an
+# element above it that Streamlit removes late would otherwise leave it above the viewport); the first
+# wheel, touch, key or mouse press of the user's own ends it.
+_SCROLL_JS = """(() => {
+  const target = () => document.querySelector('.st-key-%s');
+  let last = null, polls = 0, stop = false;
+  const events = ['wheel', 'touchstart', 'keydown', 'mousedown'];
+  const quit = () => { stop = true; };
+  for (const e of events) addEventListener(e, quit, {capture: true});
+  target()?.scrollIntoView({behavior: 'smooth', block: 'start'});
+  const timer = setInterval(() => {
+    const el = target();
+    if (stop || !el || ++polls > 20) {
+      clearInterval(timer);
+      for (const e of events) removeEventListener(e, quit, {capture: true});
+      return;
+    }
+    const top = Math.round(el.getBoundingClientRect().top);
+    if (top === last && Math.abs(top) > 2) el.scrollIntoView({block: 'start'});
+    last = top;
+  }, 100);
+})();"""
+
+
 def scroll_into_view(anchor: str, nonce: int) -> None:
     """Scroll the page so that the container keyed ``anchor`` is at the top (``nonce``: a new element each
     time, so the browser runs it again)."""
-    st.html(f"<span data-nonce='{nonce}'></span><script>"
-            f"document.querySelector('.st-key-{anchor}')?.scrollIntoView({{behavior: 'smooth', block: 'start'}});"
-            "</script>", unsafe_allow_javascript=True)
+    st.html(f"<span data-nonce='{nonce}'></span><script>{_SCROLL_JS % anchor}</script>", unsafe_allow_javascript=True)
 
 
 def failure_drilldown(key: str, filters: TestFilter) -> None:
