@@ -3,7 +3,7 @@
 import streamlit as st
 
 from lib.files import csv_encoding, frames
-from lib.files.formats import to_excel, to_parquet
+from lib.files.formats import FORMATS, to_excel, to_json, to_parquet
 from lib.i18n import N_, _, ngettext
 from lib.screens import api_panel, controls, urlstate, widgets
 from lib.screens.formatting import fmt_int
@@ -63,10 +63,8 @@ else:
 
 st.write(rows_line(len(frame)))
 st.dataframe(frames.preview_frame(frame, PREVIEW_ROWS), hide_index=True, width="stretch")
-formats = {"CSV": (csv_encoding.to_csv, "csv", "text/csv"),
-           "Excel": (to_excel, "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-           "Parquet": (to_parquet, "parquet", "application/vnd.apache.parquet")}
-for col, (label, (encode, ext, mime)) in zip(st.columns(len(formats)), formats.items(), strict=True):
-    col.download_button(_("Download {format}").format(format=label), data=lambda encode=encode: encode(frame), file_name=f"{name}.{ext}",
-                        mime=mime, key=f"export_{name}_{ext}", width="stretch",
+writers = {"csv": csv_encoding.to_csv, "xlsx": to_excel, "json": to_json, "parquet": to_parquet}
+for col, (label, (ext, mime)) in zip(st.columns(len(FORMATS)), FORMATS.items(), strict=True):
+    col.download_button(_("Download {format}").format(format=label), data=lambda ext=ext: writers[ext](frame),
+                        file_name=f"{name}.{ext}", mime=mime, key=f"export_{name}_{ext}", width="stretch",
                         on_click="ignore")  # no rerun: it would replace the other buttons' file ids mid-click

@@ -16,12 +16,14 @@ import io
 import json
 import re
 import uuid
+import zipfile
 from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Browser, Page, expect
 
+from lib.files.csv_encoding import unneutralize
 from lib.models import utcnow
 from tests.e2e_support import (
     ROW_HEIGHT,
@@ -205,6 +207,24 @@ def test_edit_intent_persists_exports_and_stays_private(page: Page) -> None:
     assert tests[0] == TEST_HEADER
     assert len(tests) - 1 == total
     assert any(CYRILLIC.search(r[3]) for r in tests[1:]), "no Russian test phrase survived the export"
+    # the same calls as JSON and as Excel: the same ids in the same order (newest first), the same count
+    choose(page, "Format", "JSON")
+    page.get_by_role("button", name=f"Prepare JSON of {total:,} test calls", exact=True).click()
+    label = f"Download tests.json ({total:,} rows)"
+    expect(page.get_by_role("button", name=label, exact=True)).to_be_visible(timeout=30_000)
+    settle(page)
+    records = json.loads(download(page, label))
+    assert [r["id"] for r in records] == [r[0] for r in tests[1:]]
+    assert [r["test_phrase"] for r in records[:5]] == [unneutralize(r[3]) for r in tests[1:6]]
+    choose(page, "Format", "Excel")
+    expect(page.get_by_role("button", name=label, exact=True)).to_have_count(0)  # the JSON file is no longer offered
+    page.get_by_role("button", name=f"Prepare Excel of {total:,} test calls", exact=True).click()
+    label = f"Download tests.xlsx ({total:,} rows)"
+    expect(page.get_by_role("button", name=label, exact=True)).to_be_visible(timeout=60_000)
+    settle(page)
+    with zipfile.ZipFile(io.BytesIO(download(page, label))) as z:
+        assert z.read("xl/worksheets/sheet1.xml").decode().count("<row ") == total + 1
+    screenshot(page, "export-tests-excel")
 
     # -- bob does not see it --------------------------------------------------------------------
     sign_out(page)

@@ -470,6 +470,50 @@ def test_exported_csv_is_to_csv_of_the_rows_byte_for_byte(store, engine_for) -> 
     assert len(keep) and filtered.getvalue() == csv_encoding.to_csv(keep)
 
 
+def test_excel_json_and_parquet_exports_hold_the_same_rows(store, engine_for) -> None:
+    """The Export screen's other formats of the test calls: the seeded rows (hostile payloads, missing
+    times) in the same order, names and values as the seed, in chunks written one after another."""
+    import json
+    import re
+    import zipfile
+    from functools import partial
+
+    import pyarrow.parquet as pq
+
+    from lib.files import formats
+
+    rows = _newest_first(seed_hostile(engine_for, ALICE))
+    names = seed_assistant_names(engine_for)
+    alice = store.for_user(ALICE)
+
+    def export(writer) -> bytes:
+        out = io.BytesIO()
+        assert alice.export_tests(TestFilter(), partial(writer, out=out)) == len(rows)
+        return out.getvalue()
+
+    def iso(t: datetime | None) -> str | None:
+        return None if t is None else t.isoformat(timespec="microseconds").removesuffix(".000000") + "Z"
+
+    records = json.loads(export(formats.write_json))
+    assert [r["id"] for r in records] == [r["id"] for r in rows]
+    assert [(r["test_phrase"], r["call_id"], r["status"], r["language"], r["assistant_name"]) for r in records] == [
+        (r["test_phrase"], r["call_id"], _shown(r)["status"], _shown(r)["language"], names.get(r["assistant_id"]))
+        for r in rows]
+    assert [(r["created_at"], r["updated_at"]) for r in records] == [(iso(r["created_at"]), iso(r["updated_at"])) for r in rows]
+
+    table = pq.read_table(io.BytesIO(export(partial(formats.write_parquet, schema=formats.tests_schema())))).to_pylist()
+    assert [(r["id"], r["test_phrase"], r["assistant_name"]) for r in table] == [
+        (r["id"], r["test_phrase"], names.get(r["assistant_id"])) for r in rows]
+    assert [r["created_at"] and r["created_at"].replace(tzinfo=None) for r in table] == [r["created_at"] for r in rows]
+
+    with zipfile.ZipFile(io.BytesIO(export(formats.write_excel))) as z:
+        sheet = z.read("xl/worksheets/sheet1.xml").decode()
+    assert sheet.count("<row ") == len(rows) + 1 and "<f>" not in sheet  # a header, a row per call, no formula
+    assert alice.export_tests(TestFilter(languages=("russian",)), partial(formats.write_json, out=io.BytesIO())) == \
+        sum(r["language"] == "russian" for r in rows)
+    assert store.for_user(BOB).export_tests(TestFilter(), partial(formats.write_json, out=io.BytesIO())) == 0
+
+
 def test_exports_have_bounded_slots_and_say_when_busy(store) -> None:
     from lib.errors import ExportBusy
 

@@ -15,7 +15,7 @@ import streamlit as st
 
 from lib import i18n
 from lib.errors import StoreError
-from lib.files import csv_encoding
+from lib.files import csv_encoding, formats
 from lib.files.session_files import SessionFiles
 from lib.i18n import N_, _, ngettext, pgettext
 from lib.models import FAILURE_STATUSES, TestFilter
@@ -306,18 +306,26 @@ def _reader(path: str) -> Callable[[], bytes]:
 
 
 def tests_download(filters: TestFilter, key: str) -> None:
-    """Prepare the whole filtered set as a CSV (written by the database where it can, streamed to this
-    session's export directory, with progress), then offer it for download.  The file lives only while
-    its download is offered (see lib.files.session_files); a busy server or a cut-off export says so."""
+    """Prepare the whole filtered set as a file in the chosen format (CSV written by the database where it
+    can; Excel, JSON and Parquet from the same rows in chunks), streamed to this session's export directory
+    with progress, then offer it for download.  The file lives only while its download is offered (see
+    lib.files.session_files); a busy server or a cut-off export says so."""
     total = queries.count_tests(filters)
+    fmt = st.radio(_("Format"), list(formats.FORMATS), horizontal=True, key=f"{key}_format")
+    ext, mime = formats.FORMATS[fmt]
     prepared = st.session_state.get(f"{key}_file")
     if prepared and not Path(prepared["path"]).exists():  # swept, or the session's directory is gone
         prepared = None
-    if prepared and prepared["filters"] != filters:  # no longer offered: don't keep 100 MB for nothing
+    if prepared and (prepared["filters"], prepared["ext"]) != (filters, ext):  # no longer offered: don't keep 100 MB for nothing
         _session_files().discard(key)
         prepared = st.session_state[f"{key}_file"] = None
-    if st.button(ngettext("Prepare CSV of {n} test call", "Prepare CSV of {n} test calls", total).format(n=fmt_int(total)),
-                 key=f"{key}_prepare", disabled=not total, icon=":material/download:"):
+    too_many = ext == "xlsx" and total >= formats.EXCEL_MAX_ROWS
+    if too_many:
+        st.caption(_("Excel holds at most {n} rows: choose CSV, JSON or Parquet, or narrow the filters.").format(
+            n=fmt_int(formats.EXCEL_MAX_ROWS - 1)))
+    if st.button(ngettext("Prepare {format} of {n} test call", "Prepare {format} of {n} test calls", total).format(
+                     format=fmt, n=fmt_int(total)), key=f"{key}_prepare", disabled=not total or too_many,
+                 icon=":material/download:"):
         try:
             files = _session_files()
         except StoreError as err:  # the export root is not private (lib.files.session_files.private_root)
@@ -331,20 +339,26 @@ def tests_download(filters: TestFilter, key: str) -> None:
             bar.progress(min(rows / total, 1.0), text=ngettext("Prepared {n} of {total} row…", "Prepared {n} of {total} rows…",
                                                                total).format(n=fmt_int(rows), total=fmt_int(total)))
 
+        writers = {"xlsx": partial(formats.write_excel, sheet_name="tests"), "json": formats.write_json,
+                   "parquet": partial(formats.write_parquet, schema=formats.tests_schema())}
         try:
             with open(path, "wb") as out:
-                rows = queries.export_tests_csv(filters, out, progress)
-        except StoreError as err:
+                if ext == "csv":
+                    rows = queries.export_tests_csv(filters, out, progress)
+                else:
+                    rows = queries.export_tests(filters, partial(writers[ext], out=out), progress)
+        except (StoreError, ValueError) as err:  # ValueError: more rows than Excel holds arrived meanwhile
             files.discard(key)
             bar.empty()
-            st.error(str(err))
+            st.error(str(err) if isinstance(err, StoreError) else _(
+                "Excel holds at most {n} rows: choose CSV, JSON or Parquet, or narrow the filters.").format(
+                n=fmt_int(formats.EXCEL_MAX_ROWS - 1)))
             return
         bar.empty()
-        prepared = {"path": str(path), "filters": filters, "rows": rows}
+        prepared = {"path": str(path), "filters": filters, "ext": ext, "rows": rows}
         st.session_state[f"{key}_file"] = prepared
     if prepared:
-        st.download_button(ngettext("Download tests.csv ({n} row)", "Download tests.csv ({n} rows)", prepared["rows"]).format(
-                               n=fmt_int(prepared["rows"])), data=_reader(prepared["path"]),
-                           file_name="tests.csv", mime="text/csv", key=f"{key}_download", type="primary",
+        st.download_button(ngettext("Download tests.{ext} ({n} row)", "Download tests.{ext} ({n} rows)", prepared["rows"]).format(
+                               ext=ext, n=fmt_int(prepared["rows"])), data=_reader(prepared["path"]),
+                           file_name=f"tests.{ext}", mime=mime, key=f"{key}_download", type="primary",
                            on_click="ignore")  # no rerun: a rerun would replace the button's file id mid-click
-

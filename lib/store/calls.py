@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -409,6 +409,27 @@ class UserCalls:
             out.write(csv_encoding.header_bytes(TEST_EXPORT_COLUMNS))
             try:
                 return self._store.export_lines(self._uid, filter_params(filters), out, on_progress, deadline)
+            except Refused as err:
+                raise StoreError(REFUSED) from err
+
+    def export_tests(self, filters: TestFilter, write: Callable[[Iterable[pd.DataFrame]], int], *,
+                     on_progress: Callable[[int], None] | None = None) -> int:
+        """The filtered set in ``iter_tests``' frames, handed to ``write`` (a ``lib.files.formats`` writer:
+        Excel, JSON, Parquet) in one of the process's export slots and under the export time limit; returns
+        what ``write`` returns, the rows written."""
+        filters = validate_filter(filters)
+
+        def counted() -> Iterator[pd.DataFrame]:
+            done = 0
+            for frame in self.iter_tests(filters):
+                yield frame
+                done += len(frame)
+                if on_progress:
+                    on_progress(done)
+
+        with self._store.export_gate.slot():
+            try:
+                return write(counted())
             except Refused as err:
                 raise StoreError(REFUSED) from err
 

@@ -20,12 +20,13 @@ from ``st.session_state`` where only sign-in (lib.signin) puts it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import IO
 
+import pandas as pd
 import streamlit as st
 
 from lib.config import Settings as AppSettings
@@ -343,3 +344,10 @@ def export_tests_csv(filters: TestFilter, out: IO[bytes], on_progress: Callable[
     """The whole filtered set as CSV into ``out`` (the database formats it where it can; never cached),
     in one of the process's export slots and under the export time limit; returns the rows written."""
     return _handle(current_user_id()).export_tests_csv(filters, out, on_progress=on_progress)
+
+
+def export_tests(filters: TestFilter, write: Callable[[Iterable[pd.DataFrame]], int],
+                 on_progress: Callable[[int], None] | None = None) -> int:
+    """The whole filtered set in frames, given to ``write`` (a ``lib.files.formats`` writer), in one of the
+    process's export slots and under the export time limit (never cached); returns the rows written."""
+    return _handle(current_user_id()).export_tests(filters, write, on_progress=on_progress)
