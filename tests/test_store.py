@@ -474,7 +474,6 @@ def test_excel_json_and_parquet_exports_hold_the_same_rows(store, engine_for) ->
     """The Export screen's other formats of the test calls: the seeded rows (hostile payloads, missing
     times) in the same order, names and values as the seed, in chunks written one after another."""
     import json
-    import re
     import zipfile
     from functools import partial
 

@@ -97,6 +97,24 @@ def write_url(screen: str, params: dict[str, str]) -> None:
     st.session_state[_WRITTEN + screen] = params
 
 
+# Streamlit's date field commits a typed date when its calendar closes on a press outside it; Enter in the field
+# does the same here: a press on the page's body (not on any control), once per page (the listener stays on the
+# document across reruns).
+_ENTER_COMMITS_DATES = """<script>
+if (!window.__enterCommitsDates) {
+  window.__enterCommitsDates = true;
+  document.addEventListener('keydown', (e) => {
+    if (e.key !== 'Enter' || !(e.target instanceof Element) || !e.target.closest('[data-testid="stDateInput"]')) return;
+    for (const type of ['pointerdown', 'mousedown', 'pointerup', 'mouseup']) {
+      const Kind = type.startsWith('pointer') ? PointerEvent : MouseEvent;
+      document.body.dispatchEvent(new Kind(type, {bubbles: true, cancelable: true, composed: true, view: window}));
+    }
+    e.target.blur();
+  }, true);
+}
+</script>"""
+
+
 def period_control(key: str, view: urlstate.View | None = None, *, label: str = N_("Period")) -> Chosen:
     """The period radio (presets and a custom inclusive from/to in the user's zone), shared by every
     screen through the session; ``view`` (from the URL) sets it.  Shows the period's label under it."""
@@ -129,6 +147,8 @@ def period_control(key: str, view: urlstate.View | None = None, *, label: str = 
         for k in (first, last):  # no day after today: nothing can have happened then (a link may ask for one)
             if isinstance(st.session_state.get(k), date) and st.session_state[k] > today:
                 st.session_state[k] = today
+        with st.sidebar:  # out of the page's flow: no gap under the period
+            st.html(_ENTER_COMMITS_DATES, unsafe_allow_javascript=True, width="content")
         a = cols[1].date_input(_("From"), key=first, min_value=urlstate.EARLIEST, max_value=today,
                                format="YYYY-MM-DD")
         b = cols[2].date_input(_("To (inclusive)"), key=last, min_value=urlstate.EARLIEST, max_value=today,
