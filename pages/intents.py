@@ -15,6 +15,7 @@ from lib.errors import StoreError, StoreUnavailable, ValidationError
 from lib.files import importing
 from lib.files.importing import quoted
 from lib.i18n import N_, _, ngettext
+from lib.identity import session
 from lib.models import IntentDiff
 from lib.screens import history_panel, import_preview, intent_checks, intent_editor, intents_grid, widgets
 from lib.screens.formatting import fmt_int
@@ -168,6 +169,7 @@ if report is not None:
         notice = intents_grid.underneath(base, current).notice()  # shown below the grid: it must not move
 offline = not queries.freshness().reachable
 working = state[WORKING]
+session.note_unsaved(pend.count())  # Sign out asks before dropping them
 
 if kept:
     st.info(ngettext("{n} unsaved change kept from before you left this screen.",
