@@ -104,6 +104,10 @@ state[f"{KEY}_language"] = i18n.current()
 
 base = state.get(BASE)
 rows_now = shown_rows()
+if (state.get(grid_key()) or {}).get("deleted_rows"):
+    # rows deleted in the grid leave it: a fresh editor of the rows left, as high as they are (the editor keeps
+    # its height, so they stayed as blank rows); the deletes stay pending (Save asks, Cancel puts them back)
+    rebuild(rows_now)
 pend = intents_grid.pending(base, rows_now) if base is not None else intents_grid.Pending(IntentDiff(), {})
 locked = pend.count() > 0  # edits pending: the grid keeps the rows (and filters) they were made on
 if kept:
