@@ -16,6 +16,11 @@ def _n(n: int) -> str:
     return fmt_int(n)
 
 
+def _names(names: object) -> str:
+    """Names listed in a message, each in the UI's curly quotes."""
+    return ", ".join(_("“{name}”").format(name=n) for n in names)
+
+
 class StoreError(Exception):
     """Base of every error the store raises; ``str(err)`` is safe to show to a user.  A message given as a
     constant marked with ``N_`` (e.g. lib.store.transport.REFUSED) is translated when shown."""
@@ -65,15 +70,21 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
+        if not self.field:  # a problem of the whole row or file: no field to name
+            return _("{row}: {message}").format(row=row_label(self.row), message=self.message)
         return _("{row}, {field}: {message}").format(row=row_label(self.row), field=self.field, message=self.message)
 
     def line(self) -> str:
-        """How the screens list it: ``line 3: intent name must not be empty``."""
+        """How the screens list it: ``line 3: intent name must not be empty``; ``file: it is empty, …``."""
+        if not self.field:
+            return _("{row}: {message}").format(row=row_label(self.row), message=self.message)
         return _("{row}: {field} {message}").format(row=row_label(self.row), field=field_label(self.field),
                                                     message=self.message)
 
     def cell(self) -> str:
         """Within a row's own cell (the row is known): ``intent name must not be empty``."""
+        if not self.field:
+            return self.message
         return _("{field} {message}").format(field=field_label(self.field), message=self.message)
 
 
@@ -92,8 +103,8 @@ class ValidationError(StoreError):
         if self.more:
             lines += "; " + _("and {n} more").format(n=_n(self.more))
         total = len(self.problems) + self.more
-        super().__init__(ngettext("Nothing was saved: {n} problem(s): {problems}",
-                                  "Nothing was saved: {n} problem(s): {problems}", total).format(n=_n(total), problems=lines))
+        super().__init__(ngettext("Nothing was saved: {n} problem: {problems}",
+                                  "Nothing was saved: {n} problems: {problems}", total).format(n=_n(total), problems=lines))
 
 
 class ConflictError(StoreError):
@@ -102,9 +113,9 @@ class ConflictError(StoreError):
     def __init__(self, ids: list[str], names: dict[str, str] | None = None) -> None:
         self.ids = list(ids)
         names = names or {}
-        shown = ", ".join(repr(names.get(i, i)) for i in self.ids)
+        shown = _names(names.get(i, i) for i in self.ids)
         super().__init__(ngettext(
-            "Nothing was saved: {n} row(s) were changed or deleted in another session since you loaded them ({rows}). "
+            "Nothing was saved: {n} row was changed or deleted in another session since you loaded them ({rows}). "
             "Discard your changes to load the current version, then redo your edit.",
             "Nothing was saved: {n} rows were changed or deleted in another session since you loaded them ({rows}). "
             "Discard your changes to load the current version, then redo your edit.", len(self.ids)
@@ -117,11 +128,11 @@ class UndoConflict(ConflictError):
     def __init__(self, ids: list[str], names: dict[str, str] | None = None) -> None:
         self.ids = list(ids)
         names = names or {}
-        shown = ", ".join(repr(names.get(i, i)) for i in self.ids)
+        shown = _names(names.get(i, i) for i in self.ids)
         StoreError.__init__(self, ngettext(
-            "Nothing was undone: {n} intent(s) changed after this save ({intents}). Undo puts a save "
+            "Nothing was undone: {n} intent changed after this save ({intents}). Undo puts a save "
             "back only while its intents are still exactly as it left them; edit them in the grid instead.",
-            "Nothing was undone: {n} intent(s) changed after this save ({intents}). Undo puts a save "
+            "Nothing was undone: {n} intents changed after this save ({intents}). Undo puts a save "
             "back only while its intents are still exactly as it left them; edit them in the grid instead.",
             len(self.ids)).format(n=_n(len(self.ids)), intents=shown))
 

@@ -196,6 +196,16 @@ class HistoryEntry:
 
 
 @dataclass(frozen=True)
+class Undone:
+    """What an undo did: its own record, and the assistant links of the intents it brought back (a deleted
+    intent's links come back with it; an assistant deleted since is named in ``links_lost``)."""
+
+    history_id: str
+    links_restored: int = 0
+    links_lost: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Intent:
     id: str
     intent_name: str

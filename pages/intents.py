@@ -15,6 +15,7 @@ from lib.errors import StoreError, StoreUnavailable, ValidationError
 from lib.files import importing
 from lib.files.importing import quoted
 from lib.i18n import N_, _, ngettext
+from lib.identity import session
 from lib.models import IntentDiff
 from lib.screens import history_panel, import_preview, intent_checks, intent_editor, intents_grid, widgets
 from lib.screens.formatting import fmt_int
@@ -103,6 +104,10 @@ state[f"{KEY}_language"] = i18n.current()
 
 base = state.get(BASE)
 rows_now = shown_rows()
+if (state.get(grid_key()) or {}).get("deleted_rows"):
+    # rows deleted in the grid leave it: a fresh editor of the rows left, as high as they are (the editor keeps
+    # its height, so they stayed as blank rows); the deletes stay pending (Save asks, Cancel puts them back)
+    rebuild(rows_now)
 pend = intents_grid.pending(base, rows_now) if base is not None else intents_grid.Pending(IntentDiff(), {})
 locked = pend.count() > 0  # edits pending: the grid keeps the rows (and filters) they were made on
 if kept:
@@ -168,6 +173,7 @@ if report is not None:
         notice = intents_grid.underneath(base, current).notice()  # shown below the grid: it must not move
 offline = not queries.freshness().reachable
 working = state[WORKING]
+session.note_unsaved(pend.count())  # Sign out asks before dropping them
 
 if kept:
     st.info(ngettext("{n} unsaved change kept from before you left this screen.",

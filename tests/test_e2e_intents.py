@@ -205,6 +205,9 @@ def test_delete_asks_naming_intents_and_assistants_and_cancel_restores(page: Pag
         page.get_by_role("button", name=re.compile("Delete row", re.I)).click()
         settle(page)
     expect(page.get_by_text(f"Unsaved: 0 new, 0 changed, 1 to delete (“{first}”)", exact=True)).to_be_visible()
+    # the deleted row leaves the grid: no blank row stays where it was (issue 20, item 12)
+    left = len(before) - 1
+    expect(page.get_by_test_id("stDataFrame").first).to_have_js_property("offsetHeight", ROW_HEIGHT * (left + 1) + 3)
     page.get_by_role("button", name="Save", exact=True).click()
     settle(page)
     expect(page.get_by_text(f"Delete 1 intent: “{first}”? Undo in History below brings it back.")).to_be_visible()
@@ -365,6 +368,12 @@ def test_the_editor_on_a_phone(browser: Browser, app: App) -> None:
         field = dialog.locator("textarea").first
         fb = field.bounding_box()
         assert fb and fb["width"] >= PHONE["width"] * 0.5, fb  # a text field a thumb can use, not a 145 px cell
+        # an item's move and remove buttons in one row under its field, not stacked one per line (issue 20, 11)
+        row = dialog.locator("[class*='st-key-editor_item_']").first
+        buttons = [b.bounding_box() for b in row.get_by_role("button").all()]
+        assert len(buttons) == 3 and all(b for b in buttons), buttons
+        assert max(b["y"] for b in buttons) - min(b["y"] for b in buttons) < 2, buttons  # one row
+        assert min(b["y"] for b in buttons) >= fb["y"] + fb["height"] - 1, (buttons, fb)  # under the field
         screenshot(page, "intent-editor-phone")
         dialog.get_by_role("button", name="Cancel", exact=True).click()
         settle(page)
@@ -425,3 +434,82 @@ def test_an_exported_file_edited_and_imported_updates_those_intents(browser: Bro
         expect(page.get_by_text(re.compile(r"^Imported · 0 added, 1 changed, 0 deleted · "))).to_be_visible()
     finally:
         context.close()
+
+
+def links_of(app: App, intent_id: str) -> dict[str, int]:
+    """The assistants that use an intent, each with the intent's place in its list (SQL written here)."""
+    engine = sa.create_engine(app.database_url)
+    with engine.connect() as conn:
+        found = conn.execute(sa.text("select a.name, array_position(a.intents_used, cast(:i as uuid)) from assistants a "
+                                     "where cast(:i as uuid) = any(a.intents_used)"), {"i": intent_id}).all()
+    engine.dispose()
+    return dict(found)
+
+
+def intent_id(app: App, name: str) -> str:
+    engine = sa.create_engine(app.database_url)
+    with engine.connect() as conn:
+        found = conn.execute(sa.select(schema.intents.c.id).where(schema.intents.c.user_id == ALICE,
+                                                                   schema.intents.c.intent_name == name)).scalar_one()
+    engine.dispose()
+    return str(found)
+
+
+def delete_first_row_and_save(page: Page) -> str:
+    box = grid_box(page)
+    first = grid_cell(page, 1, 0).inner_text().strip()
+    page.mouse.click(box["x"] + 17, box["y"] + ROW_HEIGHT * 1.5)
+    page.keyboard.press("Delete")
+    settle(page)
+    if grid_cell(page, 1, 0).inner_text().strip() == first:
+        page.get_by_role("button", name=re.compile("Delete row", re.I)).click()
+        settle(page)
+    page.get_by_role("button", name="Save", exact=True).click()
+    settle(page)
+    page.get_by_role("button", name="Delete 1 intent and save").click()
+    settle(page)
+    expect(page.get_by_text("Saved: 0 added, 0 changed, 1 deleted.", exact=True)).to_be_visible(timeout=20_000)
+    return first
+
+
+def undo_latest(page: Page) -> None:
+    page.get_by_role("button", name="Undo this save").first.click()
+    settle(page)
+    page.get_by_role("button", name="Yes, undo it").click()
+    settle(page)
+
+
+def test_undoing_a_delete_puts_the_intent_back_on_its_assistants(page: Page, app: App) -> None:
+    """Issue 20, item 3: the undo restores the assistant links as they were, and names those it could not."""
+    signed_in(page)
+    open_screen(page, "Intents", "Intents")
+    first = grid_cell(page, 1, 0).inner_text().strip()
+    ident = intent_id(app, first)
+    engine = sa.create_engine(app.database_url)
+    with engine.begin() as conn:  # one more assistant uses it, deleted below before the second undo
+        conn.execute(sa.text("insert into assistants (user_id, vapi_assistant_id, name, intents_used) "
+                             "values (:u, 'vapi_e2e_gone', 'Night line', array[cast(:i as uuid)])"),
+                     {"u": ALICE, "i": ident})
+    engine.dispose()
+    links = links_of(app, ident)
+    assert len(links) >= 2, links  # the demo's assistants that use it, and Night line
+
+    deleted = delete_first_row_and_save(page)
+    assert deleted == first and links_of(app, ident) == {}
+    undo_latest(page)
+    n = len(links)
+    expect(page.get_by_text(re.compile(rf"^Undone: the save of .* is reverted\. {n} assistant links came back "
+                                       r"with the restored intents\.$"))).to_be_visible()
+    assert links_of(app, ident) == links  # the same assistants, the same places
+    screenshot(page, "intents-undo-links")
+
+    delete_first_row_and_save(page)
+    engine = sa.create_engine(app.database_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("delete from assistants where vapi_assistant_id = 'vapi_e2e_gone'"))
+    engine.dispose()
+    undo_latest(page)
+    expect(page.get_by_text(re.compile(r"The link to the assistant “Night line” could not be restored: that "
+                                       r"assistant was deleted since\."))).to_be_visible()
+    assert links_of(app, ident) == {k: v for k, v in links.items() if k != "Night line"}
+    screenshot(page, "intents-undo-links-lost")

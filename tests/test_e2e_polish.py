@@ -283,3 +283,28 @@ def assert_clean_log(app: App) -> None:
     file ... not found") while the user sees nothing: there must be none."""
     log = app.log_text()
     assert "MediaFileStorageError" not in log and "Error executing deferred callable" not in log, log[-3000:]
+
+
+def test_phone_banner_below_the_menu_no_gap_under_the_period_and_whole_labels(phone: Page) -> None:
+    """Issue 20, item 11: the banner was clipped under the Menu bar, the period's caption had ~60 px of blank
+    space under it (the empty From/To columns, stacked), and "Matching test c…" was cut."""
+    sign_in(phone, "bob")
+    banner = phone.locator(".st-key-subscription_banner")
+    expect(banner).to_be_visible()
+    header = phone.get_by_test_id("stHeader").bounding_box()
+    top = banner.bounding_box()
+    assert header and top and top["y"] >= header["y"] + header["height"], (top, header)
+    caption = phone.get_by_test_id("stCaptionContainer").filter(has_text=re.compile(r"^Last 30 days")).first
+    cards = phone.locator(".st-key-kpis").first
+    below, under = caption.bounding_box(), cards.bounding_box()
+    assert below and under
+    gap = under["y"] - (below["y"] + below["height"])
+    assert gap <= 24, f"{gap:.0f} px of blank space under the period's caption"
+    screenshot(phone, "stats-bob-phone", PHONE)
+    go_to(phone, "Tests", "Tests")
+    labels = phone.evaluate("""() => [...document.querySelectorAll('[data-testid="stMetricLabel"]')]
+        .map(l => [l.innerText, [l, ...l.querySelectorAll('div, p')].some(e => e.scrollWidth > e.clientWidth)])""")
+    assert any(text == "Matching test calls" for text, _cut in labels), labels
+    cut = [text for text, is_cut in labels if is_cut]
+    assert not cut, f"metric labels cut: {cut}"
+    screenshot(phone, "tests-bob-phone", PHONE)

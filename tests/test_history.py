@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from lib.errors import AlreadyUndone, ConflictError, HistoryNotFound, UndoConflict, ValidationError
-from lib.models import IntentDiff, IntentEdit, IntentRef, SaveToken
+from lib.models import IntentDiff, IntentEdit, IntentRef, SaveToken, Undone
 from tests.test_store import ALICE, BOB, intent, snapshot
 from tools import tables as schema
 
@@ -121,7 +121,7 @@ def test_undo_puts_the_before_values_back_and_is_recorded(store, engine_for) -> 
     alice = store.for_user(ALICE)
     before, _ = mixed_save(alice, engine_for)
     saved = alice.list_history()[0]
-    undo_id = alice.undo_save(saved.id)
+    undo_id = alice.undo_save(saved.id).history_id
     # exactly as before the save, times included: the deleted intent is back with its id, the added one gone
     assert rows(engine_for) == before
     record = records(engine_for)[-1]
@@ -149,7 +149,7 @@ def test_a_save_is_undone_once_and_the_undo_can_be_undone(store, engine_for) -> 
     mixed_save(alice, engine_for)
     after_save = rows(engine_for)
     saved = alice.list_history()[0]
-    undo_id = alice.undo_save(saved.id)
+    undo_id = alice.undo_save(saved.id).history_id
     kept = snapshot(engine_for)
     with pytest.raises(AlreadyUndone, match="already undone"):
         alice.undo_save(saved.id)
@@ -168,7 +168,7 @@ def test_undo_refuses_when_an_intent_changed_since_and_changes_nothing(store, en
     with pytest.raises(UndoConflict) as err:
         alice.undo_save(saved.id)
     assert isinstance(err.value, ConflictError) and err.value.ids == [a2.id]
-    assert "'a2'" in str(err.value) and "Nothing was undone" in str(err.value)
+    assert "“a2”" in str(err.value) and "Nothing was undone" in str(err.value)
     assert snapshot(engine_for) == kept
 
 
@@ -282,6 +282,71 @@ def test_any_writers_delete_removes_the_id(store, engine_for) -> None:
     assert [a.intents_used for a in alice.list_assistants()] == [()]
 
 
+def _links(engine: sa.Engine, user: str = ALICE) -> dict[str, list[str]]:
+    """Each of the user's assistants: its intents_used as the database holds it (independent SQL)."""
+    with engine.connect() as conn:
+        found = conn.execute(sa.text("select name, intents_used::text[] from assistants where user_id = :u"),
+                             {"u": user}).all()
+    return {name: list(ids) for name, ids in found}
+
+
+def test_undoing_a_delete_brings_the_assistant_links_back_where_they_were(store, engine_for) -> None:
+    """Issue 20, item 3: the deleted intents come back used by the same assistants, at the same places, in the
+    undo's transaction; the answer counts them."""
+    alice = store.for_user(ALICE)
+    alice.save_intents(IntentDiff(added=(intent("keep"), intent("drop"), intent("second"), intent("other"))))
+    ids = {i.intent_name: i for i in alice.list_intents()}
+    keep, drop, second, other = (ids[n].id for n in ("keep", "drop", "second", "other"))
+    with engine_for.begin() as conn:
+        _assistant(conn, ALICE, "front desk", [keep, drop, other, second])
+        _assistant(conn, ALICE, "night line", [drop])
+        _assistant(conn, BOB, "bob's", [drop])  # another user's row is never touched
+    before = _links(engine_for)
+    alice.save_intents(IntentDiff(deleted=(IntentRef(drop, ids["drop"].updated_at),
+                                           IntentRef(second, ids["second"].updated_at))))
+    assert _links(engine_for) == {"front desk": [keep, other], "night line": []}
+    with engine_for.begin() as conn:  # the web app links another intent meanwhile
+        conn.execute(sa.text("update assistants set intents_used = intents_used || cast(:k as uuid) "
+                             "where name = 'night line'"), {"k": keep})
+    undone = alice.undo_save(alice.list_history()[0].id)
+    assert (undone.links_restored, undone.links_lost) == (3, ())
+    assert _links(engine_for) == {"front desk": before["front desk"], "night line": [drop, keep]}
+    assert _links(engine_for, BOB) == {"bob's": [drop]}
+    by_name = {a.name: a.intents_used for a in alice.list_assistants()}
+    assert by_name["front desk"] == ("keep", "drop", "other", "second")
+    with engine_for.connect() as conn:  # nothing kept once restored
+        assert conn.execute(sa.text("select count(*) from intent_links_removed")).scalar_one() == 0
+
+
+def test_undoing_a_delete_names_the_assistants_deleted_since(store, engine_for) -> None:
+    alice = store.for_user(ALICE)
+    alice.save_intents(IntentDiff(added=(intent("drop"),)))
+    [drop] = alice.list_intents()
+    with engine_for.begin() as conn:
+        _assistant(conn, ALICE, "front desk", [drop.id])
+        gone = _assistant(conn, ALICE, "Night line", [drop.id])
+    alice.save_intents(IntentDiff(deleted=(IntentRef(drop.id, drop.updated_at),)))
+    with engine_for.begin() as conn:
+        conn.execute(sa.text("delete from assistants where id = :a"), {"a": gone})
+    undone = alice.undo_save(alice.list_history()[0].id)
+    assert (undone.links_restored, undone.links_lost) == (1, ("Night line",))
+    assert _links(engine_for) == {"front desk": [drop.id]}
+    assert [i.intent_name for i in alice.list_intents()] == ["drop"]
+
+
+def test_a_redo_of_an_add_keeps_the_links_made_meanwhile(store, engine_for) -> None:
+    """Undo of an add deletes the intent (its links are kept); undoing that undo brings them back."""
+    alice = store.for_user(ALICE)
+    alice.save_intents(IntentDiff(added=(intent("new"),)))
+    [new] = alice.list_intents()
+    with engine_for.begin() as conn:
+        _assistant(conn, ALICE, "front desk", [new.id])
+    undo = alice.undo_save(alice.list_history()[0].id)
+    assert _links(engine_for) == {"front desk": []}
+    assert alice.undo_save(undo.history_id).links_restored == 1
+    assert _links(engine_for) == {"front desk": [new.id]}
+
+
 # -- PostgreSQL: the history is append-only under role authenticated --------------------------
 
 def _as(conn: sa.Connection, user: str) -> None:
@@ -342,7 +407,7 @@ def test_concurrent_undos_of_one_save_undo_it_once(pg_clean: str) -> None:
         t.start()
     for t in threads:
         t.join()
-    assert sum(isinstance(o, str) for o in outcomes) == 1, outcomes
+    assert sum(isinstance(o, Undone) for o in outcomes) == 1, outcomes
     assert alice.list_intents() == []
     store.close()
     engine = sa.create_engine(pg_clean)

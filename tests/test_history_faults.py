@@ -41,7 +41,7 @@ def test_an_undo_whose_answer_is_lost_is_checked_and_reported_done(server: Postg
     record, before = _saved(store, engine)
     server.clear()
     server.inject(replace(fault, method="POST", path=UNDO_PATH))
-    undo_id = store.for_user(USER).undo_save(record)
+    undo_id = store.for_user(USER).undo_save(record).history_id
     assert count(server, "POST", UNDO_PATH) == 1
     assert rows(engine) == before and undo_records(engine) == [(undo_id, record)]
     with pytest.raises(AlreadyUndone):  # clicking again is harmless

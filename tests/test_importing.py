@@ -144,7 +144,7 @@ def problems_of(data: bytes, filename: str) -> list[tuple[str, str]]:
         (b"intent_name,example_user_phrases\r\na,[],extra\r\n", "a.csv", [("line 2", "row")]),
         (b"intent_name,example_user_phrases\r\nonly\r\n", "a.csv", [("line 2", "row")]),
         (b'intent_name,example_user_phrases\r\n"unclosed,[]\r\n', "a.csv", [("line 2", "file")]),
-        (b"", "a.csv", [("file", "header")]),
+        (b"", "a.csv", [("file", "")]),
         (b"\xff\xfeintent_name", "a.csv", [("file", "encoding")]),
         (b'[{"intent_name": "a"', "a.json", [("file", "JSON")]),
         (b'{"intent_name": "a"}', "a.json", [("file", "JSON")]),
@@ -462,7 +462,7 @@ def test_the_preview_caps_each_rows_reasons() -> None:
 def test_a_validation_error_message_is_bounded_whatever_the_count() -> None:
     err = ValidationError([Problem(f"row {n}", "intent_name", "must not be empty") for n in range(100_000)])
     assert len(err.problems) == ValidationError.SHOWN and err.more == 100_000 - ValidationError.SHOWN
-    assert str(err).startswith("Nothing was saved: 100,000 problem(s): row 0, intent_name: must not be empty;")
+    assert str(err).startswith("Nothing was saved: 100,000 problems: row 0, intent_name: must not be empty;")
     assert len(str(err)) < 3_000
 
 

@@ -215,3 +215,25 @@ def test_every_save_path_refuses_a_name_the_user_has(app_on, database: str) -> N
     assert [e.value for e in at.error] and "new row 1, intent_name: is already taken by saved intent “refund”" \
         in at.error[0].value
     assert rows(database, ALICE) == before
+
+
+def test_sign_out_with_unsaved_edits_asks_first(app_on, database: str) -> None:
+    """Issue 20, item 12: Sign out used to drop the grid's unsaved edits silently."""
+    at = intents_screen(app_on("alice"))
+    at.button(key="intents_add").click().run()
+    assert "Unsaved: 1 new, 0 changed, 0 to delete" in all_text(at)
+    at.sidebar.button(key="signin-sign-out").click().run()
+    assert at.session_state["user_id"] == ALICE  # still signed in: asked first
+    assert [w.value for w in at.sidebar.warning] == [
+        "You have 1 unsaved change in the Intents grid. Signing out drops it."]
+    at.sidebar.button(key="signin-sign-out-stay").click().run()
+    assert not at.sidebar.warning and len(grid(at)) == 13  # the new row is still there
+    at.sidebar.button(key="signin-sign-out").click().run()
+    at.sidebar.button(key="signin-sign-out-anyway").click().run()
+    assert "user_id" not in at.session_state
+
+
+def test_sign_out_without_unsaved_edits_does_not_ask(app_on, database: str) -> None:
+    at = intents_screen(app_on("alice"))
+    at.sidebar.button(key="signin-sign-out").click().run()
+    assert "user_id" not in at.session_state and not at.sidebar.warning

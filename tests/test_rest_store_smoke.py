@@ -143,7 +143,7 @@ def test_conflicts_name_the_rows_and_write_nothing(rest: RestStore, sql_store: D
     with pytest.raises(ConflictError) as got:
         alice.save_intents(diff)
     assert got.value.ids == [c.id, a.id, b.id]  # deleted rows first, like the SQL store
-    assert "'row 3'" in str(got.value) and "'mine'" in str(got.value)
+    assert "“row 3”" in str(got.value) and "“mine”" in str(got.value)
     assert snapshot(engine) == before
     with pytest.raises(ConflictError) as ref:
         sql_store.for_user(ALICE).save_intents(diff)

@@ -322,3 +322,21 @@ def test_a_prepared_export_lives_only_while_it_is_offered(app_on, database: str)
     at.run()
     gc.collect()
     assert not folder.exists()  # the session state let go of it: the directory went with it
+
+
+def test_status_words_are_the_same_on_tests_and_the_export_preview(app_on, database: str) -> None:
+    """Issue 20, item 12: the Export preview said "completed" where Tests said "Completed"; the files keep the
+    stored values."""
+    engine = sa.create_engine(database)
+    with engine.connect() as conn:
+        stored = set(conn.execute(sa.text("select distinct status from assistant_tests "
+                                          "where user_id = 'user_demo_alice'")).scalars())
+    engine.dispose()
+    at = open_screen(app_on("alice"), "tests")
+    on_tests = set(at.dataframe[0].value["Status"])
+    at = open_screen(at, "export")
+    preview = at.dataframe[0].value
+    on_export = set(preview["Status"])
+    assert on_export <= on_tests | {s.replace("_", " ").capitalize() for s in stored}, (on_export, on_tests)
+    assert "Completed" in on_export and not on_export & stored  # no raw value shown
+    assert {str(v) for v in preview["Language"]} <= {"English", "Russian"}

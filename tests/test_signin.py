@@ -167,13 +167,13 @@ def test_rate_limit_after_max_attempts(local_env):
         assert texts(at.error) == ["wrong username or password"]
     sign_in(at, "alice", "nope")  # the third failure (AUTH_MAX_ATTEMPTS=3)
     assert texts(at.error) == ["Too many failed sign-in attempts. Try again in 60 seconds."]
-    assert not at.text_input  # no form while waiting: not even the right password is checked
+    assert shows_sign_in_form(at)  # the form stays, under the countdown (issue 20, item 12)
+    assert not any(b.label == "Try again" for b in at.button)  # no button that does nothing
     assert signed_out(at)
-
-    button(at, "Try again").click()
-    at.run()
+    sign_in(at, "alice", "demo")  # refused while waiting: not even the right password is checked
     assert texts(at.error)[0].startswith("Too many failed sign-in attempts. Try again in")
-    assert signed_out(at)
+    assert "wrong username or password" not in texts(at.error)
+    assert shows_sign_in_form(at) and signed_out(at)
 
 
 def test_sign_in_works_again_after_the_wait(local_env, monkeypatch):
@@ -184,10 +184,10 @@ def test_sign_in_works_again_after_the_wait(local_env, monkeypatch):
     sign_in(at, "alice", "nope")
     sign_in(at, "alice", "nope")
     assert texts(at.error) == ["Too many failed sign-in attempts. Try again in 1 second."]
-    time.sleep(1.1)
-    button(at, "Try again").click()
-    at.run()
     assert shows_sign_in_form(at)
+    time.sleep(1.1)
+    at.run()  # the countdown's own rerun, once the wait is over
+    assert not texts(at.error) and shows_sign_in_form(at)
     sign_in(at, "alice", "demo")
     assert at.session_state["user_id"] == "user_demo_alice"
 
@@ -230,7 +230,7 @@ def test_a_new_session_does_not_start_a_fresh_count(local_env):
     sign_in(reloaded, "alice", "demo")
     # the database's clock has moved on meanwhile (a password check takes a while): 60 or 59 seconds
     assert texts(reloaded.error)[0].startswith("Too many failed sign-in attempts. Try again in ")
-    assert not reloaded.text_input
+    assert shows_sign_in_form(reloaded)
     assert signed_out(reloaded)
 
 
@@ -254,7 +254,6 @@ def test_the_lockout_ends_for_every_session(local_env, monkeypatch):
     sign_in(other, "alice", "demo")
     assert texts(other.error)[0].startswith("Too many failed sign-in attempts")
     time.sleep(4.1)
-    button(other, "Try again").click()
     other.run()
     sign_in(other, "alice", "demo")
     assert other.session_state["user_id"] == "user_demo_alice"

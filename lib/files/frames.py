@@ -65,8 +65,24 @@ def preview_frame(frame: pd.DataFrame, rows: int = 100) -> pd.DataFrame:
     first = [c for c in lead if c in frame.columns]
     last = [c for c in ("id",) if c in frame.columns and c not in first]
     order = first + [c for c in frame.columns if c not in first and c not in last] + last
-    return frame.head(rows)[order].rename(columns=lambda c: _(PREVIEW_LABELS[c]) if c in PREVIEW_LABELS
-                                           else c.replace("_", " ").capitalize())
+    shown = frame.head(rows)[order].copy()
+    for column, label in _value_labels(frame).items():  # the screens' words ("Completed"); the file keeps the value
+        shown[column] = [v if v is None or pd.isna(v) else label(str(v)) for v in shown[column]]
+    return shown.rename(columns=lambda c: _(PREVIEW_LABELS[c]) if c in PREVIEW_LABELS
+                        else c.replace("_", " ").capitalize())
+
+
+def _value_labels(frame: pd.DataFrame) -> dict:
+    """Columns whose values a preview shows as the screens name them: a test call's status and language (as the
+    Tests screen), a subscription's status (as Billing)."""
+    from lib.screens import billing, charts  # (the screens' own label functions; lib.screens imports lib.files)
+
+    if "test_phrase" in frame.columns:
+        return {c: f for c, f in (("status", charts.status_label), ("language", charts.language_label))
+                if c in frame.columns}
+    if "plan_type" in frame.columns and "status" in frame.columns:
+        return {"status": billing.status_label}
+    return {}
 
 
 def _times(values: Iterable[datetime | None]) -> pd.Series:

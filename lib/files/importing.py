@@ -333,7 +333,7 @@ def _csv_error(e: csv.Error) -> str:
 
 def _read_csv(text: str) -> tuple[list[IntentInput], _Problems]:
     if not text.strip():
-        raise _refuse("file", "header", _("the file is empty"))
+        raise _refuse("file", "", _("it is empty, with no header row and nothing to import"))
     first = _first_line(text)
     delimiter = _delimiter(first)
     if first.count(delimiter) >= MAX_COLUMNS:

@@ -177,50 +177,51 @@ def _local_sign_in_card(authenticator: stauth.Authenticate, credentials: Credent
     with card():
         locked = st.session_state.get(LOCKED_KEY)
         if locked is not None and ATTEMPTS.wait_seconds(locked, client):
+            # the form stays (what was typed is kept); the countdown above it says how long a submit is refused
+            # (refused without checking the password: the throttle's reserve), and goes when the wait is over
             _lockout_countdown(locked, client)
-            st.button(_("Try again"), key="signin-try-again", width="stretch")
         else:
             st.session_state.pop(LOCKED_KEY, None)
+        st.session_state["authentication_status"] = None
+        for key in (TRIED_KEY, THROTTLED_KEY, EMPTY_SUBMIT_KEY):
+            st.session_state.pop(key, None)
+        try:
+            authenticator.login(
+                location="main",
+                key="signin-form",
+                fields={"Form name": _("Sign in"), "Username": _("Username"), "Password": _("Password"),
+                        "Login": _("Sign in")},
+            )
+        except Exception as err:  # a library refusal is a failed sign-in, same message
+            log.info("Sign-in refused by streamlit-authenticator: %s", type(err).__name__)
+            st.session_state["authentication_status"] = False
+        status = st.session_state.get("authentication_status")
+        tried = st.session_state.pop(TRIED_KEY, None)
+        if status is True and _accepted(credentials) is not None:
+            ATTEMPTS.record_success(tried, client)
+            st.session_state[COOKIE_TODO_KEY] = "set"
+            st.rerun()
+        missing = st.session_state.pop(EMPTY_SUBMIT_KEY, None)
+        if missing:
+            st.warning(_("Enter your username and password to sign in.") if missing == "username" else
+                       _("Enter your password to sign in."), icon=":material/edit:")
+        if status is not None:
+            metrics.SIGNIN_FAILURES.labels("local").inc()
             st.session_state["authentication_status"] = None
-            for key in (TRIED_KEY, THROTTLED_KEY, EMPTY_SUBMIT_KEY):
-                st.session_state.pop(key, None)
-            try:
-                authenticator.login(
-                    location="main",
-                    key="signin-form",
-                    fields={"Form name": _("Sign in"), "Username": _("Username"), "Password": _("Password"),
-                            "Login": _("Sign in")},
-                )
-            except Exception as err:  # a library refusal is a failed sign-in, same message
-                log.info("Sign-in refused by streamlit-authenticator: %s", type(err).__name__)
-                st.session_state["authentication_status"] = False
-            status = st.session_state.get("authentication_status")
-            tried = st.session_state.pop(TRIED_KEY, None)
-            if status is True and _accepted(credentials) is not None:
-                ATTEMPTS.record_success(tried, client)
-                st.session_state[COOKIE_TODO_KEY] = "set"
-                st.rerun()
-            missing = st.session_state.pop(EMPTY_SUBMIT_KEY, None)
-            if missing:
-                st.warning(_("Enter your username and password to sign in.") if missing == "username" else
-                           _("Enter your password to sign in."), icon=":material/edit:")
-            if status is not None:
-                metrics.SIGNIN_FAILURES.labels("local").inc()
-                st.session_state["authentication_status"] = None
-                throttled = st.session_state.pop(THROTTLED_KEY, None)
-                if throttled or ATTEMPTS.record_failure(
-                    tried, client, max_attempts=settings.auth_max_attempts, lockout_seconds=settings.auth_lockout_seconds
-                ):
-                    st.session_state[LOCKED_KEY] = tried or ""
-                    st.rerun()  # show the wait instead of the form
-                st.error(_(WRONG_CREDENTIALS), icon=":material/error:")
+            throttled = st.session_state.pop(THROTTLED_KEY, None)
+            if throttled or ATTEMPTS.record_failure(
+                tried, client, max_attempts=settings.auth_max_attempts, lockout_seconds=settings.auth_lockout_seconds
+            ):
+                st.session_state[LOCKED_KEY] = tried or ""
+                st.rerun()  # show the wait above the form
+            st.error(_(WRONG_CREDENTIALS), icon=":material/error:")
         if credentials.demo:
             st.caption(_(DEMO_HINT))
 
 
 @st.fragment(run_every=1)
 def _lockout_countdown(username: str, client: str) -> None:
-    """The wait, counted down every second; the form comes back when it is over."""
+    """The wait, counted down every second above the form; gone (and submits checked again) when it is over."""
     wait = ATTEMPTS.wait_seconds(username, client)
     if not wait:
         st.rerun(scope="app")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import streamlit as st
 import streamlit_authenticator as stauth
 
-from lib.i18n import N_, _
+from lib.i18n import N_, _, ngettext
 from lib.store.queries import USER_KEY
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,8 @@ CLEAR_TRIP_KEY = "_signin_trip_clear"  # delete the browser's trip marker in thi
 TRIP_FAILED_KEY = "_signin_trip_failed"  # back from sign-in without a valid token: no second trip
 REVERIFY_KEY = "_signin_reverify"  # the identity expired: {"since", "key", "reason"} while the browser is asked
 LIB_LOGOUT_KEY = "logout"  # streamlit-authenticator's flag: True blocks re-login from its cookie
+UNSAVED_KEY = "unsaved_changes"  # how many unsaved changes the screens hold (the Intents grid: note_unsaved)
+CONFIRM_SIGN_OUT_KEY = "_signout_confirm"  # Sign out was clicked with unsaved changes: asking first
 OWNER_KEY = "_signin_owner"  # the user id whose per-user state (files, pending edits, filters) the session holds
 # streamlit-authenticator's own keys: what it just decided about this run's sign-in
 LIB_KEYS = frozenset({"authentication_status", "username", "name", "email", "roles", "logout"})
@@ -75,9 +77,35 @@ def signed_in(identity: Identity, on_sign_out: Callable[[], None]) -> str:
     with st.sidebar.container(border=True):
         st.caption(_("Signed in as"))
         st.markdown(f"**{escape_md(identity.name)}**")
+        unsaved = st.session_state.get(UNSAVED_KEY) or 0
         if st.button(_("Sign out"), key="signin-sign-out", icon=":material/logout:", width="stretch"):
-            on_sign_out()
+            if not unsaved:
+                on_sign_out()
+            st.session_state[CONFIRM_SIGN_OUT_KEY] = True
+        if st.session_state.get(CONFIRM_SIGN_OUT_KEY):
+            if not unsaved:  # saved or discarded meanwhile
+                st.session_state.pop(CONFIRM_SIGN_OUT_KEY, None)
+            else:
+                _confirm_sign_out(unsaved, on_sign_out)
     return identity.user_id
+
+
+def note_unsaved(count: int) -> None:
+    """A screen's unsaved changes (the Intents grid's pending edits): Sign out asks before dropping them."""
+    st.session_state[UNSAVED_KEY] = count
+
+
+def _confirm_sign_out(unsaved: int, on_sign_out: Callable[[], None]) -> None:
+    st.warning(ngettext("You have {n} unsaved change in the Intents grid. Signing out drops it.",
+                        "You have {n} unsaved changes in the Intents grid. Signing out drops them.",
+                        unsaved).format(n=unsaved), icon=":material/warning:")
+    leave, stay = st.columns(2)
+    if leave.button(_("Sign out anyway"), key="signin-sign-out-anyway", type="primary", width="stretch"):
+        st.session_state.pop(CONFIRM_SIGN_OUT_KEY, None)
+        on_sign_out()
+    if stay.button(_("Stay"), key="signin-sign-out-stay", width="stretch"):
+        st.session_state.pop(CONFIRM_SIGN_OUT_KEY, None)
+        st.rerun()
 
 
 def sign_out(*, authenticator: stauth.Authenticate | None = None, clerk: bool = False) -> None:

@@ -14,6 +14,7 @@ import streamlit as st
 from lib.i18n import _, ngettext
 from lib.identity.session import escape_md
 from lib.models import Assistant, Intent, TestCall, TestFilter
+from lib.screens.charts import language_label, status_label
 from lib.screens.controls import user_zone
 from lib.screens.formatting import fmt_int
 from lib.screens.intent_checks import phrase_key
@@ -71,8 +72,8 @@ def render(key: str, call: TestCall, assistants: list[Assistant], period: TestFi
         same = queries.count_tests(TestFilter(start=period.start, end=period.end, phrase=call.test_phrase))
         rows = [
             (_("Phrase"), call.test_phrase),
-            (_("Status"), call.status.replace("_", " ")),
-            (_("Language"), call.language),
+            (_("Status"), status_label(call.status or "")),
+            (_("Language"), language_label(call.language or "")),
             (_("Assistant"), names.get(call.assistant_id) or _("(not one of your assistants)")),
             (_("Vapi assistant id"), call.assistant_id),
             (_("Call id"), call.call_id or "—"),

@@ -11,7 +11,7 @@ import streamlit as st
 
 from lib.errors import StoreError
 from lib.i18n import N_, _, ngettext
-from lib.models import HistoryEntry, IntentChange, IntentValues
+from lib.models import HistoryEntry, IntentChange, IntentValues, Undone
 from lib.screens.formatting import fmt_ago, fmt_datetime, fmt_int
 from lib.screens.intents_grid import display_text
 from lib.store import queries
@@ -53,14 +53,31 @@ def title(entry: HistoryEntry, now: datetime) -> str:
     return f"**{kind}** · {entry.summary()} · {fmt_ago(entry.created_at, now)}"
 
 
+def undone_message(entry: HistoryEntry, undone: Undone) -> str:
+    """What an undo did, in words: the save it reverted, the assistant links that came back with the intents it
+    restored, and the assistants (deleted since) whose links could not."""
+    parts = [_("Undone: the save of {time} ({summary}) is reverted.").format(
+        time=fmt_datetime(entry.created_at), summary=entry.summary())]
+    if undone.links_restored:
+        parts.append(ngettext("{n} assistant link came back with the restored intents.",
+                              "{n} assistant links came back with the restored intents.",
+                              undone.links_restored).format(n=fmt_int(undone.links_restored)))
+    if undone.links_lost:
+        names = ", ".join(_("“{name}”").format(name=display_text(n)) for n in undone.links_lost)
+        parts.append(ngettext("The link to the assistant {names} could not be restored: that assistant was "
+                              "deleted since.",
+                              "The links to the assistants {names} could not be restored: those assistants were "
+                              "deleted since.", len(undone.links_lost)).format(names=names))
+    return " ".join(parts)
+
+
 def _undo(entry: HistoryEntry) -> None:
     try:
-        queries.undo_save(entry.id)
+        undone = queries.undo_save(entry.id)
     except StoreError as err:  # UndoConflict, AlreadyUndone, unreachable: the message says what to do
         st.session_state[f"{KEY}_error"] = (entry.id, str(err))
-        return
-    st.session_state[f"{KEY}_flash"] = _("Undone: the save of {time} ({summary}) is reverted.").format(
-        time=fmt_datetime(entry.created_at), summary=entry.summary())
+        st.rerun()  # the confirm closes; the refusal shows in its place
+    st.session_state[f"{KEY}_flash"] = ("warning" if undone.links_lost else "success", undone_message(entry, undone))
     st.rerun()
 
 
@@ -84,9 +101,9 @@ def _entry(entry: HistoryEntry, by_id: dict[str, HistoryEntry], now: datetime, o
             state[f"{KEY}_confirm"] = entry.id
             state.pop(f"{KEY}_error", None)
         if state.get(f"{KEY}_confirm") == entry.id and why is None:
-            st.warning(ngettext("Undo this save? It puts back the {n} intent(s) it touched as they were "
-                                "before it, if none of them changed since.",
-                                "Undo this save? It puts back the {n} intent(s) it touched as they were "
+            st.warning(ngettext("Undo this save? It puts back the {n} intent it touched as it was "
+                                "before it, if it did not change since.",
+                                "Undo this save? It puts back the {n} intents it touched as they were "
                                 "before it, if none of them changed since.", entry.total).format(n=fmt_int(entry.total)))
             yes, no, _rest = st.columns([1, 1, 3])
             if yes.button(_("Yes, undo it"), key=f"{KEY}_yes_{entry.id}", type="primary"):
@@ -122,7 +139,8 @@ def render() -> None:
     st.caption(_("Your latest saves of the intents, newest first. Undo puts a save back while its intents are "
                  "still as it left them."))
     if flash := st.session_state.pop(f"{KEY}_flash", None):
-        st.success(flash)
+        kind, text = flash
+        (st.warning if kind == "warning" else st.success)(text)
     try:
         entries = queries.history()
     except StoreError as err:

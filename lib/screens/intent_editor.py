@@ -142,7 +142,9 @@ def _dialog(title: str):
                 widget = draft._item_key(column, key)
                 if widget not in st.session_state:
                     st.session_state[widget] = text
-                box, up, down, drop = st.columns([12, 1, 1, 1], vertical_alignment="center", gap="small")
+                # keyed: on a phone the field takes the whole width and its three buttons sit in a row under it
+                row = st.container(key=f"editor_item_{column}_{key}")
+                box, up, down, drop = row.columns([12, 1, 1, 1], vertical_alignment="center", gap="small")
                 box.text_area(_("{list}, item {n}").format(list=titles[column], n=pos + 1), key=widget,
                               height=68, max_chars=MAX_ITEM_LENGTH, label_visibility="collapsed")
                 up.button("", icon=":material/arrow_upward:", key=f"{widget}_up", disabled=pos == 0,

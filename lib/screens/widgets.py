@@ -47,6 +47,7 @@ def chart_card(title: str, fig: go.Figure | None) -> None:
 
 
 PHONE_MAX_PX = 640  # Streamlit stacks columns below this width
+HEADER_PX = 60  # the height of Streamlit's top bar (the Menu button) on a phone
 _PHONE_CSS = f"""<style>
 [data-testid="stExpandSidebarButton"]::after {{ content: "{{menu}}"; font-size: 0.9rem; margin-left: 0.25rem; }}
 @media (max-width: {PHONE_MAX_PX}px) {{
@@ -61,6 +62,19 @@ _PHONE_CSS = f"""<style>
   [class*="st-key-filters_"] [data-testid="stHorizontalBlock"] {{ flex-flow: row wrap; gap: 0.5rem; }}
   h1 {{ font-size: 2rem !important; padding-top: 0.25rem !important; padding-bottom: 0.5rem !important; }}
   .st-key-subscription_banner [data-testid="stAlertContainer"] {{ padding: 0.5rem 0.75rem; }}
+  /* the top bar (Menu) is {HEADER_PX} px high here: the first element (the banner) starts below it */
+  [data-testid="stMainBlockContainer"] {{ padding-top: {HEADER_PX + 8}px !important; }}
+  /* columns stack here: an empty one (e.g. the period's From/To until Custom is chosen) takes no gap */
+  [data-testid="stColumn"]:has(> [data-testid="stVerticalBlock"]:empty) {{ display: none; }}
+  /* the intent editor: an item's text field on its own line, its move and remove buttons in one row under it */
+  [class*="st-key-editor_item_"] [data-testid="stHorizontalBlock"] {{ flex-flow: row wrap; gap: 0.5rem; }}
+  [class*="st-key-editor_item_"] [data-testid="stColumn"] {{ flex: 0 0 auto !important; width: auto !important;
+    min-width: 0 !important; }}
+  [class*="st-key-editor_item_"] [data-testid="stColumn"]:first-child {{ flex: 1 1 100% !important;
+    width: 100% !important; }}
+  /* a metric's label wraps instead of being cut ("Matching test c…") */
+  [data-testid="stMetricLabel"] > div, [data-testid="stMetricLabel"] p {{ white-space: normal !important;
+    overflow: visible !important; text-overflow: clip !important; }}
 }}
 </style>"""
 # Streamlit leaves the sidebar open over the page after a link in it is tapped on a phone: close it once per

@@ -50,6 +50,7 @@ from lib.models import (
     TestCall,
     TestFilter,
     TestPage,
+    Undone,
     utcnow,
 )
 from lib.ops import metrics
@@ -259,10 +260,11 @@ class UserCalls:
         with _parsing():
             return [history.entry(r) for r in rows]
 
-    def undo_save(self, history_id: str) -> str:
+    def undo_save(self, history_id: str) -> Undone:
         """Put back what one save changed, in one transaction, if none of its intents changed since (else
-        UndoConflict, nothing changed); returns the undo's own record id.  A lost answer is settled by
-        reading back the record that reverts it (it carries this call's time)."""
+        UndoConflict, nothing changed), with the assistant links of the intents it brings back; returns the
+        undo's own record id and those links.  A lost answer is settled by reading back the record that
+        reverts it (it carries this call's time; the links are then not known: none are named)."""
         history_id = history.history_id(history_id)
         at = utcnow()
 
@@ -288,8 +290,11 @@ class UserCalls:
             undone = settle(lambda: self._undone_by(history_id))
             if undone is None or undone[1] != at:
                 raise StoreUnavailable() from None  # checked: the undo did not happen
-            return undone[0]
-        return str(answer["history_id"])
+            return Undone(undone[0])
+        # the undo is done: links of an unexpected shape are left unnamed rather than reported as a failure
+        lost, restored = answer.get("links_lost"), answer.get("links_restored")
+        return Undone(str(answer["history_id"]), restored if isinstance(restored, int) else 0,
+                      tuple(str(n) for n in lost) if isinstance(lost, list) else ())
 
     def _undone_by(self, history_id: str) -> tuple[str, Any] | None:
         data = self._call("dashboard_undo_of", {"p_history_id": history_id})

@@ -44,6 +44,7 @@ from lib.models import (
     Subscription,
     TestFilter,
     TestPage,
+    Undone,
 )
 from lib.ops import metrics
 from lib.store import Store, UserStore, budget, open_store
@@ -321,8 +322,9 @@ def save_intents(diff: IntentDiff) -> SaveResult:
         _recheck()
 
 
-def undo_save(history_id: str) -> str:
-    """Undo one save of the intents (lib.store: all or nothing, refused if its intents changed since)."""
+def undo_save(history_id: str) -> Undone:
+    """Undo one save of the intents (lib.store: all or nothing, refused if its intents changed since), with the
+    assistant links of the intents it brings back."""
     try:
         handle = _writable()
         with budget.suspended():
