@@ -61,14 +61,14 @@ ROLLUPS = {
                                    "coalesce(status, '')",
     "assistant_test_daily_assistant": "user_id, coalesce(created_at::date, date '0001-01-01'), assistant_id",
 }
-# The rollup functions' version bump (the last statement of each): stripped for "rollups only".
-VERSION_BUMP = re.compile(r"    insert into public\.user_data_versions as v .*?excluded\.version;\n", re.S)
+# The rollup functions' version bump (the first sub-statement of each): a no-op for "rollups only".
+VERSION_BUMP = re.compile(r"insert into public\.user_data_versions as v .*?returning 1", re.S)
 
 
 @dataclass
 class Load:
     name: str
-    triggers: str  # 'current' | 'none' | 'first release'
+    triggers: str  # 'current' | 'none' | 'previous release' | 'first release'
     sequences_per_s: float
     sequences: int
     failed: int
@@ -112,17 +112,22 @@ def _rollups_exact(conn: psycopg.Connection) -> bool:
 
 def _set_triggers(conn: psycopg.Connection, which: str) -> None:
     """Put the triggers of ``which`` on assistant_tests: this release's ('current'), 'none', the
-    'first release' rollup triggers, or this release's without the change versions ('rollups only')."""
+    'first release' rollup triggers, the release before the one-statement triggers ('previous release':
+    every migration but 20261203230000_writer_speed), or this release's without the change versions
+    ('rollups only')."""
     conn.execute("alter table public.assistant_tests enable trigger user")
     for path in MIGRATIONS:  # this release's triggers and functions
-        conn.execute(path.read_text())
+        if not (which == "previous release" and path.name.endswith("_writer_speed.sql")):
+            conn.execute(path.read_text())
     if which == "none":
         conn.execute("alter table public.assistant_tests disable trigger user")
     elif which == "first release":
         conn.execute(MIGRATIONS[0].read_text())  # its rollup function, which the later migration replaced
     elif which == "rollups only":
-        ours = next(p for p in MIGRATIONS if p.name.endswith("_change_versions.sql")).read_text()
-        conn.execute(VERSION_BUMP.sub("", ours[ours.index("-- The rollups: one net delta"):]))
+        ours = next(p for p in MIGRATIONS if p.name.endswith("_writer_speed.sql")).read_text()
+        stripped = VERSION_BUMP.sub("select 1", ours)
+        assert stripped.count("select 1),") == 3, "the version bump of each rollup function"
+        conn.execute(stripped)
 
 
 def _reset(conn: psycopg.Connection) -> None:
@@ -131,12 +136,12 @@ def _reset(conn: psycopg.Connection) -> None:
 
 
 def writers(url: str, reps: int = 3) -> list[Load]:
-    """Each load with each set of triggers; 'current' and 'none' alternate ``reps`` times (medians),
-    so a busy machine slows both alike."""
+    """Each load with each set of triggers; 'current', 'none' and 'previous release' alternate ``reps``
+    times (medians), so a busy machine slows them alike."""
     loads: list[Load] = []
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
         conn.execute("create index if not exists bench_call_id on public.assistant_tests (call_id)")
-        order = ["current", "none"] * reps + ["first release"]
+        order = ["current", "none", "previous release"] * reps + ["first release"]
         step = quiet.Progress("writers", [f"{name}: {which} ({i})" for name in ("webhook", "mixed")
                                           for i, which in enumerate(order)])
         for name, script in (("webhook", WEBHOOK), ("mixed", MIXED)):
@@ -191,12 +196,15 @@ def measure() -> tuple[list[Load], dict[str, float]]:
 
 def report(loads: list[Load], bulk: dict[str, float]) -> list[str]:
     lines = ["", "## Concurrent writers (PostgreSQL)", "",
-             f"pgbench, {CLIENTS} clients, every command its own transaction; *current* and *none* alternate three "
+             f"pgbench, {CLIENTS} clients, every command its own transaction; *current*, *none* and *previous "
+             f"release* alternate three "
              f"times for {SECONDS} s each (median rate, totals summed), *first release* runs once. *webhook*: a "
              "sequence inserts a call as `initiated`, then moves it to `in_progress`, then to `completed` or "
              "`failed` (one user, one day, two assistants). *mixed*: 40% inserts, 40% updates of status and "
              "assistant, 20% deletes, on the same user's calls. *current*: this release's triggers (rollups and "
-             "change versions); *none*: no triggers; *first release*: the rollup triggers of the first migration.",
+             "change versions, one statement per trigger call); *none*: no triggers; *previous release*: the "
+             "same rollups and versions in four statements per trigger call (before 20261203230000); *first "
+             "release*: the rollup triggers of the first migration.",
              "", "| load | triggers | sequences/s | done | failed | deadlocks | rollups = GROUP BY |",
              "|---|---|---|---|---|---|---|"]
     for ld in loads:
@@ -214,6 +222,9 @@ def report(loads: list[Load], bulk: dict[str, float]) -> list[str]:
         ratio = cur.sequences_per_s / none.sequences_per_s
         lines.append(f"| {name}: throughput ≥ 1/3 of no triggers | {cur.sequences_per_s:,.0f} vs "
                      f"{none.sequences_per_s:,.0f}/s ({ratio:.2f}) | {'yes' if ratio >= 1 / 3 else '**no**'} |")
+        prev = next(ld for ld in loads if ld.name == name and ld.triggers == "previous release")
+        lines.append(f"| {name}: previous release, for comparison | {prev.sequences_per_s:,.0f} vs "
+                     f"{none.sequences_per_s:,.0f}/s ({prev.sequences_per_s / none.sequences_per_s:.2f}) | — |")
     ratio = bulk["all"] / bulk["rollups only"]
     lines.append(f"| bulk insert of {BULK:,} calls: version triggers ≤ 1.3× | {bulk['all'] * 1000:,.0f} ms with them vs "
                  f"{bulk['rollups only'] * 1000:,.0f} ms with the rollups only ({ratio:.2f}×; no triggers at all: "
