@@ -201,3 +201,87 @@ def test_the_same_user_waits_rather_than_fails(pg_clean: str) -> None:
         holder.execute("commit")
         second.execute("insert into intents (user_id, intent_name) values (%s, 'y')", (USER,))
         assert holder.execute("select count(*) from intents where user_id = %s", (USER,)).fetchone() == (2,)
+
+
+def _spanning_users(conn: psycopg.Connection, rng: random.Random) -> set[str]:
+    """One statement over both users' calls, in either user order; the users whose calls it wrote."""
+    roll, key = rng.random(), f"c{rng.randint(1, 10)}"
+    users = rng.sample((USER, OTHER), 2)
+    if roll < 0.4:
+        rows = conn.execute(
+            "insert into assistant_tests (user_id, assistant_id, test_phrase, language, status, call_id, created_at) "
+            "select u, %s, 'x', 'english', 'initiated', %s, timestamp '2026-11-19 10:00' + (g %% 2) * interval '1 day' "
+            "from unnest(%s::text[]) u, generate_series(1, 2) g returning user_id",
+            (rng.choice(("asst_a", "asst_b")), key, users)).fetchall()
+    elif roll < 0.8:
+        rows = conn.execute("update assistant_tests set status = %s, created_at = created_at + %s * interval '1 day' "
+                            "where call_id = %s returning user_id",
+                            (rng.choice(("in_progress", "completed", "failed")), rng.choice((-1, 1)), key)).fetchall()
+    else:
+        rows = conn.execute("delete from assistant_tests where call_id = %s returning user_id", (key,)).fetchall()
+    return {u for (u,) in rows}
+
+
+def test_statements_over_two_users_keep_rollups_and_versions_exact(pg_clean: str) -> None:
+    """Writers whose statements write both users' calls (moving them between days and statuses) in either
+    user order: no deadlock, rollups equal to the calls, and each user's version advanced by exactly the
+    number of statements that wrote that user's calls."""
+    with _connect(pg_clean) as conn:
+        conn.execute("insert into assistant_tests (user_id, assistant_id, test_phrase, status, call_id, created_at) "
+                     "select u, 'asst_a', 'x', 'initiated', 'c' || (1 + g %% 10), '2026-11-19 10:00' "
+                     "from unnest(array[%s, %s]) u, generate_series(1, 20) g", (USER, OTHER))
+        start = _versions(conn)
+    touched: list[set[str]] = []
+
+    def work(conn: psycopg.Connection, rng: random.Random) -> None:
+        touched.append(_spanning_users(conn, rng))
+
+    failures = _run_writers(pg_clean, work)
+    assert [type(f).__name__ for f in failures] == []
+    with _connect(pg_clean) as conn:
+        _rollups_match_the_calls(conn)
+        end = _versions(conn)
+    for user in (USER, OTHER):
+        writes = sum(user in users for users in touched)
+        assert writes > 0
+        assert end[(user, "assistant_tests")] - start[(user, "assistant_tests")] == writes, user
+
+
+def test_a_waiting_writer_holds_no_rollup_row(pg_clean: str) -> None:
+    """The lock order that keeps writers free of deadlocks: a writer takes its user's version row before any
+    rollup row, so one that waits for another writer of the same user holds none of the rollup rows it is
+    about to change (another session can still lock them)."""
+    with _connect(pg_clean) as setup:
+        setup.execute("insert into assistant_tests (user_id, assistant_id, test_phrase, status, created_at) "
+                      "values (%s, 'asst_z', 'x', 'failed', '2026-11-21 10:00')", (USER,))  # its rollup rows exist
+    with _connect(pg_clean) as holder, _connect(pg_clean) as waiter, _connect(pg_clean) as probe:
+        holder.execute("begin")
+        holder.execute("insert into assistant_tests (user_id, assistant_id, test_phrase, status, created_at) "
+                       "values (%s, 'asst_a', 'x', 'initiated', '2026-11-20 10:00')", (USER,))
+        done = threading.Event()
+
+        def second_writer() -> None:  # another day, assistant and status: rollup rows the holder never touched
+            waiter.execute("insert into assistant_tests (user_id, assistant_id, test_phrase, status, created_at) "
+                           "values (%s, 'asst_z', 'y', 'failed', '2026-11-21 11:00')", (USER,))
+            done.set()
+
+        thread = threading.Thread(target=second_writer)
+        thread.start()
+        try:
+            for _ in range(200):  # until the second writer waits for a lock
+                if probe.execute("select wait_event_type from pg_stat_activity where pid = %s",
+                                 (waiter.info.backend_pid,)).fetchone() == ("Lock",):
+                    break
+                threading.Event().wait(0.02)
+            else:
+                pytest.fail("the second writer of the user did not wait")
+            assert not done.is_set()
+            probe.execute("begin")
+            for rollup in ROLLUP_CHECKS:
+                probe.execute(f"select tests from {rollup} where user_id = %s and day = '2026-11-21' "
+                              "for update nowait", (USER,))  # LockNotAvailable if the waiter held it
+            probe.execute("rollback")
+        finally:
+            holder.execute("commit")
+            thread.join()
+        _rollups_match_the_calls(probe)
