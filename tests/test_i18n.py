@@ -10,6 +10,7 @@ import sys
 from datetime import date, datetime
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from babel.messages.catalog import Catalog, Message
 from babel.messages.pofile import read_po
@@ -185,6 +186,23 @@ def test_russian_plural_forms(n: int) -> None:
     assert ngettext("{n} row", "{n} rows", n).format(n=n) == f"{n} {FORMS[n]}"
     i18n.use("en")
     assert ngettext("{n} row", "{n} rows", n).format(n=n) == f"{n} {'row' if n == 1 else 'rows'}"
+
+
+def test_the_import_button_agrees_with_its_numbers() -> None:
+    """"Add 3 and update 1 intent": the noun takes the form of the number next to it, in both languages."""
+    from lib.models import IntentInput
+    from lib.screens.import_preview import ImportPreview
+
+    def label(added: int, updated: int) -> str:
+        new = tuple(IntentInput(f"n{i}", ("hi",), ("Hi",), ()) for i in range(added))
+        return ImportPreview(pd.DataFrame(), new, 0, (), added=new, updated=(object(),) * updated).save_label()
+
+    i18n.use("ru")
+    assert label(3, 1) == "Добавить 3 и обновить 1 интент"
+    assert label(1, 2) == "Добавить 1 и обновить 2 интента"
+    assert label(2, 5) == "Добавить 2 и обновить 5 интентов"
+    i18n.use("en")
+    assert (label(3, 1), label(1, 2)) == ("Add 3 and update 1 intent", "Add 1 and update 2 intents")
 
 
 def test_the_plural_test_would_catch_a_wrong_plural_rule(tmp_path: Path) -> None:

@@ -88,7 +88,9 @@ class ImportPreview:
             return ngettext("Add {n} intent", "Add {n} intents", added).format(n=fmt_int(added))
         if not added:
             return ngettext("Update {n} intent", "Update {n} intents", updated).format(n=fmt_int(updated))
-        return _("Add {added} and update {updated} intents").format(added=fmt_int(added), updated=fmt_int(updated))
+        # the noun agrees with the number next to it (Russian needs its form; English reads the same way)
+        return ngettext("Add {added} and update {updated} intent", "Add {added} and update {updated} intents",
+                        updated).format(added=fmt_int(added), updated=fmt_int(updated))
 
     def nothing_to_do(self, *, update: bool) -> str:
         """Why a clean file writes nothing, and what would make it."""
