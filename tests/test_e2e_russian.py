@@ -241,3 +241,25 @@ def test_an_excel_windows_1251_csv_imports_with_its_encoding_named(browser: Brow
     engine.dispose()
     assert phrases == ["Это всё, спасибо", "До свидания"]
     page.context.close()
+
+
+def test_the_calendar_starts_on_monday_in_a_russian_browser(browser: Browser, app: App) -> None:
+    """Streamlit's date field takes its calendar from the browser's language: a Russian browser's week
+    starts on Monday (понедельник), in the Russian UI and in the English one alike."""
+    page = new_page(browser, app, DESKTOP)
+    sign_in_russian(page, "alice")
+    for lang in ("ru", "en"):
+        page.goto(f"/tests?period=custom&from=2026-11-01&to=2026-11-20&lang={lang}")
+        settle(page)
+        expect(page.get_by_role("heading", name="Тесты" if lang == "ru" else "Tests", exact=True)).to_be_visible()
+        settle(page)
+        days = page.get_by_role("dialog").locator("th")  # the calendar's weekday row
+        for _attempt in range(3):  # a rerun still drawing the page can close the calendar just opened
+            page.get_by_test_id("stDateInput").first.locator("button").last.click()  # From's calendar button
+            page.wait_for_timeout(500)
+            if days.count():
+                break
+        expect(days.first).to_be_visible()
+        assert days.all_inner_texts()[:7] == ["П", "В", "С", "Ч", "П", "С", "В"], lang
+        page.keyboard.press("Escape")
+    page.context.close()
