@@ -342,7 +342,8 @@ def run_phase(db: str, keys: loadenv.Keys, app: str, n: int, journeys: int, *, t
     if pin:
         os.sched_setaffinity(0, {1})
     try:
-        with loadenv.server(script, db, keys.public_pem, extra=extra, cpu=0 if pin else None) as srv:
+        env = {"FLOOR_USERS": str(min(n, loadenv.USERS))} if app == "floor" else None  # its data, read at warm-up
+        with loadenv.server(script, db, keys.public_pem, extra=extra, cpu=0 if pin else None, env=env) as srv:
             browser_phase = _run_on(srv, db, keys, phase, n, journeys, think=think, naive=naive, soak=soak,
                                     browser=browser, profile=n == 1 if profile is None else profile, quiet=quiet)
             log = srv.log_text()
@@ -441,8 +442,8 @@ def probe_ok(phase: Phase) -> bool:
 
 def capacity(db: str, keys: loadenv.Keys, *, think: float, cap: int) -> tuple[dict[str, Search], list[Phase]]:
     """The app's and the floor app's capacity, probe by probe, taking turns (app, floor, app, ...) so both see
-    the same background load. Each probe is ``run_phase``: a fresh server pinned to core 0 (the load client
-    on core 1), one warm-up journey, N sessions arriving over one journey's think time, each doing one journey
+    the same background load. Each probe is ``run_phase``: a fresh server (not pinned: on this shared machine a
+    pinned server cannot move away from other work on its core), one warm-up journey, N sessions arriving over one journey's think time, each doing one journey
     (two below N = 8, so every step has a few samples)."""
     searches = {"dashboard": Search(cap=cap), "floor": Search(cap=cap)}
     probes: list[Phase] = []
@@ -451,8 +452,7 @@ def capacity(db: str, keys: loadenv.Keys, *, think: float, cap: int) -> tuple[di
             n = search.next()
             if n is None:
                 continue
-            phase, _ = run_phase(db, keys, app, n, 2 if n < 8 else 1, think=think, pin=True, profile=False,
-                                 quiet=True)
+            phase, _ = run_phase(db, keys, app, n, 2 if n < 8 else 1, think=think, profile=False, quiet=True)
             phase.app = f"{app} (capacity)"
             probes.append(phase)
             search.record(n, probe_ok(phase))
@@ -619,10 +619,11 @@ def capacity_section(cap: dict) -> list[str]:
     cores = cap["cores"]
     out = ["", "### Capacity: sessions per core that hold every step's p95 ≤ 1 s", "",
            f"The app and the floor app, probe by probe in turn (app, floor, app, ...), each probe a fresh server "
-           f"pinned to {cores} core (`taskset -c 0`; the load client on the other core), one warm-up journey, then N "
+           f"free to use the {cores} cores it may run on (shared with the load client, PostgreSQL and the machine's "
+           f"other work; pinned to one core, it could not move away from other work there), one warm-up journey, then N "
            f"sessions arriving over one journey's think time, one journey each (two below N = 8); a probe passes "
            f"when every step's p95 ≤ 1 s with no error. N doubles from 2 until a probe fails, then the gap is "
-           f"bisected to within a quarter. PostgreSQL and the machine's other work are not pinned.", "",
+           f"bisected to within a quarter. Sessions per core = the largest N that passed / {cores}.", "",
            "| app | sessions per core | probes (N: worst step's p95) |", "|---|---|---|"]
     for app in ("dashboard", "floor"):
         tried = [q for q in probes if q.app.startswith(app)]
@@ -890,7 +891,7 @@ def main() -> int:
             phases.append(run_phase(db, keys, "naive", n, 3 if n <= 10 else 1, think=args.think)[0])
         if args.capacity:
             searches, probes = capacity(db, keys, think=args.think, cap=args.capacity_max)
-            cap = {"cores": 1, "searches": {app: {"capacity": s.capacity, "tried": s.tried}
+            cap = {"cores": len(os.sched_getaffinity(0)), "searches": {app: {"capacity": s.capacity, "tried": s.tried}
                                             for app, s in searches.items()},
                    "probes": [q.to_json() for q in probes]}
         if args.soak:
