@@ -62,12 +62,18 @@ bench-import: $(VENV)/.installed-dev
 	$(PY) -m bench.imports
 
 # Many users at once: N = 1, 10, 50, 100 sessions replayed over the websocket (docs/benchmarks.md).
+# The floor app runs the N = 50 load too; then the capacity search (sessions per core holding p95 <= 1 s, the app
+# and the floor app in turns, about 10 minutes at LOAD_SIZE=S; CAPACITY=0 skips it). PROFILE_AT=50 puts py-spy
+# (record --gil, and a dump every 5 s) on the server during that N.
 # `make bench-load SOAK=1200` adds a 20-minute soak at 50 sessions; SESSIONS=1,10 or LOAD_SIZE=S for a quick run.
 SESSIONS ?= 1,10,50,100
 LOAD_SIZE ?= L
 SOAK ?= 0
+CAPACITY ?= 1
+PROFILE_AT ?=
 bench-load: $(VENV)/.installed-dev os-deps
-	$(PY) -m bench.load --sessions $(SESSIONS) --size $(LOAD_SIZE) --soak $(SOAK)
+	$(PY) -m bench.load --sessions $(SESSIONS) --size $(LOAD_SIZE) --soak $(SOAK) --profile-at "$(PROFILE_AT)" \
+		$(if $(filter 0,$(CAPACITY)),--no-capacity,)
 
 # The README's screenshots, taken in Chromium from the demo data exactly as `make run` seeds it.
 screenshots: $(VENV)/.installed-dev os-deps

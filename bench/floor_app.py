@@ -20,10 +20,16 @@ if str(ROOT) not in sys.path:
 import streamlit as st  # noqa: E402
 
 from bench.floor_data import floor  # noqa: E402
+from bench.loadenv import L_USER  # noqa: E402
 from lib.screens.widgets import intent_columns  # noqa: E402
 
 st.set_page_config(page_title="Floor", layout="wide")
-data = floor()
+if "uid" not in st.session_state:  # whose data: the token's subject, read once, not verified (no sign-in)
+    import jwt
+
+    token = st.context.cookies.get("__session")
+    st.session_state["uid"] = jwt.decode(token, options={"verify_signature": False})["sub"] if token else None
+data = floor(st.session_state["uid"] or L_USER)
 st.sidebar.markdown("Signed in as")
 st.sidebar.markdown("**Load user**")
 PERIOD_OPTIONS = ["7 days", "30 days", "90 days", "All time", "Custom"]

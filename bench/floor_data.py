@@ -12,12 +12,12 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import plotly.graph_objects as go
 
-from bench.loadenv import L_USER
+from bench.loadenv import L_USER, user_id
 from lib.models import Stats, TestFilter
 from lib.screens import charts, intent_checks, intents_grid
 
 _lock = threading.Lock()
-_data: Floor | None = None
+_data: dict[str, Floor] = {}
 PERIODS = {"7 days": 7, "30 days": 30, "90 days": 90}
 
 
@@ -40,40 +40,52 @@ def _rows(page, names: dict[str, str]) -> list[dict]:
             for r in page.rows]
 
 
-def _load() -> Floor:
-    from lib.store.direct import DirectStore
-
-    store = DirectStore(os.environ["DATABASE_URL"])
-    try:
-        user = store.for_user(L_USER)
-        now = datetime.now(UTC).replace(tzinfo=None)
-        stats = {label: user.stats(TestFilter(start=now - timedelta(days=days), end=now))
-                 for label, days in PERIODS.items()}
-        figures = {label: [("Tests per day", charts.tests_per_day(s)), ("Tests by language", charts.tests_by_language(s)),
-                           ("Tests per assistant", charts.tests_per_assistant(s)),
-                           ("Intents created per week", charts.intents_per_week(s))] for label, s in stats.items()}
-        assistants = user.list_assistants()
-        names = {a.vapi_assistant_id: a.name for a in assistants}
-        start = now - timedelta(days=30)
-        filters = {"all": TestFilter(start=start, end=now), "Failed": TestFilter(start=start, end=now, statuses=("failed",))}
-        tests_stats = {k: user.stats(f) for k, f in filters.items()}
-        tests_figures = {k: [("Status over time", charts.tests_per_day(s)), ("Languages", charts.tests_by_language(s))]
-                         for k, s in tests_stats.items()}
-        pages = {(k, p): _rows(user.list_tests(f, page=p, page_size=50), names)
-                 for k, f in filters.items() for p in (1, 2)}
-        intents = user.list_intents()
-        report = intent_checks.check_cached(intents, assistants)
-        frame = intents_grid.grid_frame(intents, report=report)
-        grid = intents_grid.shown(frame)
-        return Floor(stats, figures, tests_figures, tests_stats, pages, [a.name for a in assistants], grid,
-                     intents_grid.display_order(frame))
-    finally:
-        store.close()
+def _load(store, uid: str) -> Floor:
+    user = store.for_user(uid)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    stats = {label: user.stats(TestFilter(start=now - timedelta(days=days), end=now))
+             for label, days in PERIODS.items()}
+    figures = {label: [("Tests per day", charts.tests_per_day(s)), ("Tests by language", charts.tests_by_language(s)),
+                       ("Tests per assistant", charts.tests_per_assistant(s)),
+                       ("Intents created per week", charts.intents_per_week(s))] for label, s in stats.items()}
+    assistants = user.list_assistants()
+    names = {a.vapi_assistant_id: a.name for a in assistants}
+    start = now - timedelta(days=30)
+    filters = {"all": TestFilter(start=start, end=now), "Failed": TestFilter(start=start, end=now, statuses=("failed",))}
+    tests_stats = {k: user.stats(f) for k, f in filters.items()}
+    tests_figures = {k: [("Status over time", charts.tests_per_day(s)), ("Languages", charts.tests_by_language(s))]
+                     for k, s in tests_stats.items()}
+    pages = {(k, p): _rows(user.list_tests(f, page=p, page_size=50), names)
+             for k, f in filters.items() for p in (1, 2)}
+    intents = user.list_intents()
+    report = intent_checks.check_cached(intents, assistants)
+    frame = intents_grid.grid_frame(intents, report=report)
+    grid = intents_grid.shown(frame)
+    return Floor(stats, figures, tests_figures, tests_stats, pages, [a.name for a in assistants], grid,
+                 intents_grid.display_order(frame))
 
 
-def floor() -> Floor:
-    global _data
+def floor(uid: str = L_USER) -> Floor:
+    """The user's data; the first call prepares it for the first ``FLOOR_USERS`` load users (the sessions
+    a load phase will bring, each its own user as in the app), so no measured render reads the database."""
     with _lock:
-        if _data is None:
-            _data = _load()
-        return _data
+        if not _data:
+            from lib.store.direct import DirectStore
+
+            store = DirectStore(os.environ["DATABASE_URL"])
+            try:
+                for n in range(max(1, int(os.environ.get("FLOOR_USERS", "1")))):
+                    _data[user_id(n)] = _load(store, user_id(n))
+                if uid not in _data:
+                    _data[uid] = _load(store, uid)
+            finally:
+                store.close()
+        if uid not in _data:  # a user beyond FLOOR_USERS: read once, as the first phase would
+            from lib.store.direct import DirectStore
+
+            store = DirectStore(os.environ["DATABASE_URL"])
+            try:
+                _data[uid] = _load(store, uid)
+            finally:
+                store.close()
+        return _data[uid]

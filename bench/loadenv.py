@@ -109,6 +109,18 @@ class Server:
         fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime (fields 14, 15)
 
+    def runq_wait(self) -> dict[int, float]:
+        """Per thread of the server, seconds spent runnable but not running (waiting for a core:
+        ``/proc/<pid>/task/<tid>/schedstat``, second field). Streamlit's script threads end with their
+        run, so a caller that wants the process's total keeps the largest value seen per thread."""
+        out: dict[int, float] = {}
+        for stat in Path(f"/proc/{self.pid}/task").glob("*/schedstat"):
+            try:
+                out[int(stat.parent.name)] = int(stat.read_text().split()[1]) / 1e9
+            except (OSError, IndexError, ValueError):  # a thread that ended meanwhile
+                pass
+        return out
+
     def rss_mb(self) -> float:
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -166,6 +178,19 @@ def _healthy(url: str) -> bool:
             return resp.status == 200
     except (urllib.error.URLError, OSError):
         return False
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, all cores (``/proc/stat``), and
+    ``/proc/pressure/cpu``'s *some* total: seconds during which at least one task waited for a core."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
+    busy = (sum(fields) - fields[3] - fields[4]) / CLK_TCK  # all but idle and iowait
+    try:
+        some = Path("/proc/pressure/cpu").read_text().split("\n", 1)[0]
+        stall = int(some.rsplit("total=", 1)[1]) / 1e6
+    except (OSError, IndexError, ValueError):
+        stall = float("nan")
+    return busy, stall
 
 
 class ConnectionSampler:
