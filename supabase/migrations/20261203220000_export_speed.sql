@@ -1,13 +1,15 @@
 -- Export speed (issues 21 and 22): the same file, byte for byte, for less of the database's time.
 --
 -- Profiled at L (1,000,000 calls) as `authenticated` with the request's claims (EXPLAIN (ANALYZE, BUFFERS) and the
--- backend's CPU per COPY), against COPY of the same rows, names and order (2.6 s of server CPU):
+-- backend's CPU per COPY), against COPY of the same rows, names and order (2.1-2.6 s of server CPU; the export
+-- 8.5 s):
 --   * the assistant's name was joined by a nested loop, one index scan of assistants per call (3,000,000 buffer
 --     hits; under row-level security the planner gives the join no Memoize): about 2.5 s.  The user's few
 --     hundred names are now read once into a jsonb object and looked up per call;
---   * dashboard_export_lines is PL/pgSQL, whose RETURN QUERY writes every line into a tuplestore (on disk past
---     work_mem) before COPY reads it back: about 1 s.  The direct path now COPYs the query itself, which
---     dashboard_export_copy hands it (dashboard_export_query writes it for every caller);
+--   * dashboard_export_lines is PL/pgSQL, whose RETURN QUERY keeps the whole result (about 200 MB at L) in a
+--     tuplestore, on disk past work_mem, before COPY reads it back (its CPU was within the measurement's noise).
+--     The direct path now COPYs the query itself, which dashboard_export_copy hands it (dashboard_export_query
+--     writes it for every caller), so rows stream as they are read;
 --   * writing the line in SQL (a regular expression per row, quoting, concat_ws, the CRLF, then COPY quoting the
 --     whole line again in its \x01 wrapper): about 3 s.  The direct path now COPYs the nine neutralised cells
 --     with FORMAT csv, whose quoting is the file's own rule (a cell is quoted when it holds a comma, quote, CR or
