@@ -401,12 +401,13 @@ def notes(runs: list[Run]) -> list[str]:
            "transaction (with the user's role and claims set in the same round trip). **Floor** is the very "
            "calls a cold stats render made, replayed as the user on one raw psycopg connection: the database's "
            "own cost of the screen, its SQL functions included.",
-           "- **Export.** `dashboard_export_csv` writes every CSV line in the database (formula neutralization, "
-           "ISO 8601 UTC, quoting, CRLF) and returns 50,000 of them per call on the direct path (5,000 over "
-           "REST), keyset-paged on (created_at, id), so Python only writes the text; it runs as `authenticated` "
-           "under row-level security like every other call. The floor is `COPY (...) TO STDOUT WITH CSV` of the "
-           "same rows, names and order as the connecting role, which neither neutralizes formulas nor formats "
-           "times.",
+           "- **Export.** The database writes every cell (formula neutralization, ISO 8601 UTC): on the direct "
+           "path `COPY (...) TO STDOUT (FORMAT csv)` of the statements `dashboard_export_copy` gives (the "
+           "nine cells; COPY quotes them, Python turns each row's LF into CRLF a block at a time), over REST "
+           "5,000 lines per call of `dashboard_export_csv`, keyset-paged on (created_at, id); both run as "
+           "`authenticated` under row-level security like every other call. The floor is `COPY (...) TO STDOUT "
+           "WITH CSV` of the same rows, names and order as the connecting role, which neither neutralizes "
+           "formulas nor formats times.",
            "- **Deep pages.** The tests list finds a page's day from per-day counts (the rollups), then reads from "
            "that day: deep into a busy day (~11,000 calls a day at L) it first walks the in-day offset over "
            "`created_at` alone (the `(user_id, created_at)` index, index-only once vacuumed) and skips only the "

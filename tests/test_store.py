@@ -513,6 +513,25 @@ def test_excel_json_and_parquet_exports_hold_the_same_rows(store, engine_for) ->
     assert store.for_user(BOB).export_tests(TestFilter(), partial(formats.write_json, out=io.BytesIO())) == 0
 
 
+def test_a_long_export_with_line_feeds_in_some_cells_is_still_to_csv_byte_for_byte(store, engine_for) -> None:
+    """1,200 calls, newest first: the direct path reads COPY's rows in batches and turns each row's LF into CRLF;
+    the calls whose phrase holds a line feed (a quoted cell) sit in a few batches only, next to batches
+    without any, and every row of either kind ends with CRLF while the line feeds inside cells stay as they are."""
+    phrases = [f"hello {i}" if i % 400 not in (7, 8) else ("two\nlines, quoted" if i % 2 else 'say "hi"\r\nok')
+               for i in range(1200)]
+    rows = [{"id": str(uuid.UUID(int=i + 1)), "user_id": ALICE, "assistant_id": "asst_0", "test_phrase": p,
+             "language": "english", "call_id": f"call_{i}", "status": "completed",
+             "created_at": NOW - timedelta(minutes=i), "updated_at": NOW - timedelta(minutes=i, microseconds=i % 7)}
+            for i, p in enumerate(phrases)]
+    with engine_for.begin() as conn:
+        conn.execute(sa.insert(schema.assistant_tests), rows)
+    frame = pd.DataFrame([{**r, "assistant_name": None} for r in rows], columns=list(TEST_EXPORT_COLUMNS))
+    out = io.BytesIO()
+    assert store.for_user(ALICE).export_tests_csv(TestFilter(), out) == 1200
+    assert out.getvalue() == csv_encoding.to_csv(frame)
+    assert out.getvalue().count(b"\r\n") == 1201 + 3  # header, rows, and the three phrases with CRLF inside
+
+
 def test_exports_have_bounded_slots_and_say_when_busy(store) -> None:
     from lib.errors import ExportBusy
 

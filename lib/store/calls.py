@@ -405,8 +405,9 @@ class UserCalls:
     def export_tests_csv(self, filters: TestFilter, out: IO[bytes], *,
                          on_progress: Callable[[int], None] | None = None) -> int:
         """The filtered set as CSV into ``out``, byte for byte ``csv_encoding.to_csv`` of ``iter_tests``' rows:
-        the BOM and header, then the lines ``dashboard_export_lines`` writes, carried by the transport (COPY on
-        the direct path, pages over REST); returns the rows.  In one of the process's export slots
+        the BOM and header, then the rows the database writes, carried by the transport (COPY of
+        ``dashboard_export_copy``'s statements on the direct path, pages of ``dashboard_export_lines`` over REST);
+        returns the rows.  In one of the process's export slots
         (ExportBusy), stopped with ExportTimeout after EXPORT_TIMEOUT_SECONDS."""
         filters = validate_filter(filters)
         deadline = Deadline(self._store.export_timeout_s)
