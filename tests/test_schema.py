@@ -72,7 +72,7 @@ def test_columns_types_and_nullability_match_the_seed(pg) -> None:
     assert {t: found[t] for t in SEED} == SEED
     # additions listed in the README: the rollups, the change versions, the intents' history, sign-in attempts
     assert set(found) == {*SEED, "assistant_test_daily", "assistant_test_daily_status",
-                          "assistant_test_daily_assistant", "user_data_versions", "intent_history", "api_tokens",
+                          "assistant_test_daily_assistant", "assistant_test_hourly_status", "user_data_versions", "intent_history", "api_tokens",
                           "api_links", "signin_attempts"}
 
 

@@ -220,8 +220,8 @@ def _subscription(user_id: str, versions: tuple[int, ...]) -> Subscription | Non
 
 
 @st.cache_data(ttl=_TTL, max_entries=1000, show_spinner=False)
-def _stats(user_id: str, versions: tuple[int, ...], filters: TestFilter) -> Stats:
-    return _handle(user_id).stats(filters)
+def _stats(user_id: str, versions: tuple[int, ...], filters: TestFilter, zone: str) -> Stats:
+    return _handle(user_id).stats(filters, zone)
 
 
 @st.cache_data(ttl=_TTL, max_entries=1000, show_spinner=False)
@@ -270,8 +270,9 @@ def subscription() -> Subscription | None:
     return metrics.cached("subscription", _subscription, *_user(SUBSCRIPTIONS))
 
 
-def stats(filters: TestFilter) -> Stats:
-    return metrics.cached("stats", _stats, *_user(TESTS, INTENTS, ASSISTANTS), filters)
+def stats(filters: TestFilter, zone: str = "UTC") -> Stats:
+    """The stats of ``filters``, its days in ``zone`` (the period's zone: lib.screens.controls)."""
+    return metrics.cached("stats", _stats, *_user(TESTS, INTENTS, ASSISTANTS), filters, zone)
 
 
 def count_tests(filters: TestFilter) -> int:
