@@ -104,7 +104,8 @@ period = controls.period_control("assistants", view, label=N_("Test history peri
 controls.write_url("assistants", urlstate.to_params(
     urlstate.View(period.period, assistants=(chosen.vapi_assistant_id,), q=search.strip()),
     fields=("period", "assistant", "q")))
-summary = queries.stats(TestFilter(start=period.start, end=period.end, assistant_ids=(chosen.vapi_assistant_id,)))
+summary = queries.stats(TestFilter(start=period.start, end=period.end, assistant_ids=(chosen.vapi_assistant_id,)),
+                        period.zone)
 left, right = st.columns([1, 2])
 with left.container(border=True):
     st.markdown(_("**{name}** — test history").format(name=escape_md(chosen.name)))

@@ -11,7 +11,7 @@ from lib.store import queries
 st.title(_("Stats"))
 period = controls.period_control("stats", controls.url_view("stats"))
 controls.write_url("stats", urlstate.to_params(urlstate.View(period.period), fields=("period",)))
-stats = queries.stats(TestFilter(start=period.start, end=period.end))
+stats = queries.stats(TestFilter(start=period.start, end=period.end), period.zone)
 fair = period.comparison  # whole days only: today, not over yet, is left out of both sides
 now, before = ((queries.count_tests(TestFilter(*fair.current)), queries.count_tests(TestFilter(*fair.previous)))
                if fair else (None, None))

@@ -39,8 +39,9 @@ class Chosen:
     period: urlstate.Period
     start: datetime | None
     end: datetime | None
-    label: str  # e.g. "Last 30 days (29 Oct – 27 Nov 2026), UTC"
+    label: str  # e.g. "Last 30 days (Oct 29 – Nov 27, 2026), UTC"
     comparison: urlstate.Comparison | None
+    zone: str = "UTC"  # the IANA name of the zone its days are in (the store's days follow it)
 
 
 def user_zone() -> tuple[ZoneInfo, str]:
@@ -140,7 +141,7 @@ def period_control(key: str, view: urlstate.View | None = None, *, label: str = 
         period = urlstate.Period("custom", a, b)
     st.session_state[PERIOD_KEY] = period
     start, end = period.bounds(tz, today)
-    chosen = Chosen(period, start, end, period.label(tz_name, today), urlstate.comparison(period, tz, today))
+    chosen = Chosen(period, start, end, period.label(tz_name, today), urlstate.comparison(period, tz, today), tz_name)
     cols[0].caption(chosen.label)
     st.session_state[f"_label_{key}"] = (period, tz_name, today)  # the label is made when shown (its language)
     return chosen

@@ -162,7 +162,7 @@ def intent_columns() -> dict:
                        help=_("Example phrases · English responses · Russian responses")),
         "attention": text(pgettext("column", "Needs attention"), disabled=True, width=145),
         "used_by": text(_("Used by"), disabled=True, width=110, help=_("The assistants that use this intent")),
-        "updated": text(_("Updated"), disabled=True, width=125, help=_("Last saved (UTC)")),
+        "updated": text(_("Updated"), disabled=True, width=125, help=_("Last saved, in your time zone (named under History)")),
         "created_at": st.column_config.DatetimeColumn(_("Created"), format=_("MMM D, YYYY"), disabled=True),
         "updated_at": st.column_config.DatetimeColumn(_("Updated"), format=_("MMM D, HH:mm"), disabled=True, width=100),
     }
