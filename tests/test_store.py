@@ -407,6 +407,23 @@ def test_stats_days_are_the_users_local_days(store, engine_for) -> None:
             if f.end:
                 assert min(d for d, _st in got) >= (day - timedelta(days=3)).date(), (zone, f)  # no stub day before
                 assert max(d for d, _st in got) <= day.date(), (zone, f)
+    # which count answers: a whole-hour zone reads the hourly rollup, a half-hour zone the calls (both exact, so
+    # only a rollup changed behind the triggers' back tells them apart; put back afterwards)
+    f = TestFilter(start=_local_midnight(day - timedelta(days=3), "Europe/Moscow"),
+                   end=_local_midnight(day + timedelta(days=1), "Europe/Moscow"))
+    honest = {z: alice.stats(f, z).tests for z in ("Europe/Moscow", "Asia/Kolkata")}
+    with engine_for.begin() as conn:
+        conn.execute(sa.text("update assistant_test_hourly_status set tests = tests + 1000 where user_id = :u "
+                             "and hour = :h and status = 'completed' and language = 'english'"),
+                     {"u": ALICE, "h": NOW.replace(minute=0)})
+    try:
+        assert alice.stats(f, "Europe/Moscow").tests == honest["Europe/Moscow"] + 1000
+        assert alice.stats(f, "Asia/Kolkata").tests == honest["Asia/Kolkata"]
+    finally:
+        with engine_for.begin() as conn:
+            conn.execute(sa.text("update assistant_test_hourly_status set tests = tests - 1000 where user_id = :u "
+                                 "and hour = :h and status = 'completed' and language = 'english'"),
+                         {"u": ALICE, "h": NOW.replace(minute=0)})
     # the zone changes only where days start: UTC gives the UTC dates, and an unknown zone is UTC
     f = TestFilter(start=day - timedelta(days=3), end=day + timedelta(days=1))
     assert alice.stats(f, "Not/AZone") == alice.stats(f, "UTC") == alice.stats(f)

@@ -201,12 +201,12 @@ begin
         end if;
         if not utc then
             -- the days again, local: from the hourly rollup when every hour of the period lies within one local
-            -- day (a whole-hour offset at both ends and now, and bounds on the hour), else from the calls
+            -- day (bounds on the hour, and a whole-hour offset at both ends and now), else from the calls
             hourly := coalesce(cardinality(p_assistant_ids), 0) = 0
                 and (select bool_and(b is null or (b = date_trunc('hour', b)
                                      and extract(epoch from (b at time zone 'UTC' at time zone zone) - b)::bigint
                                          % 3600 = 0))
-                     from unnest(array[p_start, p_end, (now() at time zone 'UTC')::timestamp(0)]) b);
+                     from unnest(array[p_start, p_end, date_trunc('hour', now() at time zone 'UTC')]) b);
             if hourly then
                 per_day := format('select %s as day, %s as language, %s as status, t.tests as n '
                                   'from public.assistant_test_hourly_status t where %s',
