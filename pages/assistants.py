@@ -109,7 +109,7 @@ summary = queries.stats(TestFilter(start=period.start, end=period.end, assistant
 left, right = st.columns([1, 2])
 with left.container(border=True):
     st.markdown(_("**{name}** — test history").format(name=escape_md(chosen.name)))
-    st.caption(period.label)
+    st.caption(period.span)
     st.metric(_("Test calls"), fmt_int(summary.tests), help=_("Its test calls, {period}.").format(period=period.label))
     st.metric(_("Success rate"), fmt_pct(summary.success_rate),
               help=_("Completed out of all, {period}.").format(period=period.label))

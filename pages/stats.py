@@ -47,7 +47,7 @@ plan = billing.plan_name(subscription.plan_type) if subscription else _("No plan
 cards[5].metric(_("Plan"), plan, help=_("Status: {status}").format(status=billing.status_label(subscription.status))
                 if subscription else None)
 
-st.caption(_("Intents and assistants: all time. Tests, success rate and every chart: {period}.").format(period=period.label))
+st.caption(_("Intents and assistants: all time. Tests, success rate and every chart: {period}.").format(period=period.span))
 widgets.coverage_card()
 
 figures = [

@@ -119,6 +119,14 @@ def test_today_follows_the_users_zone() -> None:
     assert zone("Not/AZone") == zone(None) and zone(None)[1] == "UTC"
 
 
+def test_a_second_mention_of_the_period_leaves_the_zone_out() -> None:
+    """The zone is named once per screen (the control's caption); the other captions say only the days."""
+    assert Period("7d").label("Europe/Moscow", NOV27, zone=False) == "Last 7 days (Nov 21\u2009–\u200927, 2026)"
+    assert Period("custom", date(2026, 11, 1), date(2026, 11, 1)).label("UTC", NOV27, zone=False) == (
+        "Nov 1, 2026 (inclusive)")
+    assert Period("all").label("UTC", NOV27, zone=False) == "All time"
+
+
 def test_day_span_reads_naturally() -> None:
     assert day_span(date(2026, 10, 28), date(2026, 11, 3)) == "Oct 28\u2009–\u2009Nov 3, 2026"
     assert day_span(date(2025, 12, 30), date(2026, 1, 2)) == "Dec 30, 2025\u2009–\u2009Jan 2, 2026"

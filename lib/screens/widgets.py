@@ -255,10 +255,10 @@ def failure_drilldown(key: str, filters: TestFilter) -> None:
     with st.container(border=True):
         st.markdown("**" + _("Where calls fail") + "**")
         if not (data.phrases or data.assistants):
-            st.caption(_("No failed or cancelled calls. {period}.").format(period=period_label(key)))
+            st.caption(_("No failed or cancelled calls. {period}.").format(period=period_label(key, zone=False)))
             return
         st.caption(_("Failed and cancelled calls by test phrase and by assistant, most first. {period}. "
-                     "Click a row to list those calls.").format(period=period_label(key)))
+                     "Click a row to list those calls.").format(period=period_label(key, zone=False)))
         ru = i18n.current() != "en"  # the cells are numbers: their format names the language's separators
         rate = st.column_config.NumberColumn(_("Failure rate"), format="%.1f %%" if ru else "%.1f%%", width=95,
                                              help=_("Failed and cancelled calls out of all its calls in the period."))
