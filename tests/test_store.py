@@ -407,23 +407,37 @@ def test_stats_days_are_the_users_local_days(store, engine_for) -> None:
             if f.end:
                 assert min(d for d, _st in got) >= (day - timedelta(days=3)).date(), (zone, f)  # no stub day before
                 assert max(d for d, _st in got) <= day.date(), (zone, f)
-    # which count answers: a whole-hour zone reads the hourly rollup, a half-hour zone the calls (both exact, so
-    # only a rollup changed behind the triggers' back tells them apart; put back afterwards)
+    # which count answers: the hourly rollup for every hour within one local day, the calls for an hour a local
+    # midnight cuts (Kolkata, +05:30: 18:00-19:00 UTC).  Both are exact, so only a rollup changed behind the triggers'
+    # back tells them apart (put back afterwards).
     f = TestFilter(start=_local_midnight(day - timedelta(days=3), "Europe/Moscow"),
                    end=_local_midnight(day + timedelta(days=1), "Europe/Moscow"))
-    honest = {z: alice.stats(f, z).tests for z in ("Europe/Moscow", "Asia/Kolkata")}
-    with engine_for.begin() as conn:
-        conn.execute(sa.text("update assistant_test_hourly_status set tests = tests + 1000 where user_id = :u "
-                             "and hour = :h and status = 'completed' and language = 'english'"),
-                     {"u": ALICE, "h": NOW.replace(minute=0)})
-    try:
-        assert alice.stats(f, "Europe/Moscow").tests == honest["Europe/Moscow"] + 1000
-        assert alice.stats(f, "Asia/Kolkata").tests == honest["Asia/Kolkata"]
-    finally:
+    kolkata = TestFilter(start=_local_midnight(day - timedelta(days=3), "Asia/Kolkata"),
+                         end=_local_midnight(day + timedelta(days=1), "Asia/Kolkata"))
+    honest = (alice.stats(f, "Europe/Moscow").tests, alice.stats(kolkata, "Asia/Kolkata").tests)
+
+    def tamper(n: int, hour: datetime) -> None:
         with engine_for.begin() as conn:
-            conn.execute(sa.text("update assistant_test_hourly_status set tests = tests - 1000 where user_id = :u "
-                                 "and hour = :h and status = 'completed' and language = 'english'"),
-                         {"u": ALICE, "h": NOW.replace(minute=0)})
+            conn.execute(sa.text("insert into assistant_test_hourly_status as r values (:u, :h, 'english', "
+                                 "'completed', :n) on conflict (user_id, hour, language, status) "
+                                 "do update set tests = r.tests + excluded.tests"), {"n": n, "u": ALICE, "h": hour})
+
+    within, cut = NOW.replace(minute=0), NOW.replace(hour=18, minute=0) - timedelta(days=1)
+    assert within.hour != 18
+    tamper(1000, within)
+    tamper(1000, cut)
+    try:
+        assert alice.stats(f, "Europe/Moscow").tests_per_day != alice.stats(replace(f, search="hello"),
+                                                                            "Europe/Moscow").tests_per_day
+        kolkata_days = {(d.day, d.status): d.count for d in alice.stats(kolkata, "Asia/Kolkata").tests_per_day}
+        counted = {(d.day, d.status): d.count
+                   for d in alice.stats(replace(kolkata, search="hello"), "Asia/Kolkata").tests_per_day}
+        changed = {k for k in kolkata_days.keys() | counted.keys() if kolkata_days.get(k) != counted.get(k)}
+        assert [k[1] for k in changed] == ["completed"] and sum(kolkata_days.values()) - sum(counted.values()) == 1000
+    finally:
+        tamper(-1000, within)
+        tamper(-1000, cut)
+    assert (alice.stats(f, "Europe/Moscow").tests, alice.stats(kolkata, "Asia/Kolkata").tests) == honest
     # the zone changes only where days start: UTC gives the UTC dates, and an unknown zone is UTC
     f = TestFilter(start=day - timedelta(days=3), end=day + timedelta(days=1))
     assert alice.stats(f, "Not/AZone") == alice.stats(f, "UTC") == alice.stats(f)

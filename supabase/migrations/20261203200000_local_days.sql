@@ -7,11 +7,12 @@
 -- `at time zone`.
 --
 -- A local day is not a UTC day, so the daily rollups cannot answer it.  Counting the period's calls instead cost
--- 60-550 ms at 300,000 calls (docs/benchmarks.md, "One clock"); an hourly rollup per (user, hour, language, status)
--- answers every zone whose offset is a whole number of hours (all but a few, e.g. Asia/Kolkata, +05:30) in a few
--- milliseconds.  Those few, and a chosen assistant (its own (user_id, assistant_id, created_at) index) or a phrase
--- search, count the calls.  Totals, languages and assistants are counted as before: they do not depend on where a
--- day starts, and they agree with the days to the call.
+-- 0.1-1.6 s at 300,000 calls (docs/benchmarks.md, "One clock"); an hourly rollup per (user, hour, language, status)
+-- answers every hour that lies within one local day, and the calls only the hours a local midnight cuts in two (none
+-- in a zone on the whole hour; one a day in Asia/Kolkata, +05:30), so the days cost about what the UTC days did.  A
+-- chosen assistant (its own (user_id, assistant_id, created_at) index) or a phrase search counts the calls, as
+-- before.  Totals, languages and assistants are counted as before: they do not depend on where a day starts, and
+-- they agree with the days to the call.
 
 -- == 1. The hourly rollup ======================================================================================
 
@@ -162,7 +163,9 @@ declare
     whole_start date := case when p_start = date_trunc('day', p_start) then p_start::date else p_start::date + 1 end;
     whole_end date := p_end::date;
     edges text;
-    hourly boolean;
+    lo timestamp;  -- the local days' span as UTC instants (an open end: the user's first or last hour)
+    hi timestamp;
+    cut timestamp[];  -- the hours a local midnight cuts in two
 begin
     begin
         perform now() at time zone zone;
@@ -200,23 +203,35 @@ begin
             per_assistant := per_assistant || ' union all select assistant_id, n from calls';
         end if;
         if not utc then
-            -- the days again, local: from the hourly rollup when every hour of the period lies within one local
-            -- day (bounds on the hour, and a whole-hour offset at both ends and now), else from the calls
-            hourly := coalesce(cardinality(p_assistant_ids), 0) = 0
-                and (select bool_and(b is null or (b = date_trunc('hour', b)
-                                     and extract(epoch from (b at time zone 'UTC' at time zone zone) - b)::bigint
-                                         % 3600 = 0))
-                     from unnest(array[p_start, p_end, date_trunc('hour', now() at time zone 'UTC')]) b);
-            if hourly then
+            -- the days again, local.  Without a chosen assistant: from the hourly rollup, every hour that lies within
+            -- one local day; the hours a local midnight cuts (a zone off the whole hour, e.g. +05:30, has one a day,
+            -- and the period's bounds are then inside them) from the calls, one index range each.  With a chosen
+            -- assistant: from its calls (the (user_id, assistant_id, created_at) index).
+            if coalesce(cardinality(p_assistant_ids), 0) = 0 then
+                lo := coalesce(p_start, (select min(r.hour) from public.assistant_test_hourly_status r
+                                         where r.user_id = uid and r.hour > timestamp '0001-01-01'));
+                hi := coalesce(p_end, (select max(r.hour) + interval '1 hour' from public.assistant_test_hourly_status r
+                                       where r.user_id = uid));
+                cut := array(
+                    select date_trunc('hour', m.at) from (
+                        select (d::timestamp at time zone zone) at time zone 'UTC' as at
+                        from generate_series((lo at time zone 'UTC' at time zone zone)::date,
+                                             (hi at time zone 'UTC' at time zone zone)::date, interval '1 day') d) m
+                    where m.at >= lo and m.at <= hi and m.at <> date_trunc('hour', m.at));
                 per_day := format('select %s as day, %s as language, %s as status, t.tests as n '
-                                  'from public.assistant_test_hourly_status t where %s',
+                                  'from public.assistant_test_hourly_status t where %s and t.hour >= %L::timestamp '
+                                  'and t.hour <= %L::timestamp and t.hour <> all(%L::timestamp[])',
                                   format(local_day, 't.hour'), lang, status,
                                   public.dashboard_tests_where(uid, null, null, null, p_languages, p_statuses, null,
-                                                               null)
-                                  || case when p_start is not null
-                                          then format(' and t.hour >= %L::timestamp', p_start) else '' end
-                                  || case when p_end is not null
-                                          then format(' and t.hour < %L::timestamp', p_end) else '' end);
+                                                               null), lo, hi - interval '1 hour', cut);
+                if cardinality(cut) > 0 then
+                    per_day := per_day || format(
+                        ' union all select %s, %s, %s, count(*) from unnest(%L::timestamp[]) h(at) '
+                        'join public.assistant_tests t on t.created_at >= h.at '
+                        'and t.created_at < h.at + interval ''1 hour'' where %s group by 1, 2, 3',
+                        format(local_day, 't.created_at'), lang, status, cut,
+                        public.dashboard_tests_where(uid, p_start, p_end, null, p_languages, p_statuses, null, null));
+                end if;
             else
                 per_day := format('select coalesce(%s, date ''0001-01-01'') as day, %s as language, %s as status, '
                                   'count(*) as n from public.assistant_tests t where %s group by 1, 2, 3',
