@@ -149,6 +149,11 @@ def fmt_datetime(dt: datetime | None, *, seconds: bool = False, year: bool = Tru
     return babel_dates.get_datetime_format("medium", locale=i18n.locale()).replace("{1}", day).replace("{0}", clock)
 
 
+def fmt_time(dt: datetime) -> str:
+    """The time of day in the user's zone, 24-hour: ``08:49`` (CLDR's form in both languages)."""
+    return _skeleton("Hm", local(dt))
+
+
 def fmt_delta(current: float | None, previous: float | None) -> str | None:
     """The relative change for ``st.metric(delta=...)``: ``"+12.5%"``, ``"-3.0%"``, ``"0.0%"``,
     ``"new"`` when growing from zero, and None (no delta shown) when there is nothing to compare."""

@@ -97,12 +97,13 @@ class Freshness:
         v = dict(self.versions)
         return tuple(v.get(t, 0) for t in topics)
 
-    def notice(self) -> str | None:
-        """What the screen must say when it shows data the database could not confirm."""
+    def notice(self, shown: Callable[[datetime], str]) -> str | None:
+        """What the screen must say when it shows data the database could not confirm (``shown`` writes the time:
+        the screens pass their own, in the user's zone)."""
         if self.reachable:
             return None
-        return _("Showing data from {time} UTC; the database is unreachable, so it may be out of "
-                 "date. Saving is paused until it is back.").format(time=f"{self.checked_at:%H:%M}")
+        return _("Showing data from {time}; the database is unreachable, so it may be out of "
+                 "date. Saving is paused until it is back.").format(time=shown(self.checked_at))
 
 
 class _Known:
