@@ -46,7 +46,7 @@ def timed(conn: psycopg.Connection, sql: str, params: dict, reps: int) -> float:
     return round(statistics.median(runs), 2)
 
 
-def measure(url: str, uid: str, reps: int) -> dict:
+def measure(url: str, uid: str, reps: int, calls_only: bool = True) -> dict:
     from tools.pgcluster import libpq_url
 
     out: dict = {"stats": {}, "calls_only": {}}
@@ -64,7 +64,8 @@ def measure(url: str, uid: str, reps: int) -> dict:
                 start, end = bounds(zone, days, today)
                 p = {"start": start, "end": end, "zone": zone, "uid": uid}
                 out["stats"][f"{zone} {days}d"] = timed(conn, stats_sql, p, reps)
-                out["calls_only"][f"{zone} {days}d"] = timed(conn, CALLS_ONLY, p, reps)
+                if calls_only:
+                    out["calls_only"][f"{zone} {days}d"] = timed(conn, CALLS_ONLY, p, reps)
         start, end = bounds("Europe/Moscow", 30, today)
         p = {"start": start, "end": end, "zone": "Europe/Moscow", "uid": uid}
         out["plan_calls_only"] = [r[0] for r in conn.execute("explain (analyze, buffers) " + CALLS_ONLY, p)]
@@ -80,11 +81,12 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tests", type=int, default=300_000)
     ap.add_argument("--reps", type=int, default=9)
+    ap.add_argument("--stats-only", action="store_true", help="leave out the counts from the calls alone")
     args = ap.parse_args()
     from bench.datasets import MEASURED, dataset
 
     with dataset(args.tests) as url:
-        print(json.dumps(measure(url, MEASURED, args.reps), indent=1))
+        print(json.dumps(measure(url, MEASURED, args.reps, not args.stats_only), indent=1))
     return 0
 
 

@@ -225,12 +225,16 @@ begin
                                   public.dashboard_tests_where(uid, null, null, null, p_languages, p_statuses, null,
                                                                null), lo, hi - interval '1 hour', cut);
                 if cardinality(cut) > 0 then
+                    -- one index range per cut hour, written out (a join with the hours' list was planned as a
+                    -- nested loop over every call of the period: 46 s for 90 days at 300,000 calls)
                     per_day := per_day || format(
-                        ' union all select %s, %s, %s, count(*) from unnest(%L::timestamp[]) h(at) '
-                        'join public.assistant_tests t on t.created_at >= h.at '
-                        'and t.created_at < h.at + interval ''1 hour'' where %s group by 1, 2, 3',
-                        format(local_day, 't.created_at'), lang, status, cut,
-                        public.dashboard_tests_where(uid, p_start, p_end, null, p_languages, p_statuses, null, null));
+                        ' union all select %s, %s, %s, count(*) from public.assistant_tests t where %s and (%s) '
+                        'group by 1, 2, 3',
+                        format(local_day, 't.created_at'), lang, status,
+                        public.dashboard_tests_where(uid, p_start, p_end, null, p_languages, p_statuses, null, null),
+                        (select string_agg(format('(t.created_at >= %L::timestamp and t.created_at < %L::timestamp)',
+                                                  h, h + interval '1 hour'), ' or ')
+                         from unnest(cut) h));
                 end if;
             else
                 per_day := format('select coalesce(%s, date ''0001-01-01'') as day, %s as language, %s as status, '
