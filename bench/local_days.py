@@ -74,7 +74,25 @@ def measure(url: str, uid: str, reps: int, calls_only: bool = True) -> dict:
                 "explain (analyze, buffers) select (r.hour at time zone 'UTC' at time zone %(zone)s)::date, "
                 "r.status, sum(r.tests) from public.assistant_test_hourly_status r where r.user_id = %(uid)s "
                 "and r.hour >= %(start)s and r.hour < %(end)s group by 1, 2", p)]
+        conn.execute("reset role")
+        if zoned:  # what the hourly rollup's trigger adds to a webhook's single-row insert (alternating, median)
+            out["insert_us"] = insert_cost(conn, uid)
     return out
+
+
+def insert_cost(conn: psycopg.Connection, uid: str, n: int = 400) -> dict:
+    sql = ("insert into public.assistant_tests (user_id, assistant_id, test_phrase, status, created_at) "
+           "values (%s, 'bench_asst', 'bench', 'completed', now() at time zone 'UTC')")
+    runs: dict[str, list[float]] = {"with hourly trigger": [], "without": []}
+    for k in range(2 * n):
+        on = k % 2 == 0
+        conn.execute(f"alter table public.assistant_tests {'enable' if on else 'disable'} trigger "
+                     "assistant_tests_hourly_insert")
+        t = time.perf_counter()
+        conn.execute(sql, [uid])
+        runs["with hourly trigger" if on else "without"].append((time.perf_counter() - t) * 1e6)
+    conn.execute("alter table public.assistant_tests enable trigger assistant_tests_hourly_insert")
+    return {k: round(statistics.median(v)) for k, v in runs.items()}
 
 
 def main() -> int:
