@@ -176,6 +176,14 @@ def test_screens_in_one_date_family(browser: Browser, app: App, language: str, v
             body = page.locator("[data-testid='stMain']").inner_text()
             assert not re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", body), f"{path}: an ISO time on screen"
             assert "UTC" not in body, f"{path}: a time named UTC in Moscow"
+            if path == "stats" and viewport is DESKTOP:  # a bar's hover names its day in the family's form too
+                chart = page.locator(".js-plotly-plot").first
+                chart.scroll_into_view_if_needed()
+                box = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
+                page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.9)
+                day = (r"\d{1,2} (янв|февр|мар|апр|мая|июн|июл|авг|сент|окт|нояб|дек)\. 20\d\d" if language == "ru"
+                       else r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{1,2}, 20\d\d")
+                expect(page.locator(".hoverlayer").first).to_contain_text(re.compile(day))
             screenshot(page, f"clock-{path}-{language}-{size}", viewport if viewport is PHONE else VIEWPORT)
     finally:
         page.context.close()

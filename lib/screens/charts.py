@@ -16,6 +16,7 @@ from functools import lru_cache, wraps
 
 import pandas as pd
 import plotly.graph_objects as go
+from babel.dates import get_day_names, get_month_names
 
 from lib import i18n
 from lib.i18n import N_, _, current, ngettext
@@ -89,7 +90,7 @@ def date_axis(first: date, last: date, *, least: timedelta, **extra: object) -> 
     """A date axis that shows at least ``least`` of time: a lone day or week would otherwise be one bar
     stretched across the whole card.  Its ticks are the app's date family, written by Babel in either language
     (Plotly's own names are English, with no locale bundled offline); ``hover=True`` gives the hover a date
-    too (English: the same form through d3; Russian: numeric, d3 having no Russian month names)."""
+    too, the same form through d3 (Russian month names: plotly_config)."""
     hover = bool(extra.pop("hover", False))
     axis: dict = {"type": "date", **extra}
     lo, hi = first, last
@@ -102,9 +103,26 @@ def date_axis(first: date, last: date, *, least: timedelta, **extra: object) -> 
     ticks = [lo + timedelta(days=k) for k in range(0, span + 1, step)]
     axis |= {"tickmode": "array", "tickvals": [t.isoformat() for t in ticks],
              "ticktext": [fmt_day_month(t) for t in ticks]}
-    if hover:
-        axis["hoverformat"] = "%b %-d, %Y" if i18n.current() == "en" else "%d.%m.%Y"
+    if hover:  # the family's form, through d3 (Russian names: plotly_config); the unified title is a template,
+        # since plotly writes a day that is also a tick with its tick text (no year)
+        axis["hoverformat"] = "%b %-d, %Y" if i18n.current() == "en" else "%-d %b %Y"
+        axis["unifiedhovertitle"] = {"text": "%{x|" + axis["hoverformat"] + "}"}
     return axis
+
+
+def plotly_config() -> dict:
+    """The charts' plotly config: no mode bar, and in Russian a locale of Babel's month and day names (plotly's own
+    locale scripts are not bundled offline), so that a hover date reads as every other date: 3 дек. 2026."""
+    config: dict = {"displayModeBar": False}
+    if i18n.current() != "en":
+        names = {kind: [str(v) for _k, v in sorted(get(width, context="format", locale=i18n.locale()).items())]
+                 for kind, get, width in (("months", get_month_names, "wide"),
+                                          ("shortMonths", get_month_names, "abbreviated"),
+                                          ("days", get_day_names, "wide"), ("shortDays", get_day_names, "abbreviated"))}
+        names["days"] = names["days"][-1:] + names["days"][:-1]  # d3 weeks start on Sunday, Babel's on Monday
+        names["shortDays"] = names["shortDays"][-1:] + names["shortDays"][:-1]
+        config |= {"locale": i18n.current(), "locales": {i18n.current(): {"format": names}}}
+    return config
 
 
 def _built_once(build: Callable[[Stats], go.Figure | None]) -> Callable[[Stats], go.Figure | None]:

@@ -43,7 +43,7 @@ def chart_card(title: str, fig: go.Figure | None) -> None:
         head.download_button("CSV", data=lambda: csv_encoding.to_csv(charts.series_frame(fig)), file_name=f"{slug}.csv",
                               mime="text/csv", key=f"chart_csv_{slug}", on_click="ignore", type="tertiary",
                               icon=":material/download:", help=_("The numbers behind “{title}” as CSV").format(title=title))
-        st.plotly_chart(fig, theme="streamlit", width="stretch", config={"displayModeBar": False})
+        st.plotly_chart(fig, theme="streamlit", width="stretch", config=charts.plotly_config())
 
 
 PHONE_MAX_PX = 640  # Streamlit stacks columns below this width
