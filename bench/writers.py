@@ -60,6 +60,8 @@ ROLLUPS = {
     "assistant_test_daily_status": "user_id, coalesce(created_at::date, date '0001-01-01'), coalesce(language, ''), "
                                    "coalesce(status, '')",
     "assistant_test_daily_assistant": "user_id, coalesce(created_at::date, date '0001-01-01'), assistant_id",
+    "assistant_test_hourly_status": "user_id, coalesce(date_trunc('hour', created_at), timestamp '0001-01-01'), "
+                                    "coalesce(language, ''), coalesce(status, '')",
 }
 # The rollup functions' version bump (the first sub-statement of each): a no-op for "rollups only".
 VERSION_BUMP = re.compile(r"insert into public\.user_data_versions as v .*?returning 1", re.S)

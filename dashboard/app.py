@@ -19,12 +19,14 @@ from lib.identity import signin  # noqa: E402
 from lib.identity.local_signin import COOKIE_COMPONENT_CSS  # noqa: E402
 from lib.identity.navigation import DEFAULT_SCREEN, screen_navigation  # noqa: E402
 from lib.ops import memory, metrics  # noqa: E402
-from lib.screens import language, loading, widgets  # noqa: E402
+from lib.screens import controls, formatting, language, loading, widgets  # noqa: E402
 from lib.store import budget, queries  # noqa: E402
 
 memory.freeze_startup_heap()  # once per process; Streamlit's post-run gc.collect(2) is off (lib/memory.py)
 i18n.set_fallback(language.fallback)  # widget callbacks run before the line below: the session's choice
 language.choose()  # ?lang=, the switch, the cookie, or the browser's language: before any text is made
+formatting.set_zone_fallback(lambda: controls.user_zone()[0])  # (callbacks, as for the language)
+formatting.use_zone(controls.user_zone()[0])  # every time shown: in the zone the periods use, the browser's
 
 # The favicon ships with the app (a :material/ icon would be fetched from a font CDN, failing offline).
 st.set_page_config(page_title=_("Voice Assistant Dashboard"), page_icon=str(ROOT / "dashboard" / "favicon.png"), layout="wide")

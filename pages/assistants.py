@@ -104,11 +104,12 @@ period = controls.period_control("assistants", view, label=N_("Test history peri
 controls.write_url("assistants", urlstate.to_params(
     urlstate.View(period.period, assistants=(chosen.vapi_assistant_id,), q=search.strip()),
     fields=("period", "assistant", "q")))
-summary = queries.stats(TestFilter(start=period.start, end=period.end, assistant_ids=(chosen.vapi_assistant_id,)))
+summary = queries.stats(TestFilter(start=period.start, end=period.end, assistant_ids=(chosen.vapi_assistant_id,)),
+                        period.zone)
 left, right = st.columns([1, 2])
 with left.container(border=True):
     st.markdown(_("**{name}** — test history").format(name=escape_md(chosen.name)))
-    st.caption(period.label)
+    st.caption(period.span)
     st.metric(_("Test calls"), fmt_int(summary.tests), help=_("Its test calls, {period}.").format(period=period.label))
     st.metric(_("Success rate"), fmt_pct(summary.success_rate),
               help=_("Completed out of all, {period}.").format(period=period.label))

@@ -5,7 +5,7 @@ import streamlit as st
 from lib.i18n import _
 from lib.models import utcnow
 from lib.screens import billing
-from lib.screens.formatting import days_left, fmt_date, fmt_int, mask_id
+from lib.screens.formatting import days_left, fmt_date, fmt_int, mask_id, zone_name
 from lib.store import queries
 
 st.title(_("Billing"))
@@ -38,7 +38,7 @@ with st.container(border=True):
     cols[2].metric(_("Current period end"), fmt_date(sub.current_period_end))
     if running:
         cols[3].metric(_("Days left"), fmt_int(days_left(sub.current_period_end, utcnow())) if sub.current_period_end else "—")
-    st.caption(_("Stripe customer {customer} · subscription {subscription}").format(
-        customer=mask_id(sub.stripe_customer_id), subscription=mask_id(sub.stripe_subscription_id)))
+    st.caption(_("Dates in {zone}. Stripe customer {customer} · subscription {subscription}").format(
+        zone=zone_name(), customer=mask_id(sub.stripe_customer_id), subscription=mask_id(sub.stripe_subscription_id)))
     if not billing.is_troubled(sub.status) and (hint := billing.manage_hint(settings)):
         st.caption(hint)

@@ -11,7 +11,7 @@ from lib.store import queries
 st.title(_("Stats"))
 period = controls.period_control("stats", controls.url_view("stats"))
 controls.write_url("stats", urlstate.to_params(urlstate.View(period.period), fields=("period",)))
-stats = queries.stats(TestFilter(start=period.start, end=period.end))
+stats = queries.stats(TestFilter(start=period.start, end=period.end), period.zone)
 fair = period.comparison  # whole days only: today, not over yet, is left out of both sides
 now, before = ((queries.count_tests(TestFilter(*fair.current)), queries.count_tests(TestFilter(*fair.previous)))
                if fair else (None, None))
@@ -47,7 +47,7 @@ plan = billing.plan_name(subscription.plan_type) if subscription else _("No plan
 cards[5].metric(_("Plan"), plan, help=_("Status: {status}").format(status=billing.status_label(subscription.status))
                 if subscription else None)
 
-st.caption(_("Intents and assistants: all time. Tests, success rate and every chart: {period}.").format(period=period.label))
+st.caption(_("Intents and assistants: all time. Tests, success rate and every chart: {period}.").format(period=period.span))
 widgets.coverage_card()
 
 figures = [

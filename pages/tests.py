@@ -24,7 +24,7 @@ st.title(_("Tests"))
 assistants = queries.assistants()
 view = controls.url_view("tests")
 filters = controls.test_filters("tests", assistants, view)
-stats = queries.stats(filters)
+stats = queries.stats(filters, controls.user_zone()[1])
 page = controls.page_of("tests", filters, stats.tests, PAGE_SIZE, view)
 controls.write_url("tests", urlstate.to_params(controls.filters_view("tests", filters, page=page)))
 

@@ -133,6 +133,25 @@ def test_tests_csv_has_exactly_the_users_rows(app: App) -> None:
     assert ids == expected
 
 
+def test_stats_json_days_are_local_days_in_tz(app: App) -> None:
+    """stats.json's days are the local days of its tz (the screens' one clock), counted here by `at time zone`."""
+    token, _id = _token(app, ALICE)
+    for tz in ("Europe/Moscow", "America/Los_Angeles"):
+        status, _h, body = get(app, _url("stats.json", period="30d", tz=tz), token)
+        assert status == 200, body[:300]
+        doc = json.loads(body)
+        days: dict[str, int] = {}
+        for d in doc["tests_per_day"]:
+            days[d["day"]] = days.get(d["day"], 0) + d["count"]
+        local = "(created_at at time zone 'UTC' at time zone %s)"
+        expected = {str(day): n for day, n in _sql(
+            app, f"select {local}::date, count(*) from assistant_tests where user_id = %s and {local}::date "
+                 f"between ((now() at time zone %s)::date - 29) and (now() at time zone %s)::date group by 1",
+            [tz, ALICE, tz, tz, tz])}
+        assert days == expected, tz
+        assert doc["tests"] == sum(expected.values()), tz
+
+
 # -- credentials -------------------------------------------------------------------------------------
 
 def test_every_refused_token_gets_the_same_401(app: App) -> None:

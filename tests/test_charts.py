@@ -71,7 +71,8 @@ def test_tests_per_day_stacks_statuses_in_a_fixed_order_and_color() -> None:
     assert {t.type for t in fig.data} == {"bar"}
     assert fig.layout.barmode == "stack"
     assert fig.layout.legend.traceorder == "normal"
-    assert fig.layout.xaxis.tickformat == "%b %d"
+    assert list(fig.layout.xaxis.ticktext)[:2] == ["Nov 22", "Nov 23"]  # the app's date family (Babel), as in Russian
+    assert fig.layout.xaxis.hoverformat == "%b %-d, %Y"  # d3's spelling of the same form: Nov 22, 2026
     assert ",d" in by_name["Completed"].hovertemplate
     assert sum(sum(t.y) for t in fig.data) == stats.tests
 

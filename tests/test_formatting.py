@@ -23,20 +23,58 @@ def test_fmt_pct(x, text) -> None:
     assert fmt_pct(x) == text
 
 
+@pytest.fixture
+def in_zone():
+    """Run the formatting in a zone (as the app does for each run), UTC again afterwards."""
+    from zoneinfo import ZoneInfo
+
+    from lib.screens import formatting
+
+    def use(name: str) -> None:
+        formatting.use_zone(ZoneInfo(name))
+
+    yield use
+    formatting.use_zone(ZoneInfo("UTC"))
+
+
 def test_dates_read_the_same_whatever_the_locale() -> None:
     assert fmt_date(date(2026, 11, 25)) == "Nov 25, 2026"
     assert fmt_date(datetime(2026, 1, 5, 23, 59)) == "Jan 5, 2026"
     assert fmt_date(None) == "—"
-    # an aware datetime shows its UTC date
+    # an aware datetime is converted (here to UTC, the zone when none is set)
     assert fmt_date(datetime(2026, 11, 26, 1, 0, tzinfo=timezone(timedelta(hours=3)))) == "Nov 25, 2026"
 
 
-def test_fmt_datetime_is_utc() -> None:
-    assert fmt_datetime(datetime(2026, 11, 25, 7, 40, 4)) == "Nov 25, 2026, 07:40 UTC"
-    assert fmt_datetime(datetime(2026, 11, 25, 10, 40, tzinfo=timezone(timedelta(hours=3)))) == (
-        "Nov 25, 2026, 07:40 UTC"
-    )
+def test_fmt_datetime_is_in_the_users_zone_and_does_not_name_it(in_zone) -> None:
+    assert fmt_datetime(datetime(2026, 11, 25, 7, 40, 4)) == "Nov 25, 2026, 07:40"
+    assert fmt_datetime(datetime(2026, 11, 25, 10, 40, tzinfo=timezone(timedelta(hours=3)))) == "Nov 25, 2026, 07:40"
     assert fmt_datetime(None) == "—"
+    in_zone("Europe/Moscow")  # UTC+3: 22:30 UTC is 01:30 the next day
+    assert fmt_datetime(datetime(2026, 11, 25, 22, 30, 5)) == "Nov 26, 2026, 01:30"
+    assert fmt_datetime(datetime(2026, 11, 25, 22, 30, 5), seconds=True) == "Nov 26, 2026, 01:30:05"
+    assert fmt_datetime(datetime(2026, 11, 25, 22, 30), year=False) == "Nov 26, 01:30"
+    assert fmt_date(datetime(2026, 11, 25, 22, 30)) == "Nov 26, 2026"
+    in_zone("America/Los_Angeles")  # UTC-8 in November
+    assert fmt_datetime(datetime(2026, 11, 26, 5, 0)) == "Nov 25, 2026, 21:00"
+
+
+def test_one_date_family_in_russian(in_zone) -> None:
+    from lib import i18n
+    from lib.screens.formatting import day_span, fmt_day_month
+
+    i18n.use("ru")
+    try:
+        in_zone("Europe/Moscow")
+        assert fmt_date(date(2026, 12, 3)) == "3 дек. 2026"
+        assert fmt_datetime(datetime(2026, 12, 3, 5, 49)) == "3 дек. 2026, 08:49"
+        assert fmt_datetime(datetime(2026, 12, 3, 5, 49), year=False) == "3 дек., 08:49"
+        assert fmt_day_month(date(2026, 12, 3)) == "3 дек."
+        assert day_span(date(2026, 11, 4), date(2026, 12, 3)) == "4 нояб. — 3 дек. 2026"
+    finally:
+        i18n.use("en")
+    assert day_span(date(2026, 11, 4), date(2026, 12, 3)) == "Nov 4\u2009–\u2009Dec 3, 2026"  # CLDR: thin spaces round the dash
+    assert day_span(date(2026, 11, 1), date(2026, 11, 15)) == "Nov 1\u2009–\u200915, 2026"
+    assert day_span(date(2026, 11, 1), date(2026, 11, 1)) == "Nov 1, 2026"
 
 
 @pytest.mark.parametrize(
@@ -78,6 +116,11 @@ def test_days_left() -> None:
     assert days_left(date(2026, 11, 30), now) == 5
     aware_now = datetime(2026, 11, 26, 1, 0, tzinfo=timezone(timedelta(hours=3)))  # still the 25th in UTC
     assert days_left(datetime(2026, 11, 26, 12, 0), aware_now) == 1
+
+
+def test_days_left_counts_the_users_dates(in_zone) -> None:
+    in_zone("Europe/Moscow")  # 22:00 UTC is already the 26th there: a period ending on the 26th has 0 days left
+    assert days_left(datetime(2026, 11, 26, 12, 0), datetime(2026, 11, 25, 22, 0)) == 0
 
 
 def test_plural_agrees_with_the_count() -> None:

@@ -38,6 +38,7 @@ EXPECTED = {
     "assistant_test_daily": {"SELECT"},
     "assistant_test_daily_status": {"SELECT"},
     "assistant_test_daily_assistant": {"SELECT"},
+    "assistant_test_hourly_status": {"SELECT"},
     "user_data_versions": {"SELECT"},
 }
 PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")

@@ -72,8 +72,8 @@ def test_columns_types_and_nullability_match_the_seed(pg) -> None:
     assert {t: found[t] for t in SEED} == SEED
     # additions listed in the README: the rollups, the change versions, the intents' history, sign-in attempts
     assert set(found) == {*SEED, "assistant_test_daily", "assistant_test_daily_status",
-                          "assistant_test_daily_assistant", "user_data_versions", "intent_history", "api_tokens",
-                          "api_links", "signin_attempts", "intent_links_removed"}
+                          "assistant_test_daily_assistant", "assistant_test_hourly_status", "user_data_versions",
+                          "intent_history", "api_tokens", "api_links", "signin_attempts", "intent_links_removed"}
 
 
 def test_seed_defaults_unique_and_primary_keys(pg) -> None:

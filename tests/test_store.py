@@ -356,6 +356,94 @@ def test_counts_from_the_daily_rollup_match_counting_the_calls(store, engine_for
     assert sum(d.count for d in everything.tests_per_day) == everything.tests - 1  # no day for a null created_at
 
 
+def _local_midnight(day: datetime, zone: str) -> datetime:
+    """The local midnight starting ``day`` in ``zone``, as a naive UTC instant (as the screens' periods)."""
+    from zoneinfo import ZoneInfo
+
+    return datetime.combine(day.date(), datetime.min.time(), tzinfo=ZoneInfo(zone)).astimezone(
+        ZoneInfo("UTC")).replace(tzinfo=None)
+
+
+def test_stats_days_are_the_users_local_days(store, engine_for) -> None:
+    """The per-day chart counts each call on its local date in the zone asked for (issue 20: in Moscow a call at
+    01:00 belonged to the previous UTC day), in a zone on whole hours (the hourly rollup), one on half hours (the
+    calls) and UTC (the daily rollups); its days sum to the total, and lie within the period.  Expected values: the
+    calls grouped by `at time zone`, counted apart from the function."""
+    T = schema.assistant_tests
+    # every 37 minutes for four days, across local midnights in every zone; three statuses, two languages, two
+    # assistants; then a status change, a moved call and a deletion (the hourly rollup follows every writer)
+    seed_tests(engine_for, ALICE, 160, assistant="a1", every=timedelta(minutes=37),
+               statuses=("completed", "failed", "in_progress"), languages=("english", "russian"))
+    seed_tests(engine_for, ALICE, 20, assistant="a2", start=NOW - timedelta(minutes=11), every=timedelta(hours=5))
+    seed_tests(engine_for, BOB, 30, every=timedelta(minutes=50))  # another user's calls count for nobody here
+    with engine_for.begin() as conn:
+        conn.execute(sa.update(T).where(T.c.user_id == ALICE, T.c.test_phrase == "hello 3").values(status="completed"))
+        conn.execute(sa.update(T).where(T.c.user_id == ALICE, T.c.test_phrase == "hello 4")
+                     .values(created_at=NOW - timedelta(days=2, minutes=20)))
+        conn.execute(sa.delete(T).where(T.c.user_id == ALICE, T.c.test_phrase == "hello 5"))
+    alice = store.for_user(ALICE)
+    day = datetime(NOW.year, NOW.month, NOW.day)
+    for zone in ("Europe/Moscow", "America/Los_Angeles", "Asia/Kolkata", "UTC"):
+        start, end = _local_midnight(day - timedelta(days=3), zone), _local_midnight(day + timedelta(days=1), zone)
+        for f in (TestFilter(start=start, end=end), TestFilter(start=start, end=end, languages=("russian",)),
+                  TestFilter(start=start, end=end, statuses=("completed", "failed")),
+                  TestFilter(start=start, end=end, assistant_ids=("a2",)),
+                  TestFilter(start=start, end=end, search="hello 1"), TestFilter(start=start)):
+            where = "user_id = :u and created_at >= :s" + (" and created_at < :e" if f.end else "")
+            where += " and language = any(:l)" if f.languages else ""
+            where += " and status = any(:st)" if f.statuses else ""
+            where += " and assistant_id = any(:a)" if f.assistant_ids else ""
+            where += " and test_phrase ilike :q" if f.search else ""
+            with engine_for.connect() as conn:
+                expected = {(d, st): n for d, st, n in conn.execute(sa.text(
+                    "select (created_at at time zone 'UTC' at time zone :z)::date, status, count(*) "
+                    f"from assistant_tests where {where} group by 1, 2"),
+                    {"z": zone, "u": ALICE, "s": f.start, "e": f.end, "l": list(f.languages),
+                     "st": list(f.statuses), "a": list(f.assistant_ids), "q": f"%{f.search}%"})}
+            stats = alice.stats(f, zone)
+            got = {(d.day, d.status): d.count for d in stats.tests_per_day}
+            assert got == expected, (zone, f)
+            assert stats.tests == sum(expected.values()) == alice.count_tests(f), (zone, f)
+            if f.end:
+                assert min(d for d, _st in got) >= (day - timedelta(days=3)).date(), (zone, f)  # no stub day before
+                assert max(d for d, _st in got) <= day.date(), (zone, f)
+    # which count answers: the hourly rollup for every hour within one local day, the calls for an hour a local
+    # midnight cuts (Kolkata, +05:30: 18:00-19:00 UTC).  Both are exact, so only a rollup changed behind the triggers'
+    # back tells them apart (put back afterwards).
+    f = TestFilter(start=_local_midnight(day - timedelta(days=3), "Europe/Moscow"),
+                   end=_local_midnight(day + timedelta(days=1), "Europe/Moscow"))
+    kolkata = TestFilter(start=_local_midnight(day - timedelta(days=3), "Asia/Kolkata"),
+                         end=_local_midnight(day + timedelta(days=1), "Asia/Kolkata"))
+    honest = (alice.stats(f, "Europe/Moscow").tests, alice.stats(kolkata, "Asia/Kolkata").tests)
+
+    def tamper(n: int, hour: datetime) -> None:
+        with engine_for.begin() as conn:
+            conn.execute(sa.text("insert into assistant_test_hourly_status as r values (:u, :h, 'english', "
+                                 "'completed', :n) on conflict (user_id, hour, language, status) "
+                                 "do update set tests = r.tests + excluded.tests"), {"n": n, "u": ALICE, "h": hour})
+
+    within, cut = NOW.replace(minute=0), NOW.replace(hour=18, minute=0) - timedelta(days=1)
+    assert within.hour != 18
+    tamper(1000, within)
+    tamper(1000, cut)
+    try:
+        assert alice.stats(f, "Europe/Moscow").tests_per_day != alice.stats(replace(f, search="hello"),
+                                                                            "Europe/Moscow").tests_per_day
+        kolkata_days = {(d.day, d.status): d.count for d in alice.stats(kolkata, "Asia/Kolkata").tests_per_day}
+        counted = {(d.day, d.status): d.count
+                   for d in alice.stats(replace(kolkata, search="hello"), "Asia/Kolkata").tests_per_day}
+        changed = {k for k in kolkata_days.keys() | counted.keys() if kolkata_days.get(k) != counted.get(k)}
+        assert [k[1] for k in changed] == ["completed"] and sum(kolkata_days.values()) - sum(counted.values()) == 1000
+    finally:
+        tamper(-1000, within)
+        tamper(-1000, cut)
+    assert (alice.stats(f, "Europe/Moscow").tests, alice.stats(kolkata, "Asia/Kolkata").tests) == honest
+    # the zone changes only where days start: UTC gives the UTC dates, and an unknown zone is UTC
+    f = TestFilter(start=day - timedelta(days=3), end=day + timedelta(days=1))
+    assert alice.stats(f, "Not/AZone") == alice.stats(f, "UTC") == alice.stats(f)
+    assert alice.stats(f, "Europe/Moscow").tests_per_day != alice.stats(f).tests_per_day
+
+
 # -- one rule for NULL language/status; paging order; the export's bytes ---------------------
 
 HOSTILE_PHRASES = ("=SUM(A1:A9)", "+1", "-2", "@cmd", "\tTab", "\rCR", "'=already", "''+twice", "'", "plain",

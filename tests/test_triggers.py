@@ -28,6 +28,8 @@ ROLLUP_CHECKS = {  # rollup -> the GROUP BY over the calls it must equal
     "assistant_test_daily_status": "user_id, coalesce(created_at::date, date '0001-01-01'), coalesce(language, ''), "
                                    "coalesce(status, '')",
     "assistant_test_daily_assistant": "user_id, coalesce(created_at::date, date '0001-01-01'), assistant_id",
+    "assistant_test_hourly_status": "user_id, coalesce(date_trunc('hour', created_at), timestamp '0001-01-01'), "
+                                    "coalesce(language, ''), coalesce(status, '')",
 }
 
 
@@ -144,6 +146,7 @@ def test_truncate_empties_the_rollups_and_advances_versions(pg_clean: str) -> No
         assert conn.execute("select count(*) from assistant_test_daily").fetchone() == (0,)
         assert conn.execute("select count(*) from assistant_test_daily_status").fetchone() == (0,)
         assert conn.execute("select count(*) from assistant_test_daily_assistant").fetchone() == (0,)
+        assert conn.execute("select count(*) from assistant_test_hourly_status").fetchone() == (0,)
         after = _versions(conn)
         for user in (USER, OTHER):
             assert after[(user, "assistant_tests")] > before[(user, "assistant_tests")]

@@ -92,14 +92,14 @@ def test_presets_are_local_calendar_days_today_included() -> None:
     assert (start, end) == (datetime(2026, 11, 20, 23), datetime(2026, 11, 27, 23))  # CET is UTC+1
     assert Period("30d").bounds(UTC_ZONE, NOV27) == day_range(30, today=NOV27)
     assert Period("all").bounds(BERLIN, NOV27) == (None, None)
-    assert Period("30d").label("Europe/Berlin", NOV27) == "Last 30 days (29 Oct – 27 Nov 2026), Europe/Berlin"
+    assert Period("30d").label("Europe/Berlin", NOV27) == "Last 30 days (Oct 29\u2009–\u2009Nov 27, 2026), Europe/Berlin"
     assert Period("all").label("UTC", NOV27) == "All time"
 
 
 def test_a_custom_range_includes_its_last_day() -> None:
     p = Period("custom", date(2026, 11, 1), date(2026, 11, 15))
     assert p.bounds(UTC_ZONE, NOV27) == (datetime(2026, 11, 1), datetime(2026, 11, 16))
-    assert p.label("UTC", NOV27) == "1–15 Nov 2026 (inclusive), UTC"
+    assert p.label("UTC", NOV27) == "Nov 1\u2009–\u200915, 2026 (inclusive), UTC"
     one = Period("custom", date(2026, 11, 5), date(2026, 11, 5))
     assert one.bounds(BERLIN, NOV27) == (datetime(2026, 11, 4, 23), datetime(2026, 11, 5, 23))
 
@@ -119,9 +119,17 @@ def test_today_follows_the_users_zone() -> None:
     assert zone("Not/AZone") == zone(None) and zone(None)[1] == "UTC"
 
 
+def test_a_second_mention_of_the_period_leaves_the_zone_out() -> None:
+    """The zone is named once per screen (the control's caption); the other captions say only the days."""
+    assert Period("7d").label("Europe/Moscow", NOV27, zone=False) == "Last 7 days (Nov 21\u2009–\u200927, 2026)"
+    assert Period("custom", date(2026, 11, 1), date(2026, 11, 1)).label("UTC", NOV27, zone=False) == (
+        "Nov 1, 2026 (inclusive)")
+    assert Period("all").label("UTC", NOV27, zone=False) == "All time"
+
+
 def test_day_span_reads_naturally() -> None:
-    assert day_span(date(2026, 10, 28), date(2026, 11, 3)) == "28 Oct – 3 Nov 2026"
-    assert day_span(date(2025, 12, 30), date(2026, 1, 2)) == "30 Dec 2025 – 2 Jan 2026"
+    assert day_span(date(2026, 10, 28), date(2026, 11, 3)) == "Oct 28\u2009–\u2009Nov 3, 2026"
+    assert day_span(date(2025, 12, 30), date(2026, 1, 2)) == "Dec 30, 2025\u2009–\u2009Jan 2, 2026"
 
 
 def test_the_comparison_uses_whole_days_only() -> None:

@@ -22,8 +22,10 @@ import sqlalchemy as sa
 # The users' own tables (the reference's five); VERSIONED adds intent_history (writes advance a version).
 USER_TABLE_NAMES = ("subscriptions", "intents", "assistant_settings", "assistants", "assistant_tests")
 VERSIONED_NAMES = (*USER_TABLE_NAMES, "intent_history")
-# Daily rollups of assistant_tests, kept by the migration's triggers, the widest first.
-ROLLUP_NAMES = ("assistant_test_daily", "assistant_test_daily_status", "assistant_test_daily_assistant")
+# Rollups of assistant_tests, kept by the migrations' triggers: the daily ones, the widest first, and the hourly one
+# (local days, 20261203200000_local_days.sql).
+ROLLUP_NAMES = ("assistant_test_daily", "assistant_test_daily_status", "assistant_test_daily_assistant",
+                "assistant_test_hourly_status")
 NO_DAY = date(1, 1, 1)  # the rollups' day for a test call without created_at
 
 _lock = threading.Lock()

@@ -7,7 +7,7 @@ finished), the intent whose example phrase the caller said, and how many other c
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import streamlit as st
 
@@ -15,8 +15,7 @@ from lib.i18n import _, ngettext
 from lib.identity.session import escape_md
 from lib.models import Assistant, Intent, TestCall, TestFilter
 from lib.screens.charts import language_label, status_label
-from lib.screens.controls import user_zone
-from lib.screens.formatting import fmt_int
+from lib.screens.formatting import fmt_datetime, fmt_int
 from lib.screens.intent_checks import phrase_key
 from lib.store import queries
 
@@ -50,13 +49,6 @@ def matching_intents(phrase: str, intents: tuple[Intent, ...]) -> list[str]:
     return [i.intent_name for i in intents if any(phrase_key(p) == key for p in i.example_user_phrases)]
 
 
-def _local(dt: datetime | None) -> str:
-    if dt is None:
-        return "—"
-    tz, name = user_zone()
-    return f"{dt.replace(tzinfo=UTC).astimezone(tz):%Y-%m-%d %H:%M:%S} ({name})"
-
-
 def _show_phrase(key: str, phrase: str) -> None:
     st.session_state.update({f"{key}_phrase": phrase, f"{key}_statuses": [], f"{key}_page": 1})
     st.session_state.pop(f"{key}_call", None)
@@ -77,8 +69,8 @@ def render(key: str, call: TestCall, assistants: list[Assistant], period: TestFi
             (_("Assistant"), names.get(call.assistant_id) or _("(not one of your assistants)")),
             (_("Vapi assistant id"), call.assistant_id),
             (_("Call id"), call.call_id or "—"),
-            (_("Started"), _local(call.created_at)),
-            (_("Last updated"), _local(call.updated_at)),
+            (_("Started"), fmt_datetime(call.created_at, seconds=True)),
+            (_("Last updated"), fmt_datetime(call.updated_at, seconds=True)),
             (_("Duration"), fmt_duration(duration(call))),
             (_("Intent with this phrase"), ", ".join(intents) if intents else _("none: no intent has this phrase")),
             (_("Test id"), call.id),

@@ -16,6 +16,7 @@ from functools import lru_cache, wraps
 
 import pandas as pd
 import plotly.graph_objects as go
+from babel.dates import get_day_names, get_month_names
 
 from lib import i18n
 from lib.i18n import N_, _, current, ngettext
@@ -64,7 +65,7 @@ def language_label(language: str, *, stable: bool = False) -> str:
     return label if stable else _(label)
 
 
-DATE_STEPS = (1, 2, 3, 7, 14, 28, 56, 91, 182, 364)  # days between the ticks of a Russian date axis
+DATE_STEPS = (1, 2, 3, 7, 14, 28, 56, 91, 182, 364)  # days between the ticks of a date axis
 
 
 def count_step(largest: int, *, ticks: int = 5) -> int:
@@ -87,25 +88,41 @@ def count_axis(largest: int) -> dict:
 
 def date_axis(first: date, last: date, *, least: timedelta, **extra: object) -> dict:
     """A date axis that shows at least ``least`` of time: a lone day or week would otherwise be one bar
-    stretched across the whole card."""
-    axis = {"type": "date", "tickformat": "%b %d", **extra}
+    stretched across the whole card.  Its ticks are the app's date family, written by Babel in either language
+    (Plotly's own names are English, with no locale bundled offline); ``hover=True`` gives the hover a date
+    too, the same form through d3 (Russian month names: plotly_config)."""
+    hover = bool(extra.pop("hover", False))
+    axis: dict = {"type": "date", **extra}
     lo, hi = first, last
     if last - first < least:
         middle = datetime.combine(first, datetime.min.time()) + (last - first) / 2
         axis["range"] = [(middle - least / 2).isoformat(), (middle + least / 2).isoformat()]
         lo, hi = (middle - least / 2).date(), (middle + least / 2).date()
-    if i18n.current() != "en":
-        # Plotly's month names are English unless a locale script is loaded in the browser (none is bundled
-        # offline): the ticks are written here, by Babel, and the hover uses day.month.year.
-        span = (hi - lo).days
-        step = next((s for s in DATE_STEPS if span / s <= 7), DATE_STEPS[-1])
-        ticks = [lo + timedelta(days=k) for k in range(0, span + 1, step)]
-        del axis["tickformat"]
-        axis |= {"tickmode": "array", "tickvals": [t.isoformat() for t in ticks],
-                 "ticktext": [fmt_day_month(t) for t in ticks]}
-        if "hoverformat" in axis:
-            axis["hoverformat"] = "%d.%m.%Y"
+    span = (hi - lo).days
+    step = next((s for s in DATE_STEPS if span / s <= 7), DATE_STEPS[-1])
+    ticks = [lo + timedelta(days=k) for k in range(0, span + 1, step)]
+    axis |= {"tickmode": "array", "tickvals": [t.isoformat() for t in ticks],
+             "ticktext": [fmt_day_month(t) for t in ticks]}
+    if hover:  # the family's form, through d3 (Russian names: plotly_config); the unified title is a template,
+        # since plotly writes a day that is also a tick with its tick text (no year)
+        axis["hoverformat"] = "%b %-d, %Y" if i18n.current() == "en" else "%-d %b %Y"
+        axis["unifiedhovertitle"] = {"text": "%{x|" + axis["hoverformat"] + "}"}
     return axis
+
+
+def plotly_config() -> dict:
+    """The charts' plotly config: no mode bar, and in Russian a locale of Babel's month and day names (plotly's own
+    locale scripts are not bundled offline), so that a hover date reads as every other date: 3 дек. 2026."""
+    config: dict = {"displayModeBar": False}
+    if i18n.current() != "en":
+        names = {kind: [str(v) for _k, v in sorted(get(width, context="format", locale=i18n.locale()).items())]
+                 for kind, get, width in (("months", get_month_names, "wide"),
+                                          ("shortMonths", get_month_names, "abbreviated"),
+                                          ("days", get_day_names, "wide"), ("shortDays", get_day_names, "abbreviated"))}
+        names["days"] = names["days"][-1:] + names["days"][:-1]  # d3 weeks start on Sunday, Babel's on Monday
+        names["shortDays"] = names["shortDays"][-1:] + names["shortDays"][:-1]
+        config |= {"locale": i18n.current(), "locales": {i18n.current(): {"format": names}}}
+    return config
 
 
 def _built_once(build: Callable[[Stats], go.Figure | None]) -> Callable[[Stats], go.Figure | None]:
@@ -167,7 +184,7 @@ def tests_per_day(stats: Stats) -> go.Figure | None:
         legend={"orientation": "h", "traceorder": "normal", "y": 1.02, "yanchor": "bottom", "x": 0},
         xaxis=date_axis(min(min(per_day) for per_day in counts.values()),
                         max(max(per_day) for per_day in counts.values()), least=timedelta(days=7),
-                        hoverformat="%b %d, %Y"),
+                        hover=True),
         yaxis=count_axis(max(sum(per_day.get(d, 0) for per_day in counts.values())
                              for d in {d for per_day in counts.values() for d in per_day})),
     )

@@ -39,8 +39,10 @@ class Chosen:
     period: urlstate.Period
     start: datetime | None
     end: datetime | None
-    label: str  # e.g. "Last 30 days (29 Oct – 27 Nov 2026), UTC"
+    label: str  # e.g. "Last 30 days (Oct 29 – Nov 27, 2026), UTC"
     comparison: urlstate.Comparison | None
+    zone: str = "UTC"  # the IANA name of the zone its days are in (the store's days follow it)
+    span: str = ""  # the label without the zone, for a second mention on the screen (the zone is named once)
 
 
 def user_zone() -> tuple[ZoneInfo, str]:
@@ -160,16 +162,18 @@ def period_control(key: str, view: urlstate.View | None = None, *, label: str = 
         period = urlstate.Period("custom", a, b)
     st.session_state[PERIOD_KEY] = period
     start, end = period.bounds(tz, today)
-    chosen = Chosen(period, start, end, period.label(tz_name, today), urlstate.comparison(period, tz, today))
+    chosen = Chosen(period, start, end, period.label(tz_name, today), urlstate.comparison(period, tz, today), tz_name,
+                    period.label(tz_name, today, zone=False))
     cols[0].caption(chosen.label)
     st.session_state[f"_label_{key}"] = (period, tz_name, today)  # the label is made when shown (its language)
     return chosen
 
 
-def period_label(key: str) -> str:
-    """The label of the period a screen's control (``key``) last showed, in the current language."""
+def period_label(key: str, *, zone: bool = True) -> str:
+    """The label of the period a screen's control (``key``) last showed, in the current language (``zone=False``:
+    without the zone, which the control's caption names)."""
     shown = st.session_state.get(f"_label_{key}")
-    return shown[0].label(shown[1], shown[2]) if isinstance(shown, tuple) else _("All time")
+    return shown[0].label(shown[1], shown[2], zone=zone) if isinstance(shown, tuple) else _("All time")
 
 
 def date_range(key: str, *, label: str = N_("Period")) -> tuple[datetime | None, datetime | None]:

@@ -1,15 +1,23 @@
 """How numbers, dates and ids read on screen: one place, so every page says them the same way.
 
 Plain Python (no Streamlit).  They follow the current language (``lib.i18n``), never the server's
-locale: English keeps the dashboard's own forms (``2,500``, ``87.3%``, ``Nov 25, 2026``); Russian goes
-through Babel's CLDR data (2 500, 87,3 %, the "d MMM y" date form, one date family everywhere).
-Naive datetimes are UTC, as everywhere in the store; aware ones are converted.
+locale: English keeps the dashboard's own number forms (``2,500``, ``87.3%``); Russian goes through Babel's
+CLDR data (2 500, 87,3 %).  Dates and times are one family in both languages, Babel's CLDR forms of the
+language: ``Dec 3, 2026`` / ``3 дек. 2026``, ``Dec 3, 2026, 08:49`` / ``3 дек. 2026, 08:49``, ``Dec 3`` /
+``3 дек.``, and Babel's intervals for spans of days.
+
+Every time is shown in the user's zone (``use_zone``: the zone the periods use, the browser's), never named
+beside it: each screen names its zone once, in the period's caption.  Naive datetimes are UTC, as everywhere
+in the store; aware ones are converted.  Files and the API keep ISO 8601 UTC (lib.files), not these forms.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
@@ -18,12 +26,46 @@ from lib import i18n
 from lib.i18n import _, ngettext
 
 MISSING = "—"
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+_zone: ContextVar[ZoneInfo | None] = ContextVar("zone", default=None)
+_zone_fallback: list[Callable[[], ZoneInfo]] = []
+
+
+def use_zone(tz: ZoneInfo) -> ZoneInfo:
+    """Make ``tz`` the zone of every time shown in this run (or API request); returns it."""
+    _zone.set(tz)
+    return tz
+
+
+def set_zone_fallback(fallback: Callable[[], ZoneInfo]) -> None:
+    """Where ``current_zone()`` looks when no ``use_zone()`` ran in this context (a Streamlit callback)."""
+    _zone_fallback[:] = [fallback]
+
+
+def current_zone() -> ZoneInfo:
+    """The zone times are shown in: the run's, else the fallback's, else UTC."""
+    tz = _zone.get()
+    if tz is None and _zone_fallback:
+        try:
+            tz = _zone_fallback[0]()
+        except Exception:  # outside a session: UTC
+            tz = None
+    return tz or ZoneInfo("UTC")
+
+
+def zone_name() -> str:
+    """The IANA name of the zone times are shown in (what a screen names once: ``Europe/Moscow``)."""
+    return current_zone().key
 
 
 def _utc(dt: datetime) -> datetime:
     """A naive UTC datetime: naive input is taken as UTC, aware input is converted."""
     return dt.astimezone(UTC).replace(tzinfo=None) if dt.tzinfo is not None else dt
+
+
+def local(dt: datetime) -> datetime:
+    """``dt`` (naive UTC or aware) as a naive wall-clock time in the user's zone."""
+    return _utc(dt).replace(tzinfo=UTC).astimezone(current_zone()).replace(tzinfo=None)
 
 
 def _is_missing(value: object) -> bool:
@@ -64,53 +106,52 @@ def fmt_pct(x: float | None, digits: int = 1) -> str:
     return f"{x * 100:.{digits}f}%"
 
 
-def fmt_date(dt: date | datetime | None) -> str:
-    """``"Nov 25, 2026"`` (the UTC date of a datetime); None -> ``"—"``."""
-    if dt is None:
-        return MISSING
-    if isinstance(dt, datetime):
-        dt = _utc(dt)
-    if i18n.current() != "en":
-        return babel_dates.format_date(dt, "d MMM y", locale=i18n.locale())
-    return f"{_MONTHS[dt.month - 1]} {dt.day}, {dt.year}"
-
-
 def _no_year_suffix(text: str) -> str:
-    """CLDR's Russian forms end a year with a "year" abbreviation: the short family here leaves it out,
+    """CLDR's Russian forms end a year with a "year" abbreviation ("year" after 2026): the family here leaves it out,
     which also keeps a date within a metric card."""
     return text.replace("\u202fг.", "").replace("\xa0г.", "").replace(" г.", "")
 
 
+def _skeleton(skeleton: str, value: date | datetime) -> str:
+    return _no_year_suffix(babel_dates.format_skeleton(skeleton, value, locale=i18n.locale()))
+
+
+def fmt_date(dt: date | datetime | None) -> str:
+    """``"Nov 25, 2026"`` / ``"25 нояб. 2026"`` (a datetime: its date in the user's zone); None -> ``"—"``."""
+    if dt is None:
+        return MISSING
+    if isinstance(dt, datetime):
+        dt = local(dt).date()
+    return _skeleton("yMMMd", dt)
+
+
 def fmt_day_month(dt: date | datetime) -> str:
-    """A day of the current year's kind: ``Nov 25`` / ``25 нояб.``."""
-    if i18n.current() != "en":
-        return babel_dates.format_skeleton("MMMd", dt, locale=i18n.locale())
-    return f"{_MONTHS[dt.month - 1]} {dt.day}"
+    """A day of the current year's kind: ``Nov 25`` / ``25 нояб.`` (a datetime: in the user's zone)."""
+    return _skeleton("MMMd", local(dt) if isinstance(dt, datetime) else dt)
 
 
 def day_span(first: date, last: date) -> str:
-    """Days as people write them, whole months named once: 1 to 15 Nov 2026 with an en dash, 4 Nov to
-    3 Dec 2026 (Russian: Babel's interval of the medium date form)."""
-    if i18n.current() != "en":
-        if first == last:
-            return fmt_date(first)
-        return _no_year_suffix(babel_dates.format_interval(first, last, "yMMMd", locale=i18n.locale()))
+    """Days as the language writes a span, whole months named once (Babel's interval of the date form):
+    Nov 1 to 15, 2026 with an en dash, Nov 4 to Dec 3, 2026; Russian with its em dash."""
     if first == last:
-        return f"{first.day} {_MONTHS[first.month - 1]} {first.year}"
-    if (first.year, first.month) == (last.year, last.month):
-        return f"{first.day}–{last.day} {_MONTHS[last.month - 1]} {last.year}"
-    if first.year == last.year:
-        return f"{first.day} {_MONTHS[first.month - 1]} – {last.day} {_MONTHS[last.month - 1]} {last.year}"
-    return (f"{first.day} {_MONTHS[first.month - 1]} {first.year} – "
-            f"{last.day} {_MONTHS[last.month - 1]} {last.year}")
+        return fmt_date(first)
+    return _no_year_suffix(babel_dates.format_interval(first, last, "yMMMd", locale=i18n.locale()))
 
 
-def fmt_datetime(dt: datetime | None) -> str:
-    """``"Nov 25, 2026, 07:40 UTC"``; None -> ``"—"``."""
+def fmt_datetime(dt: datetime | None, *, seconds: bool = False, year: bool = True) -> str:
+    """``"Nov 25, 2026, 10:40"`` / ``"25 нояб. 2026, 10:40"`` in the user's zone (24-hour; ``seconds`` adds
+    them, ``year=False`` leaves the year out: ``Nov 25, 10:40``); None -> ``"—"``."""
     if dt is None:
         return MISSING
-    dt = _utc(dt)
-    return _("{date}, {time} UTC").format(date=fmt_date(dt), time=f"{dt:%H:%M}")
+    shown = local(dt)
+    day = _skeleton("yMMMd" if year else "MMMd", shown)
+    clock = _skeleton("Hms" if seconds else "Hm", shown)
+    return babel_dates.get_datetime_format("medium", locale=i18n.locale()).replace("{1}", day).replace("{0}", clock)
+
+
+def fmt_time(dt: datetime) -> str:
+    """The time of day in the user's zone, 24-hour: ``08:49`` (CLDR's form in both languages)."""
+    return _skeleton("Hm", local(dt))
 
 
 def fmt_delta(current: float | None, previous: float | None) -> str | None:
@@ -139,9 +180,10 @@ def mask_id(s: str | None) -> str:
 
 def days_left(period_end: date | datetime, now: datetime) -> int:
     """Whole days until ``period_end`` (0 when it has passed): a period ending tomorrow at any hour
-    counts 1, today 0.  Compares UTC calendar dates, so the answer is stable through the day."""
-    end = _utc(period_end).date() if isinstance(period_end, datetime) else period_end
-    return max(0, (end - _utc(now).date()).days)
+    counts 1, today 0.  Compares calendar dates in the user's zone (the dates the screen shows), so the
+    answer is stable through the day."""
+    end = local(period_end).date() if isinstance(period_end, datetime) else period_end
+    return max(0, (end - local(now).date()).days)
 
 
 def fmt_ago(dt: datetime, now: datetime) -> str:

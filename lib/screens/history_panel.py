@@ -12,7 +12,7 @@ import streamlit as st
 from lib.errors import StoreError
 from lib.i18n import N_, _, ngettext
 from lib.models import HistoryEntry, IntentChange, IntentValues, Undone
-from lib.screens.formatting import fmt_ago, fmt_datetime, fmt_int
+from lib.screens.formatting import fmt_ago, fmt_datetime, fmt_int, zone_name
 from lib.screens.intents_grid import display_text
 from lib.store import queries
 
@@ -137,7 +137,8 @@ def render() -> None:
     """The History panel (pages/intents.py calls it last)."""
     st.subheader(_("History"))
     st.caption(_("Your latest saves of the intents, newest first. Undo puts a save back while its intents are "
-                 "still as it left them."))
+                 "still as it left them.") + " " + _("Times here and in the Updated column: {zone}.").format(
+                     zone=zone_name()))
     if flash := st.session_state.pop(f"{KEY}_flash", None):
         kind, text = flash
         (st.warning if kind == "warning" else st.success)(text)

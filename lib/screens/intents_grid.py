@@ -112,7 +112,7 @@ def grid_frame(intents: Iterable[Intent], search: str = "", report: Report | Non
         data["attention"] = pd.Series(["; ".join(c.reasons) for c in checks], dtype="str")
         unused = _("— unused")
         data["used_by"] = pd.Series([", ".join(c.used_by) or unused for c in checks], dtype="str")
-        # shown as text (UTC), so that a new row's cell is empty rather than "None"; updated_at stays the version
+        # shown as text (the user's zone), so that a new row's cell is empty rather than "None"; updated_at stays the version
         data["updated"] = pd.Series([_day_time(i.updated_at) if i.updated_at else "" for i in rows], dtype="str")
         columns = ["intent_name", *SUMMARIES.values(), *CHECKS, "updated", *EDITABLE[1:], "updated_at", "version"]
     frame = pd.DataFrame({c: data[c] for c in columns}, columns=columns)
@@ -364,10 +364,10 @@ def _same_time(a: Any, b: Any) -> bool:
 
 
 def _day_time(dt: Any) -> str:
-    """``Nov 5, 14:30`` / ``5 нояб., 14:30`` (UTC, as stored)."""
-    from lib.screens.formatting import fmt_day_month
+    """``Nov 5, 14:30`` / ``5 нояб., 14:30``, in the user's zone (the app's one date family)."""
+    from lib.screens.formatting import fmt_datetime
 
-    return f"{fmt_day_month(dt)}, {dt:%H:%M}"
+    return fmt_datetime(dt, year=False)
 
 
 def display_text(text: str, limit: int = MAX_ITEM_LENGTH) -> str:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from lib.i18n import _
+from lib.screens.formatting import fmt_time
 from lib.store.queries import Freshness
 
 _SKELETON = """<div role="status" aria-live="polite" class="dash-skeleton">
@@ -41,7 +42,7 @@ class Skeleton:
         self._slot = st.empty()
         self._slot.html(_SKELETON.format(text=_("Loading…")))
         fresh = check()
-        notice = fresh.notice()
+        notice = fresh.notice(fmt_time)
         if notice:
             self._notice.warning(notice, icon=":material/cloud_off:")
         if self._then is not None:

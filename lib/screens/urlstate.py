@@ -84,15 +84,20 @@ class Period:
             return None, None
         return utc_midnight(span[0], tz), utc_midnight(span[1] + timedelta(days=1), tz)
 
-    def label(self, tz_name: str, today: date) -> str:
-        """What every figure of the period says, e.g. Last 30 days (29 Oct to 27 Nov 2026), Europe/Berlin."""
+    def label(self, tz_name: str, today: date, *, zone: bool = True) -> str:
+        """What every figure of the period says, e.g. Last 30 days (Oct 29 to Nov 27, 2026), Europe/Berlin;
+        ``zone=False`` leaves the zone out (a screen names it once, in the period control's caption)."""
         span = self.days(today)
         if span is None:
             return _("All time")
         shown = day_span(*span)
+        n = PRESET_DAYS.get(self.kind)
+        if not zone:
+            if self.kind == "custom":
+                return _("{days} (inclusive)").format(days=shown)
+            return ngettext("Last {n} day ({days})", "Last {n} days ({days})", n).format(n=fmt_int(n), days=shown)
         if self.kind == "custom":
             return _("{days} (inclusive), {zone}").format(days=shown, zone=tz_name)
-        n = PRESET_DAYS[self.kind]
         return ngettext("Last {n} day ({days}), {zone}", "Last {n} days ({days}), {zone}", n).format(
             n=fmt_int(n), days=shown, zone=tz_name)
 

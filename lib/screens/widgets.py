@@ -43,7 +43,7 @@ def chart_card(title: str, fig: go.Figure | None) -> None:
         head.download_button("CSV", data=lambda: csv_encoding.to_csv(charts.series_frame(fig)), file_name=f"{slug}.csv",
                               mime="text/csv", key=f"chart_csv_{slug}", on_click="ignore", type="tertiary",
                               icon=":material/download:", help=_("The numbers behind “{title}” as CSV").format(title=title))
-        st.plotly_chart(fig, theme="streamlit", width="stretch", config={"displayModeBar": False})
+        st.plotly_chart(fig, theme="streamlit", width="stretch", config=charts.plotly_config())
 
 
 PHONE_MAX_PX = 640  # Streamlit stacks columns below this width
@@ -176,7 +176,7 @@ def intent_columns() -> dict:
                        help=_("Example phrases · English responses · Russian responses")),
         "attention": text(pgettext("column", "Needs attention"), disabled=True, width=145),
         "used_by": text(_("Used by"), disabled=True, width=110, help=_("The assistants that use this intent")),
-        "updated": text(_("Updated"), disabled=True, width=125, help=_("Last saved (UTC)")),
+        "updated": text(_("Updated"), disabled=True, width=125, help=_("Last saved, in your time zone (named under History)")),
         "created_at": st.column_config.DatetimeColumn(_("Created"), format=_("MMM D, YYYY"), disabled=True),
         "updated_at": st.column_config.DatetimeColumn(_("Updated"), format=_("MMM D, HH:mm"), disabled=True, width=100),
     }
@@ -269,10 +269,10 @@ def failure_drilldown(key: str, filters: TestFilter) -> None:
     with st.container(border=True):
         st.markdown("**" + _("Where calls fail") + "**")
         if not (data.phrases or data.assistants):
-            st.caption(_("No failed or cancelled calls. {period}.").format(period=period_label(key)))
+            st.caption(_("No failed or cancelled calls. {period}.").format(period=period_label(key, zone=False)))
             return
         st.caption(_("Failed and cancelled calls by test phrase and by assistant, most first. {period}. "
-                     "Click a row to list those calls.").format(period=period_label(key)))
+                     "Click a row to list those calls.").format(period=period_label(key, zone=False)))
         ru = i18n.current() != "en"  # the cells are numbers: their format names the language's separators
         rate = st.column_config.NumberColumn(_("Failure rate"), format="%.1f %%" if ru else "%.1f%%", width=95,
                                              help=_("Failed and cancelled calls out of all its calls in the period."))

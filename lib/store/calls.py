@@ -67,7 +67,7 @@ from lib.store.transport import (
     parse_time,
     wire_time,
 )
-from lib.store.validation import validate_diff, validate_filter, validate_user_id
+from lib.store.validation import validate_diff, validate_filter, validate_user_id, validate_zone
 
 SETTLE_CHUNK = 1000  # intents read back per call when settling a save
 DELETED_INTENT = "(deleted intent)"  # an assistant's intent id that names no intent of the user
@@ -441,9 +441,12 @@ class UserCalls:
 
     # -- stats ------------------------------------------------------------------------------
 
-    def stats(self, filters: TestFilter) -> Stats:
-        """Every number of the stats screen, counted by the database in one call."""
-        data = self._call("dashboard_stats", filter_params(validate_filter(filters)))
+    def stats(self, filters: TestFilter, zone: str = "UTC") -> Stats:
+        """Every number of the stats screen, counted by the database in one call; its days (the per-day chart,
+        the weeks of intents) are local days in ``zone`` (an IANA name; the database counts in UTC a zone it
+        does not know)."""
+        params = {**filter_params(validate_filter(filters)), "p_zone": validate_zone(zone)}
+        data = self._call("dashboard_stats", params)
         with _parsing():
             days = sorted((DayStatusCount(parse_date(d["day"]), d["status"], int(d["count"]))
                            for d in data["tests_per_day"] if d["day"] is not None), key=lambda x: (x.day, x.status))

@@ -99,12 +99,13 @@ class Freshness:
         v = dict(self.versions)
         return tuple(v.get(t, 0) for t in topics)
 
-    def notice(self) -> str | None:
-        """What the screen must say when it shows data the database could not confirm."""
+    def notice(self, shown: Callable[[datetime], str]) -> str | None:
+        """What the screen must say when it shows data the database could not confirm (``shown`` writes the time:
+        the screens pass their own, in the user's zone)."""
         if self.reachable:
             return None
-        return _("Showing data from {time} UTC; the database is unreachable, so it may be out of "
-                 "date. Saving is paused until it is back.").format(time=f"{self.checked_at:%H:%M}")
+        return _("Showing data from {time}; the database is unreachable, so it may be out of "
+                 "date. Saving is paused until it is back.").format(time=shown(self.checked_at))
 
 
 class _Known:
@@ -222,8 +223,8 @@ def _subscription(user_id: str, versions: tuple[int, ...]) -> Subscription | Non
 
 
 @st.cache_data(ttl=_TTL, max_entries=1000, show_spinner=False)
-def _stats(user_id: str, versions: tuple[int, ...], filters: TestFilter) -> Stats:
-    return _handle(user_id).stats(filters)
+def _stats(user_id: str, versions: tuple[int, ...], filters: TestFilter, zone: str) -> Stats:
+    return _handle(user_id).stats(filters, zone)
 
 
 @st.cache_data(ttl=_TTL, max_entries=1000, show_spinner=False)
@@ -272,8 +273,9 @@ def subscription() -> Subscription | None:
     return metrics.cached("subscription", _subscription, *_user(SUBSCRIPTIONS))
 
 
-def stats(filters: TestFilter) -> Stats:
-    return metrics.cached("stats", _stats, *_user(TESTS, INTENTS, ASSISTANTS), filters)
+def stats(filters: TestFilter, zone: str = "UTC") -> Stats:
+    """The stats of ``filters``, its days in ``zone`` (the period's zone: lib.screens.controls)."""
+    return metrics.cached("stats", _stats, *_user(TESTS, INTENTS, ASSISTANTS), filters, zone)
 
 
 def count_tests(filters: TestFilter) -> int:

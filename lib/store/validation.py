@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import replace
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from lib.errors import Problem, ValidationError, row_label
 from lib.i18n import N_, _
@@ -224,6 +225,18 @@ def validate_filter(filters: TestFilter) -> TestFilter:
     if search == filters.search:
         return filters
     return replace(filters, search=search)
+
+
+def validate_zone(zone: str) -> str:
+    """An IANA time zone name (``Europe/Moscow``); anything else, or a zone Python does not know, is UTC (the
+    screens' own fallback, lib.screens.urlstate.zone)."""
+    if not isinstance(zone, str) or not zone or len(zone) > 64:
+        return "UTC"
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return "UTC"
+    return zone
 
 
 def validate_user_id(user_id: str) -> str:

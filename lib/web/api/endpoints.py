@@ -76,7 +76,7 @@ def stats_document(stats: Stats, query: params.Query) -> dict[str, Any]:
 
 
 def _stats_json(user, query: params.Query) -> tuple[bytes, int]:
-    doc = stats_document(user.stats(query.filters), query)
+    doc = stats_document(user.stats(query.filters, query.zone), query)
     return json.dumps(doc, ensure_ascii=False, indent=2).encode("utf-8"), 1
 
 

@@ -21,8 +21,8 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     "q": {"description": "Text search (tests: phrase contains; intents: name or phrase contains).",
           "schema": {"type": "string", "maxLength": MAX_TEXT["q"]}},
     "phrase": {"description": "Exactly this test phrase.", "schema": {"type": "string", "maxLength": MAX_TEXT["phrase"]}},
-    "tz": {"description": "IANA time zone of the period's days (default UTC).", "schema": {"type": "string",
-                                                                                         "example": "Europe/Berlin"}},
+    "tz": {"description": "IANA time zone of the period's days and of stats.json's days (default UTC); times in "
+                          "the files stay ISO 8601 UTC.", "schema": {"type": "string", "example": "Europe/Berlin"}},
     "limit": {"description": "Groups of each kind (1 to 100, default 10).",
               "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
 }

@@ -17,7 +17,7 @@ from lib.web.api.problems import bad_request
 
 FILTER_KEYS = ("period", "from", "to", "assistant", "language", "status", "q", "phrase", "tz")
 LINK_KEYS = ("u", "exp", "sig")  # a signed link's own parameters (lib.web.api.auth)
-ETAG_VERSION = "1"  # change when any endpoint's bytes change for the same data
+ETAG_VERSION = "2"  # change when any endpoint's bytes change for the same data (2: stats.json's days in tz)
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class Query:
     filters: TestFilter
     q: str  # the search text (intents: name or phrase contains)
     limit: int  # failures.csv: groups of each kind
+    zone: str = "UTC"  # tz: the IANA zone the days are in (stats.json's days; every time stays ISO 8601 UTC)
 
 
 def canonical(items: Sequence[tuple[str, str]]) -> str:
@@ -45,7 +46,7 @@ def parse(items: Sequence[tuple[str, str]], allowed: Sequence[str]) -> Query:
             seen[key] = value
     view, notices = urlstate.parse({k: v for k, v in seen.items() if k not in ("tz", "limit")})
     errors += notices
-    tz = urlstate.zone(None)[0]
+    tz, name = urlstate.zone(None)
     if "tz" in seen:
         tz, name = urlstate.zone(seen["tz"].strip())
         if name != seen["tz"].strip():
@@ -62,7 +63,7 @@ def parse(items: Sequence[tuple[str, str]], allowed: Sequence[str]) -> Query:
     start, end = view.period.bounds(tz, urlstate.local_today(tz))
     filters = TestFilter(start=start, end=end, assistant_ids=view.assistants, languages=view.languages,
                          statuses=view.statuses, search=view.q, phrase=view.phrase)
-    return Query(filters, view.q, limit)
+    return Query(filters, view.q, limit, name)
 
 
 def etag(endpoint: str, user_id: str, versions: dict[str, int], topics: Sequence[str], query: Query) -> str:
@@ -70,7 +71,7 @@ def etag(endpoint: str, user_id: str, versions: dict[str, int], topics: Sequence
     (the period's bounds, so "last 7 days" gets a new tag at midnight even when no row changed)."""
     resolved = {k: wire_time(v) if k in ("start", "end") else v for k, v in asdict(query).pop("filters").items()}
     key = json.dumps([ETAG_VERSION, endpoint, user_id, [versions.get(t, 0) for t in topics], resolved, query.q,
-                      query.limit], sort_keys=True, default=str)
+                      query.limit, query.zone], sort_keys=True, default=str)
     return '"' + hashlib.sha256(key.encode("utf-8")).hexdigest()[:40] + '"'
 
 
