@@ -488,3 +488,11 @@ def test_previews_say_what_a_row_is_first_in_plain_words() -> None:
     for frame in (tests, intents):
         assert not any("_" in c for c in frame.columns)
     assert len(frames.preview_frame(pd.DataFrame({"x": range(500)}))) == 100
+
+
+def test_json_keeps_line_separators_inside_texts_as_they_are() -> None:
+    """U+0085, U+2028 and U+2029 are line breaks to Python's splitlines, not to JSON: a text holding one comes
+    back unchanged (the streamed writer indents only the layout's own line feeds)."""
+    texts = ["\x85  ", "a\u2028b", "c\u2029", "d\ne"]
+    back = json.loads(to_json(pd.DataFrame({"t": texts, "l": [[t] for t in texts]})))
+    assert [r["t"] for r in back] == texts and [r["l"] for r in back] == [[t] for t in texts]

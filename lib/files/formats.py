@@ -7,7 +7,6 @@ import io
 import json
 import math
 import re
-import textwrap
 from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
@@ -77,7 +76,9 @@ def write_json(frames: Iterable[pd.DataFrame], out: IO[bytes]) -> int:
         for row in df.itertuples(index=False, name=None):
             record = json.dumps({name: _json_value(v) for name, v in zip(names, row, strict=True)},
                                 ensure_ascii=False, indent=2)
-            out.write((",\n" if n else "\n").encode() + textwrap.indent(record, "  ").encode("utf-8"))
+            # indented one level as in a list; only the layout's own line feeds (a string's are escaped, and
+            # textwrap would also break at U+0085 or U+2028 inside a string)
+            out.write(((",\n  " if n else "\n  ") + record.replace("\n", "\n  ")).encode("utf-8"))
             n += 1
     out.write(b"\n]" if n else b"]")
     return n
