@@ -17,8 +17,10 @@ import math
 from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
 
@@ -143,10 +145,24 @@ def fmt_datetime(dt: datetime | None, *, seconds: bool = False, year: bool = Tru
     them, ``year=False`` leaves the year out: ``Nov 25, 10:40``); None -> ``"—"``."""
     if dt is None:
         return MISSING
-    shown = local(dt)
-    day = _skeleton("yMMMd" if year else "MMMd", shown)
-    clock = _skeleton("Hms" if seconds else "Hm", shown)
-    return babel_dates.get_datetime_format("medium", locale=i18n.locale()).replace("{1}", day).replace("{0}", clock)
+    loc = _locale(i18n.locale())
+    return _no_year_suffix(_datetime_pattern(loc, year, seconds).apply(local(dt), loc))
+
+
+_locale = lru_cache(maxsize=8)(Locale.parse)  # Babel parses a locale given by name on every call
+
+
+@lru_cache(maxsize=16)
+def _datetime_pattern(loc: Locale, year: bool, seconds: bool) -> babel_dates.DateTimePattern:
+    """The language's medium date-time pattern with the family's day and clock skeletons in it, parsed once:
+    formatting with it costs a quarter to a third of composing the skeletons per value (the grid formats 5,000)."""
+    def pattern(skeleton: str) -> str:
+        found = skeleton if skeleton in loc.datetime_skeletons else babel_dates.match_skeleton(skeleton, loc.datetime_skeletons)
+        return loc.datetime_skeletons[found].pattern
+
+    combined = str(babel_dates.get_datetime_format("medium", locale=loc))
+    return babel_dates.parse_pattern(combined.replace("{1}", pattern("yMMMd" if year else "MMMd"))
+                                     .replace("{0}", pattern("Hms" if seconds else "Hm")))
 
 
 def fmt_time(dt: datetime) -> str:
