@@ -143,3 +143,22 @@ def test_fmt_ago_uses_the_largest_whole_unit() -> None:
              (timedelta(days=400), "400 days ago"), (timedelta(seconds=-30), "just now")]
     for ago, text in cases:
         assert fmt_ago(now - ago, now) == text, ago
+
+
+def test_the_grids_remembered_updated_times_follow_the_zone_and_the_language(in_zone) -> None:
+    """The Intents grid remembers each Updated text (5,000 per render): the same time shown again in another
+    zone or language is that zone's and language's, never the text remembered for the first."""
+    from lib import i18n
+    from lib.screens.intents_grid import _day_time
+
+    at = datetime(2026, 11, 25, 22, 30)
+    assert _day_time(at) == "Nov 25, 22:30"
+    in_zone("Europe/Moscow")
+    assert _day_time(at) == "Nov 26, 01:30"
+    i18n.use("ru")
+    try:
+        assert _day_time(at) == "26 нояб., 01:30"
+    finally:
+        i18n.use("en")
+    in_zone("America/Los_Angeles")
+    assert _day_time(at) == "Nov 25, 14:30"

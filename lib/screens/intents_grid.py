@@ -364,8 +364,16 @@ def _same_time(a: Any, b: Any) -> bool:
 
 
 def _day_time(dt: Any) -> str:
-    """``Nov 5, 14:30`` / ``5 нояб., 14:30``, in the user's zone (the app's one date family)."""
-    from lib.screens.formatting import fmt_datetime
+    """``Nov 5, 14:30`` / ``5 нояб., 14:30``, in the user's zone (the app's one date family); remembered per
+    time, zone and language: the grid shows 5,000 of them on every render, and most never change."""
+    from lib.screens.formatting import current_zone
+
+    return _day_time_in(dt, current_zone(), current())
+
+
+@lru_cache(maxsize=50_000)
+def _day_time_in(dt: Any, zone: Any, language: str) -> str:
+    from lib.screens.formatting import fmt_datetime  # in the run's zone and language: the key's
 
     return fmt_datetime(dt, year=False)
 
