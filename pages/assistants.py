@@ -8,7 +8,7 @@ from lib.errors import StoreError
 from lib.i18n import N_, _, ngettext
 from lib.identity.session import escape_md
 from lib.models import TestFilter
-from lib.screens import controls, urlstate
+from lib.screens import controls, loading, urlstate
 from lib.screens.formatting import fmt_date, fmt_int, fmt_pct
 from lib.store import queries
 
@@ -66,7 +66,7 @@ if flash := st.session_state.pop(FLASH, None):
 assistants = queries.assistants()
 if not assistants:
     st.info(_("You have no assistants yet. Assistants are created on Vapi and appear here with the intents they use."))
-    st.stop()
+    loading.stop()
 
 view = controls.url_view("assistants")
 if view is not None:
@@ -93,7 +93,7 @@ st.dataframe(
 st.caption(ngettext("{shown} of {n} assistant", "{shown} of {n} assistants", len(assistants)).format(
     shown=fmt_int(len(shown)), n=fmt_int(len(assistants))))
 if not shown:
-    st.stop()
+    loading.stop()
 
 ids = [a.vapi_assistant_id for a in shown]
 if st.session_state.get("assistants_chosen_id") not in ids:

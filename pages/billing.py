@@ -4,7 +4,7 @@ import streamlit as st
 
 from lib.i18n import _
 from lib.models import utcnow
-from lib.screens import billing
+from lib.screens import billing, loading
 from lib.screens.formatting import days_left, fmt_date, fmt_int, mask_id, zone_name
 from lib.store import queries
 
@@ -18,7 +18,7 @@ if sub is None:
         st.markdown(billing.no_plan(settings))
         if settings.pricing_url:
             st.link_button(_("See plans and pricing"), settings.pricing_url, type="primary")
-    st.stop()
+    loading.stop()
 
 if text := billing.banner(sub.status, settings, queries.assistant_settings().is_active):
     st.error(text, icon=":material/warning:")

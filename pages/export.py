@@ -5,7 +5,7 @@ import streamlit as st
 from lib.files import csv_encoding, frames
 from lib.files.formats import FORMATS, to_excel, to_json, to_parquet
 from lib.i18n import N_, _, ngettext
-from lib.screens import api_panel, controls, urlstate, widgets
+from lib.screens import api_panel, controls, loading, urlstate, widgets
 from lib.screens.formatting import fmt_int
 from lib.store import queries
 
@@ -44,7 +44,7 @@ if table == "Test calls":
     names = {a.vapi_assistant_id: a.name for a in assistants}
     st.dataframe(frames.preview_frame(frames.tests_frame(first.rows, names)), hide_index=True, width="stretch")
     widgets.tests_download(filters, "export_tests")
-    st.stop()
+    loading.stop()
 
 search_key = f"export_{'intents' if table == 'Intents' else 'assistants'}_search"
 if view is not None:

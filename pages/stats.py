@@ -4,7 +4,7 @@ import streamlit as st
 
 from lib.i18n import N_, _, pgettext
 from lib.models import TestFilter
-from lib.screens import billing, charts, controls, deltas, urlstate, widgets
+from lib.screens import billing, charts, controls, deltas, loading, urlstate, widgets
 from lib.screens.formatting import fmt_int, fmt_pct
 from lib.store import queries
 
@@ -29,7 +29,7 @@ if stats.is_empty:
             "3. **Run test calls**; their results appear here and on the Tests screen."
         ))
         st.page_link("../pages/intents.py", label=_("Create your first intent"), icon=":material/add_circle:")
-    st.stop()
+    loading.stop()
 
 cards = st.container(key="kpis").columns(6)  # three to a row on a phone (lib.screens.widgets.screen_frame)
 cards[0].metric(_("Intents"), fmt_int(stats.intents), help=_("All time: every intent you have."))

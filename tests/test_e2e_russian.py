@@ -152,6 +152,8 @@ def test_every_screen_is_russian_in_a_russian_browser(browser: Browser, app: App
             page.get_by_text("Что изменилось").first.click()
             settle(page)
         assert_no_exception(page, f"{username} {path} {size}")
+        # the loading skeleton is gone once the screen is drawn, also where a screen ends early (nothing to show)
+        expect(page.get_by_text("Загрузка…", exact=True)).to_have_count(0)
         assert_russian(page, data, f"{username} {path} {size}")
         shot = screenshot(page, f"ru-{username}-{path}-{size}", viewport)
         if path == "stats" and username == "alice" and size == "desktop" and os.environ.get("UPDATE_DOC_SCREENSHOTS"):

@@ -3,12 +3,15 @@
 dashboard/app.py defers the render's version check to the screen's first read (lib.store.queries
 ``defer_check``); the hook here draws the skeleton at that point (below the screen's title and controls),
 runs the check, and shows the "Showing data from" notice in the slot the app reserved at the top.  The app
-clears the skeleton when the screen is done (or failed).
+clears the skeleton when the screen is done (or failed); a screen that ends early calls ``stop`` (after
+``st.stop()`` nothing more reaches the page, so the app's clearing would never arrive).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
+from typing import NoReturn
 
 import streamlit as st
 
@@ -37,6 +40,7 @@ class Skeleton:
         self._notice = notice_slot
         self._slot: st.delta_generator.DeltaGenerator | None = None
         self._then = then
+        _current.set(self)
 
     def hook(self, check: Callable[[], Freshness]) -> Freshness:
         self._slot = st.empty()
@@ -53,3 +57,14 @@ class Skeleton:
         if self._slot is not None:
             self._slot.empty()
             self._slot = None
+
+
+_current: ContextVar[Skeleton | None] = ContextVar("loading_skeleton", default=None)
+
+
+def stop() -> NoReturn:
+    """End the screen here (``st.stop``), its loading skeleton cleared first."""
+    if (skeleton := _current.get()) is not None:
+        skeleton.clear()
+    st.stop()
+    raise AssertionError("st.stop() returned")  # unreachable: Streamlit stops the script at its next yield
