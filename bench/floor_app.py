@@ -107,6 +107,12 @@ def tests_screen() -> None:
             card(title, fig)
 
 
+def _saved(changed: int) -> None:
+    """Save's callback (as the app's): the grid starts afresh and the run that follows says so, one render."""
+    st.session_state["generation"] += 1
+    st.session_state["saved"] = changed
+
+
 def intents_screen() -> None:
     st.title("Intents")
     st.radio("Show", ["All intents", "Needs attention"], horizontal=True, key="show")
@@ -119,10 +125,7 @@ def intents_screen() -> None:
     st.data_editor(data.grid, key=key, num_rows="delete", hide_index=True, width="stretch", height=600,
                    column_config=intent_columns(), column_order=data.grid_columns)
     st.caption(f"Unsaved: 0 new, {changed} changed, 0 to delete")
-    if st.button("Save", type="primary", disabled=not changed):
-        st.session_state["generation"] += 1
-        st.session_state["saved"] = changed
-        st.rerun()
+    st.button("Save", type="primary", disabled=not changed, on_click=_saved, args=(changed,))
     saved = st.session_state.pop("saved", None)
     if saved is not None:
         st.success(f"Saved: 0 added, {saved} changed, 0 deleted.")

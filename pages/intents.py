@@ -249,41 +249,67 @@ discard_col.button(_("Discard"), on_click=reset_grid, disabled=diff.is_empty(), 
 
 
 def save(d: IntentDiff, kind: str = "grid") -> None:
-    # One token per set of pending edits (lib.models.SaveToken): saving the same edits again never applies them
-    # twice; changed edits are another save with a token of their own.  Forgotten by reset_grid.
+    """A Save button's callback: it runs before the script, so the page drawn next shows the outcome (the
+    saved rows, or why nothing was saved) in one render.  One token per set of pending edits
+    (lib.models.SaveToken): saving the same edits again never applies them twice; changed edits are another
+    save with a token of their own.  Forgotten by reset_grid."""
     state[f"{KEY}_{kind}_token"] = saves.token_for(state.get(f"{KEY}_{kind}_token"), d)
     token = state[f"{KEY}_{kind}_token"][1]
     try:
         result = queries.save_intents(replace(d, token=token, kind=kind))
     except ValidationError as err:
-        st.error(_("**Nothing was saved.** Fix these and save again:") + "\n" +
-                 "\n".join(f"- {line}" for line in import_preview.problem_lines(err)))
+        state[f"{KEY}_{kind}_error"] = _("**Nothing was saved.** Fix these and save again:") + "\n" + "\n".join(
+            f"- {line}" for line in import_preview.problem_lines(err))
         return
     except StoreError as err:  # a conflict, the database away: the message says what to do
-        st.error(str(err))
+        state[f"{KEY}_{kind}_error"] = str(err)
         return
     reset_grid()
     state[f"{KEY}_flash"] = result.notice()
-    st.rerun()
 
 
-def save_grid() -> None:
+def pending_now() -> intents_grid.Pending | None:
+    """The edits pending as the user sees them now (in a callback: the editor's newest state included)."""
+    rows = shown_rows()
+    return None if state.get(BASE) is None or rows is None else intents_grid.pending(state[BASE], rows)
+
+
+def save_grid(pend: intents_grid.Pending) -> None:
     """Check the rows first (the save's rules and duplicate names): problems are listed by the rows'
     names and marked in a column of the grid, and nothing is sent."""
-    problems = intents_grid.check_pending(pend, [(i.id, i.intent_name) for i in intents or ()])
+    try:
+        stored = queries.intents()
+    except StoreUnavailable:
+        stored = ()  # the save itself says the database is away
+    problems = intents_grid.check_pending(pend, [(i.id, i.intent_name) for i in stored])
     if problems:
         state[PROBLEMS] = import_preview.problem_lines(ValidationError(problems))
-        rebuild(intents_grid.mark_problems(rows_now, pend, problems))
-        st.rerun()
-    save(diff)
+        rebuild(intents_grid.mark_problems(shown_rows(), pend, problems))
+        return
+    save(pend.diff)
 
 
-if save_col.button(_("Save"), type="primary", disabled=diff.is_empty() or offline, width="stretch"):
+def on_save() -> None:
     state.pop(PROBLEMS, None)
-    if diff.deleted:
-        state[CONFIRM] = True
+    pend = pending_now()
+    if pend is None or pend.diff.is_empty():
+        return
+    if pend.diff.deleted:
+        state[CONFIRM] = True  # asked below the buttons first
     else:
-        save_grid()
+        save_grid(pend)
+
+
+def on_confirm_delete() -> None:
+    state.pop(CONFIRM, None)
+    pend = pending_now()
+    if pend is not None and not pend.diff.is_empty():
+        save_grid(pend)
+
+
+save_col.button(_("Save"), type="primary", disabled=diff.is_empty() or offline, width="stretch", on_click=on_save)
+if error := state.pop(f"{KEY}_grid_error", None):
+    st.error(error)
 
 if state.get(CONFIRM) and diff.deleted:
     with st.container(border=True):
@@ -298,10 +324,8 @@ if state.get(CONFIRM) and diff.deleted:
                     st.markdown("- " + _("{intent} is used by {assistants}; they will no longer use it.").format(
                         intent=d.label, assistants=intents_grid.listed_names(check.used_by)))
         yes, no = st.columns(2)
-        if yes.button(ngettext("Delete {n} intent and save", "Delete {n} intents and save", n).format(n=fmt_int(n)),
-                      type="primary"):
-            state.pop(CONFIRM, None)
-            save_grid()
+        yes.button(ngettext("Delete {n} intent and save", "Delete {n} intents and save", n).format(n=fmt_int(n)),
+                   type="primary", on_click=on_confirm_delete)
         no.button(_("Cancel"), on_click=cancel_delete, help=_("Keep these intents: they come back in the grid."))
 
 if lines := state.get(PROBLEMS):
@@ -344,8 +368,10 @@ with st.expander(_("Import intents from CSV or JSON")):
                     st.info(preview.summary() + " " + preview.nothing_to_do(update=mode == "update"))
                 else:
                     st.caption(preview.summary())
-                    if st.button(preview.save_label(), type="primary", disabled=offline, key=f"{KEY}_import_save"):
-                        save(IntentDiff(added=preview.added, edited=preview.updated), "import")
+                    st.button(preview.save_label(), type="primary", disabled=offline, key=f"{KEY}_import_save",
+                              on_click=save, args=(IntentDiff(added=preview.added, edited=preview.updated), "import"))
+    if error := state.pop(f"{KEY}_import_error", None):
+        st.error(error)
 
 history_panel.render()
 intent_editor.render(apply_editor)

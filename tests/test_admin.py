@@ -144,7 +144,7 @@ def test_the_dashboard_never_reaches_orphans(db: str) -> None:
         with psycopg.connect(libpq_url(db)) as conn:
             conn.execute("select set_config('role', 'authenticated', true), "
                          "set_config('request.jwt.claims', %s, true)", (f'{{"sub": "{sub}", "role": "authenticated"}}',))
-            return [i["intent_name"] for i in conn.execute("select public.dashboard_intents()").fetchone()[0]]
+            return [i["intent_name"] for i in conn.execute("select public.dashboard_list_intents()").fetchone()[0]]
 
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         intent_names("")

@@ -436,7 +436,7 @@ def test_the_functions_refuse_a_caller_without_a_user(pg_clean: str) -> None:
     engine = sa.create_engine(pg_clean)
     with pytest.raises(sa.exc.ProgrammingError) as caught, engine.begin() as conn:
         conn.execute(sa.text("select set_config('role', 'authenticated', true)"))
-        conn.execute(sa.text("select public.dashboard_intents()"))
+        conn.execute(sa.text("select public.dashboard_list_intents()"))
     assert caught.value.orig.sqlstate == "42501"
     engine.dispose()
 

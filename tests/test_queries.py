@@ -98,7 +98,7 @@ def test_a_write_refreshes_the_writer_and_leaves_others_cached(helper: list[str]
     queries.save_intents(IntentDiff(added=(IntentInput("a3", ("p",)),)))
     helper.clear()
     assert names() == ["a1", "a2", "a3"]  # fresh at once, in the same render
-    assert "dashboard_intents" in helper
+    assert "dashboard_list_intents" in helper
     helper.clear()
     as_user(BOB)
     render()

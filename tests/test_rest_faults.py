@@ -24,7 +24,7 @@ from tests.rest_fixtures import JWT_SECRET, service_key
 USER = "user_faulty_rest"
 RPC = "/rest/v1/rpc/"
 SAVE_PATH = RPC + "dashboard_save_intents"
-INTENTS_PATH = RPC + "dashboard_intents"  # list_intents, and the read-back that settles a save
+INTENTS_PATH = RPC + "dashboard_list_intents"  # list_intents, and the read-back that settles a save
 TIMEOUT = 0.5  # the store's request timeout; a "slow" fault waits longer than this
 
 

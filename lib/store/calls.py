@@ -187,7 +187,7 @@ class UserCalls:
     def list_intents(self) -> list[Intent]:
         with _parsing():
             return [Intent(str(r["id"]), r["intent_name"], *content(r)[1:], parse_time(r["created_at"]),
-                           parse_time(r["updated_at"]), int(r["version"])) for r in self._call("dashboard_intents")]
+                           parse_time(r["updated_at"]), int(r["version"])) for r in self._call("dashboard_list_intents")]
 
     def save_intents(self, diff: IntentDiff) -> SaveResult:
         """Write a grid's diff in one transaction: all or nothing, stale rows refused as conflicts.
@@ -245,7 +245,7 @@ class UserCalls:
         found: dict[str, Found] = {}
         for ids in chunks(ids_to_check(diff, token), SETTLE_CHUNK):
             with _parsing():
-                for r in self._call("dashboard_intents", {"p_ids": ids}):
+                for r in self._call("dashboard_list_intents", {"p_ids": ids}):
                     found[str(r["id"])] = Found(parse_time(r["updated_at"]), content(r))
         return applied(diff, token, found)
 

@@ -14,9 +14,10 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import IO, Any
 
+import orjson
 import psycopg
 from psycopg import sql
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Jsonb, set_json_loads
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from lib.errors import ConfigError, ExportTimeout, StoreUnavailable
@@ -92,6 +93,12 @@ class _Pool(ConnectionPool):
         return super()._connect(timeout=max(1, math.floor(timeout)) if timeout else None)
 
 
+def _fast_json(conn: psycopg.Connection) -> None:
+    """Every answer is one JSON document (the 5,000 intents: 2.6 MB): decoded by orjson, about 4x the
+    standard library's speed, into the same Python values."""
+    set_json_loads(orjson.loads, conn)
+
+
 class DirectStore(CallStore):
     """One pool for screens (DB_TIMEOUT as statement_timeout) and a small one for exports (exports
     connections, EXPORT_TIMEOUT), so a long export never holds a connection a screen render needs."""
@@ -116,7 +123,7 @@ class DirectStore(CallStore):
     def _pool(self, timeout_ms: int, size: int, *, bounded: bool = False) -> _Pool:
         kwargs = {"connect_timeout": max(1, min(int(self._wait), 10)), "options": f"-c statement_timeout={timeout_ms}"}
         return _Pool(self._url, min_size=0, max_size=size, kwargs=kwargs, timeout=self._wait, open=True,
-                     check=ConnectionPool.check_connection, name="dashboard",
+                     check=ConnectionPool.check_connection, name="dashboard", configure=_fast_json,
                      connection_class=_BoundedConnection if bounded else psycopg.Connection)
 
     @property
