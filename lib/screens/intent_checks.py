@@ -12,7 +12,7 @@ import unicodedata
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from lib import i18n
 from lib.i18n import _, ngettext
@@ -96,16 +96,16 @@ class Report:
     def total(self) -> int:
         return len(self.checks)
 
-    @property
+    @cached_property
     def ready(self) -> int:
         """Intents with English and Russian responses."""
         return sum(1 for c in self.checks.values() if c.coverage.both_languages)
 
-    @property
+    @cached_property
     def attention(self) -> tuple[str, ...]:
         return tuple(i for i, c in self.checks.items() if c.reasons)
 
-    @property
+    @cached_property
     def unused(self) -> tuple[str, ...]:
         return tuple(i for i, c in self.checks.items() if not c.used_by)
 
@@ -209,12 +209,12 @@ RECENT = 64  # reports kept: one per user with a screen open, roughly
 def check_cached(intents: Sequence[Intent], assistants: Sequence[Assistant]) -> Report:
     """``check``, reused while the rows are the same: the cached helper hands out the very same intents
     tuple until the data changes (it is held here, so its id cannot be reused by another object), and a
-    user's few assistants compare equal.  Otherwise computed again (about 60 ms at 5,000 intents)."""
-    assistants = list(assistants)
+    user's assistants are the very same tuple too, or compare equal.  Otherwise computed again (about 60 ms
+    at 5,000 intents)."""
     key = (id(intents), i18n.current())  # the reasons are text in the session's language
     with _recent_lock:
         hit = _recent.get(key)
-        if hit is not None and hit[0] is intents and hit[1] == assistants:
+        if hit is not None and hit[0] is intents and (hit[1] is assistants or list(hit[1]) == list(assistants)):
             _recent.move_to_end(key)
             return hit[2]
     report = check(intents, assistants)

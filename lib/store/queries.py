@@ -198,18 +198,21 @@ _TTL = _ttl()
 
 # -- cached reads: (user_id, the versions read depends on, *args) is the key -------------------------------------
 
-# cache_resource, not cache_data: the intents grid's thousands of rows are handed out as they are,
-# without cache_data's unpickled copy on every hit (11 ms at 5,000 intents, on every rerun of the
-# screen); safe because the result is deeply immutable: a tuple of frozen dataclasses of str,
-# tuples of str and datetimes.
+# cache_resource, not cache_data: the intents grid's thousands of rows and the assistants (read by the
+# Stats, Tests, Intents and Assistants screens) are handed out as they are, without cache_data's unpickled
+# copy on every hit (11 ms at 5,000 intents, on every rerun of the screen; the 200 assistants' copy was
+# 18-25% of a warm Tests render's samples), and the same object until the data changes (the intents checks
+# are reused by identity: lib.screens.intent_checks.check_cached).  Safe because the results are immutable:
+# tuples of frozen dataclasses of str, tuples of str and datetimes (an assistant's config dict is only
+# ever read).
 @st.cache_resource(ttl=_TTL, max_entries=1000, show_spinner=False)
 def _intents(user_id: str, versions: tuple[int, ...]) -> tuple[Intent, ...]:
     return tuple(_handle(user_id).list_intents())
 
 
-@st.cache_data(ttl=_TTL, max_entries=1000, show_spinner=False)
-def _assistants(user_id: str, versions: tuple[int, ...]) -> list[Assistant]:
-    return _handle(user_id).list_assistants()
+@st.cache_resource(ttl=_TTL, max_entries=1000, show_spinner=False)
+def _assistants(user_id: str, versions: tuple[int, ...]) -> tuple[Assistant, ...]:
+    return tuple(_handle(user_id).list_assistants())
 
 
 @st.cache_data(ttl=_TTL, max_entries=1000, show_spinner=False)
@@ -261,7 +264,7 @@ def history(limit: int = 20) -> list[HistoryEntry]:
     return metrics.cached("history", _history, *_user(HISTORY), limit)
 
 
-def assistants() -> list[Assistant]:
+def assistants() -> tuple[Assistant, ...]:
     return metrics.cached("assistants", _assistants, *_user(ASSISTANTS, INTENTS))  # shows the intents' names
 
 
