@@ -164,10 +164,11 @@ def duplicate_problems(diff: IntentDiff, stored: Iterable[tuple[str, str]]) -> l
     edited = {e.id: e for e in diff.edited}
     final: dict[str, list[str]] = {}  # name key -> how the user knows each row holding it
     old_key: dict[str, str] = {}
+    saved = _("saved intent “{name}”")  # translated once, not per stored intent (5,000 lookups per save)
     for ident, name in stored:
         old_key[ident] = name_key(name)
         if ident not in deleted and ident not in edited:
-            final.setdefault(name_key(name), []).append(_("saved intent “{name}”").format(name=name.strip()))
+            final.setdefault(old_key[ident], []).append(saved.format(name=name.strip()))
     changed: list[tuple[str, str]] = []  # (key, label)
     for e in diff.edited:
         key, label = name_key(e.values.intent_name), e.values.label or "row"
