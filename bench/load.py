@@ -491,7 +491,8 @@ def report(phases: list[Phase], browser: Phase | None, gc_on: Phase | None, soak
              "Journey: **sign_in** (first run, shows Stats) → **stats_period** (Period radio → 90 days) → "
              "**tests** (sidebar) → **tests_page_2** (the pager's Next button) → **tests_filter** (Status multiselect → "
              "Failed) → **intents** (sidebar) → **intents_edit** (one grid cell, the data_editor's `edited_rows`) → "
-             "**intents_save** (Save, a trigger; the page saves and calls `st.rerun()`) → **stats** (sidebar). "
+             "**intents_save** (Save, a trigger; its callback saves before the run, which shows the outcome) → "
+             "**stats** (sidebar). "
              "Each step checks what a user would see (heading, 'Rows 51–100', 'Unsaved: … 1 changed', 'Saved: …'); "
              "an exception, an unexpected `st.error`, a failed check, a disconnect or a 120 s timeout is an error.",
              ""]
