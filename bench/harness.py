@@ -77,7 +77,8 @@ class App:
             from lib.store import queries
 
             self.st.cache_data.clear()
-            queries._intents.clear()  # held by cache_resource (see lib/queries.py)
+            queries._intents.clear()  # these two are held by cache_resource (see lib/store/queries.py)
+            queries._assistants.clear()
         self.at.switch_page(f"../pages/{screen}.py")
         self.statements.clear()
         t0 = time.perf_counter()
