@@ -1,8 +1,9 @@
 """``make bench-compare REF=<git ref>``: the N = 1 load journey against REF and the working tree, in one run.
 
-A git worktree of REF is made in a temporary folder (and removed afterwards).  One PostgreSQL is seeded
-once (``bench/loadenv.py``, size S by default); REF's server and the working tree's run side by side on
-it, each warmed up by one unmeasured journey, and the journey (``bench/journey.py``, signed in as the
+A git worktree of REF is made in a temporary folder (and removed afterwards).  Two PostgreSQL servers are
+seeded with the same data (``bench/loadenv.py``, size S by default), one with the working tree's SQL and
+one with REF's (its migrations run again on top: ``ref_database``); REF's server and the working tree's run
+side by side, each on its own, each warmed up by one unmeasured journey, and the journey (``bench/journey.py``, signed in as the
 L user) is replayed against them alternately, ABBA..., so both see the same data and the same background
 load of this shared machine.  Per step it prints the mean server CPU (the server process's, from the
 step's send to the next step's) and the median latency of each, their ratios (working tree / REF), and
@@ -51,6 +52,22 @@ def ref_tree(ref: str) -> Iterator[tuple[Path, str]]:
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=ROOT, capture_output=True)
         shutil.rmtree(path.parent, ignore_errors=True)
+
+
+@contextmanager
+def ref_database(size: str, tree: Path) -> Iterator[str]:
+    """The same data set for the ref, with the ref's own SQL: seeded as the work tree's database is, then
+    every migration of the ref run again in order (each can be: tests/test_schema.py), so its functions
+    and triggers replace this tree's (a function the work tree dropped or renamed is back for it)."""
+    import psycopg
+
+    from tools.pgcluster import libpq_url
+
+    with loadenv.database(size) as url:
+        with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+            for path in sorted((tree / "supabase" / "migrations").glob("*.sql")):
+                conn.execute(path.read_text(encoding="utf-8"))
+        yield url
 
 
 def entry_script(tree: Path) -> str:
@@ -137,8 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     with ExitStack() as stack:
         ref_path, commit = stack.enter_context(ref_tree(args.ref))
         db = stack.enter_context(loadenv.database(args.size))
+        ref_db = stack.enter_context(ref_database(args.size, ref_path))
         ref = Side(f"{commit[:7]}", stack.enter_context(
-            loadenv.server(entry_script(ref_path), db, keys.public_pem, root=ref_path)))
+            loadenv.server(entry_script(ref_path), ref_db, keys.public_pem, root=ref_path)))
         work = Side("work tree", stack.enter_context(loadenv.server(entry_script(ROOT), db, keys.public_pem)))
         alternate(ref, work, keys, rounds=args.rounds, think=args.think)
         lines, flagged = table(ref, work)
