@@ -584,18 +584,6 @@ begin
 end
 $$;
 
--- Where the next page of the export starts: after the last row of a full page (p_count = p_limit), as
--- dashboard_export_lines takes it as p_after ({"t", "id"}, or {"undated": true, "id"}); null after the last page.
-create or replace function public.dashboard_export_next(p_count bigint, p_limit int, p_t timestamp, p_id uuid)
-returns jsonb
-language sql immutable
-set search_path = ''
-as $$
-    select case when p_count >= p_limit then
-        case when p_t is null then jsonb_build_object('undated', true, 'id', p_id)
-             else jsonb_build_object('t', p_t, 'id', p_id) end end
-$$;
-
 -- A page of the export for callers that cannot COPY (Supabase REST): {"csv": the lines, "rows": n, "next": the
 -- cursor to pass back as p_after, null after the last page}.
 create or replace function public.dashboard_export_csv(
@@ -608,8 +596,11 @@ set search_path = ''
 as $$
     select jsonb_build_object(
         'csv', coalesce(string_agg(l.line, ''), ''), 'rows', count(*),
-        'next', public.dashboard_export_next(count(*), least(greatest(coalesce(p_limit, 5000), 1), 100000),
-                                             (array_agg(l.created_at))[count(*)], (array_agg(l.id))[count(*)]))
+        'next', case when count(*) = least(greatest(coalesce(p_limit, 5000), 1), 100000) then
+            case when (array_agg(l.created_at))[count(*)] is null
+                 then jsonb_build_object('undated', true, 'id', (array_agg(l.id))[count(*)])
+                 else jsonb_build_object('t', (array_agg(l.created_at))[count(*)], 'id', (array_agg(l.id))[count(*)])
+            end end)
     from public.dashboard_export_lines(p_start, p_end, p_assistant_ids, p_languages, p_statuses, p_search, p_phrase,
                                        p_after, least(greatest(coalesce(p_limit, 5000), 1), 100000)) l
 $$;
@@ -626,8 +617,11 @@ set search_path = ''
 as $$
     select jsonb_build_object(
         'rows', coalesce(jsonb_agg(l.item), '[]'::jsonb),
-        'next', public.dashboard_export_next(count(*), least(greatest(coalesce(p_limit, 5000), 1), 100000),
-                                             (array_agg(l.created_at))[count(*)], (array_agg(l.id))[count(*)]))
+        'next', case when count(*) = least(greatest(coalesce(p_limit, 5000), 1), 100000) then
+            case when (array_agg(l.created_at))[count(*)] is null
+                 then jsonb_build_object('undated', true, 'id', (array_agg(l.id))[count(*)])
+                 else jsonb_build_object('t', (array_agg(l.created_at))[count(*)], 'id', (array_agg(l.id))[count(*)])
+            end end)
     from public.dashboard_export_lines(p_start, p_end, p_assistant_ids, p_languages, p_statuses, p_search, p_phrase,
                                        p_after, least(greatest(coalesce(p_limit, 5000), 1), 100000), true) l
 $$;

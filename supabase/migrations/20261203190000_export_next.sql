@@ -1,8 +1,6 @@
 -- The export's next-page cursor, written once (dashboard_export_next) instead of in both page functions
 -- (dashboard_export_csv for REST, dashboard_export_rows for the Excel, Parquet and JSON files).  Same answers as
 -- before: after the last row of a full page, {"t", "id"} (or {"undated": true, "id"}); null after the last page.
--- 20261203090000_one_engine.sql has them too in the revision that landed last; a project that applied its first
--- revision gets them here (create or replace: applying both leaves the same functions).
 
 create or replace function public.dashboard_export_next(p_count bigint, p_limit int, p_t timestamp, p_id uuid)
 returns jsonb
