@@ -40,6 +40,15 @@ def shown_rows():
     return None if working is None else intents_grid.apply_edits(working, state.get(grid_key()))
 
 
+def pending_now() -> intents_grid.Pending:
+    """The edits pending as the user sees them now (in a Save callback: the editor's newest state included);
+    none before the grid is loaded."""
+    rows = shown_rows()
+    if state.get(BASE) is None or rows is None:
+        return intents_grid.Pending(IntentDiff(), {})
+    return intents_grid.pending(state[BASE], rows)
+
+
 def rebuild(frame) -> None:
     """Show ``frame`` (every edit folded in) in a fresh editor."""
     state[WORKING] = frame
@@ -108,7 +117,7 @@ if (state.get(grid_key()) or {}).get("deleted_rows"):
     # rows deleted in the grid leave it: a fresh editor of the rows left, as high as they are (the editor keeps
     # its height, so they stayed as blank rows); the deletes stay pending (Save asks, Cancel puts them back)
     rebuild(rows_now)
-pend = intents_grid.pending(base, rows_now) if base is not None else intents_grid.Pending(IntentDiff(), {})
+pend = pending_now()
 locked = pend.count() > 0  # edits pending: the grid keeps the rows (and filters) they were made on
 if kept:
     kept = pend.count()
@@ -268,12 +277,6 @@ def save(d: IntentDiff, kind: str = "grid") -> None:
     state[f"{KEY}_flash"] = result.notice()
 
 
-def pending_now() -> intents_grid.Pending | None:
-    """The edits pending as the user sees them now (in a callback: the editor's newest state included)."""
-    rows = shown_rows()
-    return None if state.get(BASE) is None or rows is None else intents_grid.pending(state[BASE], rows)
-
-
 def save_grid(pend: intents_grid.Pending) -> None:
     """Check the rows first (the save's rules and duplicate names): problems are listed by the rows'
     names and marked in a column of the grid, and nothing is sent."""
@@ -292,7 +295,7 @@ def save_grid(pend: intents_grid.Pending) -> None:
 def on_save() -> None:
     state.pop(PROBLEMS, None)
     pend = pending_now()
-    if pend is None or pend.diff.is_empty():
+    if pend.diff.is_empty():
         return
     if pend.diff.deleted:
         state[CONFIRM] = True  # asked below the buttons first
@@ -303,7 +306,7 @@ def on_save() -> None:
 def on_confirm_delete() -> None:
     state.pop(CONFIRM, None)
     pend = pending_now()
-    if pend is not None and not pend.diff.is_empty():
+    if not pend.diff.is_empty():
         save_grid(pend)
 
 
